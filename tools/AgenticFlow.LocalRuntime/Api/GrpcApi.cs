@@ -1,0 +1,356 @@
+using System.Text;
+using AgenticFlow.LocalRuntime.Hosting;
+using AgenticFlow.LocalRuntime.State;
+using Dapr.Client.Autogen.Grpc.v1;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.AspNetCore.Server.Model;
+using Grpc.Core;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace AgenticFlow.LocalRuntime.Api;
+
+/// <summary>
+/// The <c>dapr.proto.runtime.v1.Dapr</c> gRPC service the Dapr SDKs call. The Dapr packages ship its message
+/// types but no server base class, so <see cref="DaprGrpcMethods"/> binds each method by hand.
+/// </summary>
+public sealed class DaprGrpcService(Sidecar sidecar)
+{
+    public async Task<GetStateResponse> GetState(GetStateRequest request, ServerCallContext context)
+    {
+        StateRequests.CheckKey(request.Key);
+        var store = sidecar.StateStore(request.StoreName);
+        var item = await Sidecar.StateCall("ERR_STATE_GET", () => store.GetAsync(request.Key, context.CancellationToken));
+        return item is null ? new GetStateResponse() : new GetStateResponse { Data = ByteString.CopyFrom(item.Value), Etag = item.ETag };
+    }
+
+    public async Task<GetBulkStateResponse> GetBulkState(GetBulkStateRequest request, ServerCallContext context)
+    {
+        foreach (var key in request.Keys)
+        {
+            StateRequests.CheckKey(key);
+        }
+        var store = sidecar.StateStore(request.StoreName);
+        var items = await Sidecar.StateCall("ERR_STATE_BULK_GET", () => store.GetBulkAsync(request.Keys.ToList(), context.CancellationToken));
+        var response = new GetBulkStateResponse();
+        foreach (var (key, item) in items)
+        {
+            var bulk = new BulkStateItem { Key = key };
+            if (item is not null)
+            {
+                bulk.Data = ByteString.CopyFrom(item.Value);
+                bulk.Etag = item.ETag;
+            }
+            response.Items.Add(bulk);
+        }
+        return response;
+    }
+
+    public async Task<Empty> SaveState(SaveStateRequest request, ServerCallContext context)
+    {
+        var items = request.States.Select(s => ToOperation(s, StateOperationKind.Upsert)).ToList();
+        await sidecar.SaveStateAsync(request.StoreName, items, context.CancellationToken);
+        return new Empty();
+    }
+
+    public async Task<Empty> DeleteState(DeleteStateRequest request, ServerCallContext context)
+    {
+        var item = new Dapr.Client.Autogen.Grpc.v1.StateItem { Key = request.Key, Etag = request.Etag, Options = request.Options };
+        item.Metadata.Add(request.Metadata);
+        var op = ToOperation(item, StateOperationKind.Delete);
+        var store = sidecar.StateStore(request.StoreName);
+        await Sidecar.StateCall("ERR_STATE_DELETE", async () =>
+        {
+            await store.ExecuteAsync([op], context.CancellationToken);
+            return true;
+        });
+        return new Empty();
+    }
+
+    public async Task<Empty> DeleteBulkState(DeleteBulkStateRequest request, ServerCallContext context)
+    {
+        var ops = request.States.Select(s => ToOperation(s, StateOperationKind.Delete)).ToList();
+        var store = sidecar.StateStore(request.StoreName);
+        await Sidecar.StateCall("ERR_STATE_DELETE", async () =>
+        {
+            foreach (var op in ops)
+            {
+                await store.ExecuteAsync([op], context.CancellationToken);
+            }
+            return true;
+        });
+        return new Empty();
+    }
+
+    public async Task<Empty> ExecuteStateTransaction(ExecuteStateTransactionRequest request, ServerCallContext context)
+    {
+        var ops = request.Operations.Select(o => o.OperationType switch
+        {
+            "upsert" => ToOperation(o.Request, StateOperationKind.Upsert),
+            "delete" => ToOperation(o.Request, StateOperationKind.Delete),
+            var other => throw new DaprError(System.Net.HttpStatusCode.BadRequest, StatusCode.Unimplemented, "ERR_NOT_SUPPORTED_STATE_OPERATION", $"operation type {other} not supported"),
+        }).ToList();
+        await sidecar.TransactionAsync(request.StoreName, ops, context.CancellationToken);
+        return new Empty();
+    }
+
+    public async Task<QueryStateResponse> QueryStateAlpha1(QueryStateRequest request, ServerCallContext context)
+    {
+        var store = sidecar.StateStore(request.StoreName);
+        StateQuery query;
+        try
+        {
+            query = StateQuery.Parse(request.Query);
+        }
+        catch (Exception ex) when (ex is FormatException or InvalidOperationException)
+        {
+            throw DaprError.Malformed($"failed to parse query: {ex.Message}");
+        }
+        var (results, token) = await Sidecar.StateCall("ERR_STATE_QUERY", () => store.QueryAsync(query, context.CancellationToken));
+        var response = new QueryStateResponse { Token = token ?? "" };
+        response.Results.AddRange(results.Select(r => new QueryStateItem { Key = r.Key, Data = ByteString.CopyFrom(r.Item.Value), Etag = r.Item.ETag }));
+        return response;
+    }
+
+    public async Task<Empty> PublishEvent(PublishEventRequest request, ServerCallContext context)
+    {
+        sidecar.PubSub(request.PubsubName);
+        var message = sidecar.BuildMessage(request.PubsubName, request.Topic, request.Data.ToByteArray(),
+            string.IsNullOrEmpty(request.DataContentType) ? "application/json" : request.DataContentType, request.Metadata);
+        await sidecar.PublishAsync(request.PubsubName, request.Topic, message, context.CancellationToken);
+        return new Empty();
+    }
+
+    public async Task<BulkPublishResponse> BulkPublishEvent(BulkPublishRequest request, ServerCallContext context)
+    {
+        sidecar.PubSub(request.PubsubName);
+        if (request.Entries.Select(e => e.EntryId).Distinct().Count() != request.Entries.Count || request.Entries.Any(e => string.IsNullOrEmpty(e.EntryId)))
+        {
+            throw DaprError.Malformed("every entry needs a unique entryId");
+        }
+        var prepared = request.Entries.Select(e =>
+        {
+            var metadata = new Dictionary<string, string>(request.Metadata);
+            foreach (var (k, v) in e.Metadata)
+            {
+                metadata[k] = v;
+            }
+            return (e.EntryId, sidecar.BuildMessage(request.PubsubName, request.Topic, e.Event.ToByteArray(), e.ContentType, metadata));
+        }).ToList();
+        var failed = await Publishing.PublishAllAsync(sidecar, request.PubsubName, request.Topic, prepared, context.CancellationToken);
+        var response = new BulkPublishResponse();
+        response.FailedEntries.AddRange(failed.Select(f => new BulkPublishResponseFailedEntry { EntryId = f.EntryId, Error = f.Error }));
+        return response;
+    }
+
+    public Task<GetSecretResponse> GetSecret(GetSecretRequest request, ServerCallContext context)
+    {
+        var response = new GetSecretResponse();
+        response.Data.AddAll(sidecar.GetSecret(request.StoreName, request.Key));
+        return Task.FromResult(response);
+    }
+
+    public Task<GetBulkSecretResponse> GetBulkSecret(GetBulkSecretRequest request, ServerCallContext context)
+    {
+        var response = new GetBulkSecretResponse();
+        foreach (var (name, values) in sidecar.GetBulkSecret(request.StoreName))
+        {
+            var secret = new SecretResponse();
+            secret.Secrets.AddAll(values);
+            response.Data[name] = secret;
+        }
+        return Task.FromResult(response);
+    }
+
+    public async Task<InvokeBindingResponse> InvokeBinding(InvokeBindingRequest request, ServerCallContext context)
+    {
+        var result = await sidecar.InvokeBindingAsync(request.Name, request.Operation, request.Data.ToByteArray(), request.Metadata, context.CancellationToken);
+        var response = new InvokeBindingResponse { Data = ByteString.CopyFrom(result.Data) };
+        response.Metadata.AddAll(result.Metadata);
+        return response;
+    }
+
+    /// <summary>gRPC invocation, carried to the app over HTTP as daprd does for HTTP apps.</summary>
+    public async Task<InvokeResponse> InvokeService(InvokeServiceRequest request, ServerCallContext context)
+    {
+        var http = context.GetHttpContext();
+        var message = request.Message ?? throw DaprError.Malformed("message is required");
+        var verb = message.HttpExtension?.Verb.ToString().ToUpperInvariant() ?? "POST";
+        if (verb == "NONE")
+        {
+            verb = "POST";
+        }
+        var (local, remote) = sidecar.Route(request.Id);
+        var query = string.IsNullOrEmpty(message.HttpExtension?.Querystring) ? "" : "?" + message.HttpExtension.Querystring;
+        using var outgoing = new HttpRequestMessage(new HttpMethod(verb), local
+            ? new Uri(sidecar.App?.BaseAddress ?? throw DaprError.Malformed("this app has no app port"), "/" + message.Method + query)
+            : new Uri($"http://127.0.0.1:{remote!.HttpPort}{Invocation.PeerPrefix}{message.Method}{query}"));
+        var body = message.Data?.Value?.ToByteArray() ?? [];
+        if (body.Length > 0 || verb is "POST" or "PUT" or "PATCH")
+        {
+            outgoing.Content = AppChannel.Bytes(body, string.IsNullOrEmpty(message.ContentType) ? "application/json" : message.ContentType);
+        }
+        foreach (var header in context.RequestHeaders.Where(h => !h.IsBinary && !h.Key.StartsWith(':') && h.Key is not ("content-type" or "te" or "dapr-api-token" or "grpc-timeout" or "traceparent" or "tracestate")))
+        {
+            outgoing.Headers.TryAddWithoutValidation(header.Key, header.Value);
+        }
+        HttpResponseMessage response;
+        try
+        {
+            if (local)
+            {
+                response = await sidecar.App!.SendAsync(outgoing, context.CancellationToken);
+            }
+            else
+            {
+                outgoing.Headers.TryAddWithoutValidation(Sidecar.PeerKeyHeader, remote!.PeerKey);
+                response = await sidecar.PeerClient().SendAsync(outgoing, context.CancellationToken);
+            }
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new DaprError(System.Net.HttpStatusCode.InternalServerError, StatusCode.Unavailable, "ERR_DIRECT_INVOKE", $"failed to invoke, id: {request.Id}, err: {ex.Message}");
+        }
+        using (response)
+        {
+            var data = await response.Content.ReadAsByteArrayAsync(context.CancellationToken);
+            if (!response.IsSuccessStatusCode)
+            {
+                throw new RpcException(new Status(StatusCode.Unknown, $"app answered {(int)response.StatusCode}: {Encoding.UTF8.GetString(data)}"));
+            }
+            http.Response.Headers["dapr-http-status"] = ((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return new InvokeResponse
+            {
+                Data = new Any { Value = ByteString.CopyFrom(data) },
+                ContentType = response.Content.Headers.ContentType?.ToString() ?? "",
+            };
+        }
+    }
+
+    public Task<GetMetadataResponse> GetMetadata(GetMetadataRequest request, ServerCallContext context)
+    {
+        var response = new GetMetadataResponse { Id = sidecar.Options.AppId, RuntimeVersion = Sidecar.RuntimeVersion };
+        foreach (var spec in sidecar.Components.Specs)
+        {
+            var component = new RegisteredComponents { Name = spec.Name, Type = spec.Type, Version = spec.Version };
+            component.Capabilities.AddRange(MetadataView.Capabilities(spec.Type));
+            response.RegisteredComponents.Add(component);
+        }
+        response.ExtendedMetadata.AddAll(sidecar.Extended);
+        foreach (var s in sidecar.Subscriptions)
+        {
+            var subscription = new PubsubSubscription { PubsubName = s.PubSubName, Topic = s.Topic, DeadLetterTopic = s.DeadLetterTopic ?? "", Rules = new PubsubSubscriptionRules() };
+            subscription.Metadata.AddAll(s.Metadata);
+            subscription.Rules.Rules.AddRange(s.Rules.Select(r => new PubsubSubscriptionRule { Match = r.Match, Path = r.Path }));
+            if (s.DefaultRoute is not null)
+            {
+                subscription.Rules.Rules.Add(new PubsubSubscriptionRule { Path = s.DefaultRoute });
+            }
+            response.Subscriptions.Add(subscription);
+        }
+        response.AppConnectionProperties = new AppConnectionProperties
+        {
+            Port = sidecar.Options.AppPort ?? 0,
+            Protocol = "http",
+            ChannelAddress = sidecar.Options.AppChannelAddress,
+        };
+        return Task.FromResult(response);
+    }
+
+    public Task<Empty> SetMetadata(SetMetadataRequest request, ServerCallContext context)
+    {
+        sidecar.SetMetadata(request.Key, request.Value);
+        return Task.FromResult(new Empty());
+    }
+
+    public Task<Empty> Shutdown(ShutdownRequest request, ServerCallContext context)
+    {
+        sidecar.Shutdown();
+        return Task.FromResult(new Empty());
+    }
+
+    private static StateOperation ToOperation(Dapr.Client.Autogen.Grpc.v1.StateItem item, StateOperationKind kind)
+    {
+        StateRequests.CheckKey(item.Key);
+        var concurrency = item.Options?.Concurrency == StateOptions.Types.StateConcurrency.ConcurrencyFirstWrite ? Concurrency.FirstWrite : Concurrency.LastWrite;
+        return new StateOperation(kind, item.Key, kind == StateOperationKind.Upsert ? item.Value.ToByteArray() : null,
+            item.Etag?.Value is { Length: > 0 } etag ? etag : null, concurrency, StateRequests.ParseTtl(item.Metadata));
+    }
+}
+
+/// <summary>Binds the Dapr gRPC methods to <see cref="DaprGrpcService"/>, with marshallers from the SDK's message parsers.</summary>
+public sealed class DaprGrpcMethods : IServiceMethodProvider<DaprGrpcService>
+{
+    public const string ServiceName = "dapr.proto.runtime.v1.Dapr";
+
+    public void OnServiceMethodDiscovery(ServiceMethodProviderContext<DaprGrpcService> context)
+    {
+        Unary<GetStateRequest, GetStateResponse>(context, "GetState", (s, r, c) => s.GetState(r, c));
+        Unary<GetBulkStateRequest, GetBulkStateResponse>(context, "GetBulkState", (s, r, c) => s.GetBulkState(r, c));
+        Unary<SaveStateRequest, Empty>(context, "SaveState", (s, r, c) => s.SaveState(r, c));
+        Unary<DeleteStateRequest, Empty>(context, "DeleteState", (s, r, c) => s.DeleteState(r, c));
+        Unary<DeleteBulkStateRequest, Empty>(context, "DeleteBulkState", (s, r, c) => s.DeleteBulkState(r, c));
+        Unary<ExecuteStateTransactionRequest, Empty>(context, "ExecuteStateTransaction", (s, r, c) => s.ExecuteStateTransaction(r, c));
+        Unary<QueryStateRequest, QueryStateResponse>(context, "QueryStateAlpha1", (s, r, c) => s.QueryStateAlpha1(r, c));
+        Unary<PublishEventRequest, Empty>(context, "PublishEvent", (s, r, c) => s.PublishEvent(r, c));
+        Unary<BulkPublishRequest, BulkPublishResponse>(context, "BulkPublishEvent", (s, r, c) => s.BulkPublishEvent(r, c));
+        Unary<BulkPublishRequest, BulkPublishResponse>(context, "BulkPublishEventAlpha1", (s, r, c) => s.BulkPublishEvent(r, c));
+        Unary<GetSecretRequest, GetSecretResponse>(context, "GetSecret", (s, r, c) => s.GetSecret(r, c));
+        Unary<GetBulkSecretRequest, GetBulkSecretResponse>(context, "GetBulkSecret", (s, r, c) => s.GetBulkSecret(r, c));
+        Unary<InvokeBindingRequest, InvokeBindingResponse>(context, "InvokeBinding", (s, r, c) => s.InvokeBinding(r, c));
+        Unary<InvokeServiceRequest, InvokeResponse>(context, "InvokeService", (s, r, c) => s.InvokeService(r, c));
+        Unary<GetMetadataRequest, GetMetadataResponse>(context, "GetMetadata", (s, r, c) => s.GetMetadata(r, c));
+        Unary<SetMetadataRequest, Empty>(context, "SetMetadata", (s, r, c) => s.SetMetadata(r, c));
+        Unary<ShutdownRequest, Empty>(context, "Shutdown", (s, r, c) => s.Shutdown(r, c));
+    }
+
+    private static void Unary<TRequest, TResponse>(ServiceMethodProviderContext<DaprGrpcService> context, string name,
+        Func<DaprGrpcService, TRequest, ServerCallContext, Task<TResponse>> handler)
+        where TRequest : class, IMessage<TRequest>, new()
+        where TResponse : class, IMessage<TResponse>, new()
+    {
+        var parser = new MessageParser<TRequest>(() => new TRequest());
+        var method = new Method<TRequest, TResponse>(
+            MethodType.Unary,
+            ServiceName,
+            name,
+            Marshallers.Create(m => m.ToByteArray(), parser.ParseFrom),
+            Marshallers.Create(m => m.ToByteArray(), new MessageParser<TResponse>(() => new TResponse()).ParseFrom));
+        context.AddUnaryMethod(method, [], async (service, request, call) =>
+        {
+            try
+            {
+                return await handler(service, request, call);
+            }
+            catch (DaprError error)
+            {
+                throw new RpcException(new Status(error.GrpcStatus, error.Message), new Metadata { { "dapr-error-code", error.ErrorCode } });
+            }
+        });
+    }
+}
+
+public static class GrpcApiExtensions
+{
+    public static IServiceCollection AddDaprGrpcApi(this IServiceCollection services)
+    {
+        services.AddGrpc(o => o.MaxReceiveMessageSize = 16 * 1024 * 1024);
+        services.AddSingleton<IServiceMethodProvider<DaprGrpcService>, DaprGrpcMethods>();
+        // Server reflection lets the SDK's capability probe see which Dapr methods exist.
+        services.AddSingleton(new Grpc.Reflection.ReflectionV1ServiceImpl(Dapr.Client.Autogen.Grpc.v1.Dapr.Descriptor, Grpc.Reflection.V1.ServerReflection.Descriptor));
+        services.AddSingleton(new Grpc.Reflection.ReflectionServiceImpl(Dapr.Client.Autogen.Grpc.v1.Dapr.Descriptor, Grpc.Reflection.V1Alpha.ServerReflection.Descriptor));
+        return services;
+    }
+}
+
+internal static class MapFieldExtensions
+{
+    public static void AddAll(this Google.Protobuf.Collections.MapField<string, string> map, IEnumerable<KeyValuePair<string, string>> values)
+    {
+        foreach (var (key, value) in values)
+        {
+            map[key] = value;
+        }
+    }
+}

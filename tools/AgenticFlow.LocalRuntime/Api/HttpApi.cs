@@ -1,0 +1,259 @@
+using System.Text;
+using System.Text.Json;
+using AgenticFlow.LocalRuntime.Hosting;
+using AgenticFlow.LocalRuntime.State;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace AgenticFlow.LocalRuntime.Api;
+
+/// <summary>The Dapr HTTP building-block API (<c>/v1.0/...</c>), for apps in any language.</summary>
+public static class HttpApi
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
+
+    public static void MapDaprHttpApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/v1.0/healthz", (Sidecar sidecar) => sidecar.IsReady
+            ? Results.NoContent()
+            : Results.Json(new { errorCode = "ERR_HEALTH_NOT_READY", message = "dapr is not ready" }, statusCode: 500));
+        app.MapGet("/v1.0/healthz/outbound", () => Results.NoContent());
+
+        app.MapGet("/v1.0/state/{store}/{key}", GetState);
+        app.MapPost("/v1.0/state/{store}", SaveState);
+        app.MapDelete("/v1.0/state/{store}/{key}", DeleteState);
+        app.MapPost("/v1.0/state/{store}/bulk", GetBulkState);
+        app.MapPost("/v1.0/state/{store}/transaction", Transaction);
+        app.MapPost("/v1.0-alpha1/state/{store}/query", Query);
+        app.MapPost("/v1.0/state/{store}/query", Query);
+
+        app.MapPost("/v1.0/publish/{pubsub}/{**topic}", Publish);
+        app.MapPost("/v1.0-alpha1/publish/bulk/{pubsub}/{**topic}", BulkPublish);
+        app.MapPost("/v1.0/publish/bulk/{pubsub}/{**topic}", BulkPublish);
+
+        app.MapGet("/v1.0/secrets/{store}/bulk", (Sidecar sidecar, string store) => Results.Json(sidecar.GetBulkSecret(store), Json));
+        app.MapGet("/v1.0/secrets/{store}/{key}", (Sidecar sidecar, string store, string key) => Results.Json(sidecar.GetSecret(store, key), Json));
+
+        app.MapMethods("/v1.0/bindings/{name}", ["POST", "PUT"], InvokeBinding);
+
+        app.MapGet("/v1.0/metadata", (Sidecar sidecar) => Results.Json(MetadataView.Build(sidecar), Json));
+        app.MapPut("/v1.0/metadata/{key}", async (Sidecar sidecar, string key, HttpRequest request) =>
+        {
+            using var reader = new StreamReader(request.Body);
+            sidecar.SetMetadata(key, await reader.ReadToEndAsync());
+            return Results.NoContent();
+        });
+        app.MapPost("/v1.0/shutdown", (Sidecar sidecar) =>
+        {
+            sidecar.Shutdown();
+            return Results.NoContent();
+        });
+
+        app.Map("/v1.0/invoke/{appId}/method/{**method}", Invocation.InvokeAsync);
+        app.Map(Invocation.PeerPrefix + "{**method}", Invocation.FromPeerAsync);
+    }
+
+    private static async Task<IResult> GetState(Sidecar sidecar, string store, string key, HttpRequest request, CancellationToken ct)
+    {
+        StateRequests.CheckKey(key);
+        StateRequests.CheckConsistency(request.Query["consistency"]);
+        var state = sidecar.StateStore(store);
+        var item = await Sidecar.StateCall("ERR_STATE_GET", () => state.GetAsync(key, ct));
+        if (item is null)
+        {
+            return Results.NoContent();
+        }
+        request.HttpContext.Response.Headers.ETag = item.ETag;
+        return Results.Bytes(item.Value, "application/json");
+    }
+
+    private static async Task<IResult> SaveState(Sidecar sidecar, string store, HttpRequest request, CancellationToken ct)
+    {
+        var body = await ReadJson(request, ct);
+        if (body.ValueKind != JsonValueKind.Array)
+        {
+            throw DaprError.Malformed("the body must be a JSON array of state items");
+        }
+        var items = body.EnumerateArray().Select(i => StateRequests.ReadItem(i, StateOperationKind.Upsert)).ToList();
+        await sidecar.SaveStateAsync(store, items, ct);
+        return Results.NoContent();
+    }
+
+    private static async Task<IResult> DeleteState(Sidecar sidecar, string store, string key, HttpRequest request, CancellationToken ct)
+    {
+        StateRequests.CheckKey(key);
+        StateRequests.CheckConsistency(request.Query["consistency"]);
+        var etag = request.Headers.IfMatch.ToString();
+        var op = new StateOperation(StateOperationKind.Delete, key, null, string.IsNullOrEmpty(etag) ? null : etag.Trim('"'),
+            StateRequests.ParseConcurrency(request.Query["concurrency"]));
+        var state = sidecar.StateStore(store);
+        await Sidecar.StateCall("ERR_STATE_DELETE", async () =>
+        {
+            await state.ExecuteAsync([op], ct);
+            return true;
+        });
+        return Results.NoContent();
+    }
+
+    private static async Task<IResult> GetBulkState(Sidecar sidecar, string store, HttpRequest request, CancellationToken ct)
+    {
+        var body = await ReadJson(request, ct);
+        if (body.ValueKind != JsonValueKind.Object || !body.TryGetProperty("keys", out var keysElement) || keysElement.ValueKind != JsonValueKind.Array)
+        {
+            throw DaprError.Malformed("the body must be {\"keys\": [...]}");
+        }
+        var keys = keysElement.EnumerateArray().Select(k => k.ValueKind == JsonValueKind.String ? k.GetString()! : throw DaprError.Malformed("keys must be strings")).ToList();
+        keys.ForEach(StateRequests.CheckKey);
+        var state = sidecar.StateStore(store);
+        var items = await Sidecar.StateCall("ERR_STATE_BULK_GET", () => state.GetBulkAsync(keys, ct));
+        return Results.Json(items.Select(i => new { key = i.Key, data = i.Item is null ? null : StateRequests.AsJsonOrString(i.Item.Value), etag = i.Item?.ETag }), Json);
+    }
+
+    private static async Task<IResult> Transaction(Sidecar sidecar, string store, HttpRequest request, CancellationToken ct)
+    {
+        var body = await ReadJson(request, ct);
+        if (body.ValueKind != JsonValueKind.Object || !body.TryGetProperty("operations", out var ops) || ops.ValueKind != JsonValueKind.Array)
+        {
+            throw DaprError.Malformed("the body must be {\"operations\": [...]}");
+        }
+        var operations = new List<StateOperation>();
+        foreach (var op in ops.EnumerateArray())
+        {
+            var kind = op.TryGetProperty("operation", out var o) ? o.GetString() : null;
+            if (!op.TryGetProperty("request", out var req))
+            {
+                throw DaprError.Malformed("each operation needs a request");
+            }
+            operations.Add(kind switch
+            {
+                "upsert" => StateRequests.ReadItem(req, StateOperationKind.Upsert),
+                "delete" => StateRequests.ReadItem(req, StateOperationKind.Delete),
+                _ => throw new DaprError(System.Net.HttpStatusCode.BadRequest, Grpc.Core.StatusCode.Unimplemented, "ERR_NOT_SUPPORTED_STATE_OPERATION", $"operation type {kind} not supported"),
+            });
+        }
+        await sidecar.TransactionAsync(store, operations, ct);
+        return Results.NoContent();
+    }
+
+    private static async Task<IResult> Query(Sidecar sidecar, string store, HttpRequest request, CancellationToken ct)
+    {
+        using var reader = new StreamReader(request.Body);
+        var text = await reader.ReadToEndAsync(ct);
+        var state = sidecar.StateStore(store);
+        StateQuery query;
+        try
+        {
+            query = StateQuery.Parse(text);
+        }
+        catch (Exception ex) when (ex is FormatException or InvalidOperationException)
+        {
+            throw new DaprError(System.Net.HttpStatusCode.BadRequest, Grpc.Core.StatusCode.InvalidArgument, "ERR_MALFORMED_REQUEST", $"failed to parse query: {ex.Message}");
+        }
+        var (results, token) = await Sidecar.StateCall("ERR_STATE_QUERY", () => state.QueryAsync(query, ct));
+        return Results.Json(new
+        {
+            results = results.Select(r => new { key = r.Key, data = StateRequests.AsJsonOrString(r.Item.Value), etag = r.Item.ETag }),
+            token,
+        }, Json);
+    }
+
+    private static async Task<IResult> Publish(Sidecar sidecar, string pubsub, string topic, HttpRequest request, CancellationToken ct)
+    {
+        sidecar.PubSub(pubsub);
+        var data = await ReadBytes(request, ct);
+        var metadata = QueryMetadata(request);
+        var message = sidecar.BuildMessage(pubsub, topic, data, request.ContentType ?? "application/json", metadata);
+        await sidecar.PublishAsync(pubsub, topic, message, ct);
+        return Results.NoContent();
+    }
+
+    private static async Task<IResult> BulkPublish(Sidecar sidecar, string pubsub, string topic, HttpRequest request, CancellationToken ct)
+    {
+        sidecar.PubSub(pubsub);
+        var body = await ReadJson(request, ct);
+        if (body.ValueKind != JsonValueKind.Array)
+        {
+            throw DaprError.Malformed("the body must be a JSON array of entries");
+        }
+        var requestMetadata = QueryMetadata(request);
+        var prepared = new List<(string EntryId, PubSub.BrokerMessage Message)>();
+        foreach (var entry in body.EnumerateArray())
+        {
+            var entryId = entry.TryGetProperty("entryId", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString()! : throw DaprError.Malformed("every entry needs an entryId");
+            var contentType = entry.TryGetProperty("contentType", out var c) ? c.GetString() : "application/json";
+            if (!entry.TryGetProperty("event", out var evt))
+            {
+                throw DaprError.Malformed($"entry {entryId} has no event");
+            }
+            var data = evt.ValueKind == JsonValueKind.String && !PubSub.CloudEvents.IsJsonType(contentType)
+                ? Encoding.UTF8.GetBytes(evt.GetString()!)
+                : Encoding.UTF8.GetBytes(evt.GetRawText());
+            var metadata = new Dictionary<string, string>(requestMetadata);
+            if (entry.TryGetProperty("metadata", out var m) && m.ValueKind == JsonValueKind.Object)
+            {
+                foreach (var p in m.EnumerateObject())
+                {
+                    metadata[p.Name] = p.Value.GetString() ?? "";
+                }
+            }
+            prepared.Add((entryId, sidecar.BuildMessage(pubsub, topic, data, contentType, metadata)));
+        }
+        if (prepared.Select(p => p.EntryId).Distinct().Count() != prepared.Count)
+        {
+            throw DaprError.Malformed("entryId values must be unique within a request");
+        }
+        var failed = await Publishing.PublishAllAsync(sidecar, pubsub, topic, prepared, ct);
+        return failed.Count == 0
+            ? Results.NoContent()
+            : Results.Json(new { failedEntries = failed.Select(f => new { entryId = f.EntryId, error = f.Error }), errorCode = "ERR_PUBSUB_PUBLISH_MESSAGE" }, Json, statusCode: 500);
+    }
+
+    private static async Task<IResult> InvokeBinding(Sidecar sidecar, string name, HttpRequest request, CancellationToken ct)
+    {
+        var body = await ReadJson(request, ct);
+        if (body.ValueKind != JsonValueKind.Object)
+        {
+            throw DaprError.Malformed("the body must be {\"operation\": ..., \"data\": ..., \"metadata\": {...}}");
+        }
+        var operation = body.TryGetProperty("operation", out var op) && op.ValueKind == JsonValueKind.String ? op.GetString()! : throw DaprError.Malformed("operation is required");
+        byte[] data = [];
+        if (body.TryGetProperty("data", out var d) && d.ValueKind != JsonValueKind.Null)
+        {
+            data = d.ValueKind == JsonValueKind.String ? Encoding.UTF8.GetBytes(d.GetString()!) : Encoding.UTF8.GetBytes(d.GetRawText());
+        }
+        var metadata = body.TryGetProperty("metadata", out var m) && m.ValueKind == JsonValueKind.Object
+            ? m.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : p.Value.GetRawText())
+            : [];
+        var response = await sidecar.InvokeBindingAsync(name, operation, data, metadata, ct);
+        foreach (var (key, value) in response.Metadata)
+        {
+            request.HttpContext.Response.Headers["Metadata." + key] = value;
+        }
+        return response.Data.Length == 0 ? Results.NoContent() : Results.Bytes(response.Data, "application/json");
+    }
+
+    private static Dictionary<string, string> QueryMetadata(HttpRequest request) => request.Query
+        .Where(q => q.Key.StartsWith("metadata.", StringComparison.Ordinal))
+        .ToDictionary(q => q.Key["metadata.".Length..], q => q.Value.ToString(), StringComparer.Ordinal);
+
+    private static async Task<byte[]> ReadBytes(HttpRequest request, CancellationToken ct)
+    {
+        using var buffer = new MemoryStream();
+        await request.Body.CopyToAsync(buffer, ct);
+        return buffer.ToArray();
+    }
+
+    private static async Task<JsonElement> ReadJson(HttpRequest request, CancellationToken ct)
+    {
+        try
+        {
+            using var doc = await JsonDocument.ParseAsync(request.Body, cancellationToken: ct);
+            return doc.RootElement.Clone();
+        }
+        catch (JsonException ex)
+        {
+            throw DaprError.Malformed($"the body is not valid JSON: {ex.Message}");
+        }
+    }
+}

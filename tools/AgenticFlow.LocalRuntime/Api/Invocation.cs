@@ -1,0 +1,125 @@
+using AgenticFlow.LocalRuntime.Hosting;
+using Microsoft.AspNetCore.Http;
+
+namespace AgenticFlow.LocalRuntime.Api;
+
+/// <summary>
+/// Service invocation: <c>/v1.0/invoke/{appId}/method/{path}</c> with any verb. A call for this sidecar's
+/// own app goes straight to it; a call for another app goes to that app's sidecar, which calls its app. Verb,
+/// path, query, headers and body travel unchanged, apart from hop-by-hop headers and the API tokens.
+/// </summary>
+public static class Invocation
+{
+    public const string PeerPrefix = "/__agenticflow/invoke/";
+
+    private static readonly HashSet<string> Dropped = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Host", "Connection", "Keep-Alive", "Transfer-Encoding", "Upgrade", "Proxy-Connection", "TE", "Trailer",
+        "Content-Length", AppChannel.TokenHeader, Sidecar.PeerKeyHeader, "traceparent", "tracestate",
+    };
+
+    public static async Task InvokeAsync(HttpContext context, Sidecar sidecar, string appId, string? method)
+    {
+        var (local, remote) = sidecar.Route(appId);
+        var pathAndQuery = "/" + (method ?? "") + context.Request.QueryString;
+        if (local)
+        {
+            await ToAppAsync(context, sidecar, pathAndQuery);
+            return;
+        }
+        using var request = CopyRequest(context, new Uri($"http://127.0.0.1:{remote!.HttpPort}{PeerPrefix}{(method ?? "")}{context.Request.QueryString}"));
+        request.Headers.TryAddWithoutValidation(Sidecar.PeerKeyHeader, remote.PeerKey);
+        request.Headers.TryAddWithoutValidation("dapr-caller-app-id", sidecar.Options.AppId);
+        HttpResponseMessage response;
+        try
+        {
+            response = await sidecar.PeerClient().SendAsync(request, HttpCompletionOption.ResponseHeadersRead, context.RequestAborted);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new DaprError(System.Net.HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Unavailable, "ERR_DIRECT_INVOKE",
+                $"failed to invoke, id: {appId}, err: {ex.Message}");
+        }
+        using (response)
+        {
+            await CopyResponse(response, context);
+        }
+    }
+
+    /// <summary>A call forwarded by another sidecar: accepted only with this sidecar's peer key.</summary>
+    public static async Task FromPeerAsync(HttpContext context, Sidecar sidecar, string? method)
+    {
+        if (!string.Equals(context.Request.Headers[Sidecar.PeerKeyHeader], sidecar.PeerKey, StringComparison.Ordinal))
+        {
+            context.Response.StatusCode = StatusCodes.Status403Forbidden;
+            return;
+        }
+        await ToAppAsync(context, sidecar, "/" + (method ?? "") + context.Request.QueryString);
+    }
+
+    private static async Task ToAppAsync(HttpContext context, Sidecar sidecar, string pathAndQuery)
+    {
+        if (sidecar.App is null)
+        {
+            throw new DaprError(System.Net.HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Internal, "ERR_DIRECT_INVOKE",
+                $"failed to invoke, id: {sidecar.Options.AppId}, err: the app has no app port configured");
+        }
+        using var request = CopyRequest(context, new Uri(sidecar.App.BaseAddress, pathAndQuery));
+        if (!request.Headers.Contains("dapr-caller-app-id"))
+        {
+            request.Headers.TryAddWithoutValidation("dapr-caller-app-id", sidecar.Options.AppId);
+        }
+        request.Headers.TryAddWithoutValidation("dapr-callee-app-id", sidecar.Options.AppId);
+        HttpResponseMessage response;
+        try
+        {
+            response = await sidecar.App.SendAsync(request, context.RequestAborted, HttpCompletionOption.ResponseHeadersRead);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new DaprError(System.Net.HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Unavailable, "ERR_DIRECT_INVOKE",
+                $"failed to invoke, id: {sidecar.Options.AppId}, err: {ex.Message}");
+        }
+        using (response)
+        {
+            await CopyResponse(response, context);
+        }
+    }
+
+    private static HttpRequestMessage CopyRequest(HttpContext context, Uri target)
+    {
+        var incoming = context.Request;
+        var request = new HttpRequestMessage(new HttpMethod(incoming.Method), target);
+        if (incoming.ContentLength > 0 || incoming.Headers.TransferEncoding.Count > 0 || HttpMethods.IsPost(incoming.Method) || HttpMethods.IsPut(incoming.Method) || HttpMethods.IsPatch(incoming.Method))
+        {
+            request.Content = new StreamContent(incoming.Body);
+        }
+        foreach (var (name, values) in incoming.Headers)
+        {
+            if (Dropped.Contains(name))
+            {
+                continue;
+            }
+            if (!request.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values))
+            {
+                request.Content?.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
+            }
+        }
+        // traceparent is not copied: the outgoing HttpClient call writes the current trace (Activity) itself.
+        return request;
+    }
+
+    private static async Task CopyResponse(HttpResponseMessage response, HttpContext context)
+    {
+        context.Response.StatusCode = (int)response.StatusCode;
+        foreach (var (name, values) in response.Headers.Concat(response.Content.Headers))
+        {
+            if (!Dropped.Contains(name) || name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
+            {
+                context.Response.Headers[name] = values.ToArray();
+            }
+        }
+        context.Response.Headers.Remove("Transfer-Encoding");
+        await response.Content.CopyToAsync(context.Response.Body, context.RequestAborted);
+    }
+}

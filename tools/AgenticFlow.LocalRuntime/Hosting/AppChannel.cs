@@ -1,0 +1,47 @@
+using System.Net.Http.Headers;
+
+namespace AgenticFlow.LocalRuntime.Hosting;
+
+/// <summary>HTTP calls from the sidecar to its app, carrying <c>dapr-api-token</c> when APP_API_TOKEN is set.</summary>
+public sealed class AppChannel(HttpClient client, string? appApiToken) : IDisposable
+{
+    public const string TokenHeader = "dapr-api-token";
+
+    public Uri BaseAddress => client.BaseAddress!;
+
+    public Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct, HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead)
+    {
+        request.Headers.Remove(TokenHeader);
+        if (appApiToken is not null)
+        {
+            request.Headers.TryAddWithoutValidation(TokenHeader, appApiToken);
+        }
+        return client.SendAsync(request, completion, ct);
+    }
+
+    public async Task<bool> IsReachableAsync(CancellationToken ct)
+    {
+        try
+        {
+            using var socket = new System.Net.Sockets.TcpClient();
+            await socket.ConnectAsync(BaseAddress.Host, BaseAddress.Port, ct);
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
+    }
+
+    public static HttpContent Bytes(byte[] body, string? contentType)
+    {
+        var content = new ByteArrayContent(body);
+        if (!string.IsNullOrEmpty(contentType) && MediaTypeHeaderValue.TryParse(contentType, out var parsed))
+        {
+            content.Headers.ContentType = parsed;
+        }
+        return content;
+    }
+
+    public void Dispose() => client.Dispose();
+}

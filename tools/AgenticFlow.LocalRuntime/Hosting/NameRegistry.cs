@@ -1,0 +1,91 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text.Json;
+
+namespace AgenticFlow.LocalRuntime.Hosting;
+
+/// <summary>Where a sidecar listens, and the key another sidecar presents to forward calls to it.</summary>
+public sealed record SidecarAddress(string AppId, string InstanceId, int HttpPort, int GrpcPort, int ProcessId, string PeerKey);
+
+/// <summary>
+/// Name resolution for sidecars on one machine (daprd uses mDNS for this): each sidecar writes a small file
+/// into a folder only its user can read, and finds others by app-id there. Replicas of one app are picked
+/// round-robin; entries of dead processes are ignored.
+/// </summary>
+public sealed class NameRegistry
+{
+    private readonly string _folder;
+    private int _next;
+
+    public NameRegistry(string? folder = null)
+    {
+        _folder = folder ?? Environment.GetEnvironmentVariable("AGENTICFLOW_RESOLVER_DIR")
+            ?? Path.Combine(Path.GetTempPath(), $"agenticflow-runtime-{Environment.UserName}", "apps");
+        if (!Directory.Exists(_folder))
+        {
+            Directory.CreateDirectory(_folder);
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(_folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            }
+        }
+    }
+
+    public static string NewPeerKey() => Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
+
+    public string Register(SidecarAddress address)
+    {
+        var path = Path.Combine(_folder, $"{address.AppId}.{address.InstanceId}.json");
+        var temp = path + ".tmp";
+        File.WriteAllText(temp, JsonSerializer.Serialize(address));
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+        File.Move(temp, path, overwrite: true);
+        return path;
+    }
+
+    public SidecarAddress? Resolve(string appId)
+    {
+        var live = new List<SidecarAddress>();
+        foreach (var file in Directory.EnumerateFiles(_folder, appId + ".*.json"))
+        {
+            try
+            {
+                var address = JsonSerializer.Deserialize<SidecarAddress>(File.ReadAllText(file));
+                if (address is not null && address.AppId == appId && IsAlive(address.ProcessId))
+                {
+                    live.Add(address);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or JsonException)
+            {
+                // Being rewritten or half-written: skip it this time.
+            }
+        }
+        if (live.Count == 0)
+        {
+            return null;
+        }
+        live.Sort((a, b) => string.CompareOrdinal(a.InstanceId, b.InstanceId));
+        return live[(int)((uint)Interlocked.Increment(ref _next) % live.Count)];
+    }
+
+    private static bool IsAlive(int pid)
+    {
+        if (pid == Environment.ProcessId)
+        {
+            return true;
+        }
+        try
+        {
+            using var p = Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,344 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text.Json;
+using AgenticFlow.LocalRuntime.Api;
+using AgenticFlow.LocalRuntime.Bindings;
+using AgenticFlow.LocalRuntime.Components;
+using AgenticFlow.LocalRuntime.PubSub;
+using AgenticFlow.LocalRuntime.State;
+using Microsoft.Extensions.Logging;
+
+namespace AgenticFlow.LocalRuntime.Hosting;
+
+/// <summary>
+/// The building blocks one sidecar offers its app, independent of the wire (HTTP or gRPC): state, publish,
+/// subscriptions, secrets, bindings, invocation, metadata. The API classes translate to and from this.
+/// </summary>
+public sealed class Sidecar : IAsyncDisposable
+{
+    public const string RuntimeVersion = "agenticflow-local-1.0";
+    public const string PeerKeyHeader = "x-agenticflow-peer-key";
+
+    private readonly ILogger _logger;
+    private readonly NameRegistry _names;
+    private readonly IHttpClientFactory _http;
+    private readonly List<IAsyncDisposable> _subscriptions = [];
+    private readonly CancellationTokenSource _lifetime = new();
+    private readonly ConcurrentDictionary<string, string> _extended = new(StringComparer.Ordinal);
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private string? _registration;
+
+    public Sidecar(SidecarOptions options, ComponentRegistry components, NameRegistry names, IHttpClientFactory http, ILoggerFactory loggers)
+    {
+        Options = options;
+        Components = components;
+        _names = names;
+        _http = http;
+        _logger = loggers.CreateLogger("sidecar." + options.AppId);
+        PeerKey = NameRegistry.NewPeerKey();
+        if (options.AppPort is { } port)
+        {
+            var client = http.CreateClient("app");
+            client.BaseAddress = new Uri($"http://{options.AppChannelAddress}:{port}");
+            App = new AppChannel(client, options.AppApiToken);
+            Delivery = new Delivery(options.AppId, App, loggers.CreateLogger("delivery." + options.AppId));
+        }
+    }
+
+    public SidecarOptions Options { get; }
+    public ComponentRegistry Components { get; }
+    public AppChannel? App { get; }
+    public Delivery? Delivery { get; }
+    public string PeerKey { get; }
+    public List<TopicSubscription> Subscriptions { get; } = [];
+    public bool IsReady => _ready.Task.IsCompleted;
+    public IReadOnlyDictionary<string, string> Extended => _extended;
+
+    /// <summary>Registers the sidecar's address, waits for the app's port, then loads its subscriptions and input bindings.</summary>
+    public async Task StartAsync(ResourceSet resources, int httpPort, int grpcPort)
+    {
+        var ct = _lifetime.Token;
+        _registration = _names.Register(new SidecarAddress(Options.AppId, Options.InstanceId ?? Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture) + "-" + httpPort, httpPort, grpcPort, Environment.ProcessId, PeerKey));
+        if (App is null)
+        {
+            _ready.TrySetResult();
+            return;
+        }
+        var waited = 0;
+        while (!await App.IsReachableAsync(ct))
+        {
+            if (++waited % 50 == 0)
+            {
+                _logger.LogInformation("Waiting for app {AppId} to listen on {Address}", Options.AppId, App.BaseAddress);
+            }
+            await Task.Delay(100, ct);
+        }
+        var subscriptions = await LoadProgrammaticSubscriptionsAsync(ct);
+        subscriptions.AddRange(resources.Subscriptions
+            .Where(s => s.Scopes.Count == 0 || s.Scopes.Contains(Options.AppId))
+            .Select(TopicSubscription.FromDeclarative));
+        foreach (var subscription in subscriptions)
+        {
+            if (!Components.PubSubs.TryGetValue(subscription.PubSubName, out var pubsub))
+            {
+                _logger.LogWarning("App {AppId} subscribes to {Topic} on pub/sub {PubSub}, which is not loaded for it; ignored", Options.AppId, subscription.Topic, subscription.PubSubName);
+                continue;
+            }
+            _subscriptions.Add(await pubsub.Broker.SubscribeAsync(subscription.Topic, Options.AppId, Delivery!.HandlerFor(subscription, pubsub, ct), ct));
+            Subscriptions.Add(subscription);
+            _logger.LogInformation("App {AppId} subscribed to {Topic} on {PubSub} ({Kind})", Options.AppId, subscription.Topic, subscription.PubSubName, subscription.Kind);
+        }
+        foreach (var binding in Components.Bindings.Values.Where(b => b.Schedule is not null))
+        {
+            _ = Task.Run(() => RunCronAsync(binding, ct), CancellationToken.None);
+        }
+        _ready.TrySetResult();
+        _logger.LogInformation("Sidecar for {AppId} is ready", Options.AppId);
+    }
+
+    private async Task<List<TopicSubscription>> LoadProgrammaticSubscriptionsAsync(CancellationToken ct)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, "/dapr/subscribe");
+                using var response = await App!.SendAsync(request, ct);
+                if (response.StatusCode == HttpStatusCode.NotFound)
+                {
+                    return [];
+                }
+                response.EnsureSuccessStatusCode();
+                var text = await response.Content.ReadAsStringAsync(ct);
+                return string.IsNullOrWhiteSpace(text) ? [] : TopicSubscription.FromProgrammatic(JsonDocument.Parse(text).RootElement);
+            }
+            catch (Exception ex) when (attempt < 20 && ex is HttpRequestException)
+            {
+                await Task.Delay(250, ct);
+            }
+            catch (Exception ex) when (ex is JsonException or FormatException)
+            {
+                _logger.LogError(ex, "App {AppId} returned subscriptions the runtime cannot read; none loaded from it", Options.AppId);
+                return [];
+            }
+        }
+    }
+
+    private async Task RunCronAsync(BindingComponent binding, CancellationToken ct)
+    {
+        var next = binding.Schedule!.Next(DateTimeOffset.UtcNow);
+        while (!ct.IsCancellationRequested)
+        {
+            var wait = next - DateTimeOffset.UtcNow;
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait, ct);
+            }
+            try
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Post, "/" + binding.Name) { Content = AppChannel.Bytes([], "application/json") };
+                request.Headers.TryAddWithoutValidation("timeZone", "UTC");
+                using var response = await App!.SendAsync(request, ct);
+                if (!response.IsSuccessStatusCode)
+                {
+                    _logger.LogWarning("App answered {Status} to cron binding {Binding}", (int)response.StatusCode, binding.Name);
+                }
+            }
+            catch (HttpRequestException ex)
+            {
+                _logger.LogWarning(ex, "Cron binding {Binding} could not reach the app", binding.Name);
+            }
+            next = binding.Schedule.Next(DateTimeOffset.UtcNow);
+        }
+    }
+
+    // ---- state ----
+
+    public StateComponent StateStore(string name)
+    {
+        if (Components.StateStores.Count == 0)
+        {
+            throw DaprError.StoresNotConfigured();
+        }
+        return Components.StateStores.TryGetValue(name, out var store) ? store : throw DaprError.StoreNotFound(name);
+    }
+
+    /// <summary>Runs a state call, turning store errors into daprd's error codes for that call.</summary>
+    public static async Task<T> StateCall<T>(string failureCode, Func<Task<T>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (StateETagException ex) when (ex.IsInvalid)
+        {
+            throw new DaprError(HttpStatusCode.BadRequest, Grpc.Core.StatusCode.InvalidArgument, failureCode, ex.Message);
+        }
+        catch (StateETagException ex)
+        {
+            throw new DaprError(HttpStatusCode.Conflict, Grpc.Core.StatusCode.Aborted, failureCode, ex.Message);
+        }
+        catch (Exception ex) when (ex is not DaprError and not OperationCanceledException)
+        {
+            throw new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Internal, failureCode, ex.Message);
+        }
+    }
+
+    public Task SaveStateAsync(string storeName, IReadOnlyList<StateOperation> items, CancellationToken ct)
+    {
+        var store = StateStore(storeName);
+        // Like daprd's bulk set, items are written one by one; the first failure is reported.
+        return StateCall("ERR_STATE_SAVE", async () =>
+        {
+            foreach (var item in items)
+            {
+                await store.ExecuteAsync([item], ct);
+            }
+            return true;
+        });
+    }
+
+    public Task TransactionAsync(string storeName, IReadOnlyList<StateOperation> operations, CancellationToken ct)
+    {
+        var store = StateStore(storeName);
+        return StateCall("ERR_STATE_TRANSACTION", async () =>
+        {
+            await store.ExecuteAsync(operations, ct);
+            return true;
+        });
+    }
+
+    // ---- pub/sub ----
+
+    public PubSubComponent PubSub(string name) =>
+        Components.PubSubs.TryGetValue(name, out var p) ? p : throw DaprError.PubSubNotFound(name);
+
+    public BrokerMessage BuildMessage(string pubsubName, string topic, byte[] data, string? contentType, IReadOnlyDictionary<string, string> metadata)
+    {
+        if (string.IsNullOrEmpty(topic))
+        {
+            throw new DaprError(HttpStatusCode.NotFound, Grpc.Core.StatusCode.InvalidArgument, "ERR_TOPIC_NAME_EMPTY", $"topic is empty in pubsub {pubsubName}");
+        }
+        var meta = new Dictionary<string, string>(metadata, StringComparer.Ordinal);
+        if (meta.TryGetValue("ttlInSeconds", out var ttlText))
+        {
+            if (!int.TryParse(ttlText, out var ttl) || ttl <= 0)
+            {
+                throw DaprError.Malformed($"ttlInSeconds '{ttlText}' must be a positive whole number");
+            }
+            meta["expiration"] = DateTimeOffset.UtcNow.AddSeconds(ttl).ToString("O", System.Globalization.CultureInfo.InvariantCulture);
+        }
+        var id = Guid.NewGuid().ToString();
+        var isRaw = meta.TryGetValue("rawPayload", out var raw) && string.Equals(raw, "true", StringComparison.OrdinalIgnoreCase);
+        if (isRaw)
+        {
+            meta["rawPayload"] = "true";
+            meta["content-type"] = contentType ?? "application/octet-stream";
+            return new BrokerMessage(id, data, meta);
+        }
+        try
+        {
+            var envelope = CloudEvents.Wrap(Options.AppId, pubsubName, topic, data, contentType, meta);
+            return new BrokerMessage(id, envelope, meta);
+        }
+        catch (Exception ex) when (ex is FormatException or JsonException)
+        {
+            throw new DaprError(HttpStatusCode.BadRequest, Grpc.Core.StatusCode.InvalidArgument, "ERR_PUBSUB_CLOUD_EVENTS_SER", ex.Message);
+        }
+    }
+
+    public async Task PublishAsync(string pubsubName, string topic, BrokerMessage message, CancellationToken ct)
+    {
+        var pubsub = PubSub(pubsubName);
+        try
+        {
+            await pubsub.Broker.PublishAsync(topic, message, ct);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            throw new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Internal, "ERR_PUBSUB_PUBLISH_MESSAGE",
+                $"error when publish to topic {topic} in pubsub {pubsubName}: {ex.Message}");
+        }
+    }
+
+    // ---- secrets ----
+
+    public IReadOnlyDictionary<string, string> GetSecret(string storeName, string key)
+    {
+        var store = SecretStoreNamed(storeName);
+        return store.Store.Get(key) ?? throw new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Internal, "ERR_SECRET_GET",
+            $"failed getting secret with key {key} from secret store {storeName}: secret {key} not found");
+    }
+
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> GetBulkSecret(string storeName) => SecretStoreNamed(storeName).Store.GetAll();
+
+    private SecretStoreComponent SecretStoreNamed(string name)
+    {
+        if (Components.SecretStores.Count == 0)
+        {
+            throw new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.FailedPrecondition, "ERR_SECRET_STORES_NOT_CONFIGURED", "secret store is not configured");
+        }
+        return Components.SecretStores.TryGetValue(name, out var s) ? s : throw DaprError.SecretStoreNotFound(name);
+    }
+
+    // ---- bindings ----
+
+    public async Task<BindingResponse> InvokeBindingAsync(string name, string operation, byte[] data, IReadOnlyDictionary<string, string> metadata, CancellationToken ct)
+    {
+        if (!Components.Bindings.TryGetValue(name, out var binding) || binding.Output is null)
+        {
+            throw DaprError.BindingNotFound(name);
+        }
+        try
+        {
+            return await binding.Output.InvokeAsync(operation, data, metadata, ct);
+        }
+        catch (Exception ex) when (ex is BindingException or FormatException or IOException)
+        {
+            throw new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Internal, "ERR_INVOKE_OUTPUT_BINDING", $"error invoking output binding {name}: {ex.Message}");
+        }
+    }
+
+    // ---- invocation ----
+
+    /// <summary>Where a call for <paramref name="appId"/> goes: this sidecar's own app, or another sidecar.</summary>
+    public (bool Local, SidecarAddress? Remote) Route(string appId)
+    {
+        var id = appId.Split('.')[0];
+        if (id == Options.AppId)
+        {
+            return (true, null);
+        }
+        var remote = _names.Resolve(id) ?? throw new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Unavailable, "ERR_DIRECT_INVOKE",
+            $"failed to invoke, id: {id}, err: no sidecar for app id {id} is running");
+        return (false, remote);
+    }
+
+    public HttpClient PeerClient() => _http.CreateClient("peer");
+
+    // ---- metadata ----
+
+    public void SetMetadata(string key, string value) => _extended[key] = value;
+
+    public void Shutdown() => _lifetime.Cancel();
+
+    public CancellationToken Lifetime => _lifetime.Token;
+
+    public Task WhenReady => _ready.Task;
+
+    public async ValueTask DisposeAsync()
+    {
+        await _lifetime.CancelAsync();
+        foreach (var subscription in _subscriptions)
+        {
+            await subscription.DisposeAsync();
+        }
+        await Components.DisposeAsync();
+        if (_registration is not null)
+        {
+            File.Delete(_registration);
+        }
+        App?.Dispose();
+        _lifetime.Dispose();
+    }
+}

@@ -1,0 +1,167 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using AgenticFlow.LocalRuntime.Api;
+using AgenticFlow.LocalRuntime.Components;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace AgenticFlow.LocalRuntime.Hosting;
+
+/// <summary>One running sidecar: its HTTP port (HTTP/1.1) and gRPC port (HTTP/2 cleartext) on loopback.</summary>
+public sealed class SidecarHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private SidecarHost(WebApplication app, Sidecar sidecar)
+    {
+        _app = app;
+        Sidecar = sidecar;
+    }
+
+    public Sidecar Sidecar { get; }
+    public int HttpPort { get; private set; }
+    public int GrpcPort { get; private set; }
+
+    static SidecarHost()
+    {
+        // Every hop gets an Activity, so traceparent flows from caller to sidecar to app and into events.
+        ActivitySource.AddActivityListener(new ActivityListener
+        {
+            ShouldListenTo = s => s.Name is "AgenticFlow.LocalRuntime" or "Microsoft.AspNetCore" or "System.Net.Http",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllData,
+        });
+    }
+
+    /// <summary>Loads the components and starts listening; the app's subscriptions load in the background once it answers.</summary>
+    public static async Task<SidecarHost> StartAsync(SidecarOptions options, ResourceSet resources, SharedResources shared, NameRegistry names, ILoggerFactory? loggerFactory = null, CancellationToken ct = default)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        if (loggerFactory is not null)
+        {
+            builder.Services.AddSingleton(loggerFactory);
+        }
+        else
+        {
+            builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+            builder.Logging.SetMinimumLevel(ParseLevel(options.LogLevel));
+            builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+            builder.Logging.AddFilter("System.Net.Http", LogLevel.Warning);
+        }
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Limits.MaxRequestBodySize = 16 * 1024 * 1024;
+            kestrel.Listen(IPAddress.Loopback, options.HttpPort, l => l.Protocols = HttpProtocols.Http1);
+            kestrel.Listen(IPAddress.Loopback, options.GrpcPort, l => l.Protocols = HttpProtocols.Http2);
+        });
+        builder.Services.AddHttpClient("app", c => c.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30), UseProxy = false, AllowAutoRedirect = false, UseCookies = false });
+        builder.Services.AddHttpClient("peer", c => c.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, UseCookies = false });
+        builder.Services.AddDaprGrpcApi();
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(names);
+        // The sidecar needs the built host's services, so DI hands out the instance set just after Build.
+        Sidecar? created = null;
+        builder.Services.AddSingleton(_ => created ?? throw new InvalidOperationException("the sidecar is not created yet"));
+        builder.Services.AddSingleton<DaprGrpcService>();
+
+        var app = builder.Build();
+        var loggers = app.Services.GetRequiredService<ILoggerFactory>();
+        var components = await ComponentRegistry.CreateAsync(resources, options.AppId, options.ConsumerName, shared, loggers, ct);
+        var sidecar = new Sidecar(options, components, names, app.Services.GetRequiredService<IHttpClientFactory>(), loggers);
+        created = sidecar;
+
+        app.UseMiddleware<ApiTokenAndErrors>(sidecar);
+        app.MapDaprHttpApi();
+        app.MapGrpcService<DaprGrpcService>();
+        app.MapGrpcService<Grpc.Reflection.ReflectionV1ServiceImpl>();
+        app.MapGrpcService<Grpc.Reflection.ReflectionServiceImpl>();
+
+        await app.StartAsync(ct);
+        var host = new SidecarHost(app, sidecar) { HttpPort = options.HttpPort, GrpcPort = options.GrpcPort };
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await sidecar.StartAsync(resources, options.HttpPort, options.GrpcPort);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            catch (Exception ex)
+            {
+                loggers.CreateLogger("sidecar." + options.AppId).LogError(ex, "Sidecar for {AppId} failed to start its subscriptions", options.AppId);
+            }
+        }, CancellationToken.None);
+        return host;
+    }
+
+    public Task WaitForShutdownAsync(CancellationToken ct) => Task.Delay(Timeout.Infinite, CancellationTokenSource.CreateLinkedTokenSource(ct, Sidecar.Lifetime).Token)
+        .ContinueWith(_ => { }, TaskScheduler.Default);
+
+    public static LogLevel ParseLevel(string level) => level.ToLowerInvariant() switch
+    {
+        "debug" => LogLevel.Debug,
+        "warn" or "warning" => LogLevel.Warning,
+        "error" => LogLevel.Error,
+        "fatal" => LogLevel.Critical,
+        _ => LogLevel.Information,
+    };
+
+    public async ValueTask DisposeAsync()
+    {
+        await Sidecar.DisposeAsync();
+        await _app.StopAsync(TimeSpan.FromSeconds(5));
+        await _app.DisposeAsync();
+    }
+
+    /// <summary>Checks <c>dapr-api-token</c> when DAPR_API_TOKEN is set (health endpoints excepted) and writes
+    /// <see cref="DaprError"/>s in daprd's HTTP shape.</summary>
+    private sealed class ApiTokenAndErrors(RequestDelegate next, Sidecar sidecar)
+    {
+        public async Task InvokeAsync(HttpContext context)
+        {
+            var path = context.Request.Path.Value ?? "";
+            var isGrpc = context.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) == true;
+            var token = sidecar.Options.DaprApiToken;
+            if (token is not null && !path.StartsWith("/v1.0/healthz", StringComparison.Ordinal) && !path.StartsWith(Invocation.PeerPrefix, StringComparison.Ordinal)
+                && !string.Equals(context.Request.Headers[AppChannel.TokenHeader], token, StringComparison.Ordinal))
+            {
+                if (isGrpc)
+                {
+                    context.Response.ContentType = "application/grpc";
+                    context.Response.Headers["grpc-status"] = ((int)Grpc.Core.StatusCode.Unauthenticated).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    context.Response.Headers["grpc-message"] = "invalid api token";
+                    return;
+                }
+                await Write(context, DaprError.Unauthorized());
+                return;
+            }
+            try
+            {
+                await next(context);
+            }
+            catch (DaprError error) when (!context.Response.HasStarted)
+            {
+                await Write(context, error);
+            }
+            catch (Microsoft.AspNetCore.Http.BadHttpRequestException ex) when (!context.Response.HasStarted)
+            {
+                await Write(context, DaprError.Malformed(ex.Message));
+            }
+        }
+
+        private static Task Write(HttpContext context, DaprError error)
+        {
+            context.Response.StatusCode = (int)error.HttpStatus;
+            context.Response.ContentType = "application/json";
+            return context.Response.WriteAsync(JsonSerializer.Serialize(new { errorCode = error.ErrorCode, message = error.Message }));
+        }
+    }
+}

@@ -1,0 +1,101 @@
+namespace AgenticFlow.LocalRuntime.Hosting;
+
+/// <summary>What one sidecar serves, named after daprd's flags.</summary>
+public sealed record SidecarOptions
+{
+    public required string AppId { get; init; }
+    public int? AppPort { get; init; }
+    public string AppChannelAddress { get; init; } = "127.0.0.1";
+    public int HttpPort { get; init; } = 3500;
+    public int GrpcPort { get; init; } = 50001;
+    public IReadOnlyList<string> ResourcesPaths { get; init; } = [];
+    public string? ConfigPath { get; init; }
+    public string LogLevel { get; init; } = "info";
+    public string? DaprApiToken { get; init; }
+    public string? AppApiToken { get; init; }
+
+    /// <summary>Stable name of this instance among replicas of the app: the Redis Streams consumer name.</summary>
+    public string? InstanceId { get; init; }
+
+    public string ConsumerName => InstanceId is { Length: > 0 } id ? $"{AppId}-{id}" : AppId;
+
+    /// <summary>Parses daprd's flags (<c>--app-id x</c> or <c>--app-id=x</c>); tokens come from the environment.</summary>
+    public static SidecarOptions Parse(IReadOnlyList<string> args, Func<string, string?> env)
+    {
+        string? appId = null;
+        int? appPort = null;
+        int httpPort = 3500, grpcPort = 50001;
+        var resources = new List<string>();
+        string? config = null, logLevel = null, appChannel = null, instance = null;
+        for (var i = 0; i < args.Count; i++)
+        {
+            var arg = args[i];
+            string? inline = null;
+            var eq = arg.IndexOf('=');
+            if (arg.StartsWith("--", StringComparison.Ordinal) && eq > 0)
+            {
+                inline = arg[(eq + 1)..];
+                arg = arg[..eq];
+            }
+            string Value() => inline ?? (i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{arg} needs a value"));
+            switch (arg.TrimStart('-'))
+            {
+                case "app-id": appId = Value(); break;
+                case "app-port": appPort = Port(arg, Value()); break;
+                case "dapr-http-port": httpPort = Port(arg, Value()); break;
+                case "dapr-grpc-port": grpcPort = Port(arg, Value()); break;
+                case "resources-path" or "components-path": resources.Add(Value()); break;
+                case "config": config = Value(); break;
+                case "log-level": logLevel = Value(); break;
+                case "app-channel-address": appChannel = Value(); break;
+                case "app-protocol":
+                    var protocol = Value();
+                    if (protocol != "http")
+                    {
+                        throw new ArgumentException($"--app-protocol {protocol} is not supported by the local runtime; use http");
+                    }
+                    break;
+                case "instance-id": instance = Value(); break;
+                // Flags daprd takes that have no meaning here are accepted so launch scripts work unchanged.
+                case "placement-host-address" or "scheduler-host-address" or "metrics-port" or "dapr-internal-grpc-port"
+                    or "profile-port" or "app-max-concurrency" or "dapr-http-max-request-size" or "dapr-listen-addresses"
+                    or "mode" or "enable-metrics" or "enable-profiling" or "dapr-graceful-shutdown-seconds":
+                    if (inline is null && i + 1 < args.Count && !args[i + 1].StartsWith("--", StringComparison.Ordinal))
+                    {
+                        i++;
+                    }
+                    break;
+                default:
+                    throw new ArgumentException($"unknown flag {arg}");
+            }
+        }
+        if (string.IsNullOrWhiteSpace(appId))
+        {
+            throw new ArgumentException("--app-id is required");
+        }
+        if (resources.Count == 0)
+        {
+            var home = env("HOME") ?? ".";
+            resources.Add(Path.Combine(home, ".dapr", "components"));
+        }
+        return new SidecarOptions
+        {
+            AppId = appId,
+            AppPort = appPort,
+            HttpPort = httpPort,
+            GrpcPort = grpcPort,
+            ResourcesPaths = resources,
+            ConfigPath = config,
+            LogLevel = logLevel ?? "info",
+            AppChannelAddress = appChannel ?? "127.0.0.1",
+            DaprApiToken = NullIfEmpty(env("DAPR_API_TOKEN")),
+            AppApiToken = NullIfEmpty(env("APP_API_TOKEN")),
+            InstanceId = instance ?? NullIfEmpty(env("AGENTICFLOW_INSTANCE_ID")),
+        };
+    }
+
+    private static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
+
+    private static int Port(string flag, string value) =>
+        int.TryParse(value, out var p) && p is > 0 and < 65536 ? p : throw new ArgumentException($"{flag}: '{value}' is not a port");
+}

@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace AgenticFlow.LocalRuntime.PubSub;
+
+/// <summary>Builds the CloudEvents 1.0 envelopes daprd puts around published data.</summary>
+public static class CloudEvents
+{
+    public const string ContentType = "application/cloudevents+json";
+    public const string DefaultEventType = "com.dapr.event.sent";
+
+    /// <summary>
+    /// Wraps <paramref name="data"/> for a publish. Data already in CloudEvents form keeps its fields and gets the
+    /// missing ones; JSON data goes in <c>data</c> as JSON, text as a string, anything else as <c>data_base64</c>.
+    /// <c>cloudevent.*</c> metadata overrides envelope fields, as daprd allows.
+    /// </summary>
+    public static byte[] Wrap(string appId, string pubsubName, string topic, byte[] data, string? dataContentType, IReadOnlyDictionary<string, string> metadata)
+    {
+        JsonObject envelope;
+        var isCloudEvent = dataContentType?.StartsWith(ContentType, StringComparison.OrdinalIgnoreCase) == true;
+        if (isCloudEvent)
+        {
+            envelope = JsonNode.Parse(data) as JsonObject ?? throw new FormatException("a CloudEvent must be a JSON object");
+        }
+        else
+        {
+            envelope = new JsonObject();
+            var contentType = string.IsNullOrEmpty(dataContentType) ? "text/plain" : dataContentType;
+            envelope["datacontenttype"] = contentType;
+            if (IsJson(contentType))
+            {
+                try
+                {
+                    envelope["data"] = data.Length == 0 ? null : JsonNode.Parse(data);
+                }
+                catch (JsonException ex)
+                {
+                    throw new FormatException($"data is declared {contentType} but is not valid JSON: {ex.Message}");
+                }
+            }
+            else if (contentType.StartsWith("text/", StringComparison.OrdinalIgnoreCase) || contentType.Contains("xml", StringComparison.OrdinalIgnoreCase))
+            {
+                envelope["data"] = Encoding.UTF8.GetString(data);
+            }
+            else
+            {
+                envelope["data_base64"] = Convert.ToBase64String(data);
+            }
+        }
+
+        var activity = Activity.Current;
+        SetIfMissing(envelope, "specversion", "1.0");
+        SetIfMissing(envelope, "id", Guid.NewGuid().ToString());
+        SetIfMissing(envelope, "source", appId);
+        SetIfMissing(envelope, "type", DefaultEventType);
+        SetIfMissing(envelope, "time", DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ", System.Globalization.CultureInfo.InvariantCulture));
+        envelope["topic"] = topic;
+        envelope["pubsubname"] = pubsubName;
+        if (activity is not null)
+        {
+            envelope["traceparent"] = activity.Id;
+            envelope["traceid"] = activity.Id;
+            if (!string.IsNullOrEmpty(activity.TraceStateString))
+            {
+                envelope["tracestate"] = activity.TraceStateString;
+            }
+        }
+        foreach (var (key, value) in metadata)
+        {
+            if (key.StartsWith("cloudevent.", StringComparison.Ordinal) && key.Length > 11)
+            {
+                envelope[key[11..]] = value;
+            }
+        }
+        return JsonSerializer.SerializeToUtf8Bytes(envelope);
+    }
+
+    /// <summary>A raw payload seen by a subscriber that did not ask for raw payloads: daprd wraps it, base64.</summary>
+    public static byte[] WrapRaw(string source, string pubsubName, string topic, BrokerMessage message)
+    {
+        var envelope = new JsonObject
+        {
+            ["specversion"] = "1.0",
+            ["id"] = message.Id,
+            ["source"] = source,
+            ["type"] = DefaultEventType,
+            ["topic"] = topic,
+            ["pubsubname"] = pubsubName,
+            ["datacontenttype"] = "application/octet-stream",
+            ["data_base64"] = Convert.ToBase64String(message.Data),
+        };
+        return JsonSerializer.SerializeToUtf8Bytes(envelope);
+    }
+
+    public static bool IsJsonType(string? contentType) => contentType is not null && IsJson(contentType);
+
+    public static bool IsJson(string contentType)
+    {
+        var media = contentType.Split(';')[0].Trim();
+        return media.Equals("application/json", StringComparison.OrdinalIgnoreCase) || media.EndsWith("+json", StringComparison.OrdinalIgnoreCase);
+    }
+
+    private static void SetIfMissing(JsonObject envelope, string key, string value)
+    {
+        if (envelope[key] is null)
+        {
+            envelope[key] = value;
+        }
+    }
+}

@@ -1,0 +1,308 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using System.Threading.Channels;
+using AgenticFlow.LocalRuntime.Components;
+using AgenticFlow.LocalRuntime.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace AgenticFlow.LocalRuntime.PubSub;
+
+public enum DeliveryOutcome { Success, Retry, Drop }
+
+/// <summary>
+/// Hands broker messages to the app the way daprd does: CloudEvents (or raw payloads) POSTed to the routed
+/// path; 2xx with empty or SUCCESS status acknowledges, RETRY or a non-2xx answer retries with the
+/// component's inbound retry policy, DROP or 404 drops; after the last retry the message goes to the
+/// dead-letter topic when one is set, and is dropped otherwise.
+/// </summary>
+public sealed class Delivery(string appId, AppChannel app, ILogger logger)
+{
+    public static readonly ActivitySource Source = new("AgenticFlow.LocalRuntime");
+
+    private AppChannel App => app;
+    private ILogger Logger => logger;
+
+    public Func<BrokerMessage, CancellationToken, Task> HandlerFor(TopicSubscription subscription, PubSubComponent pubsub, CancellationToken lifetime)
+    {
+        Func<BrokerMessage, CancellationToken, Task<DeliveryOutcome>> deliverOnce = subscription.BulkEnabled
+            ? new BulkDispatcher(this, subscription, pubsub, lifetime).DeliverAsync
+            : (m, ct) => DeliverOnceAsync(subscription, pubsub, m, ct);
+
+        return async (message, ct) =>
+        {
+            if (IsExpired(message))
+            {
+                logger.LogInformation("Message {Id} on {Topic} expired before delivery; dropped", message.Id, subscription.Topic);
+                return;
+            }
+            var policy = pubsub.InboundRetry;
+            for (var attempt = 0; ; attempt++)
+            {
+                var outcome = await deliverOnce(message, ct);
+                if (outcome != DeliveryOutcome.Retry)
+                {
+                    return;
+                }
+                if (policy.MaxRetries >= 0 && attempt >= policy.MaxRetries)
+                {
+                    break;
+                }
+                await Task.Delay(policy.DelayFor(attempt), ct);
+            }
+            if (subscription.DeadLetterTopic is { Length: > 0 } deadLetter)
+            {
+                await pubsub.Broker.PublishAsync(deadLetter, message, ct);
+                logger.LogWarning("Message {Id} on {Topic} failed every retry; sent to dead-letter topic {DeadLetter}", message.Id, subscription.Topic, deadLetter);
+            }
+            else
+            {
+                logger.LogWarning("Message {Id} on {Topic} failed every retry and no dead-letter topic is set; dropped", message.Id, subscription.Topic);
+            }
+        };
+    }
+
+    private static bool IsExpired(BrokerMessage message) =>
+        message.Metadata.TryGetValue("expiration", out var at) && DateTimeOffset.TryParse(at, System.Globalization.CultureInfo.InvariantCulture, out var expiry) && expiry <= DateTimeOffset.UtcNow;
+
+    /// <summary>The CloudEvent a rule is matched against, and the body and content type the app receives.</summary>
+    internal (JsonElement Event, byte[] Body, string ContentType) Prepare(TopicSubscription subscription, BrokerMessage message)
+    {
+        var envelope = message.IsRaw ? CloudEvents.WrapRaw(appId, subscription.PubSubName, subscription.Topic, message) : message.Data;
+        JsonElement cloudEvent;
+        try
+        {
+            cloudEvent = JsonDocument.Parse(envelope).RootElement;
+        }
+        catch (JsonException)
+        {
+            cloudEvent = default;
+        }
+        if (subscription.RawPayload)
+        {
+            var contentType = message.IsRaw ? message.Metadata.GetValueOrDefault("content-type") ?? "application/octet-stream" : "application/octet-stream";
+            return (cloudEvent, message.Data, contentType);
+        }
+        return (cloudEvent, envelope, CloudEvents.ContentType);
+    }
+
+    private async Task<DeliveryOutcome> DeliverOnceAsync(TopicSubscription subscription, PubSubComponent pubsub, BrokerMessage message, CancellationToken ct)
+    {
+        var (cloudEvent, body, contentType) = Prepare(subscription, message);
+        var route = cloudEvent.ValueKind == JsonValueKind.Object ? subscription.RouteFor(cloudEvent) : subscription.DefaultRoute;
+        if (route is null)
+        {
+            logger.LogWarning("No route of the subscription to {Topic} matches message {Id}; dropped", subscription.Topic, message.Id);
+            return DeliveryOutcome.Drop;
+        }
+        using var activity = StartActivity("pubsub deliver " + subscription.Topic, cloudEvent);
+        using var request = new HttpRequestMessage(HttpMethod.Post, route) { Content = AppChannel.Bytes(body, contentType) };
+        request.Headers.TryAddWithoutValidation("pubsubname", pubsub.Name);
+        try
+        {
+            using var response = await app.SendAsync(request, ct);
+            var text = await response.Content.ReadAsStringAsync(ct);
+            return Interpret(response.StatusCode, text, message.Id, subscription.Topic);
+        }
+        catch (HttpRequestException ex)
+        {
+            logger.LogWarning(ex, "App did not answer for message {Id} on {Topic}; will retry", message.Id, subscription.Topic);
+            return DeliveryOutcome.Retry;
+        }
+    }
+
+    internal static Activity? StartActivity(string name, JsonElement cloudEvent)
+    {
+        string? parent = null;
+        if (cloudEvent.ValueKind == JsonValueKind.Object && cloudEvent.TryGetProperty("traceparent", out var tp) && tp.ValueKind == JsonValueKind.String)
+        {
+            parent = tp.GetString();
+        }
+        return parent is not null && ActivityContext.TryParse(parent, null, out var context)
+            ? Source.StartActivity(name, ActivityKind.Producer, context)
+            : Source.StartActivity(name, ActivityKind.Producer);
+    }
+
+    internal DeliveryOutcome Interpret(HttpStatusCode status, string body, string id, string topic)
+    {
+        if (status == HttpStatusCode.NotFound)
+        {
+            logger.LogWarning("App answered 404 for message {Id} on {Topic}; dropped", id, topic);
+            return DeliveryOutcome.Drop;
+        }
+        if ((int)status is < 200 or > 299)
+        {
+            return DeliveryOutcome.Retry;
+        }
+        var statusText = ReadStatus(body);
+        return statusText?.ToUpperInvariant() switch
+        {
+            null or "" or "SUCCESS" => DeliveryOutcome.Success,
+            "DROP" => DeliveryOutcome.Drop,
+            _ => DeliveryOutcome.Retry,
+        };
+    }
+
+    private static string? ReadStatus(string body)
+    {
+        if (string.IsNullOrWhiteSpace(body))
+        {
+            return null;
+        }
+        try
+        {
+            using var doc = JsonDocument.Parse(body);
+            return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.String
+                ? s.GetString()
+                : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Collects messages of a bulk subscription into one request of up to maxMessagesCount entries,
+    /// sent when full or after maxAwaitDurationMs, and gives each entry its own outcome.</summary>
+    private sealed class BulkDispatcher
+    {
+        private readonly Delivery _owner;
+        private readonly TopicSubscription _subscription;
+        private readonly PubSubComponent _pubsub;
+        private readonly Channel<(BrokerMessage Message, TaskCompletionSource<DeliveryOutcome> Outcome)> _queue = Channel.CreateUnbounded<(BrokerMessage, TaskCompletionSource<DeliveryOutcome>)>();
+
+        public BulkDispatcher(Delivery owner, TopicSubscription subscription, PubSubComponent pubsub, CancellationToken lifetime)
+        {
+            _owner = owner;
+            _subscription = subscription;
+            _pubsub = pubsub;
+            _ = Task.Run(() => Loop(lifetime), CancellationToken.None);
+        }
+
+        public async Task<DeliveryOutcome> DeliverAsync(BrokerMessage message, CancellationToken ct)
+        {
+            var outcome = new TaskCompletionSource<DeliveryOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+            await _queue.Writer.WriteAsync((message, outcome), ct);
+            return await outcome.Task.WaitAsync(ct);
+        }
+
+        private async Task Loop(CancellationToken ct)
+        {
+            try
+            {
+                while (await _queue.Reader.WaitToReadAsync(ct))
+                {
+                    var batch = new List<(BrokerMessage Message, TaskCompletionSource<DeliveryOutcome> Outcome)>();
+                    using var window = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                    window.CancelAfter(_subscription.BulkMaxAwaitMs);
+                    try
+                    {
+                        while (batch.Count < _subscription.BulkMaxMessages)
+                        {
+                            if (_queue.Reader.TryRead(out var item))
+                            {
+                                batch.Add(item);
+                                continue;
+                            }
+                            if (!await _queue.Reader.WaitToReadAsync(window.Token))
+                            {
+                                break;
+                            }
+                        }
+                    }
+                    catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                    {
+                    }
+                    await SendAsync(batch, ct);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        private async Task SendAsync(List<(BrokerMessage Message, TaskCompletionSource<DeliveryOutcome> Outcome)> batch, CancellationToken ct)
+        {
+            if (batch.Count == 0)
+            {
+                return;
+            }
+            var entries = new List<object>();
+            var byId = new Dictionary<string, TaskCompletionSource<DeliveryOutcome>>(StringComparer.Ordinal);
+            foreach (var (message, outcome) in batch)
+            {
+                var entryId = Guid.NewGuid().ToString();
+                byId[entryId] = outcome;
+                var (cloudEvent, body, contentType) = _owner.Prepare(_subscription, message);
+                object @event = contentType == CloudEvents.ContentType || CloudEvents.IsJson(contentType)
+                    ? (cloudEvent.ValueKind == JsonValueKind.Undefined ? Convert.ToBase64String(body) : cloudEvent)
+                    : Convert.ToBase64String(body);
+                entries.Add(new { entryId, @event, contentType, metadata = new Dictionary<string, string>() });
+            }
+            var payload = JsonSerializer.SerializeToUtf8Bytes(new
+            {
+                id = Guid.NewGuid().ToString(),
+                entries,
+                metadata = new Dictionary<string, string>(),
+                pubsubname = _pubsub.Name,
+                topic = _subscription.Topic,
+                type = CloudEvents.DefaultEventType,
+            });
+            var route = _subscription.DefaultRoute ?? _subscription.Rules.FirstOrDefault()?.Path;
+            if (route is null)
+            {
+                foreach (var outcome in byId.Values)
+                {
+                    outcome.TrySetResult(DeliveryOutcome.Drop);
+                }
+                return;
+            }
+            try
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Post, route) { Content = AppChannel.Bytes(payload, "application/json") };
+                using var response = await _owner.App.SendAsync(request, ct);
+                var text = await response.Content.ReadAsStringAsync(ct);
+                if (!response.IsSuccessStatusCode)
+                {
+                    var whole = _owner.Interpret(response.StatusCode, text, "bulk", _subscription.Topic);
+                    foreach (var outcome in byId.Values)
+                    {
+                        outcome.TrySetResult(whole);
+                    }
+                    return;
+                }
+                using var doc = JsonDocument.Parse(string.IsNullOrWhiteSpace(text) ? "{}" : text);
+                if (doc.RootElement.TryGetProperty("statuses", out var statuses) && statuses.ValueKind == JsonValueKind.Array)
+                {
+                    foreach (var status in statuses.EnumerateArray())
+                    {
+                        var id = status.TryGetProperty("entryId", out var e) ? e.GetString() : null;
+                        var s = status.TryGetProperty("status", out var st) ? st.GetString() : null;
+                        if (id is not null && byId.Remove(id, out var outcome))
+                        {
+                            outcome.TrySetResult(s?.ToUpperInvariant() switch
+                            {
+                                "SUCCESS" => DeliveryOutcome.Success,
+                                "DROP" => DeliveryOutcome.Drop,
+                                _ => DeliveryOutcome.Retry,
+                            });
+                        }
+                    }
+                }
+                // Entries the app did not answer for are retried, as daprd does.
+                foreach (var outcome in byId.Values)
+                {
+                    outcome.TrySetResult(DeliveryOutcome.Retry);
+                }
+            }
+            catch (Exception ex) when (ex is HttpRequestException or JsonException)
+            {
+                _owner.Logger.LogWarning(ex, "Bulk delivery to {Route} failed; entries will be retried", route);
+                foreach (var outcome in byId.Values)
+                {
+                    outcome.TrySetResult(DeliveryOutcome.Retry);
+                }
+            }
+        }
+    }
+}
