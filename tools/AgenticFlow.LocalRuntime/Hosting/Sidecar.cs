@@ -27,6 +27,7 @@ public sealed class Sidecar : IAsyncDisposable
     private readonly ConcurrentDictionary<string, string> _extended = new(StringComparer.Ordinal);
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private string? _registration;
+    private int _disposed;
 
     public Sidecar(SidecarOptions options, ComponentRegistry components, NameRegistry names, IHttpClientFactory http, ILoggerFactory loggers)
     {
@@ -328,6 +329,11 @@ public sealed class Sidecar : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // Disposed by its host and again by the DI container that handed it out.
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
         await _lifetime.CancelAsync();
         foreach (var subscription in _subscriptions)
         {

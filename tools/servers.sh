@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Starts throwaway Redis and PostgreSQL servers on 127.0.0.1 for tests and benchmarks.
+# Source it, call start_servers, and stop_servers when done (test.sh sets a trap).
+# Installs redis-server and postgresql from Debian packages when they are missing.
+# Exports AGENTICFLOW_TEST_REDIS (host:port) and AGENTICFLOW_TEST_POSTGRES (an Npgsql connection string).
+
+_as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else "$@"; fi; }
+
+_pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+
+_install_servers() {
+  local missing=()
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  [ -n "$(_pg_bin)" ] && [ -x "$(_pg_bin)/initdb" ] || missing+=(postgresql)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "servers: installing ${missing[*]} from Debian packages"
+    _as_root apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive _as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+_free_port() {
+  local port
+  while :; do
+    port=$(( 20000 + RANDOM % 20000 ))
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
+  done
+}
+
+_wait_port() {
+  local port=$1 what=$2
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "servers: $what did not start on port $port" >&2
+  return 1
+}
+
+start_servers() {
+  _install_servers
+  SERVERS_DIR=$(mktemp -d /tmp/agenticflow-servers.XXXXXX)
+  chmod 755 "$SERVERS_DIR"
+
+  local redis_port; redis_port=$(_free_port)
+  redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$SERVERS_DIR" --save "" --appendonly yes \
+    --daemonize no --logfile "$SERVERS_DIR/redis.log" &
+  SERVERS_REDIS_PID=$!
+  _wait_port "$redis_port" redis || return 1
+
+  local pg_port pg_bin pg_data="$SERVERS_DIR/pg"
+  pg_port=$(_free_port); pg_bin=$(_pg_bin)
+  mkdir -p "$pg_data"
+  local run_pg=()
+  if [ "$(id -u)" = 0 ]; then
+    # PostgreSQL refuses to run as root: give the throwaway cluster to the postgres user.
+    chown postgres "$pg_data"
+    run_pg=(runuser -u postgres --)
+  fi
+  "${run_pg[@]}" "$pg_bin/initdb" -D "$pg_data" -U postgres --auth=trust -E UTF8 >"$SERVERS_DIR/initdb.log" 2>&1 || { cat "$SERVERS_DIR/initdb.log" >&2; return 1; }
+  "${run_pg[@]}" "$pg_bin/postgres" -D "$pg_data" -h 127.0.0.1 -p "$pg_port" -k "$pg_data" \
+    -c fsync=on -c max_connections=200 >"$SERVERS_DIR/postgres.log" 2>&1 &
+  SERVERS_PG_PID=$!
+  _wait_port "$pg_port" postgresql || { cat "$SERVERS_DIR/postgres.log" >&2; return 1; }
+
+  export AGENTICFLOW_TEST_REDIS="127.0.0.1:$redis_port"
+  export AGENTICFLOW_TEST_POSTGRES="Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=postgres;Pooling=true;Maximum Pool Size=50"
+  echo "servers: redis on $AGENTICFLOW_TEST_REDIS, postgresql on 127.0.0.1:$pg_port (data in $SERVERS_DIR)"
+}
+
+stop_servers() {
+  [ -n "${SERVERS_REDIS_PID:-}" ] && kill "$SERVERS_REDIS_PID" 2>/dev/null
+  # SIGINT is PostgreSQL's fast shutdown.
+  [ -n "${SERVERS_PG_PID:-}" ] && kill -INT "$SERVERS_PG_PID" 2>/dev/null
+  wait "${SERVERS_REDIS_PID:-}" "${SERVERS_PG_PID:-}" 2>/dev/null
+  [ -n "${SERVERS_DIR:-}" ] && rm -rf "$SERVERS_DIR"
+  SERVERS_REDIS_PID= SERVERS_PG_PID= SERVERS_DIR=
+}

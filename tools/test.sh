@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The test command: starts throwaway Redis and PostgreSQL on 127.0.0.1 (installing them when missing),
+# runs every test project, stops the servers, and prints one closing line "N passed, N failed, N skipped".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. tools/servers.sh
+trap stop_servers EXIT
+start_servers
+
+results=$(mktemp -d /tmp/agenticflow-results.XXXXXX)
+status=0
+dotnet test AgenticFlow.sln -c Release --logger "trx" --results-directory "$results" "$@" || status=$?
+
+passed=0 failed=0 skipped=0
+for trx in "$results"/*.trx; do
+  [ -f "$trx" ] || continue
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
+  p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters"); f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  n=$(sed -n 's/.* notExecuted="\([0-9]*\)".*/\1/p' <<<"$counters")
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${n:-0}))
+done
+rm -rf "$results"
+echo "Tests: $passed passed, $failed failed, $skipped skipped"
+[ "$passed" -gt 0 ] || { echo "no test ran" >&2; status=1; }
+exit $status
