@@ -147,6 +147,8 @@ public sealed class ComponentRegistry : IAsyncDisposable
         var options = RedisOptions(spec, meta);
         var readerOptions = options.Clone();
         readerOptions.AsyncTimeout = readerOptions.SyncTimeout = 15_000;
+        // The blocking XREADGROUP is parsed by hand; RESP2 gives it one shape (RESP3 would answer a map).
+        readerOptions.Protocol = RedisProtocol.Resp2;
         return new RedisStreamsBroker(
             shared.Redis(options),
             readerOptions,

@@ -108,7 +108,7 @@ public sealed class RedisStreamsBroker(IConnectionMultiplexer redis, Configurati
                     result = await blockingDb.ExecuteAsync("XREADGROUP", "GROUP", group, owner.Options.ConsumerName,
                         "COUNT", owner.Options.Concurrency, "BLOCK", 1000, "STREAMS", topic, ">");
                 }
-                catch (Exception ex) when (!ct.IsCancellationRequested && ex is RedisException or TimeoutException)
+                catch (Exception ex) when (!ct.IsCancellationRequested && ex is RedisException or TimeoutException or InvalidCastException)
                 {
                     owner.Logger.LogWarning(ex, "Reading stream {Topic} failed; retrying", topic);
                     await Task.Delay(500, ct);
