@@ -46,14 +46,16 @@ public sealed class TestSidecar : IAsyncDisposable
         string? apiToken = null,
         string? appToken = null,
         SharedResources? shared = null,
-        string? instanceId = null)
+        string? instanceId = null,
+        int? httpPort = null,
+        int? grpcPort = null)
     {
         var options = new SidecarOptions
         {
             AppId = appId,
             AppPort = appPort,
-            HttpPort = FreePort(),
-            GrpcPort = FreePort(),
+            HttpPort = httpPort ?? FreePort(),
+            GrpcPort = grpcPort ?? FreePort(),
             ResourcesPaths = [resourcesPath],
             DaprApiToken = apiToken,
             AppApiToken = appToken,

@@ -1,0 +1,124 @@
+using Dapr.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+
+namespace AgenticFlow.ServiceDefaults;
+
+/// <summary>What every AgenticFlow service gets: OpenTelemetry, health endpoints that include the Dapr
+/// sidecar, problem details, the Dapr client, OpenAPI, and the app API token check.</summary>
+public static class Extensions
+{
+    public const string LiveTag = "live";
+    public const string ReadyTag = "ready";
+
+    public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        builder.ConfigureOpenTelemetry();
+        builder.Services.AddProblemDetails();
+        builder.Services.AddOpenApi();
+        // DaprClient reads DAPR_HTTP_PORT, DAPR_GRPC_PORT and DAPR_API_TOKEN from the environment.
+        builder.Services.AddDaprClient();
+        builder.Services.AddHealthChecks()
+            .AddCheck("self", () => HealthCheckResult.Healthy(), [LiveTag])
+            .AddCheck<DaprSidecarHealthCheck>("dapr-sidecar", tags: [ReadyTag]);
+        builder.Services.AddOptions<AppTokenOptions>()
+            .Configure(o => o.Token = Environment.GetEnvironmentVariable("APP_API_TOKEN"));
+        return builder;
+    }
+
+    public static TBuilder ConfigureOpenTelemetry<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        builder.Logging.AddOpenTelemetry(logging =>
+        {
+            logging.IncludeFormattedMessage = true;
+            logging.IncludeScopes = true;
+        });
+        var telemetry = builder.Services.AddOpenTelemetry()
+            .WithMetrics(metrics => metrics
+                .AddAspNetCoreInstrumentation()
+                .AddHttpClientInstrumentation()
+                .AddRuntimeInstrumentation()
+                .AddMeter("AgenticFlow.*"))
+            .WithTracing(tracing => tracing
+                .AddSource(builder.Environment.ApplicationName, "AgenticFlow.*")
+                .AddAspNetCoreInstrumentation(o => o.Filter = context => !IsHealthPath(context.Request.Path))
+                .AddHttpClientInstrumentation());
+        // Export only where a collector is configured (OTEL_EXPORTER_OTLP_ENDPOINT), as OpenTelemetry's conventions expect.
+        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            telemetry.UseOtlpExporter();
+        }
+        return builder;
+    }
+
+    /// <summary>Maps <c>/healthz</c> (the process answers), <c>/readyz</c> (it and its sidecar can serve), and <c>/openapi/v1.json</c>,
+    /// and refuses calls that did not come through the sidecar when APP_API_TOKEN is set.</summary>
+    public static WebApplication MapDefaultEndpoints(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseMiddleware<AppTokenCheck>();
+        app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = r => r.Tags.Contains(LiveTag) });
+        app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = _ => true });
+        app.MapOpenApi();
+        return app;
+    }
+
+    internal static bool IsHealthPath(PathString path) =>
+        path.StartsWithSegments("/healthz") || path.StartsWithSegments("/readyz");
+}
+
+/// <summary>Ready only while the Dapr sidecar answers its outbound health check (its components are up).</summary>
+public sealed class DaprSidecarHealthCheck(DaprClient dapr) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await dapr.CheckOutboundHealthAsync(cancellationToken)
+                ? HealthCheckResult.Healthy("sidecar is up")
+                : HealthCheckResult.Unhealthy("sidecar is not ready");
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            return HealthCheckResult.Unhealthy("sidecar is unreachable", ex);
+        }
+    }
+}
+
+public sealed class AppTokenOptions
+{
+    public string? Token { get; set; }
+}
+
+/// <summary>With APP_API_TOKEN set, only the sidecar (which sends it as <c>dapr-api-token</c>) may call the app;
+/// health endpoints stay open for the orchestrator's probes.</summary>
+public sealed class AppTokenCheck(RequestDelegate next, Microsoft.Extensions.Options.IOptions<AppTokenOptions> options)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var token = options.Value.Token;
+        if (!string.IsNullOrEmpty(token) && !Extensions.IsHealthPath(context.Request.Path)
+            && !System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
+                System.Text.Encoding.UTF8.GetBytes(context.Request.Headers["dapr-api-token"].ToString()),
+                System.Text.Encoding.UTF8.GetBytes(token)))
+        {
+            context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+            await Results.Problem(
+                title: "Unauthorized",
+                detail: "Calls to this service must come through its Dapr sidecar.",
+                statusCode: StatusCodes.Status401Unauthorized,
+                type: "https://agenticflow.dev/problems/unauthorized").ExecuteAsync(context);
+            return;
+        }
+        await next(context);
+    }
+}
