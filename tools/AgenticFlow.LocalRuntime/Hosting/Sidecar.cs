@@ -342,7 +342,14 @@ public sealed class Sidecar : IAsyncDisposable
         await Components.DisposeAsync();
         if (_registration is not null)
         {
-            File.Delete(_registration);
+            try
+            {
+                File.Delete(_registration);
+            }
+            catch (IOException)
+            {
+                // The registry folder went away first; nothing is left to unregister.
+            }
         }
         App?.Dispose();
         _lifetime.Dispose();

@@ -1,0 +1,88 @@
+using System.Diagnostics;
+
+namespace AgenticFlow.Benchmarks;
+
+/// <summary>Latency samples of one scenario and the figures printed from them.</summary>
+public sealed class Samples
+{
+    private readonly List<double> _ms = [];
+    private readonly Lock _gate = new();
+
+    public void Add(double milliseconds)
+    {
+        lock (_gate)
+        {
+            _ms.Add(milliseconds);
+        }
+    }
+
+    public int Count => _ms.Count;
+
+    public double Percentile(double p)
+    {
+        lock (_gate)
+        {
+            if (_ms.Count == 0)
+            {
+                return double.NaN;
+            }
+            var sorted = _ms.Order().ToArray();
+            return sorted[Math.Clamp((int)Math.Ceiling(p / 100 * sorted.Length) - 1, 0, sorted.Length - 1)];
+        }
+    }
+}
+
+public static class Measure
+{
+    /// <summary>Starts <paramref name="rate"/> operations a second for <paramref name="duration"/>, each timed on its own (open loop).</summary>
+    public static async Task<(Samples Samples, double Throughput)> FixedRate(int rate, TimeSpan duration, Func<Task> op)
+    {
+        var samples = new Samples();
+        var total = (int)(rate * duration.TotalSeconds);
+        var clock = Stopwatch.StartNew();
+        var pending = new List<Task>(total);
+        for (var i = 0; i < total; i++)
+        {
+            var due = TimeSpan.FromSeconds((double)i / rate);
+            var wait = due - clock.Elapsed;
+            if (wait > TimeSpan.FromMilliseconds(1))
+            {
+                await Task.Delay(wait);
+            }
+            pending.Add(Timed(op, samples));
+        }
+        await Task.WhenAll(pending);
+        return (samples, samples.Count / clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>As many operations as <paramref name="workers"/> closed loops complete in <paramref name="duration"/>.</summary>
+    public static async Task<(Samples Samples, double Throughput)> Saturate(int workers, TimeSpan duration, Func<Task> op)
+    {
+        var samples = new Samples();
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, workers).Select(async _ =>
+        {
+            while (clock.Elapsed < duration)
+            {
+                await Timed(op, samples);
+            }
+        }));
+        return (samples, samples.Count / clock.Elapsed.TotalSeconds);
+    }
+
+    private static async Task Timed(Func<Task> op, Samples samples)
+    {
+        var start = Stopwatch.GetTimestamp();
+        await op();
+        samples.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+    }
+
+    public static void Print(string scenario, string path, (Samples Samples, double Throughput) result) =>
+        Console.WriteLine($"| {scenario,-34} | {path,-16} | {result.Samples.Percentile(50),8:F2} | {result.Samples.Percentile(99),8:F2} | {result.Throughput,10:F0} |");
+
+    public static void Header()
+    {
+        Console.WriteLine($"| {"scenario",-34} | {"path",-16} | {"p50 ms",8} | {"p99 ms",8} | {"ops/s",10} |");
+        Console.WriteLine($"|{new string('-', 36)}|{new string('-', 18)}|{new string('-', 10)}|{new string('-', 10)}|{new string('-', 12)}|");
+    }
+}

@@ -1,0 +1,180 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using AgenticFlow.Benchmarks;
+using AgenticFlow.LocalRuntime.Cli;
+using AgenticFlow.LocalRuntime.Components;
+using AgenticFlow.LocalRuntime.Hosting;
+using Dapr.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+// Local runtime benchmark (Redis profile): state get/save and publish->deliver through the sidecar,
+// beside the same operations done directly against Redis in the same run. Figures only; no pass/fail.
+var redisAddress = Environment.GetEnvironmentVariable("AGENTICFLOW_TEST_REDIS")
+    ?? throw new InvalidOperationException("AGENTICFLOW_TEST_REDIS is not set: run tools/bench.sh");
+var seconds = double.TryParse(Environment.GetEnvironmentVariable("BENCH_SECONDS"), out var s) ? s : 5;
+var duration = TimeSpan.FromSeconds(seconds);
+const int StateRate = 1000, PublishRate = 500, Workers = 32;
+
+var folder = Directory.CreateTempSubdirectory("agenticflow-bench-").FullName;
+File.WriteAllText(Path.Combine(folder, "components.yaml"), $"""
+    apiVersion: dapr.io/v1alpha1
+    kind: Component
+    metadata:
+      name: statestore
+    spec:
+      type: state.redis
+      version: v1
+      metadata:
+      - name: redisHost
+        value: "{redisAddress}"
+    ---
+    apiVersion: dapr.io/v1alpha1
+    kind: Component
+    metadata:
+      name: pubsub
+    spec:
+      type: pubsub.redis
+      version: v1
+      metadata:
+      - name: redisHost
+        value: "{redisAddress}"
+      - name: concurrency
+        value: "32"
+    """);
+
+// The subscriber app: records when each event arrived.
+var arrivals = new ConcurrentDictionary<string, long>();
+var appPort = MultiAppRun.FreePort();
+var appBuilder = WebApplication.CreateSlimBuilder();
+appBuilder.Logging.ClearProviders();
+appBuilder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, appPort));
+var app = appBuilder.Build();
+app.UseCloudEvents();
+app.MapSubscribeHandler();
+app.MapPost("/bench", (Tick tick) => { arrivals[tick.Id] = Stopwatch.GetTimestamp(); return Results.Ok(); }).WithTopic("pubsub", "bench");
+await app.StartAsync();
+
+await using var shared = new SharedResources();
+var options = new SidecarOptions { AppId = "bench", AppPort = appPort, HttpPort = MultiAppRun.FreePort(), GrpcPort = MultiAppRun.FreePort(), ResourcesPaths = [folder] };
+await using var sidecar = await SidecarHost.StartAsync(options, ResourceLoader.Load([folder]), shared, new NameRegistry(Path.Combine(folder, "names")),
+    LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Error)));
+await sidecar.Sidecar.WhenReady;
+using var dapr = new DaprClientBuilder().UseGrpcEndpoint($"http://127.0.0.1:{options.GrpcPort}").UseHttpEndpoint($"http://127.0.0.1:{options.HttpPort}").Build();
+var redis = await ConnectionMultiplexer.ConnectAsync(redisAddress);
+var db = redis.GetDatabase();
+var payload = new Tick("x", new string('a', 200));
+var payloadBytes = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(payload);
+
+Console.WriteLine($"AgenticFlow local runtime benchmark: {Environment.ProcessorCount} cores, {seconds}s per scenario, Redis at {redisAddress}");
+Console.WriteLine();
+Measure.Header();
+
+// Warm both paths up.
+for (var i = 0; i < 200; i++)
+{
+    await dapr.SaveStateAsync("statestore", "warm", payload);
+    await db.HashSetAsync("direct||warm", [new HashEntry("data", payloadBytes), new HashEntry("version", 1)]);
+}
+
+var n = 0;
+string NextKey() => "k" + (Interlocked.Increment(ref n) % 1000);
+
+Measure.Print($"state save @ {StateRate}/s", "runtime (gRPC)", await Measure.FixedRate(StateRate, duration, () => dapr.SaveStateAsync("statestore", NextKey(), payload)));
+Measure.Print($"state save @ {StateRate}/s", "redis direct", await Measure.FixedRate(StateRate, duration, () => db.HashSetAsync("direct||" + NextKey(), [new HashEntry("data", payloadBytes), new HashEntry("version", 1)])));
+Measure.Print($"state get @ {StateRate}/s", "runtime (gRPC)", await Measure.FixedRate(StateRate, duration, () => dapr.GetStateAsync<Tick>("statestore", NextKey())));
+Measure.Print($"state get @ {StateRate}/s", "redis direct", await Measure.FixedRate(StateRate, duration, () => db.HashGetAllAsync("direct||" + NextKey())));
+Measure.Print($"state save, saturated ({Workers} callers)", "runtime (gRPC)", await Measure.Saturate(Workers, duration, () => dapr.SaveStateAsync("statestore", NextKey(), payload)));
+Measure.Print($"state save, saturated ({Workers} callers)", "redis direct", await Measure.Saturate(Workers, duration, () => db.HashSetAsync("direct||" + NextKey(), [new HashEntry("data", payloadBytes), new HashEntry("version", 1)])));
+Measure.Print($"state get, saturated ({Workers} callers)", "runtime (gRPC)", await Measure.Saturate(Workers, duration, () => dapr.GetStateAsync<Tick>("statestore", NextKey())));
+Measure.Print($"state get, saturated ({Workers} callers)", "redis direct", await Measure.Saturate(Workers, duration, () => db.HashGetAllAsync("direct||" + NextKey())));
+
+// publish -> deliver: the time from the publish call to the subscriber seeing the event.
+async Task<(Samples, double)> PublishDeliver(Func<string, Task> publish, ConcurrentDictionary<string, long> seen, int? rate)
+{
+    var samples = new Samples();
+    var started = new ConcurrentDictionary<string, long>();
+    var clock = Stopwatch.StartNew();
+    var sent = 0;
+    async Task One()
+    {
+        var id = Guid.NewGuid().ToString("N");
+        started[id] = Stopwatch.GetTimestamp();
+        Interlocked.Increment(ref sent);
+        await publish(id);
+    }
+    if (rate is { } r)
+    {
+        await Measure.FixedRate(r, duration, One);
+    }
+    else
+    {
+        await Measure.Saturate(Workers, duration, One);
+    }
+    var deadline = Stopwatch.StartNew();
+    while (started.Keys.Any(k => !seen.ContainsKey(k)) && deadline.Elapsed < TimeSpan.FromSeconds(30))
+    {
+        await Task.Delay(20);
+    }
+    foreach (var (id, at) in started)
+    {
+        if (seen.TryGetValue(id, out var arrived))
+        {
+            samples.Add(Stopwatch.GetElapsedTime(at, arrived).TotalMilliseconds);
+        }
+    }
+    var delivered = started.Keys.Count(seen.ContainsKey);
+    if (delivered < sent)
+    {
+        Console.WriteLine($"  ({sent - delivered} of {sent} not delivered within 30 s)");
+    }
+    return (samples, delivered / clock.Elapsed.TotalSeconds);
+}
+
+// Baseline: the same stream operations by hand, XADD and a blocking XREADGROUP consumer that XACKs.
+var directSeen = new ConcurrentDictionary<string, long>();
+using var stopConsumer = new CancellationTokenSource();
+await db.ExecuteAsync("DEL", "direct-bench");
+await db.StreamCreateConsumerGroupAsync("direct-bench", "g", "$", createStream: true);
+var readerOptions = ConfigurationOptions.Parse(redisAddress);
+readerOptions.Protocol = RedisProtocol.Resp2;
+readerOptions.SyncTimeout = readerOptions.AsyncTimeout = 15000;
+var reader = (await ConnectionMultiplexer.ConnectAsync(readerOptions)).GetDatabase();
+var consumer = Task.Run(async () =>
+{
+    while (!stopConsumer.IsCancellationRequested)
+    {
+        var result = await reader.ExecuteAsync("XREADGROUP", "GROUP", "g", "c", "COUNT", 32, "BLOCK", 500, "STREAMS", "direct-bench", ">");
+        if (result.IsNull)
+        {
+            continue;
+        }
+        foreach (var stream in (RedisResult[])result!)
+        {
+            foreach (var entry in (RedisResult[])((RedisResult[])stream!)[1]!)
+            {
+                var parts = (RedisResult[])entry!;
+                var fields = (RedisResult[])parts[1]!;
+                var tick = System.Text.Json.JsonSerializer.Deserialize<Tick>((byte[])fields[1]!)!;
+                directSeen[tick.Id] = Stopwatch.GetTimestamp();
+                _ = db.StreamAcknowledgeAsync("direct-bench", "g", (RedisValue)parts[0]);
+            }
+        }
+    }
+});
+
+Measure.Print($"publish->deliver @ {PublishRate}/s", "runtime (gRPC)", await PublishDeliver(id => dapr.PublishEventAsync("pubsub", "bench", payload with { Id = id }), arrivals, PublishRate));
+Measure.Print($"publish->deliver @ {PublishRate}/s", "redis direct", await PublishDeliver(id => db.StreamAddAsync("direct-bench", "data", System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(payload with { Id = id })), directSeen, PublishRate));
+Measure.Print($"publish->deliver, saturated", "runtime (gRPC)", await PublishDeliver(id => dapr.PublishEventAsync("pubsub", "bench", payload with { Id = id }), arrivals, null));
+Measure.Print($"publish->deliver, saturated", "redis direct", await PublishDeliver(id => db.StreamAddAsync("direct-bench", "data", System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(payload with { Id = id })), directSeen, null));
+
+await stopConsumer.CancelAsync();
+await consumer;
+await app.StopAsync();
+Directory.Delete(folder, recursive: true);
+
+internal sealed record Tick(string Id, string Body);
