@@ -30,7 +30,7 @@ public static class Extensions
             .AddCheck("self", () => HealthCheckResult.Healthy(), [LiveTag])
             .AddCheck<DaprSidecarHealthCheck>("dapr-sidecar", tags: [ReadyTag]);
         builder.Services.AddOptions<AppTokenOptions>()
-            .Configure(o => o.Token = Environment.GetEnvironmentVariable("APP_API_TOKEN"));
+            .Configure(o => o.Token = builder.Configuration["APP_API_TOKEN"]);
         return builder;
     }
 

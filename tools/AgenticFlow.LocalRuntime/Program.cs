@@ -13,7 +13,8 @@ const string Usage = """
           Every app of a Dapr multi-app run file, each with its own sidecar. Ctrl+C stops them all.
     """;
 
-using var stop = new CancellationTokenSource();
+// Not disposed: ProcessExit may still signal it while the process winds down.
+var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>
 {
     e.Cancel = true;

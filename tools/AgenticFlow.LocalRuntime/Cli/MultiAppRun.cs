@@ -18,6 +18,8 @@ public static partial class MultiAppRun
     public static async Task<int> RunAsync(string file, CancellationToken ct)
     {
         var apps = RunFile.Load(file);
+        // Relative paths in components (SQLite files, secrets files) resolve against the run file's folder.
+        Directory.SetCurrentDirectory(Path.GetDirectoryName(Path.GetFullPath(Directory.Exists(file) ? Path.Combine(file, "dapr.yaml") : file))!);
         if (apps.Count == 0)
         {
             Console.Error.WriteLine($"{file} lists no apps.");
@@ -108,6 +110,9 @@ public static partial class MultiAppRun
         info.Environment["APP_PORT"] = options.AppPort.ToString();
         info.Environment["DAPR_HTTP_PORT"] = options.HttpPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
         info.Environment["DAPR_GRPC_PORT"] = options.GrpcPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        // Endpoints name 127.0.0.1, where the sidecar listens, so clients do not try ::1 first.
+        info.Environment["DAPR_HTTP_ENDPOINT"] = $"http://127.0.0.1:{options.HttpPort}";
+        info.Environment["DAPR_GRPC_ENDPOINT"] = $"http://127.0.0.1:{options.GrpcPort}";
         info.Environment["DAPR_API_TOKEN"] = options.DaprApiToken;
         info.Environment["APP_API_TOKEN"] = options.AppApiToken;
         if (!app.Env.ContainsKey("ASPNETCORE_URLS"))

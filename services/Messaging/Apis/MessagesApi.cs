@@ -1,0 +1,141 @@
+using Microsoft.AspNetCore.Mvc;
+using AgenticFlow.Messaging.Domain;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace AgenticFlow.Messaging.Apis;
+
+/// <summary>Sending, receiving under a lease, acknowledging and dead letters: <c>/api/v1/messages</c>.</summary>
+public static class MessagesApi
+{
+    public const string ProblemBase = "https://agenticflow.dev/problems/";
+
+    public static RouteGroupBuilder MapMessagesApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/v1/messages").WithTags("Messages");
+        api.MapPost("/", Send).WithName("SendMessage");
+        api.MapGet("/{messageId}", Get).WithName("GetMessage");
+        api.MapGet("/queue/{agentId}", Receive).WithName("ReceiveMessages");
+        api.MapPost("/queue/{agentId}/{messageId}/ack", Ack).WithName("AckMessage");
+        api.MapPost("/queue/{agentId}/{messageId}/nack", Nack).WithName("NackMessage");
+        api.MapGet("/queue/{agentId}/dead-letters", DeadLetters).WithName("ListDeadLetters");
+        api.MapGet("/queue/{agentId}/stats", Stats).WithName("QueueStats");
+        return api;
+    }
+
+    public static async Task<Results<Accepted<SendMessageResponse>, ValidationProblem, ProblemHttpResult>> Send(
+        SendMessageRequest request, HttpRequest http, MessagingService messaging, IOptions<MessagingOptions> options, CancellationToken ct)
+    {
+        var errors = Validation.Check(request, options.Value.MaxBodyBytes, out var command, http.Headers["Idempotency-Key"].FirstOrDefault());
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors, type: ProblemBase + "validation");
+        }
+        if (command!.Recipient.Kind == RecipientKind.Team)
+        {
+            return TypedResults.Problem(
+                title: "Team routing is not available yet",
+                detail: "Team membership comes from the coordination service, which is not part of this deployment yet. Send to each agent, or to a topic its members subscribe to.",
+                statusCode: StatusCodes.Status501NotImplemented,
+                type: ProblemBase + "team-routing-unavailable");
+        }
+        var result = await messaging.SendAsync(command, ct);
+        if (result.Status == SendStatus.MailboxFull)
+        {
+            return TypedResults.Problem(
+                title: "Mailbox full",
+                detail: $"Agent {command.Recipient.Id} has {options.Value.MaxQueueDepth} messages waiting; nothing was stored.",
+                statusCode: StatusCodes.Status429TooManyRequests,
+                type: ProblemBase + "mailbox-full");
+        }
+        if (result.Status == SendStatus.Duplicate)
+        {
+            http.HttpContext.Response.Headers["Idempotent-Replayed"] = "true";
+        }
+        var recipient = $"{command.Recipient.Kind.ToString().ToLowerInvariant()}:{command.Recipient.Id}";
+        return TypedResults.Accepted($"/api/v1/messages/{result.MessageId}", new SendMessageResponse(result.MessageId, "accepted", result.Priority, recipient));
+    }
+
+    public static async Task<Results<Ok<MessageView>, NotFound<ProblemDetails>>> Get(string messageId, MessagingService messaging, CancellationToken ct) =>
+        await messaging.GetAsync(messageId, ct) is { } message
+            ? TypedResults.Ok(MessageView.From_(message))
+            : TypedResults.NotFound(NotFoundProblem($"No message {messageId}."));
+
+    public static async Task<Results<Ok<ReceiveResponse>, ValidationProblem>> Receive(
+        string agentId, MessagingService messaging, IOptions<MessagingOptions> options, CancellationToken ct,
+        int max = 10, int? leaseSeconds = null, int waitSeconds = 0)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (!Validation.IsName(agentId)) { errors["agentId"] = ["not a valid agent id"]; }
+        if (max is < 1 or > 100) { errors["max"] = ["max must be between 1 and 100"]; }
+        if (leaseSeconds is < 1 or > 3600) { errors["leaseSeconds"] = ["leaseSeconds must be between 1 and 3600"]; }
+        if (waitSeconds is < 0 or > 30) { errors["waitSeconds"] = ["waitSeconds must be between 0 and 30"]; }
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors, type: ProblemBase + "validation");
+        }
+        var lease = TimeSpan.FromSeconds(leaseSeconds ?? options.Value.DefaultLeaseSeconds);
+        var received = await messaging.ReceiveAsync(agentId, max, lease, TimeSpan.FromSeconds(waitSeconds), ct);
+        return TypedResults.Ok(new ReceiveResponse(agentId, received.Select(r => new DeliveredMessage(
+            r.Message.Id, r.Message.Priority.Name(), r.Message.Body, r.Message.From, r.Message.CorrelationId, r.Message.Attributes,
+            r.Message.EnqueuedAt, r.Message.ExpiresAt, r.Lease.Entry.Deliveries, r.Lease.Token, r.Lease.Until, r.Message.SourceMessageId)).ToList()));
+    }
+
+    public static async Task<Results<NoContent, ValidationProblem, NotFound<ProblemDetails>, Conflict<ProblemDetails>>> Ack(
+        string agentId, string messageId, LeaseRequest request, MessagingService messaging, CancellationToken ct)
+    {
+        if (string.IsNullOrEmpty(request.LeaseToken))
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["leaseToken"] = ["leaseToken from the receive is required"] }, type: ProblemBase + "validation");
+        }
+        return Outcome(await messaging.AckAsync(agentId, messageId, request.LeaseToken, ct), messageId);
+    }
+
+    public static async Task<Results<NoContent, ValidationProblem, NotFound<ProblemDetails>, Conflict<ProblemDetails>>> Nack(
+        string agentId, string messageId, LeaseRequest request, MessagingService messaging, CancellationToken ct)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (string.IsNullOrEmpty(request.LeaseToken)) { errors["leaseToken"] = ["leaseToken from the receive is required"]; }
+        if (request.DelaySeconds is < 0 or > 3600) { errors["delaySeconds"] = ["delaySeconds must be between 0 and 3600"]; }
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors, type: ProblemBase + "validation");
+        }
+        return Outcome(await messaging.NackAsync(agentId, messageId, request.LeaseToken!, TimeSpan.FromSeconds(request.DelaySeconds ?? 0), ct), messageId);
+    }
+
+    public static async Task<Ok<IReadOnlyList<DeadLetterView>>> DeadLetters(string agentId, MessagingService messaging, CancellationToken ct)
+    {
+        var (letters, messages) = await messaging.DeadLettersAsync(agentId, ct);
+        var byId = messages.ToDictionary(m => m.Id);
+        return TypedResults.Ok<IReadOnlyList<DeadLetterView>>(letters.Select(l => new DeadLetterView(l.MessageId, l.Reason, l.At, l.Deliveries,
+            byId.TryGetValue(l.MessageId, out var m) ? MessageView.From_(m) : null)).ToList());
+    }
+
+    public static async Task<Ok<QueueStats>> Stats(string agentId, MessagingService messaging, CancellationToken ct)
+    {
+        var (depth, leased, dead) = await messaging.StatsAsync(agentId, ct);
+        return TypedResults.Ok(new QueueStats(agentId, depth, leased, dead));
+    }
+
+    private static Results<NoContent, ValidationProblem, NotFound<ProblemDetails>, Conflict<ProblemDetails>> Outcome(AckStatus status, string messageId) => status switch
+    {
+        AckStatus.Done => TypedResults.NoContent(),
+        AckStatus.NotFound => TypedResults.NotFound(NotFoundProblem($"Message {messageId} is not in this queue (already acknowledged, or never sent here).")),
+        _ => TypedResults.Conflict(new ProblemDetails
+        {
+            Title = "Lease not held",
+            Detail = $"The lease on message {messageId} expired or belongs to another receive; receive it again.",
+            Status = StatusCodes.Status409Conflict,
+            Type = ProblemBase + "lease-not-held",
+        }),
+    };
+
+    public static ProblemDetails NotFoundProblem(string detail) => new()
+    {
+        Title = "Not found",
+        Detail = detail,
+        Status = StatusCodes.Status404NotFound,
+        Type = ProblemBase + "not-found",
+    };
+}

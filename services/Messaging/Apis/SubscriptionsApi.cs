@@ -1,0 +1,88 @@
+using Microsoft.AspNetCore.Mvc;
+using AgenticFlow.Messaging.Domain;
+using Dapr;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace AgenticFlow.Messaging.Apis;
+
+/// <summary>Topic subscriptions of agents (<c>/api/v1/subscribe</c>) and the fan-out that feeds them.</summary>
+public static class SubscriptionsApi
+{
+    public const string RolesHeader = "X-AgenticFlow-Roles";
+    public const string AgentHeader = "X-AgenticFlow-Agent-Id";
+
+    public static RouteGroupBuilder MapSubscriptionsApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/v1/subscribe").WithTags("Subscriptions");
+        api.MapPost("/", Subscribe).WithName("Subscribe");
+        api.MapGet("/", List).WithName("ListSubscriptions");
+        api.MapGet("/{id}", Get).WithName("GetSubscription");
+        api.MapDelete("/{id}", Unsubscribe).WithName("Unsubscribe");
+        return api;
+    }
+
+    /// <summary>The pub/sub subscription through which topic messages reach subscribers' queues.</summary>
+    public static void MapFanOut(this IEndpointRouteBuilder app, string pubsub) =>
+        app.MapPost("/events/fanout", (FanOutRequest request, MessagingService messaging, CancellationToken ct) => messaging.FanOutAsync(request.MessageId, ct))
+            .WithTopic(pubsub, MessagingService.FanOutTopic)
+            .ExcludeFromDescription();
+
+    public static async Task<Results<Created<SubscriptionView>, ValidationProblem, ProblemHttpResult>> Subscribe(
+        SubscribeRequest request, HttpRequest http, MessagingService messaging, CancellationToken ct)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (!Validation.IsName(request.AgentId)) { errors["agentId"] = ["agentId must be a valid agent id"]; }
+        if (!Validation.IsName(request.Topic)) { errors["topic"] = ["topic must be 1-128 letters, digits, '.', '_' or '-'"]; }
+        if (request.Filter is { Count: > Validation.MaxAttributes } || request.Filter?.Any(f => f.Key.Length == 0 || f.Value is null) == true)
+        {
+            errors["filter"] = ["filter is a map of attribute names to the values a message must carry"];
+        }
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors, type: MessagesApi.ProblemBase + "validation");
+        }
+        if (IsOtherAgent(http, request.AgentId!))
+        {
+            return TypedResults.Problem(title: "Forbidden", detail: "An agent may subscribe only itself.", statusCode: StatusCodes.Status403Forbidden, type: MessagesApi.ProblemBase + "forbidden");
+        }
+        var subscription = await messaging.SubscribeAsync(request.AgentId!, request.Topic!, request.Filter ?? [], ct);
+        return TypedResults.Created($"/api/v1/subscribe/{subscription.Id}", View(subscription));
+    }
+
+    public static async Task<Ok<Page<SubscriptionView>>> List(MessagingService messaging, CancellationToken ct, string? topic = null, string? agentId = null, int offset = 0, int limit = 50)
+    {
+        offset = Math.Max(0, offset);
+        limit = Math.Clamp(limit, 1, 500);
+        var all = await messaging.ListSubscriptionsAsync(topic, agentId, ct);
+        return TypedResults.Ok(new Page<SubscriptionView>(all.Skip(offset).Take(limit).Select(View).ToList(), all.Count, offset, limit));
+    }
+
+    public static async Task<Results<Ok<SubscriptionView>, NotFound<ProblemDetails>>> Get(string id, MessagingService messaging, CancellationToken ct) =>
+        (await messaging.ListSubscriptionsAsync(null, null, ct)).FirstOrDefault(s => s.Id == id) is { } s
+            ? TypedResults.Ok(View(s))
+            : TypedResults.NotFound(MessagesApi.NotFoundProblem($"No subscription {id}."));
+
+    public static async Task<Results<NoContent, NotFound<ProblemDetails>, ProblemHttpResult>> Unsubscribe(string id, HttpRequest http, MessagingService messaging, CancellationToken ct)
+    {
+        var existing = (await messaging.ListSubscriptionsAsync(null, null, ct)).FirstOrDefault(s => s.Id == id);
+        if (existing is null)
+        {
+            return TypedResults.NotFound(MessagesApi.NotFoundProblem($"No subscription {id}."));
+        }
+        if (IsOtherAgent(http, existing.AgentId))
+        {
+            return TypedResults.Problem(title: "Forbidden", detail: "An agent may remove only its own subscriptions.", statusCode: StatusCodes.Status403Forbidden, type: MessagesApi.ProblemBase + "forbidden");
+        }
+        return await messaging.UnsubscribeAsync(id, ct) ? TypedResults.NoContent() : TypedResults.NotFound(MessagesApi.NotFoundProblem($"No subscription {id}."));
+    }
+
+    /// <summary>The gateway names the caller's roles and agent; a caller that is only an agent acts for itself alone.</summary>
+    private static bool IsOtherAgent(HttpRequest http, string agentId)
+    {
+        var roles = http.Headers[RolesHeader].ToString().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return roles.Length > 0 && roles.All(r => r == "agent") && http.Headers[AgentHeader].ToString() != agentId;
+    }
+
+    private static SubscriptionView View(TopicSubscription s) => new(s.Id, s.AgentId, s.Topic, s.Filter, s.CreatedAt);
+}

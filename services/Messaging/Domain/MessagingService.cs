@@ -1,0 +1,358 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using System.Text.Json;
+using AgenticFlow.Messaging.Storage;
+using Dapr.Client;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace AgenticFlow.Messaging.Domain;
+
+public sealed record SendCommand(Recipient Recipient, Priority Priority, JsonElement Body, int? TtlSeconds, string? CorrelationId, string? IdempotencyKey, string? From, Dictionary<string, string> Attributes);
+
+public enum SendStatus { Accepted, Duplicate, MailboxFull }
+
+public sealed record SendResult(SendStatus Status, string MessageId, string Priority);
+
+public sealed record ReceivedMessage(StoredMessage Message, Lease Lease);
+
+public enum AckStatus { Done, LeaseNotHeld, NotFound }
+
+/// <summary>
+/// The message bus: direct sends into an agent's mailbox, topic sends fanned out to subscribers' mailboxes,
+/// leased receives, acks and nacks, dead letters. Knows nothing of HTTP.
+/// </summary>
+public sealed partial class MessagingService(
+    MessageStore store,
+    DaprClient dapr,
+    IOptions<MessagingOptions> options,
+    TimeProvider time,
+    MessagingMetrics metrics,
+    ILogger<MessagingService> logger)
+{
+    public const string FanOutTopic = "messaging.fanout";
+    public const string SentTopic = "messaging.message-sent";
+    public const string DeadLetteredTopic = "messaging.message-dead-lettered";
+
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _arrivals = new(StringComparer.Ordinal);
+
+    private MessagingOptions Options => options.Value;
+
+    public async Task<SendResult> SendAsync(SendCommand command, CancellationToken ct)
+    {
+        if (command.IdempotencyKey is { } key && await store.GetIdempotentAsync(key, ct) is { } earlier)
+        {
+            return new SendResult(SendStatus.Duplicate, earlier.MessageId, earlier.Priority);
+        }
+        var now = time.GetUtcNow();
+        var message = new StoredMessage
+        {
+            Id = Guid.CreateVersion7(now).ToString("N"),
+            RecipientKind = command.Recipient.Kind.ToString().ToLowerInvariant(),
+            RecipientId = command.Recipient.Id,
+            Priority = command.Priority,
+            Body = command.Body,
+            From = command.From,
+            CorrelationId = command.CorrelationId,
+            Attributes = command.Attributes,
+            EnqueuedAt = now,
+            ExpiresAt = command.TtlSeconds is { } ttl ? now.AddSeconds(ttl) : null,
+        };
+        return command.Recipient.Kind == RecipientKind.Topic
+            ? await PublishToTopicAsync(message, command.IdempotencyKey, ct)
+            : await EnqueueAsync(command.Recipient.Id, message, command.IdempotencyKey, ct);
+    }
+
+    private async Task<SendResult> EnqueueAsync(string agentId, StoredMessage message, string? idempotencyKey, CancellationToken ct)
+    {
+        var result = await store.ChangeMailboxAsync<SendResult>(agentId, mailbox =>
+        {
+            if (mailbox.Depth >= Options.MaxQueueDepth)
+            {
+                return new MailboxChange<SendResult>(new SendResult(SendStatus.MailboxFull, message.Id, message.Priority.Name()), []);
+            }
+            mailbox.Enqueue(message);
+            metrics.ObserveDepth(agentId, mailbox.Depth);
+            var writes = new List<StateTransactionRequest> { store.Write(message) };
+            if (idempotencyKey is not null)
+            {
+                writes.Add(store.Remember(idempotencyKey, message));
+            }
+            return new MailboxChange<SendResult>(new SendResult(SendStatus.Accepted, message.Id, message.Priority.Name()), writes,
+                idempotencyKey is null ? null : async token => await store.GetIdempotentAsync(idempotencyKey, token) is { } first
+                    ? new SendResult(SendStatus.Duplicate, first.MessageId, first.Priority)
+                    : null);
+        }, ct);
+        if (result.Status == SendStatus.Accepted)
+        {
+            metrics.Sent(message.Priority, "agent");
+            Signal(agentId);
+            await NotifyAsync(SentTopic, new { messageId = message.Id, recipient = agentId, priority = message.Priority.Name(), correlationId = message.CorrelationId }, ct);
+        }
+        return result;
+    }
+
+    private async Task<SendResult> PublishToTopicAsync(StoredMessage message, string? idempotencyKey, CancellationToken ct)
+    {
+        if (!await store.TryInsertAsync(message, idempotencyKey, ct))
+        {
+            var first = await store.GetIdempotentAsync(idempotencyKey!, ct);
+            return new SendResult(SendStatus.Duplicate, first?.MessageId ?? message.Id, first?.Priority ?? message.Priority.Name());
+        }
+        // Stored first, then handed to pub/sub: the fan-out is retried until every subscriber has its copy.
+        await dapr.PublishEventAsync(Options.PubSub, FanOutTopic, new FanOutRequest(message.Id), ct);
+        metrics.Sent(message.Priority, "topic");
+        return new SendResult(SendStatus.Accepted, message.Id, message.Priority.Name());
+    }
+
+    /// <summary>Copies a topic message into the mailbox of every matching subscriber. Safe to run again.</summary>
+    public async Task FanOutAsync(string messageId, CancellationToken ct)
+    {
+        var message = await store.GetMessageAsync(messageId, ct);
+        if (message is null)
+        {
+            LogFanOutMissing(messageId);
+            return;
+        }
+        var subscriptions = (await store.GetSubscriptionsAsync(ct)).Items.Where(s => s.Topic == message.RecipientId && s.Matches(message)).ToList();
+        foreach (var subscription in subscriptions)
+        {
+            var copy = message with { Id = $"{message.Id}-{subscription.Id}", RecipientKind = "agent", RecipientId = subscription.AgentId, SourceMessageId = message.Id };
+            var added = await store.ChangeMailboxAsync<bool>(subscription.AgentId, mailbox =>
+            {
+                if (mailbox.Contains(copy.Id))
+                {
+                    return null;
+                }
+                mailbox.Enqueue(copy);
+                metrics.ObserveDepth(subscription.AgentId, mailbox.Depth);
+                return new MailboxChange<bool>(true, [store.Write(copy)]);
+            }, ct);
+            if (added)
+            {
+                Signal(subscription.AgentId);
+            }
+        }
+    }
+
+    /// <summary>Leases up to <paramref name="max"/> messages; with <paramref name="wait"/>, waits for the first to arrive.</summary>
+    public async Task<IReadOnlyList<ReceivedMessage>> ReceiveAsync(string agentId, int max, TimeSpan lease, TimeSpan wait, CancellationToken ct)
+    {
+        var deadline = time.GetUtcNow() + wait;
+        while (true)
+        {
+            var arrival = _arrivals.GetOrAdd(agentId, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+            var received = await LeaseAsync(agentId, max, lease, ct);
+            var remaining = deadline - time.GetUtcNow();
+            if (received.Count > 0 || remaining <= TimeSpan.Zero)
+            {
+                return received;
+            }
+            // Woken by a send on this replica, or after a short pause for sends that landed on another.
+            await Task.WhenAny(arrival.Task, Task.Delay(TimeSpan.FromMilliseconds(Math.Min(250, remaining.TotalMilliseconds)), ct));
+            ct.ThrowIfCancellationRequested();
+        }
+    }
+
+    private async Task<IReadOnlyList<ReceivedMessage>> LeaseAsync(string agentId, int max, TimeSpan leaseFor, CancellationToken ct)
+    {
+        var existing = await store.GetMailboxAsync(agentId, ct);
+        if (existing is null || existing.Entries.Count == 0)
+        {
+            return [];
+        }
+        var now = time.GetUtcNow();
+        var changed = await store.ChangeMailboxAsync<LeaseOutcome?>(agentId, mailbox =>
+        {
+            var dead = mailbox.Sweep(now, Options.MaxDeliveries);
+            var granted = mailbox.LeaseNext(max, leaseFor, now);
+            metrics.ObserveDepth(agentId, mailbox.Depth);
+            return granted.Count == 0 && dead.Count == 0 ? null : new MailboxChange<LeaseOutcome?>(new LeaseOutcome(granted, dead), []);
+        }, ct);
+        var (leases, deadLettered) = changed ?? new LeaseOutcome([], []);
+        if (deadLettered.Count > 0)
+        {
+            await RecordDeadLettersAsync(agentId, deadLettered, ct);
+        }
+        if (leases.Count == 0)
+        {
+            return [];
+        }
+        var messages = (await store.GetMessagesAsync(leases.Select(l => l.Entry.MessageId).ToList(), ct)).ToDictionary(m => m.Id);
+        var received = leases.Where(l => messages.ContainsKey(l.Entry.MessageId)).Select(l => new ReceivedMessage(messages[l.Entry.MessageId], l)).ToList();
+        foreach (var r in received)
+        {
+            metrics.Delivered(r.Message.Priority, r.Lease.Entry.Deliveries, now - r.Message.EnqueuedAt);
+        }
+        return received;
+    }
+
+    private async Task RecordDeadLettersAsync(string agentId, List<DeadLetter> letters, CancellationToken ct)
+    {
+        foreach (var letter in letters)
+        {
+            metrics.DeadLettered(letter.Reason);
+            if (await store.GetMessageAsync(letter.MessageId, ct) is { } message)
+            {
+                await dapr.ExecuteStateTransactionAsync(Options.StateStore, [store.Write(message with { Status = MessageStatus.DeadLettered, DeadLetterReason = letter.Reason })], cancellationToken: ct);
+            }
+            await NotifyAsync(DeadLetteredTopic, new { messageId = letter.MessageId, agentId, reason = letter.Reason, deliveries = letter.Deliveries }, ct);
+        }
+    }
+
+    public async Task<AckStatus> AckAsync(string agentId, string messageId, string leaseToken, CancellationToken ct)
+    {
+        var message = await store.GetMessageAsync(messageId, ct);
+        var now = time.GetUtcNow();
+        var status = await store.ChangeMailboxAsync<AckStatus?>(agentId, mailbox =>
+        {
+            if (mailbox.Find(messageId, leaseToken, now, out var entry) != LeaseCheck.Held)
+            {
+                return null;
+            }
+            mailbox.Remove(entry!);
+            metrics.ObserveDepth(agentId, mailbox.Depth);
+            var writes = message is null ? [] : new List<StateTransactionRequest> { store.Write(message with { Status = MessageStatus.Acked }) };
+            return new MailboxChange<AckStatus?>(AckStatus.Done, writes);
+        }, ct);
+        if (status == AckStatus.Done)
+        {
+            metrics.Acked();
+            return AckStatus.Done;
+        }
+        // Nothing was written: tell apart a lease that is not held from a message that is not queued.
+        var mailboxNow = await store.GetMailboxAsync(agentId, ct);
+        return mailboxNow?.Entries.Any(e => e.MessageId == messageId) == true ? AckStatus.LeaseNotHeld : AckStatus.NotFound;
+    }
+
+    public async Task<AckStatus> NackAsync(string agentId, string messageId, string leaseToken, TimeSpan delay, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var status = await store.ChangeMailboxAsync<AckStatus?>(agentId, mailbox =>
+        {
+            if (mailbox.Find(messageId, leaseToken, now, out var entry) != LeaseCheck.Held)
+            {
+                return null;
+            }
+            mailbox.Release(entry!, delay, now);
+            return new MailboxChange<AckStatus?>(AckStatus.Done, []);
+        }, ct);
+        if (status == AckStatus.Done)
+        {
+            metrics.Nacked();
+            Signal(agentId);
+            return AckStatus.Done;
+        }
+        var mailboxNow = await store.GetMailboxAsync(agentId, ct);
+        return mailboxNow?.Entries.Any(e => e.MessageId == messageId) == true ? AckStatus.LeaseNotHeld : AckStatus.NotFound;
+    }
+
+    public async Task<(IReadOnlyList<DeadLetter> Letters, IReadOnlyList<StoredMessage> Messages)> DeadLettersAsync(string agentId, CancellationToken ct)
+    {
+        var mailbox = await store.GetMailboxAsync(agentId, ct) ?? new Mailbox();
+        var messages = await store.GetMessagesAsync(mailbox.DeadLetters.Select(d => d.MessageId).ToList(), ct);
+        return (mailbox.DeadLetters, messages);
+    }
+
+    public async Task<(int Depth, int Leased, int DeadLetters)> StatsAsync(string agentId, CancellationToken ct)
+    {
+        var mailbox = await store.GetMailboxAsync(agentId, ct) ?? new Mailbox();
+        var now = time.GetUtcNow();
+        return (mailbox.Depth, mailbox.Entries.Count(e => e.LeaseUntil > now && e.LeaseToken is not null), mailbox.DeadLetters.Count);
+    }
+
+    public Task<StoredMessage?> GetAsync(string messageId, CancellationToken ct) => store.GetMessageAsync(messageId, ct);
+
+    public Task<TopicSubscription> SubscribeAsync(string agentId, string topic, Dictionary<string, string> filter, CancellationToken ct) =>
+        store.ChangeSubscriptionsAsync(set =>
+        {
+            var existing = set.Items.FirstOrDefault(s => s.AgentId == agentId && s.Topic == topic && s.Filter.Count == filter.Count && !s.Filter.Except(filter).Any());
+            if (existing is not null)
+            {
+                return (false, existing);
+            }
+            var created = new TopicSubscription(Guid.NewGuid().ToString("N")[..16], agentId, topic, filter, time.GetUtcNow());
+            set.Items.Add(created);
+            return (true, created);
+        }, ct);
+
+    public Task<bool> UnsubscribeAsync(string id, CancellationToken ct) =>
+        store.ChangeSubscriptionsAsync(set => set.Items.RemoveAll(s => s.Id == id) > 0 is var removed ? (removed, removed) : (false, false), ct);
+
+    public async Task<IReadOnlyList<TopicSubscription>> ListSubscriptionsAsync(string? topic, string? agentId, CancellationToken ct) =>
+        (await store.GetSubscriptionsAsync(ct)).Items
+            .Where(s => (topic is null || s.Topic == topic) && (agentId is null || s.AgentId == agentId))
+            .OrderBy(s => s.CreatedAt).ToList();
+
+    private void Signal(string agentId)
+    {
+        if (_arrivals.TryRemove(agentId, out var waiting))
+        {
+            waiting.TrySetResult();
+        }
+    }
+
+    private async Task NotifyAsync(string topic, object payload, CancellationToken ct)
+    {
+        try
+        {
+            await dapr.PublishEventAsync(Options.PubSub, topic, payload, ct);
+        }
+        catch (Dapr.DaprException ex)
+        {
+            // Events describe what was stored; the stored message stands even when an event cannot leave.
+            LogEventNotPublished(ex, topic);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Fan-out for message {MessageId} found no stored message; skipped")]
+    private partial void LogFanOutMissing(string messageId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Event for topic {Topic} could not be published")]
+    private partial void LogEventNotPublished(Exception ex, string topic);
+}
+
+public sealed record FanOutRequest(string MessageId);
+
+internal sealed record LeaseOutcome(List<Lease> Leases, List<DeadLetter> DeadLettered);
+
+/// <summary>Queue depth and delivery figures, exported through OpenTelemetry (meter AgenticFlow.Messaging).</summary>
+public sealed class MessagingMetrics
+{
+    public const string MeterName = "AgenticFlow.Messaging";
+
+    private readonly Counter<long> _sent;
+    private readonly Counter<long> _delivered;
+    private readonly Counter<long> _acked;
+    private readonly Counter<long> _nacked;
+    private readonly Counter<long> _deadLettered;
+    private readonly Histogram<double> _waited;
+    private readonly ConcurrentDictionary<string, int> _depths = new(StringComparer.Ordinal);
+
+    public MessagingMetrics(IMeterFactory meters)
+    {
+        var meter = meters.Create(MeterName);
+        _sent = meter.CreateCounter<long>("agenticflow.messaging.sent", "{message}", "Messages accepted");
+        _delivered = meter.CreateCounter<long>("agenticflow.messaging.delivered", "{message}", "Messages handed to a consumer under a lease");
+        _acked = meter.CreateCounter<long>("agenticflow.messaging.acked", "{message}", "Messages acknowledged");
+        _nacked = meter.CreateCounter<long>("agenticflow.messaging.nacked", "{message}", "Messages given back");
+        _deadLettered = meter.CreateCounter<long>("agenticflow.messaging.dead_lettered", "{message}", "Messages moved to a dead-letter queue");
+        _waited = meter.CreateHistogram<double>("agenticflow.messaging.queue_wait", "ms", "Time from acceptance to a delivery");
+        meter.CreateObservableGauge("agenticflow.messaging.queue_depth",
+            () => _depths.Select(d => new Measurement<int>(d.Value, new KeyValuePair<string, object?>("agent", d.Key))),
+            "{message}", "Messages queued per agent, as last seen by this replica");
+    }
+
+    public void Sent(Priority priority, string route) => _sent.Add(1, new("priority", priority.Name()), new("route", route));
+
+    public void Delivered(Priority priority, int attempt, TimeSpan waited)
+    {
+        _delivered.Add(1, new KeyValuePair<string, object?>("priority", priority.Name()), new("redelivery", attempt > 1));
+        _waited.Record(waited.TotalMilliseconds, new KeyValuePair<string, object?>("priority", priority.Name()));
+    }
+
+    public void Acked() => _acked.Add(1);
+    public void Nacked() => _nacked.Add(1);
+    public void DeadLettered(string reason) => _deadLettered.Add(1, new KeyValuePair<string, object?>("reason", reason));
+    public void ObserveDepth(string agentId, int depth) => _depths[agentId] = depth;
+}

@@ -1,0 +1,36 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace AgenticFlow.Messaging;
+
+public sealed class MessagingOptions
+{
+    public const string Section = "Messaging";
+
+    /// <summary>Dapr state component holding messages and mailboxes; matches components/*/statestore.yaml.</summary>
+    [Required]
+    public string StateStore { get; set; } = "statestore";
+
+    /// <summary>Dapr pub/sub component for the service's events and its own fan-out.</summary>
+    [Required]
+    public string PubSub { get; set; } = "pubsub";
+
+    /// <summary>Deliveries after which an unacknowledged message goes to the dead letters.</summary>
+    [Range(1, 100)]
+    public int MaxDeliveries { get; set; } = 5;
+
+    [Range(1, 3600)]
+    public int DefaultLeaseSeconds { get; set; } = 30;
+
+    [Range(1, 100_000)]
+    public int MaxQueueDepth { get; set; } = 10_000;
+
+    /// <summary>Largest message body, in bytes of its JSON.</summary>
+    [Range(1, 4 * 1024 * 1024)]
+    public int MaxBodyBytes { get; set; } = 64 * 1024;
+
+    [Range(60, 30 * 86_400)]
+    public int IdempotencyRetentionSeconds { get; set; } = 86_400;
+
+    [Range(60, 30 * 86_400)]
+    public int AckedRetentionSeconds { get; set; } = 86_400;
+}

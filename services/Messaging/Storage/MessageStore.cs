@@ -1,0 +1,157 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using AgenticFlow.Messaging.Domain;
+using Dapr;
+using Dapr.Client;
+using Grpc.Core;
+using Microsoft.Extensions.Options;
+
+namespace AgenticFlow.Messaging.Storage;
+
+/// <summary>
+/// Messages, mailboxes and subscriptions in the Dapr state store. Every change to a mailbox is one state
+/// transaction guarded by the mailbox's ETag, so replicas of the service may run side by side: when two
+/// change one mailbox at once, one transaction fails and is redone on fresh state.
+/// </summary>
+public sealed class MessageStore(DaprClient dapr, IOptions<MessagingOptions> options)
+{
+    private const int MaxAttempts = 50;
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    private static readonly StateOptions InsertOnly = new() { Concurrency = ConcurrencyMode.FirstWrite };
+
+    private string Store => options.Value.StateStore;
+
+    public static string MailboxKey(string agentId) => "mailbox:" + agentId;
+    public static string MessageKey(string messageId) => "message:" + messageId;
+    public static string IdempotencyKey(string key) => "idempotency:" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+    public const string SubscriptionsKey = "subscriptions";
+
+    public Task<StoredMessage?> GetMessageAsync(string id, CancellationToken ct) => dapr.GetStateAsync<StoredMessage?>(Store, MessageKey(id), cancellationToken: ct);
+
+    public async Task<IReadOnlyList<StoredMessage>> GetMessagesAsync(IReadOnlyList<string> ids, CancellationToken ct)
+    {
+        if (ids.Count == 0)
+        {
+            return [];
+        }
+        var items = await dapr.GetBulkStateAsync<StoredMessage>(Store, ids.Select(MessageKey).ToList(), parallelism: 8, cancellationToken: ct);
+        var byKey = items.Where(i => i.Value is not null).ToDictionary(i => i.Key, i => i.Value);
+        return ids.Select(id => byKey.GetValueOrDefault(MessageKey(id))).OfType<StoredMessage>().ToList();
+    }
+
+    public Task<Mailbox?> GetMailboxAsync(string agentId, CancellationToken ct) => dapr.GetStateAsync<Mailbox?>(Store, MailboxKey(agentId), cancellationToken: ct);
+
+    public Task<IdempotentResult?> GetIdempotentAsync(string key, CancellationToken ct) => dapr.GetStateAsync<IdempotentResult?>(Store, IdempotencyKey(key), cancellationToken: ct);
+
+    /// <summary>
+    /// Reads the mailbox, lets <paramref name="change"/> modify it and name other writes, and commits all of it
+    /// in one transaction, redoing the whole step when another writer got there first.
+    /// <paramref name="change"/> returns null to leave everything unchanged.
+    /// </summary>
+    public async Task<T> ChangeMailboxAsync<T>(string agentId, Func<Mailbox, MailboxChange<T>?> change, CancellationToken ct)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var (mailbox, etag) = await dapr.GetStateAndETagAsync<Mailbox?>(Store, MailboxKey(agentId), cancellationToken: ct);
+            mailbox ??= new Mailbox();
+            var result = change(mailbox);
+            if (result is null)
+            {
+                return default!;
+            }
+            var ops = new List<StateTransactionRequest>
+            {
+                string.IsNullOrEmpty(etag)
+                    ? new StateTransactionRequest(MailboxKey(agentId), Bytes(mailbox), StateOperationType.Upsert, options: InsertOnly)
+                    : new StateTransactionRequest(MailboxKey(agentId), Bytes(mailbox), StateOperationType.Upsert, etag),
+            };
+            ops.AddRange(result.Writes);
+            try
+            {
+                await dapr.ExecuteStateTransactionAsync(Store, ops, cancellationToken: ct);
+                return result.Value;
+            }
+            catch (DaprException ex) when (IsConflict(ex) && attempt < MaxAttempts)
+            {
+                if (result.OnConflict is { } check && await check(ct) is { } settled)
+                {
+                    return settled;
+                }
+                await Task.Delay(Random.Shared.Next(1, 5 + attempt * 2), ct);
+            }
+        }
+    }
+
+    public async Task<T> ChangeSubscriptionsAsync<T>(Func<SubscriptionSet, (bool Changed, T Value)> change, CancellationToken ct)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var (set, etag) = await dapr.GetStateAndETagAsync<SubscriptionSet?>(Store, SubscriptionsKey, cancellationToken: ct);
+            set ??= new SubscriptionSet();
+            var (changed, value) = change(set);
+            if (!changed)
+            {
+                return value;
+            }
+            try
+            {
+                await dapr.ExecuteStateTransactionAsync(Store,
+                [
+                    string.IsNullOrEmpty(etag)
+                        ? new StateTransactionRequest(SubscriptionsKey, Bytes(set), StateOperationType.Upsert, options: InsertOnly)
+                        : new StateTransactionRequest(SubscriptionsKey, Bytes(set), StateOperationType.Upsert, etag),
+                ], cancellationToken: ct);
+                return value;
+            }
+            catch (DaprException ex) when (IsConflict(ex) && attempt < MaxAttempts)
+            {
+                await Task.Delay(Random.Shared.Next(1, 5 + attempt * 2), ct);
+            }
+        }
+    }
+
+    public async Task<SubscriptionSet> GetSubscriptionsAsync(CancellationToken ct) =>
+        await dapr.GetStateAsync<SubscriptionSet?>(Store, SubscriptionsKey, cancellationToken: ct) ?? new SubscriptionSet();
+
+    /// <summary>Writes a message record on its own (a topic message before its fan-out), with its idempotency key if any.</summary>
+    public async Task<bool> TryInsertAsync(StoredMessage message, string? idempotencyKey, CancellationToken ct)
+    {
+        var ops = new List<StateTransactionRequest> { Write(message) };
+        if (idempotencyKey is not null)
+        {
+            ops.Add(Remember(idempotencyKey, message));
+        }
+        try
+        {
+            await dapr.ExecuteStateTransactionAsync(Store, ops, cancellationToken: ct);
+            return true;
+        }
+        catch (DaprException ex) when (IsConflict(ex))
+        {
+            return false;
+        }
+    }
+
+    public StateTransactionRequest Write(StoredMessage message)
+    {
+        var metadata = message.Status is MessageStatus.Acked
+            ? new Dictionary<string, string> { ["ttlInSeconds"] = options.Value.AckedRetentionSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture) }
+            : null;
+        return new StateTransactionRequest(MessageKey(message.Id), Bytes(message), StateOperationType.Upsert, metadata: metadata);
+    }
+
+    public StateTransactionRequest Remember(string idempotencyKey, StoredMessage message) => new(
+        IdempotencyKey(idempotencyKey),
+        Bytes(new IdempotentResult(message.Id, message.RecipientKind, message.RecipientId, message.Priority.Name())),
+        StateOperationType.Upsert,
+        metadata: new Dictionary<string, string> { ["ttlInSeconds"] = options.Value.IdempotencyRetentionSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+        options: InsertOnly);
+
+    private static byte[] Bytes<T>(T value) => JsonSerializer.SerializeToUtf8Bytes(value, Json);
+
+    private static bool IsConflict(DaprException ex) => ex.InnerException is RpcException { StatusCode: StatusCode.Aborted };
+}
+
+/// <summary>A mailbox change: the value to return, other writes of the same transaction, and what to check when it conflicts.</summary>
+public sealed record MailboxChange<T>(T Value, IReadOnlyList<StateTransactionRequest> Writes, Func<CancellationToken, Task<T?>>? OnConflict = null);
