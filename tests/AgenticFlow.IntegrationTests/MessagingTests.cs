@@ -1,0 +1,273 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using AgenticFlow.LocalRuntime.Tests.Infrastructure;
+using Dapr.Client;
+
+namespace AgenticFlow.IntegrationTests;
+
+/// <summary>The messaging service end to end: real process, real sidecar, real stores.</summary>
+public sealed class MessagingTests
+{
+    [Fact]
+    public async Task Receive_GivesHighestPriorityFirst_AndFifoWithinAPriority_UnderConcurrentProducers()
+    {
+        await using var bus = await MessagingHarness.StartAsync();
+        string[] priorities = ["low", "normal", "high", "critical"];
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(producer => Task.Run(async () =>
+        {
+            for (var i = 0; i < 12; i++)
+            {
+                await bus.SendAsync(MessagingHarness.Send("a1", new { producer, seq = i }, priorities[(producer + i) % 4]));
+            }
+        })));
+
+        var received = new List<JsonElement>();
+        while (received.Count < 48)
+        {
+            var batch = await bus.ReceiveAsync("a1", max: 7);
+            Assert.NotEmpty(batch);
+            received.AddRange(batch);
+        }
+
+        var rank = received.Select(m => Array.IndexOf(priorities, m.GetProperty("priority").GetString())).ToList();
+        Assert.Equal(rank.OrderByDescending(r => r), rank);
+        foreach (var group in received.GroupBy(m => (m.GetProperty("priority").GetString(), m.GetProperty("body").GetProperty("producer").GetInt32())))
+        {
+            var seqs = group.Select(m => m.GetProperty("body").GetProperty("seq").GetInt32()).ToList();
+            Assert.Equal(seqs.Order(), seqs);
+        }
+    }
+
+    [Fact]
+    public async Task ExpiredLease_RedeliversTheMessage_AndTheOldLeaseCanNoLongerAck()
+    {
+        await using var bus = await MessagingHarness.StartAsync();
+        await bus.SendAsync(MessagingHarness.Send("a2", new { n = 1 }));
+
+        var first = Assert.Single(await bus.ReceiveAsync("a2", leaseSeconds: 1));
+        Assert.Empty(await bus.ReceiveAsync("a2"));
+        List<JsonElement> again = [];
+        await Eventually.True(async () => (again = await bus.ReceiveAsync("a2")).Count == 1, "the lease to expire and the message to come back", 10);
+
+        Assert.Equal(first.GetProperty("id").GetString(), again[0].GetProperty("id").GetString());
+        Assert.Equal(2, again[0].GetProperty("deliveryCount").GetInt32());
+        Assert.Equal(HttpStatusCode.Conflict, (await bus.AckAsync("a2", first)).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await bus.AckAsync("a2", again[0])).StatusCode);
+        Assert.Equal(0, await bus.DepthAsync("a2"));
+        var stored = await bus.Client.GetFromJsonAsync<JsonElement>($"/api/v1/messages/{first.GetProperty("id").GetString()}");
+        Assert.Equal("acked", stored.GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task Nack_MakesTheMessageAvailableAgain()
+    {
+        await using var bus = await MessagingHarness.StartAsync();
+        await bus.SendAsync(MessagingHarness.Send("a3", "hello"));
+        var message = Assert.Single(await bus.ReceiveAsync("a3"));
+
+        var nack = await bus.Client.PostAsJsonAsync($"/api/v1/messages/queue/a3/{message.GetProperty("id").GetString()}/nack", new { leaseToken = message.GetProperty("leaseToken").GetString() });
+
+        Assert.Equal(HttpStatusCode.NoContent, nack.StatusCode);
+        var again = Assert.Single(await bus.ReceiveAsync("a3"));
+        Assert.Equal("hello", again.GetProperty("body").GetString());
+    }
+
+    [Fact]
+    public async Task AfterMaxDeliveries_TheMessageGoesToTheDeadLetters()
+    {
+        await using var bus = await MessagingHarness.StartAsync(env: new() { ["Messaging__MaxDeliveries"] = "2" });
+        var id = await bus.SendAsync(MessagingHarness.Send("a4", new { poison = true }));
+
+        Assert.Single(await bus.ReceiveAsync("a4", leaseSeconds: 1));
+        await Eventually.True(async () => (await bus.ReceiveAsync("a4", leaseSeconds: 1)).Count == 1, "the second delivery", 10);
+        await Eventually.True(async () =>
+        {
+            Assert.Empty(await bus.ReceiveAsync("a4"));
+            var dead = await bus.Client.GetFromJsonAsync<JsonElement>("/api/v1/messages/queue/a4/dead-letters");
+            return dead.GetArrayLength() == 1;
+        }, "the message to be dead-lettered", 10);
+
+        var letter = (await bus.Client.GetFromJsonAsync<JsonElement>("/api/v1/messages/queue/a4/dead-letters"))[0];
+        Assert.Equal(id, letter.GetProperty("messageId").GetString());
+        Assert.Equal("max-deliveries", letter.GetProperty("reason").GetString());
+        Assert.Equal(2, letter.GetProperty("deliveries").GetInt32());
+        Assert.True(letter.GetProperty("message").GetProperty("body").GetProperty("poison").GetBoolean());
+    }
+
+    [Fact]
+    public async Task RepeatedIdempotencyKey_ReturnsTheFirstResult_AndEnqueuesNothing()
+    {
+        await using var bus = await MessagingHarness.StartAsync();
+        var request = MessagingHarness.Send("a5", new { pay = 10 }, idempotencyKey: "order-77");
+
+        var ids = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => bus.SendAsync(request)));
+
+        Assert.Single(ids.Distinct());
+        Assert.Equal(1, await bus.DepthAsync("a5"));
+    }
+
+    [Fact]
+    public async Task Ttl_ExpiresUnreceivedMessages_IntoTheDeadLetters()
+    {
+        await using var bus = await MessagingHarness.StartAsync();
+        await bus.SendAsync(MessagingHarness.Send("a6", "stale", ttlSeconds: 1));
+        await bus.SendAsync(MessagingHarness.Send("a6", "fresh"));
+
+        await Task.Delay(1200);
+        var received = await bus.ReceiveAsync("a6");
+
+        Assert.Equal(["fresh"], received.Select(m => m.GetProperty("body").GetString()));
+        var dead = await bus.Client.GetFromJsonAsync<JsonElement>("/api/v1/messages/queue/a6/dead-letters");
+        Assert.Equal("expired", dead[0].GetProperty("reason").GetString());
+    }
+
+    [Fact]
+    public async Task TopicMessages_FanOutToSubscribers_WhoseFilterMatches()
+    {
+        await using var bus = await MessagingHarness.StartAsync();
+        var all = await bus.Client.PostAsJsonAsync("/api/v1/subscribe", new { agentId = "watcher", topic = "alerts" });
+        var filtered = await bus.Client.PostAsJsonAsync("/api/v1/subscribe", new { agentId = "pager", topic = "alerts", filter = new Dictionary<string, string> { ["severity"] = "high" } });
+        Assert.Equal(HttpStatusCode.Created, all.StatusCode);
+        Assert.Equal(HttpStatusCode.Created, filtered.StatusCode);
+
+        await bus.SendAsync(MessagingHarness.Send("alerts", "disk full", kind: "topic", attributes: new() { ["severity"] = "high" }));
+        await bus.SendAsync(MessagingHarness.Send("alerts", "cpu warm", kind: "topic", attributes: new() { ["severity"] = "low" }));
+
+        await Eventually.True(async () => await bus.DepthAsync("watcher") == 2 && await bus.DepthAsync("pager") == 1, "the fan-out to both subscribers");
+        Assert.Equal("disk full", Assert.Single(await bus.ReceiveAsync("pager")).GetProperty("body").GetString());
+        var list = await bus.Client.GetFromJsonAsync<JsonElement>("/api/v1/subscribe?topic=alerts");
+        Assert.Equal(2, list.GetProperty("total").GetInt32());
+
+        var id = (await all.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString();
+        Assert.Equal(HttpStatusCode.NoContent, (await bus.Client.DeleteAsync($"/api/v1/subscribe/{id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await bus.Client.DeleteAsync($"/api/v1/subscribe/{id}")).StatusCode);
+    }
+
+    [Fact]
+    public async Task LongPoll_ReturnsAsSoonAsAMessageArrives()
+    {
+        await using var bus = await MessagingHarness.StartAsync();
+
+        var waiting = bus.ReceiveAsync("a7", waitSeconds: 20);
+        await Task.Delay(300);
+        Assert.False(waiting.IsCompleted);
+        await bus.SendAsync(MessagingHarness.Send("a7", "wake up"));
+
+        var received = await waiting.WaitAsync(TimeSpan.FromSeconds(15));
+        Assert.Equal("wake up", Assert.Single(received).GetProperty("body").GetString());
+    }
+
+    [Fact]
+    public async Task BadInput_Gets400ProblemDetails_AndStoresNothing()
+    {
+        await using var bus = await MessagingHarness.StartAsync();
+
+        async Task Expect400(HttpContent content, string field)
+        {
+            var response = await bus.Client.PostAsync("/api/v1/messages", content);
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            if (field.Length > 0)
+            {
+                Assert.True((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").TryGetProperty(field, out _), field);
+            }
+        }
+
+        await Expect400(new StringContent("{\"recipient\": {", Encoding.UTF8, "application/json"), "");
+        await Expect400(JsonContent.Create(MessagingHarness.Send("a8", "x", priority: "urgent")), "priority");
+        await Expect400(JsonContent.Create(new { recipient = new { kind = "agent", id = "" }, body = "x" }), "recipient.id");
+        await Expect400(JsonContent.Create(new { body = "x" }), "recipient");
+        await Expect400(JsonContent.Create(new { recipient = new { kind = "agent", id = "a8" } }), "body");
+        await Expect400(JsonContent.Create(MessagingHarness.Send("a8", new string('x', 70_000))), "body");
+        await Expect400(JsonContent.Create(MessagingHarness.Send("a8", "x", ttlSeconds: -5)), "ttlSeconds");
+
+        var team = await bus.Client.PostAsJsonAsync("/api/v1/messages", MessagingHarness.Send("blue", "x", kind: "team"));
+        Assert.Equal(HttpStatusCode.NotImplemented, team.StatusCode);
+        var badQuery = await bus.Client.GetAsync("/api/v1/messages/queue/a8?max=0");
+        Assert.Equal(HttpStatusCode.BadRequest, badQuery.StatusCode);
+        Assert.Equal(0, await bus.DepthAsync("a8"));
+        Assert.Equal(0, await bus.DepthAsync("blue"));
+    }
+
+    [Fact]
+    public async Task QueuedMessages_SurviveARestartOfTheServiceAndOfTheRuntime()
+    {
+        using var folder = new ComponentsFolder().State("redis").PubSub("redis");
+        var appId = TestServers.NewId("messaging");
+        int sidecarHttp = TestSidecar.FreePort(), sidecarGrpc = TestSidecar.FreePort(), appPort = TestSidecar.FreePort();
+        using var http = DaprClient.CreateInvokeHttpClient(appId, $"http://127.0.0.1:{sidecarHttp}");
+
+        await using (var service = await ServiceProcess.StartAsync("AgenticFlow.Messaging", appPort, sidecarHttp, sidecarGrpc))
+        await using (var runtime = await RuntimeProcess.StartAsync(appId, folder.Path, appPort, sidecarHttp, sidecarGrpc))
+        {
+            for (var i = 0; i < 5; i++)
+            {
+                var sent = await http.PostAsJsonAsync("/api/v1/messages", MessagingHarness.Send("survivor", new { i }));
+                Assert.Equal(HttpStatusCode.Accepted, sent.StatusCode);
+            }
+            await runtime.KillAsync();
+            await service.KillAsync();
+        }
+
+        await using var service2 = await ServiceProcess.StartAsync("AgenticFlow.Messaging", appPort, sidecarHttp, sidecarGrpc);
+        await using var runtime2 = await RuntimeProcess.StartAsync(appId, folder.Path, appPort, sidecarHttp, sidecarGrpc);
+        var received = (await http.GetFromJsonAsync<JsonElement>("/api/v1/messages/queue/survivor?max=10")).GetProperty("messages");
+        Assert.Equal([0, 1, 2, 3, 4], received.EnumerateArray().Select(m => m.GetProperty("body").GetProperty("i").GetInt32()));
+    }
+
+    [Fact]
+    public async Task TwoReplicas_NeverHandOneMessageToTwoConsumersAtOnce()
+    {
+        using var folder = new ComponentsFolder().State("postgresql").PubSub("in-memory");
+        var appId = TestServers.NewId("messaging");
+        var replicas = new List<(ServiceProcess Service, TestSidecar Sidecar, HttpClient Client)>();
+        try
+        {
+            for (var r = 0; r < 2; r++)
+            {
+                int sidecarHttp = TestSidecar.FreePort(), sidecarGrpc = TestSidecar.FreePort(), appPort = TestSidecar.FreePort();
+                var service = await ServiceProcess.StartAsync("AgenticFlow.Messaging", appPort, sidecarHttp, sidecarGrpc);
+                var sidecar = await TestSidecar.StartAsync(appId, folder.Path, appPort, httpPort: sidecarHttp, grpcPort: sidecarGrpc, instanceId: r.ToString());
+                // Each client reaches its own replica: the sidecar's own app is the first choice for its app id.
+                replicas.Add((service, sidecar, DaprClient.CreateInvokeHttpClient(appId, $"http://127.0.0.1:{sidecarHttp}")));
+            }
+            for (var i = 0; i < 40; i++)
+            {
+                var sent = await replicas[i % 2].Client.PostAsJsonAsync("/api/v1/messages", MessagingHarness.Send("shared", new { i }));
+                Assert.Equal(HttpStatusCode.Accepted, sent.StatusCode);
+            }
+
+            var handed = new ConcurrentBag<string>();
+            await Task.WhenAll(replicas.SelectMany(r => Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
+            {
+                while (handed.Count < 40)
+                {
+                    var batch = (await r.Client.GetFromJsonAsync<JsonElement>("/api/v1/messages/queue/shared?max=3&leaseSeconds=60")).GetProperty("messages");
+                    foreach (var m in batch.EnumerateArray())
+                    {
+                        handed.Add(m.GetProperty("id").GetString()!);
+                    }
+                    if (batch.GetArrayLength() == 0)
+                    {
+                        await Task.Delay(20);
+                    }
+                }
+            }))));
+
+            Assert.Equal(40, handed.Count);
+            Assert.Equal(40, handed.Distinct().Count());
+        }
+        finally
+        {
+            foreach (var (service, sidecar, client) in replicas)
+            {
+                client.Dispose();
+                await sidecar.DisposeAsync();
+                await service.DisposeAsync();
+            }
+        }
+    }
+}
