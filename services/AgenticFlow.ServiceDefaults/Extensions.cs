@@ -60,19 +60,22 @@ public static class Extensions
     }
 
     /// <summary>Maps <c>/healthz</c> (the process answers), <c>/readyz</c> (it and its sidecar can serve), and <c>/openapi/v1.json</c>,
-    /// and refuses calls that did not come through the sidecar when APP_API_TOKEN is set.</summary>
-    public static WebApplication MapDefaultEndpoints(this WebApplication app)
+    /// and, unless the service is the ingress itself, refuses calls that did not come through the sidecar when APP_API_TOKEN is set.</summary>
+    public static WebApplication MapDefaultEndpoints(this WebApplication app, bool requireSidecarToken = true)
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        app.UseMiddleware<AppTokenCheck>();
+        if (requireSidecarToken)
+        {
+            app.UseMiddleware<AppTokenCheck>();
+        }
         app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = r => r.Tags.Contains(LiveTag) });
         app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = _ => true });
         app.MapOpenApi();
         return app;
     }
 
-    internal static bool IsHealthPath(PathString path) =>
+    public static bool IsHealthPath(PathString path) =>
         path.StartsWithSegments("/healthz") || path.StartsWithSegments("/readyz");
 }
 

@@ -105,11 +105,15 @@ public sealed class Sidecar : IAsyncDisposable
             {
                 using var request = new HttpRequestMessage(HttpMethod.Get, "/dapr/subscribe");
                 using var response = await App!.SendAsync(request, ct);
-                if (response.StatusCode == HttpStatusCode.NotFound)
+                if (!response.IsSuccessStatusCode)
                 {
+                    // 404 is the usual "no subscriptions"; anything else is worth a line in the log.
+                    if (response.StatusCode != HttpStatusCode.NotFound)
+                    {
+                        _logger.LogWarning("App {AppId} answered {Status} to GET /dapr/subscribe; no programmatic subscriptions loaded", Options.AppId, (int)response.StatusCode);
+                    }
                     return [];
                 }
-                response.EnsureSuccessStatusCode();
                 var text = await response.Content.ReadAsStringAsync(ct);
                 return string.IsNullOrWhiteSpace(text) ? [] : TopicSubscription.FromProgrammatic(JsonDocument.Parse(text).RootElement);
             }

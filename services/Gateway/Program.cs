@@ -1,0 +1,17 @@
+using AgenticFlow.Gateway;
+using AgenticFlow.ServiceDefaults;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults();
+builder.AddGateway();
+
+var app = builder.Build();
+app.UseCorrelationId();
+app.UseRequestSizeLimit();
+app.MapDefaultEndpoints(requireSidecarToken: false);
+app.UseAuthentication();
+app.UseRateLimiter();
+app.UseAuthorization();
+app.MapReverseProxy();
+app.MapFallback((HttpContext context) => GatewayExtensions.Problem(context, StatusCodes.Status404NotFound, "Not found", $"No route for {context.Request.Method} {context.Request.Path}.", "not-found"));
+app.Run();
