@@ -37,6 +37,8 @@ public static class GatewayExtensions
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).Configure<Credentials, IOptions<GatewayOptions>>((jwt, credentials, gateway) =>
         {
             jwt.MapInboundClaims = false;
+            // Right after start the signing key may still be on its way from the secret store.
+            jwt.Events = new JwtBearerEvents { OnMessageReceived = _ => credentials.WhenLoaded(TimeSpan.FromSeconds(5)) };
             jwt.TokenValidationParameters = new Microsoft.IdentityModel.Tokens.TokenValidationParameters
             {
                 ValidIssuer = gateway.Value.JwtIssuer,

@@ -48,7 +48,8 @@ public sealed class TestSidecar : IAsyncDisposable
         SharedResources? shared = null,
         string? instanceId = null,
         int? httpPort = null,
-        int? grpcPort = null)
+        int? grpcPort = null,
+        NameRegistry? names = null)
     {
         var options = new SidecarOptions
         {
@@ -63,7 +64,7 @@ public sealed class TestSidecar : IAsyncDisposable
         };
         var owned = shared is null ? new SharedResources() : null;
         var loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Warning));
-        var host = await SidecarHost.StartAsync(options, ResourceLoader.Load([resourcesPath]), shared ?? owned!, Names, loggers);
+        var host = await SidecarHost.StartAsync(options, ResourceLoader.Load([resourcesPath]), shared ?? owned!, names ?? Names, loggers);
         var sidecar = new TestSidecar(host, owned, apiToken);
         if (appPort is not null)
         {

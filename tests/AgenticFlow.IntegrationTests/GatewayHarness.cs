@@ -1,0 +1,72 @@
+using AgenticFlow.LocalRuntime.Tests.Infrastructure;
+
+namespace AgenticFlow.IntegrationTests;
+
+/// <summary>Gateway and messaging, each a process with its own sidecar, wired as dapr.yaml wires them.</summary>
+public sealed class GatewayHarness : IAsyncDisposable
+{
+    private readonly List<IAsyncDisposable> _parts = [];
+    private ComponentsFolder _folder = null!;
+
+    public HttpClient Client { get; private set; } = null!;
+
+    public static async Task<GatewayHarness> StartAsync(Dictionary<string, string>? gatewayEnv = null)
+    {
+        var harness = new GatewayHarness();
+        var repo = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../.."));
+        var secrets = File.ReadAllText(Path.Combine(repo, "components/local/secrets.json"));
+        harness._folder = new ComponentsFolder().State("sqlite").PubSub("in-memory").Add("secrets.json", secrets);
+        harness._folder.Add("secretstore.yaml", $"""
+            apiVersion: dapr.io/v1alpha1
+            kind: Component
+            metadata:
+              name: secretstore
+            spec:
+              type: secretstores.local.file
+              version: v1
+              metadata:
+              - name: secretsFile
+                value: "{Path.Combine(harness._folder.Path, "secrets.json")}"
+            """);
+        // A name registry of its own, so this harness's "messaging" is the only one its gateway can find.
+        var names = new AgenticFlow.LocalRuntime.Hosting.NameRegistry(Path.Combine(harness._folder.Path, "names"));
+        int mHttp = TestSidecar.FreePort(), mGrpc = TestSidecar.FreePort(), mPort = TestSidecar.FreePort();
+        var messagingToken = Guid.NewGuid().ToString("N");
+        var messaging = await ServiceProcess.StartAsync("AgenticFlow.Messaging", mPort, mHttp, mGrpc, new Dictionary<string, string> { ["APP_API_TOKEN"] = messagingToken });
+        harness._parts.Add(messaging);
+        harness._parts.Insert(0, await TestSidecar.StartAsync("messaging", harness._folder.Path, mPort, appToken: messagingToken, httpPort: mHttp, grpcPort: mGrpc, names: names));
+
+        int gHttp = TestSidecar.FreePort(), gGrpc = TestSidecar.FreePort(), gPort = TestSidecar.FreePort();
+        var daprToken = Guid.NewGuid().ToString("N");
+        var env = new Dictionary<string, string>(gatewayEnv ?? []) { ["DAPR_API_TOKEN"] = daprToken };
+        var gateway = await ServiceProcess.StartAsync("AgenticFlow.Gateway", gPort, gHttp, gGrpc, env);
+        harness._parts.Add(gateway);
+        harness._parts.Insert(0, await TestSidecar.StartAsync("gateway", harness._folder.Path, null, apiToken: daprToken, httpPort: gHttp, grpcPort: gGrpc, names: names));
+        harness.Client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{gPort}") };
+        return harness;
+    }
+
+    public HttpRequestMessage Request(HttpMethod method, string path, string? apiKey, object? json = null)
+    {
+        var request = new HttpRequestMessage(method, path);
+        if (apiKey is not null)
+        {
+            request.Headers.Add("X-Api-Key", apiKey);
+        }
+        if (json is not null)
+        {
+            request.Content = System.Net.Http.Json.JsonContent.Create(json);
+        }
+        return request;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Client?.Dispose();
+        foreach (var part in _parts)
+        {
+            await part.DisposeAsync();
+        }
+        _folder?.Dispose();
+    }
+}
