@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs the local runtime benchmark against a throwaway Redis (the same one tools/test.sh starts).
+# "bash tools/bench.sh messaging" runs the message bus benchmark (gateway, service, Redis baseline) instead.
 # BENCH_SECONDS sets the length of each scenario (default 5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . tools/servers.sh
 trap stop_servers EXIT
 start_servers
-dotnet run -c Release --project tools/AgenticFlow.Benchmarks
+dotnet build AgenticFlow.sln -c Release -nologo -v quiet >/dev/null
+dotnet tools/AgenticFlow.Benchmarks/bin/Release/net10.0/AgenticFlow.Benchmarks.dll "$@"

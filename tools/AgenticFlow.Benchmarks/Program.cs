@@ -14,6 +14,12 @@ using StackExchange.Redis;
 
 // Local runtime benchmark (Redis profile): state get/save and publish->deliver through the sidecar,
 // beside the same operations done directly against Redis in the same run. Figures only; no pass/fail.
+// 'messaging' as the first argument runs the message bus benchmark instead (MessagingBenchmark.cs).
+if (args.FirstOrDefault() == "messaging")
+{
+    await MessagingBenchmark.RunAsync();
+    return;
+}
 var redisAddress = Environment.GetEnvironmentVariable("AGENTICFLOW_TEST_REDIS")
     ?? throw new InvalidOperationException("AGENTICFLOW_TEST_REDIS is not set: run tools/bench.sh");
 var seconds = double.TryParse(Environment.GetEnvironmentVariable("BENCH_SECONDS"), out var s) ? s : 5;

@@ -23,18 +23,19 @@ public sealed record Lease(MailboxEntry Entry, string Token, DateTimeOffset Unti
 /// </summary>
 public sealed class Mailbox
 {
-    public const int RecentCapacity = 2048;
+    public const int RecentCapacity = 1024;
 
     public List<MailboxEntry> Entries { get; init; } = [];
     public List<DeadLetter> DeadLetters { get; init; } = [];
     public long NextSequence { get; set; }
 
-    /// <summary>Ids accepted lately, so a redelivered fan-out does not queue the same copy twice.</summary>
+    /// <summary>Fan-out copies accepted lately, so a redelivered fan-out does not queue the same copy twice
+    /// even after the first copy was acknowledged. Direct sends are kept unique by their idempotency keys instead.</summary>
     public List<string> Recent { get; init; } = [];
 
     public bool Contains(string messageId) => Recent.Contains(messageId) || Entries.Any(e => e.MessageId == messageId);
 
-    public void Enqueue(StoredMessage message)
+    public void Enqueue(StoredMessage message, bool remember = false)
     {
         Entries.Add(new MailboxEntry
         {
@@ -44,6 +45,10 @@ public sealed class Mailbox
             EnqueuedAt = message.EnqueuedAt,
             ExpiresAt = message.ExpiresAt,
         });
+        if (!remember)
+        {
+            return;
+        }
         Recent.Add(message.Id);
         if (Recent.Count > RecentCapacity)
         {

@@ -124,7 +124,7 @@ public sealed partial class MessagingService(
                 {
                     return null;
                 }
-                mailbox.Enqueue(copy);
+                mailbox.Enqueue(copy, remember: true);
                 metrics.ObserveDepth(subscription.AgentId, mailbox.Depth);
                 return new MailboxChange<bool>(true, [store.Write(copy)]);
             }, ct);
@@ -156,11 +156,6 @@ public sealed partial class MessagingService(
 
     private async Task<IReadOnlyList<ReceivedMessage>> LeaseAsync(string agentId, int max, TimeSpan leaseFor, CancellationToken ct)
     {
-        var existing = await store.GetMailboxAsync(agentId, ct);
-        if (existing is null || existing.Entries.Count == 0)
-        {
-            return [];
-        }
         var now = time.GetUtcNow();
         var changed = await store.ChangeMailboxAsync<LeaseOutcome?>(agentId, mailbox =>
         {

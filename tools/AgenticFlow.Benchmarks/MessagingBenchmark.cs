@@ -1,0 +1,283 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json;
+using AgenticFlow.LocalRuntime.Cli;
+using AgenticFlow.LocalRuntime.Components;
+using AgenticFlow.LocalRuntime.Hosting;
+using Dapr.Client;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+namespace AgenticFlow.Benchmarks;
+
+/// <summary>
+/// Message bus send->receive latency and throughput, through the gateway and straight to the messaging
+/// service's sidecar, beside a baseline of the same queue operations (a priority queue per agent as a Redis
+/// sorted set: ZADD to send, ZPOPMAX to receive) done directly against Redis in the same run.
+/// </summary>
+public static class MessagingBenchmark
+{
+    private const int Agents = 50;
+    private const int Rate = 1000;
+    private const int Senders = 32;
+
+    public static async Task RunAsync()
+    {
+        var redisAddress = Environment.GetEnvironmentVariable("AGENTICFLOW_TEST_REDIS") ?? throw new InvalidOperationException("run tools/bench.sh messaging");
+        var seconds = double.TryParse(Environment.GetEnvironmentVariable("BENCH_SECONDS"), out var s) ? s : 5;
+        var duration = TimeSpan.FromSeconds(seconds);
+        var repo = FindRepo();
+        var folder = Directory.CreateTempSubdirectory("agenticflow-bench-msg-").FullName;
+        File.Copy(Path.Combine(repo, "components/local/secrets.json"), Path.Combine(folder, "secrets.json"));
+        File.WriteAllText(Path.Combine(folder, "components.yaml"), $"""
+            apiVersion: dapr.io/v1alpha1
+            kind: Component
+            metadata: {"{"} name: statestore {"}"}
+            spec:
+              type: state.redis
+              version: v1
+              metadata:
+              - {"{"} name: redisHost, value: "{redisAddress}" {"}"}
+            ---
+            apiVersion: dapr.io/v1alpha1
+            kind: Component
+            metadata: {"{"} name: pubsub {"}"}
+            spec:
+              type: pubsub.redis
+              version: v1
+              metadata:
+              - {"{"} name: redisHost, value: "{redisAddress}" {"}"}
+            ---
+            apiVersion: dapr.io/v1alpha1
+            kind: Component
+            metadata: {"{"} name: secretstore {"}"}
+            spec:
+              type: secretstores.local.file
+              version: v1
+              metadata:
+              - {"{"} name: secretsFile, value: "{Path.Combine(folder, "secrets.json")}" {"}"}
+            """);
+        var resources = ResourceLoader.Load([folder]);
+        var names = new NameRegistry(Path.Combine(folder, "names"));
+        await using var shared = new SharedResources();
+        var loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Error));
+        var processes = new List<Process>();
+        var sidecars = new List<SidecarHost>();
+        try
+        {
+            int mPort = MultiAppRun.FreePort(), gPort = MultiAppRun.FreePort();
+            var mOptions = new SidecarOptions { AppId = "messaging", AppPort = mPort, HttpPort = MultiAppRun.FreePort(), GrpcPort = MultiAppRun.FreePort(), ResourcesPaths = [folder] };
+            var gOptions = new SidecarOptions { AppId = "gateway", HttpPort = MultiAppRun.FreePort(), GrpcPort = MultiAppRun.FreePort(), ResourcesPaths = [folder] };
+            processes.Add(Start(repo, "Messaging", "AgenticFlow.Messaging", mPort, mOptions, []));
+            processes.Add(Start(repo, "Gateway", "AgenticFlow.Gateway", gPort, gOptions, new() { ["Gateway__RequestsPerSecond"] = "1000000", ["Gateway__Burst"] = "1000000" }));
+            sidecars.Add(await SidecarHost.StartAsync(mOptions, resources, shared, names, loggers));
+            sidecars.Add(await SidecarHost.StartAsync(gOptions, resources, shared, names, loggers));
+            await sidecars[0].Sidecar.WhenReady;
+            using var gateway = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{gPort}") };
+            gateway.DefaultRequestHeaders.Add("X-Api-Key", "dev-admin-key");
+            using var direct = DaprClient.CreateInvokeHttpClient("messaging", $"http://127.0.0.1:{mOptions.HttpPort}");
+            await WaitHealthy(gateway, direct);
+
+            var redis = await ConnectionMultiplexer.ConnectAsync(redisAddress);
+            var db = redis.GetDatabase();
+
+            Console.WriteLine($"AgenticFlow message bus benchmark: {Environment.ProcessorCount} cores, {seconds}s per scenario, {Agents} agents, Redis profile");
+            Console.WriteLine("send->receive: from the send call to the message in a consumer's hands (consumers long-poll, max 10 per receive, and ack).");
+            Console.WriteLine();
+            Measure.Header();
+            foreach (var (name, client) in new[] { ("via gateway", gateway), ("service direct", direct) })
+            {
+                await Warm(client);
+                Measure.Print($"send->receive @ {Rate}/s", name, await SendReceive(client, duration, Rate));
+                Measure.Print($"send->receive, saturated ({Senders})", name, await SendReceive(client, duration, null));
+            }
+            Measure.Print($"send->receive @ {Rate}/s", "redis direct", await RedisBaseline(db, duration, Rate));
+            Measure.Print($"send->receive, saturated ({Senders})", "redis direct", await RedisBaseline(db, duration, null));
+        }
+        finally
+        {
+            foreach (var p in processes)
+            {
+                p.Kill(entireProcessTree: true);
+            }
+            foreach (var sidecar in sidecars)
+            {
+                await sidecar.DisposeAsync();
+            }
+        }
+    }
+
+    private static async Task<(Samples, double)> SendReceive(HttpClient client, TimeSpan duration, int? rate)
+    {
+        var run = Guid.NewGuid().ToString("N")[..8];
+        var sentAt = new ConcurrentDictionary<string, long>();
+        var samples = new Samples();
+        var received = 0;
+        using var stop = new CancellationTokenSource();
+        var consumers = Enumerable.Range(0, Agents).Select(a => Task.Run(async () =>
+        {
+            var agent = $"bench-{run}-{a}";
+            while (!stop.IsCancellationRequested)
+            {
+                JsonElement batch;
+                try
+                {
+                    batch = (await client.GetFromJsonAsync<JsonElement>($"/api/v1/messages/queue/{agent}?max=10&waitSeconds=1", stop.Token)).GetProperty("messages");
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+                foreach (var m in batch.EnumerateArray())
+                {
+                    var key = m.GetProperty("body").GetProperty("k").GetString()!;
+                    if (sentAt.TryGetValue(key, out var at))
+                    {
+                        samples.Add(Stopwatch.GetElapsedTime(at).TotalMilliseconds);
+                        Interlocked.Increment(ref received);
+                    }
+                    await client.PostAsJsonAsync($"/api/v1/messages/queue/{agent}/{m.GetProperty("id").GetString()}/ack", new { leaseToken = m.GetProperty("leaseToken").GetString() });
+                }
+            }
+        })).ToList();
+        var n = 0;
+        async Task Send()
+        {
+            var i = Interlocked.Increment(ref n);
+            var key = $"{run}-{i}";
+            sentAt[key] = Stopwatch.GetTimestamp();
+            var response = await client.PostAsJsonAsync("/api/v1/messages", new { recipient = new { kind = "agent", id = $"bench-{run}-{i % Agents}" }, priority = "normal", body = new { k = key, pad = new string('p', 200) } });
+            response.EnsureSuccessStatusCode();
+        }
+        var clock = Stopwatch.StartNew();
+        var sendRun = rate is { } r ? await Measure.FixedRate(r, duration, Send) : await Measure.Saturate(Senders, duration, Send);
+        var deadline = Stopwatch.StartNew();
+        while (Volatile.Read(ref received) < sentAt.Count && deadline.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            await Task.Delay(20);
+        }
+        var elapsed = clock.Elapsed;
+        await stop.CancelAsync();
+        await Task.WhenAll(consumers);
+        if (received < sentAt.Count)
+        {
+            Console.WriteLine($"  ({sentAt.Count - received} of {sentAt.Count} not received within 60 s)");
+        }
+        return (samples, received / elapsed.TotalSeconds);
+    }
+
+    private static async Task<(Samples, double)> RedisBaseline(IDatabase db, TimeSpan duration, int? rate)
+    {
+        var run = Guid.NewGuid().ToString("N")[..8];
+        var sentAt = new ConcurrentDictionary<string, long>();
+        var samples = new Samples();
+        var received = 0;
+        using var stop = new CancellationTokenSource();
+        // The same shape as the service: a priority queue per agent, consumers polling it.
+        var consumers = Enumerable.Range(0, Agents).Select(a => Task.Run(async () =>
+        {
+            var queue = $"baseline:{run}:{a}";
+            while (!stop.IsCancellationRequested)
+            {
+                var items = await db.SortedSetPopAsync(queue, 10, Order.Descending);
+                foreach (var item in items)
+                {
+                    var key = (string)item.Element!;
+                    if (sentAt.TryGetValue(key, out var at))
+                    {
+                        samples.Add(Stopwatch.GetElapsedTime(at).TotalMilliseconds);
+                        Interlocked.Increment(ref received);
+                    }
+                }
+                if (items.Length == 0)
+                {
+                    await Task.Delay(1);
+                }
+            }
+        })).ToList();
+        var n = 0;
+        async Task Send()
+        {
+            var i = Interlocked.Increment(ref n);
+            var key = $"{run}-{i}";
+            sentAt[key] = Stopwatch.GetTimestamp();
+            await db.SortedSetAddAsync($"baseline:{run}:{i % Agents}", key, 1);
+        }
+        var clock = Stopwatch.StartNew();
+        _ = rate is { } r ? await Measure.FixedRate(r, duration, Send) : await Measure.Saturate(Senders, duration, Send);
+        var deadline = Stopwatch.StartNew();
+        while (Volatile.Read(ref received) < sentAt.Count && deadline.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            await Task.Delay(5);
+        }
+        var elapsed = clock.Elapsed;
+        await stop.CancelAsync();
+        await Task.WhenAll(consumers);
+        return (samples, received / elapsed.TotalSeconds);
+    }
+
+    private static async Task Warm(HttpClient client)
+    {
+        for (var i = 0; i < 50; i++)
+        {
+            (await client.PostAsJsonAsync("/api/v1/messages", new { recipient = new { kind = "agent", id = "warmup" }, body = i })).EnsureSuccessStatusCode();
+            await client.GetAsync("/api/v1/messages/queue/warmup?max=10");
+        }
+    }
+
+    private static async Task WaitHealthy(params HttpClient[] clients)
+    {
+        foreach (var client in clients)
+        {
+            for (var i = 0; ; i++)
+            {
+                try
+                {
+                    if ((await client.GetAsync("/api/v1/messages/queue/warmup/stats")).IsSuccessStatusCode)
+                    {
+                        break;
+                    }
+                }
+                catch (HttpRequestException) when (i < 300)
+                {
+                }
+                if (i >= 300)
+                {
+                    throw new TimeoutException("the services did not come up");
+                }
+                await Task.Delay(200);
+            }
+        }
+    }
+
+    private static Process Start(string repo, string project, string assembly, int port, SidecarOptions sidecar, Dictionary<string, string> env)
+    {
+        var dll = Path.Combine(repo, "services", project, "bin", "Release", "net10.0", assembly + ".dll");
+        var info = new ProcessStartInfo("dotnet", dll) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        info.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
+        info.Environment["DAPR_HTTP_ENDPOINT"] = $"http://127.0.0.1:{sidecar.HttpPort}";
+        info.Environment["DAPR_GRPC_ENDPOINT"] = $"http://127.0.0.1:{sidecar.GrpcPort}";
+        info.Environment["Logging__LogLevel__Default"] = "Warning";
+        foreach (var (k, v) in env)
+        {
+            info.Environment[k] = v;
+        }
+        var process = Process.Start(info)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { Console.Error.WriteLine($"[{project}] {e.Data}"); } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    private static string FindRepo()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "AgenticFlow.sln")))
+        {
+            dir = dir.Parent;
+        }
+        return dir?.FullName ?? throw new InvalidOperationException("run from the repository");
+    }
+}
