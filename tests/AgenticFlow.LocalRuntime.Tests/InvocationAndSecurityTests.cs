@@ -147,4 +147,33 @@ public sealed class InvocationAndSecurityTests
         Assert.True(await sidecar.Client.CheckHealthAsync());
         Assert.Contains("\"owner\":\"team-a\"", await sidecar.Http.GetStringAsync("/v1.0/metadata"), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task GrpcReflection_ListsTheDaprServiceAndItsMethods()
+    {
+        using var folder = new ComponentsFolder();
+        await using var sidecar = await TestSidecar.StartAsync(TestServers.NewId("reflect"), folder.Path);
+        using var channel = Grpc.Net.Client.GrpcChannel.ForAddress($"http://127.0.0.1:{sidecar.GrpcPort}");
+        var client = new Grpc.Reflection.V1.ServerReflection.ServerReflectionClient(channel);
+
+        using var call = client.ServerReflectionInfo();
+        await call.RequestStream.WriteAsync(new Grpc.Reflection.V1.ServerReflectionRequest { ListServices = "" });
+        await call.RequestStream.WriteAsync(new Grpc.Reflection.V1.ServerReflectionRequest { FileContainingSymbol = "dapr.proto.runtime.v1.Dapr" });
+        await call.RequestStream.CompleteAsync();
+        var services = new List<string>();
+        var methods = new List<string>();
+        await foreach (var response in call.ResponseStream.ReadAllAsync())
+        {
+            services.AddRange(response.ListServicesResponse?.Service.Select(s => s.Name) ?? []);
+            foreach (var file in response.FileDescriptorResponse?.FileDescriptorProto ?? [])
+            {
+                var descriptor = Google.Protobuf.Reflection.FileDescriptorProto.Parser.ParseFrom(file);
+                methods.AddRange(descriptor.Service.Where(s => s.Name == "Dapr").SelectMany(s => s.Method.Select(m => m.Name)));
+            }
+        }
+
+        Assert.Contains("dapr.proto.runtime.v1.Dapr", services);
+        Assert.Contains("BulkPublishEvent", methods);
+        Assert.Contains("GetState", methods);
+    }
 }
