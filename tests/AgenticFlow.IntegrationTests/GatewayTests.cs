@@ -76,7 +76,8 @@ public sealed class GatewayTests
         await using var gw = await GatewayHarness.StartAsync(new() { ["Gateway__RequestsPerSecond"] = "1", ["Gateway__Burst"] = "3" });
 
         var statuses = new List<HttpResponseMessage>();
-        for (var i = 0; i < 6; i++)
+        // Ten quick calls against a burst of three refilled at one a second: some must be refused.
+        for (var i = 0; i < 10; i++)
         {
             statuses.Add(await gw.Client.SendAsync(gw.Request(HttpMethod.Get, "/api/v1/messages/queue/a1/stats", Admin)));
         }
