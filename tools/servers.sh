@@ -48,10 +48,11 @@ start_servers() {
   SERVERS_REDIS_PID=$!
   _wait_port "$redis_port" redis || return 1
 
-  local pg_port pg_bin pg_data="$SERVERS_DIR/pg"
+  local pg_port
+  pg_data="$SERVERS_DIR/pg"
   pg_port=$(_free_port); pg_bin=$(_pg_bin)
   mkdir -p "$pg_data"
-  local run_pg=()
+  run_pg=()
   if [ "$(id -u)" = 0 ]; then
     # PostgreSQL refuses to run as root: give the throwaway cluster to the postgres user.
     chown postgres "$pg_data"
@@ -69,10 +70,17 @@ start_servers() {
 }
 
 stop_servers() {
-  [ -n "${SERVERS_REDIS_PID:-}" ] && kill "$SERVERS_REDIS_PID" 2>/dev/null
-  # SIGINT is PostgreSQL's fast shutdown.
-  [ -n "${SERVERS_PG_PID:-}" ] && kill -INT "$SERVERS_PG_PID" 2>/dev/null
-  wait "${SERVERS_REDIS_PID:-}" "${SERVERS_PG_PID:-}" 2>/dev/null
+  if [ -n "${SERVERS_REDIS_PID:-}" ]; then
+    kill "$SERVERS_REDIS_PID" 2>/dev/null
+    timeout 20 tail --pid="$SERVERS_REDIS_PID" -f /dev/null 2>/dev/null || kill -9 "$SERVERS_REDIS_PID" 2>/dev/null
+  fi
+  if [ -n "${SERVERS_PG_PID:-}" ]; then
+    # pg_ctl signals the postmaster itself; SERVERS_PG_PID may be runuser, which forwards no signal.
+    timeout 30 "${run_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_data" -m fast -w stop >/dev/null 2>&1 \
+      || { local pid; pid=$(head -n 1 "$pg_data/postmaster.pid" 2>/dev/null); [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; }
+    timeout 20 tail --pid="$SERVERS_PG_PID" -f /dev/null 2>/dev/null || kill -9 "$SERVERS_PG_PID" 2>/dev/null
+  fi
   [ -n "${SERVERS_DIR:-}" ] && rm -rf "$SERVERS_DIR"
   SERVERS_REDIS_PID= SERVERS_PG_PID= SERVERS_DIR=
+  return 0
 }
