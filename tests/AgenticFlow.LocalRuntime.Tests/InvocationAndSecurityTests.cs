@@ -60,6 +60,7 @@ public sealed class InvocationAndSecurityTests
         var received = target.Requests.Single(r => r.Path == "/ping").Headers["traceparent"];
         Assert.Equal(traceId.ToString(), received.Split('-')[1]);
         Assert.NotEqual(parent, received);
+        Assert.EndsWith("-01", received); // the caller's sampling decision travels on
     }
 
     [Fact]

@@ -33,7 +33,11 @@ public sealed class SidecarHost : IAsyncDisposable
         ActivitySource.AddActivityListener(new ActivityListener
         {
             ShouldListenTo = s => s.Name is "AgenticFlow.LocalRuntime" or "Microsoft.AspNetCore" or "System.Net.Http",
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllData,
+            // Follow the caller's sampling decision, so the flags in traceparent pass through unchanged.
+            Sample = (ref ActivityCreationOptions<ActivityContext> options) =>
+                options.Parent == default || options.Parent.TraceFlags.HasFlag(ActivityTraceFlags.Recorded)
+                    ? ActivitySamplingResult.AllDataAndRecorded
+                    : ActivitySamplingResult.PropagationData,
         });
     }
 
