@@ -76,4 +76,15 @@ public sealed class DurabilityTests
     }
 
     public sealed record Item(string Id);
+
+    [Fact]
+    public async Task SigTerm_StopsTheRuntimeProcess()
+    {
+        using var folder = new ComponentsFolder().State("in-memory");
+        await using var runtime = await RuntimeProcess.StartAsync(TestServers.NewId("term"), folder.Path, null, TestSidecar.FreePort(), TestSidecar.FreePort());
+
+        var exited = await runtime.TerminateAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(exited, "the runtime should exit on SIGTERM");
+    }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using AgenticFlow.LocalRuntime.Cli;
 using AgenticFlow.LocalRuntime.Components;
 using AgenticFlow.LocalRuntime.Hosting;
@@ -13,14 +14,15 @@ const string Usage = """
           Every app of a Dapr multi-app run file, each with its own sidecar. Ctrl+C stops them all.
     """;
 
-// Not disposed: ProcessExit may still signal it while the process winds down.
-var stop = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) =>
+// Ctrl+C and SIGTERM stop everything gracefully: apps first, then sidecars.
+using var stop = new CancellationTokenSource();
+void Stop(PosixSignalContext context)
 {
-    e.Cancel = true;
+    context.Cancel = true;
     stop.Cancel();
-};
-AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.Cancel();
+}
+using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
 
 try
 {

@@ -57,6 +57,25 @@ public sealed class RuntimeProcess : IAsyncDisposable
         await _process.WaitForExitAsync();
     }
 
+    /// <summary>SIGTERM, as an orchestrator stops a process; true when it exited within the limit.</summary>
+    public async Task<bool> TerminateAsync(TimeSpan limit)
+    {
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()]))
+        {
+            await kill.WaitForExitAsync();
+        }
+        using var timeout = new CancellationTokenSource(limit);
+        try
+        {
+            await _process.WaitForExitAsync(timeout.Token);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();

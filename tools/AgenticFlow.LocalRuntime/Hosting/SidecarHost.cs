@@ -67,6 +67,8 @@ public sealed class SidecarHost : IAsyncDisposable
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30), UseProxy = false, AllowAutoRedirect = false, UseCookies = false });
         builder.Services.AddHttpClient("peer", c => c.Timeout = Timeout.InfiniteTimeSpan)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, UseCookies = false });
+        // The process owns SIGINT/SIGTERM (Program.cs); a host's console lifetime would swallow them.
+        builder.Services.AddSingleton<Microsoft.Extensions.Hosting.IHostLifetime, ProcessOwnedLifetime>();
         builder.Services.AddDaprGrpcApi();
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(names);
@@ -167,5 +169,13 @@ public sealed class SidecarHost : IAsyncDisposable
             context.Response.ContentType = "application/json";
             return context.Response.WriteAsync(JsonSerializer.Serialize(new { errorCode = error.ErrorCode, message = error.Message }));
         }
+    }
+
+    /// <summary>A host lifetime that leaves signals to the program, which stops every sidecar of the process.</summary>
+    private sealed class ProcessOwnedLifetime : Microsoft.Extensions.Hosting.IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }
