@@ -38,6 +38,9 @@ public sealed class GatewayTests
         Assert.Equal(HttpStatusCode.OK, own.StatusCode);
         var message = (await own.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("messages")[0];
         Assert.Equal(7, message.GetProperty("body").GetProperty("job").GetInt32());
+        Assert.Equal("a2", message.GetProperty("from").GetString());
+        var spoofed = await gw.Client.SendAsync(gw.Request(HttpMethod.Post, "/api/v1/messages", AgentA2, new { recipient = new { kind = "agent", id = "a1" }, body = "x", from = "a1" }));
+        Assert.Equal(HttpStatusCode.Forbidden, spoofed.StatusCode);
         var ack = await gw.Client.SendAsync(gw.Request(HttpMethod.Post, $"/api/v1/messages/queue/a1/{message.GetProperty("id").GetString()}/ack", AgentA1,
             new { leaseToken = message.GetProperty("leaseToken").GetString() }));
         Assert.Equal(HttpStatusCode.NoContent, ack.StatusCode);

@@ -31,6 +31,16 @@ public static class MessagesApi
         {
             return TypedResults.ValidationProblem(errors, type: ProblemBase + "validation");
         }
+        // Behind the gateway, an agent sends as itself: "from" defaults to its id and may not name another agent.
+        var caller = SubscriptionsApi.CallingAgent(http);
+        if (caller is not null)
+        {
+            if (command!.From is not null && command.From != caller)
+            {
+                return TypedResults.Problem(title: "Forbidden", detail: "An agent may send only as itself.", statusCode: StatusCodes.Status403Forbidden, type: ProblemBase + "forbidden");
+            }
+            command = command with { From = caller };
+        }
         if (command!.Recipient.Kind == RecipientKind.Team)
         {
             return TypedResults.Problem(

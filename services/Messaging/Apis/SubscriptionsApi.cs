@@ -78,10 +78,13 @@ public static class SubscriptionsApi
     }
 
     /// <summary>The gateway names the caller's roles and agent; a caller that is only an agent acts for itself alone.</summary>
-    private static bool IsOtherAgent(HttpRequest http, string agentId)
+    private static bool IsOtherAgent(HttpRequest http, string agentId) => CallingAgent(http) is { } caller && caller != agentId;
+
+    /// <summary>The agent a call acts for when the caller holds no role but agent; null for admins, operators and internal calls.</summary>
+    public static string? CallingAgent(HttpRequest http)
     {
         var roles = http.Headers[RolesHeader].ToString().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        return roles.Length > 0 && roles.All(r => r == "agent") && http.Headers[AgentHeader].ToString() != agentId;
+        return roles.Length > 0 && roles.All(r => r == "agent") ? http.Headers[AgentHeader].ToString() : null;
     }
 
     private static SubscriptionView View(TopicSubscription s) => new(s.Id, s.AgentId, s.Topic, s.Filter, s.CreatedAt);
