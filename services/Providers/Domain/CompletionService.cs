@@ -1,0 +1,315 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using AgenticFlow.Providers.Clients;
+using AgenticFlow.Providers.Storage;
+using Dapr.Client;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
+using Polly.CircuitBreaker;
+
+namespace AgenticFlow.Providers.Domain;
+
+public sealed record RoutingHints(string Strategy, decimal? MaxCostUsd, int? MaxLatencyMs, IReadOnlyList<string> RequiredFeatures, IReadOnlyList<string>? Providers);
+
+public sealed record CompletionRequest(IReadOnlyList<ChatMessage> Messages, string? Model, string? ModelClass, ChatOptions Options, RoutingHints Routing, string Caller);
+
+public sealed record CompletionResult(
+    string Text, IReadOnlyList<FunctionCallContent> ToolCalls, string Provider, string Model, long InputTokens, long OutputTokens,
+    decimal CostUsd, double LatencyMs, bool Development, string? FinishReason, IReadOnlyList<string> Attempts);
+
+public enum RefusalKind { NoProvider, RateLimited, BudgetExceeded, AllFailed, Rejected }
+
+/// <summary>Why a completion was not made: no provider fits, a limit or budget refuses, or every candidate failed.</summary>
+public sealed class CompletionRefused(RefusalKind kind, string detail, TimeSpan? retryAfter = null, IReadOnlyList<string>? attempts = null) : Exception(detail)
+{
+    public RefusalKind Kind { get; } = kind;
+    public TimeSpan? RetryAfter { get; } = retryAfter;
+    public IReadOnlyList<string> Attempts { get; } = attempts ?? [];
+}
+
+public sealed record Candidate(ProviderSettings Provider, string Version, ModelSettings Model, ProviderState State, decimal EstimatedCost);
+
+/// <summary>
+/// Routes a completion: picks the providers and models that fit, orders them by the strategy, and tries them in
+/// turn through each provider's pipeline, moving on after a timeout, a 5xx, a 429 or an open circuit. Caller
+/// limits and budgets are checked first; every answered call's cost is recorded.
+/// </summary>
+public sealed partial class CompletionService(
+    ProviderRegistry registry,
+    ProviderHealth health,
+    ChatClientFactory clients,
+    CallerLimits callers,
+    CostLedger ledger,
+    DaprClient dapr,
+    IOptions<ProvidersOptions> options,
+    TimeProvider time,
+    ILogger<CompletionService> logger)
+{
+    public const string BudgetExceededTopic = "providers.budget-exceeded";
+
+    public static readonly string[] Strategies = ["priority", "cheapest", "fastest", "weighted"];
+
+    public async Task<IReadOnlyList<Candidate>> CandidatesAsync(CompletionRequest request, CancellationToken ct)
+    {
+        var promptTokens = TokenEstimate.Of(request.Messages);
+        var outputTokens = request.Options.MaxOutputTokens ?? 512;
+        var list = new List<Candidate>();
+        foreach (var (provider, version) in await registry.AllAsync(ct))
+        {
+            if (!provider.Enabled || (request.Routing.Providers is { Count: > 0 } only && !only.Contains(provider.Id)))
+            {
+                continue;
+            }
+            var model = provider.Models.FirstOrDefault(m =>
+                (request.Model is null || m.Name == request.Model) &&
+                (request.ModelClass is null || m.Class == request.ModelClass) &&
+                request.Routing.RequiredFeatures.All(f => m.Features.Contains(f)));
+            if (model is null)
+            {
+                continue;
+            }
+            var cost = Price(model, promptTokens, outputTokens);
+            if (request.Routing.MaxCostUsd is { } maxCost && cost > maxCost)
+            {
+                continue;
+            }
+            var state = health.For(provider, version);
+            if (request.Routing.MaxLatencyMs is { } maxLatency && state.Stats().P99 is { } p99 && p99 > maxLatency)
+            {
+                continue;
+            }
+            list.Add(new Candidate(provider, version, model, state, cost));
+        }
+        return request.Routing.Strategy switch
+        {
+            "cheapest" => list.OrderBy(c => c.EstimatedCost).ThenBy(c => c.Provider.Priority).ToList(),
+            "fastest" => list.OrderBy(c => c.State.Stats().P50 ?? 0).ThenBy(c => c.Provider.Priority).ToList(),
+            "weighted" => Weighted(list),
+            _ => list.OrderBy(c => c.Provider.Priority).ThenBy(c => c.Provider.Id, StringComparer.Ordinal).ToList(),
+        };
+    }
+
+    private static List<Candidate> Weighted(List<Candidate> list)
+    {
+        var ordered = new List<Candidate>();
+        var pool = list.Where(c => c.Provider.Weight > 0).ToList();
+        while (pool.Count > 0)
+        {
+            var pick = Random.Shared.Next(pool.Sum(c => c.Provider.Weight));
+            var chosen = pool.First(c => (pick -= c.Provider.Weight) < 0);
+            ordered.Add(chosen);
+            pool.Remove(chosen);
+        }
+        return ordered;
+    }
+
+    public static decimal Price(ModelSettings model, long inputTokens, long outputTokens) =>
+        (inputTokens * model.InputPricePer1M + outputTokens * model.OutputPricePer1M) / 1_000_000m;
+
+    /// <summary>Caller limits and budget; throws <see cref="CompletionRefused"/> when the call may not go ahead.</summary>
+    private async Task AdmitAsync(CompletionRequest request, CancellationToken ct)
+    {
+        var tokens = TokenEstimate.Of(request.Messages) + (request.Options.MaxOutputTokens ?? 512);
+        var (granted, retryAfter) = callers.For(request.Caller).TryAcquire(tokens);
+        if (!granted)
+        {
+            throw new CompletionRefused(RefusalKind.RateLimited, $"caller {request.Caller} is over its requests or tokens per minute", retryAfter);
+        }
+        var budget = ledger.BudgetFor(request.Caller);
+        if (budget > 0)
+        {
+            var spent = await ledger.SpentTodayAsync(request.Caller, time.GetUtcNow(), ct);
+            if (spent >= budget)
+            {
+                await NotifyAsync(BudgetExceededTopic, new { caller = request.Caller, budgetUsd = budget, spentUsd = spent }, ct);
+                throw new CompletionRefused(RefusalKind.BudgetExceeded, $"caller {request.Caller} has spent {spent:0.######} of its {budget:0.##} USD budget for today");
+            }
+        }
+    }
+
+    public async Task<CompletionResult> CompleteAsync(CompletionRequest request, CancellationToken ct)
+    {
+        await AdmitAsync(request, ct);
+        var candidates = await CandidatesAsync(request, ct);
+        if (candidates.Count == 0)
+        {
+            throw new CompletionRefused(RefusalKind.NoProvider, "no enabled provider serves that model with those features within the routing limits");
+        }
+        var attempts = new List<string>();
+        TimeSpan? soonest = null;
+        foreach (var candidate in candidates)
+        {
+            if (!TryTake(candidate, request, attempts, ref soonest))
+            {
+                continue;
+            }
+            var started = Stopwatch.GetTimestamp();
+            try
+            {
+                var client = await clients.GetAsync(candidate.Provider, candidate.Model.Name, candidate.Version, ct);
+                var response = await candidate.State.Pipeline.ExecuteAsync(
+                    async token => await client.GetResponseAsync(request.Messages, Options(request, candidate), token), ct);
+                var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                candidate.State.Record(elapsed, failed: false);
+                var input = response.Usage?.InputTokenCount ?? TokenEstimate.Of(request.Messages);
+                var output = response.Usage?.OutputTokenCount ?? TokenEstimate.Of(response.Text);
+                var result = new CompletionResult(response.Text, response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>().ToList(),
+                    candidate.Provider.Id, response.ModelId ?? candidate.Model.Name, input, output, Price(candidate.Model, input, output), elapsed,
+                    candidate.Provider.IsDevelopment, response.FinishReason?.Value, [.. attempts, $"{candidate.Provider.Id}: ok"]);
+                await RecordAsync(request.Caller, result, ct);
+                return result;
+            }
+            catch (Exception ex) when (!IsFallbackError(ex) && !ct.IsCancellationRequested && ex is not CompletionRefused)
+            {
+                // A 4xx other than 429: the request itself was refused; another provider would refuse it too.
+                candidate.State.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds, failed: true);
+                throw new CompletionRefused(RefusalKind.Rejected, $"provider {candidate.Provider.Id} rejected the request ({Describe(ex)})", attempts: [.. attempts, $"{candidate.Provider.Id}: {Describe(ex)}"]);
+            }
+            catch (Exception ex) when (IsFallbackError(ex) && !ct.IsCancellationRequested)
+            {
+                candidate.State.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds, failed: true);
+                attempts.Add($"{candidate.Provider.Id}: {Describe(ex)}");
+                if (ex is ProviderHttpException { RetryAfter: { } after })
+                {
+                    soonest = soonest is null || after < soonest ? after : soonest;
+                }
+                LogFallback(candidate.Provider.Id, Describe(ex));
+            }
+        }
+        if (attempts.All(a => a.EndsWith("rate limited", StringComparison.Ordinal)))
+        {
+            throw new CompletionRefused(RefusalKind.RateLimited, "every fitting provider is at its rate limit", soonest ?? TimeSpan.FromSeconds(1), attempts);
+        }
+        throw new CompletionRefused(RefusalKind.AllFailed, "every fitting provider failed", soonest, attempts);
+    }
+
+    /// <summary>Streams a completion. Fallback happens only before the first piece arrives: after that the caller has text.</summary>
+    public async IAsyncEnumerable<(ChatResponseUpdate? Update, CompletionResult? Final)> StreamAsync(CompletionRequest request, [EnumeratorCancellation] CancellationToken ct)
+    {
+        await AdmitAsync(request, ct);
+        var candidates = await CandidatesAsync(request, ct);
+        if (candidates.Count == 0)
+        {
+            throw new CompletionRefused(RefusalKind.NoProvider, "no enabled provider serves that model with those features within the routing limits");
+        }
+        var attempts = new List<string>();
+        TimeSpan? soonest = null;
+        foreach (var candidate in candidates)
+        {
+            if (!TryTake(candidate, request, attempts, ref soonest))
+            {
+                continue;
+            }
+            var started = Stopwatch.GetTimestamp();
+            IAsyncEnumerator<ChatResponseUpdate>? stream = null;
+            ChatResponseUpdate? first = null;
+            try
+            {
+                var client = await clients.GetAsync(candidate.Provider, candidate.Model.Name, candidate.Version, ct);
+                (stream, first) = await candidate.State.Pipeline.ExecuteAsync(async token =>
+                {
+                    var enumerator = client.GetStreamingResponseAsync(request.Messages, Options(request, candidate), ct).GetAsyncEnumerator(token);
+                    return await enumerator.MoveNextAsync() ? (enumerator, enumerator.Current) : (enumerator, (ChatResponseUpdate?)null);
+                }, ct);
+            }
+            catch (Exception ex) when (IsFallbackError(ex) && !ct.IsCancellationRequested)
+            {
+                candidate.State.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds, failed: true);
+                attempts.Add($"{candidate.Provider.Id}: {Describe(ex)}");
+                LogFallback(candidate.Provider.Id, Describe(ex));
+                continue;
+            }
+            var text = new System.Text.StringBuilder();
+            UsageDetails? usage = null;
+            string? finish = null;
+            string? modelId = null;
+            await using (stream)
+            {
+                for (var update = first; update is not null; update = await stream.MoveNextAsync() ? stream.Current : null)
+                {
+                    text.Append(update.Text);
+                    usage = update.Contents.OfType<UsageContent>().FirstOrDefault()?.Details ?? usage;
+                    finish = update.FinishReason?.Value ?? finish;
+                    modelId ??= update.ModelId;
+                    if (!string.IsNullOrEmpty(update.Text))
+                    {
+                        yield return (update, null);
+                    }
+                }
+            }
+            var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            candidate.State.Record(elapsed, failed: false);
+            var input = usage?.InputTokenCount ?? TokenEstimate.Of(request.Messages);
+            var output = usage?.OutputTokenCount ?? TokenEstimate.Of(text.ToString());
+            var result = new CompletionResult(text.ToString(), [], candidate.Provider.Id, modelId ?? candidate.Model.Name, input, output,
+                Price(candidate.Model, input, output), elapsed, candidate.Provider.IsDevelopment, finish, [.. attempts, $"{candidate.Provider.Id}: ok"]);
+            await RecordAsync(request.Caller, result, ct);
+            yield return (null, result);
+            yield break;
+        }
+        throw new CompletionRefused(attempts.All(a => a.EndsWith("rate limited", StringComparison.Ordinal)) ? RefusalKind.RateLimited : RefusalKind.AllFailed,
+            "every fitting provider failed or is at its limit", soonest ?? TimeSpan.FromSeconds(1), attempts);
+    }
+
+    private static bool TryTake(Candidate candidate, CompletionRequest request, List<string> attempts, ref TimeSpan? soonest)
+    {
+        // An open circuit is left to the pipeline: it refuses at once without calling the provider, and it is
+        // also what lets the circuit half-open and close again once the break is over.
+        if (candidate.State.Breaker.CircuitState is CircuitState.Isolated)
+        {
+            attempts.Add($"{candidate.Provider.Id}: circuit open");
+            return false;
+        }
+        var (granted, retryAfter) = candidate.State.Limits.TryAcquire(TokenEstimate.Of(request.Messages) + (request.Options.MaxOutputTokens ?? 512));
+        if (!granted)
+        {
+            attempts.Add($"{candidate.Provider.Id}: rate limited");
+            soonest = soonest is null || retryAfter < soonest ? retryAfter : soonest;
+            return false;
+        }
+        return true;
+    }
+
+    private static ChatOptions Options(CompletionRequest request, Candidate candidate)
+    {
+        var options = request.Options.Clone();
+        options.ModelId = candidate.Model.Name;
+        return options;
+    }
+
+    private async Task RecordAsync(string caller, CompletionResult result, CancellationToken ct) =>
+        await ledger.RecordAsync(new CostRecord(Guid.NewGuid().ToString("N"), time.GetUtcNow(), result.Provider, result.Model, caller,
+            result.InputTokens, result.OutputTokens, result.CostUsd, result.LatencyMs), ct);
+
+    private static bool IsFallbackError(Exception ex) =>
+        ex is ProviderHttpException or HttpRequestException or BrokenCircuitException or Polly.Timeout.TimeoutRejectedException or TaskCanceledException or IOException;
+
+    /// <summary>What went wrong, in words fit for a response: status codes and kinds, never request details or keys.</summary>
+    public static string Describe(Exception ex) => ex switch
+    {
+        ProviderHttpException p => $"HTTP {(int)p.Status}",
+        BrokenCircuitException => "circuit open",
+        Polly.Timeout.TimeoutRejectedException or TaskCanceledException => "timed out",
+        System.ClientModel.ClientResultException c => $"HTTP {c.Status}",
+        HttpRequestException h => h.StatusCode is { } s ? $"HTTP {(int)s}" : "unreachable",
+        _ => "failed",
+    };
+
+    private async Task NotifyAsync(string topic, object payload, CancellationToken ct)
+    {
+        try
+        {
+            await dapr.PublishEventAsync(options.Value.PubSub, topic, payload, ct);
+        }
+        catch (Dapr.DaprException ex)
+        {
+            LogEventFailed(ex, topic);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Provider {ProviderId} failed ({Reason}); trying the next")]
+    private partial void LogFallback(string providerId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Event {Topic} could not be published")]
+    private partial void LogEventFailed(Exception ex, string topic);
+}

@@ -1,0 +1,125 @@
+using System.Collections.Concurrent;
+using AgenticFlow.Providers.Clients;
+using Dapr.Client;
+using Microsoft.Extensions.Options;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Retry;
+using Polly.Timeout;
+
+namespace AgenticFlow.Providers.Domain;
+
+/// <summary>What the router knows of one provider: its resilience pipeline (retry honouring Retry-After,
+/// circuit breaker, timeout), its recent latencies and errors, and its rate limits.</summary>
+public sealed class ProviderState(string id, ResiliencePipeline pipeline, CircuitBreakerStateProvider breaker, ProviderLimits limits)
+{
+    private readonly Queue<(double Ms, bool Failed)> _recent = new();
+    private readonly Lock _gate = new();
+
+    public string Id { get; } = id;
+    public ResiliencePipeline Pipeline { get; } = pipeline;
+    public CircuitBreakerStateProvider Breaker { get; } = breaker;
+    public ProviderLimits Limits { get; } = limits;
+
+    public void Record(double milliseconds, bool failed)
+    {
+        lock (_gate)
+        {
+            _recent.Enqueue((milliseconds, failed));
+            while (_recent.Count > 500)
+            {
+                _recent.Dequeue();
+            }
+        }
+    }
+
+    public (double? P50, double? P99, double ErrorRate, int Calls) Stats()
+    {
+        lock (_gate)
+        {
+            var ok = _recent.Where(r => !r.Failed).Select(r => r.Ms).Order().ToArray();
+            double? At(double p) => ok.Length == 0 ? null : ok[Math.Clamp((int)Math.Ceiling(p * ok.Length) - 1, 0, ok.Length - 1)];
+            return (At(0.5), At(0.99), _recent.Count == 0 ? 0 : _recent.Count(r => r.Failed) / (double)_recent.Count, _recent.Count);
+        }
+    }
+}
+
+/// <summary>The per-provider state, made when a provider is first used and remade when its settings change.</summary>
+public sealed partial class ProviderHealth(IOptions<ProvidersOptions> options, DaprClient dapr, ILogger<ProviderHealth> logger)
+{
+    public const string CircuitOpenedTopic = "providers.circuit-opened";
+    public const string CircuitClosedTopic = "providers.circuit-closed";
+
+    private readonly ConcurrentDictionary<(string Id, string Version), ProviderState> _states = new();
+
+    public ProviderState For(ProviderSettings provider, string version) =>
+        _states.GetOrAdd((provider.Id, version), _ => Create(provider));
+
+    private ProviderState Create(ProviderSettings provider)
+    {
+        var settings = options.Value;
+        var breaker = new CircuitBreakerStateProvider();
+        var transient = new PredicateBuilder()
+            .Handle<ProviderHttpException>()
+            .Handle<HttpRequestException>()
+            .Handle<TimeoutRejectedException>();
+        var builder = new ResiliencePipelineBuilder();
+        if (settings.Retries > 0)
+        {
+            builder.AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = transient,
+                MaxRetryAttempts = settings.Retries,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = TimeSpan.FromMilliseconds(200),
+                MaxDelay = TimeSpan.FromSeconds(10),
+                // A provider's Retry-After wins over our own backoff.
+                DelayGenerator = args => ValueTask.FromResult(args.Outcome.Exception is ProviderHttpException { RetryAfter: { } after } ? after : (TimeSpan?)null),
+            });
+        }
+        var pipeline = builder
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions
+            {
+                ShouldHandle = transient,
+                FailureRatio = settings.BreakerFailureRatio,
+                MinimumThroughput = settings.BreakerMinimumThroughput,
+                SamplingDuration = TimeSpan.FromSeconds(30),
+                BreakDuration = TimeSpan.FromSeconds(settings.BreakerSeconds),
+                StateProvider = breaker,
+                OnOpened = async _ =>
+                {
+                    LogCircuit(provider.Id, "opened");
+                    await Notify(CircuitOpenedTopic, provider.Id);
+                },
+                OnClosed = async _ =>
+                {
+                    LogCircuit(provider.Id, "closed");
+                    await Notify(CircuitClosedTopic, provider.Id);
+                },
+            })
+            .AddTimeout(TimeSpan.FromSeconds(provider.TimeoutSeconds))
+            .Build();
+        return new ProviderState(provider.Id, pipeline, breaker, new ProviderLimits(provider.Rpm, provider.Tpm));
+    }
+
+    private async Task Notify(string topic, string providerId)
+    {
+        try
+        {
+            await dapr.PublishEventAsync(options.Value.PubSub, topic, new { providerId, at = DateTimeOffset.UtcNow });
+        }
+        catch (Dapr.DaprException ex)
+        {
+            LogEventFailed(ex, topic);
+        }
+    }
+
+    public IEnumerable<ProviderState> Known => _states.Values;
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Circuit of provider {ProviderId} {State}")]
+    private partial void LogCircuit(string providerId, string state);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Event {Topic} could not be published")]
+    private partial void LogEventFailed(Exception ex, string topic);
+}

@@ -1,0 +1,133 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace AgenticFlow.Providers.Domain;
+
+/// <summary>One model a provider serves, with its price per million tokens and what it can do.</summary>
+public sealed class ModelSettings
+{
+    [Required]
+    public string Name { get; set; } = "";
+
+    /// <summary>A model class callers may ask for instead of a name (for example "small", "large").</summary>
+    public string? Class { get; set; }
+
+    [Range(0, 10_000)]
+    public decimal InputPricePer1M { get; set; }
+
+    [Range(0, 10_000)]
+    public decimal OutputPricePer1M { get; set; }
+
+    /// <summary>Features: "tools", "json".</summary>
+    public List<string> Features { get; set; } = [];
+}
+
+/// <summary>A provider as data: where it is, which models, what they cost, its limits and its place in routing.</summary>
+public sealed class ProviderSettings
+{
+    public static readonly string[] Kinds = ["openai", "azure-openai", "anthropic", "ollama", "openai-compatible", "local"];
+
+    [Required, RegularExpression("^[a-z0-9][a-z0-9-]{0,62}$")]
+    public string Id { get; set; } = "";
+
+    [Required]
+    public string Kind { get; set; } = "";
+
+    /// <summary>Base address of the API (for OpenAI-style APIs, the one ending in /v1).</summary>
+    public string? Endpoint { get; set; }
+
+    /// <summary>Name of the secret in the Dapr secret store that holds the API key; never the key itself.</summary>
+    public string? ApiKeySecret { get; set; }
+
+    [MinLength(1)]
+    public List<ModelSettings> Models { get; set; } = [];
+
+    /// <summary>Requests and tokens per minute this provider accepts from the platform; 0 means no limit.</summary>
+    [Range(0, 10_000_000)]
+    public int Rpm { get; set; }
+
+    [Range(0, 1_000_000_000)]
+    public int Tpm { get; set; }
+
+    /// <summary>Lower is tried first by the priority strategy.</summary>
+    public int Priority { get; set; } = 100;
+
+    [Range(0, 1000)]
+    public int Weight { get; set; } = 1;
+
+    public bool Enabled { get; set; } = true;
+
+    [Range(1, 600)]
+    public int TimeoutSeconds { get; set; } = 60;
+
+    /// <summary>True for the built-in local provider: deterministic answers for development, no network.</summary>
+    public bool IsDevelopment => Kind == "local";
+
+    public IEnumerable<string> Validate()
+    {
+        if (!Kinds.Contains(Kind))
+        {
+            yield return $"kind must be one of {string.Join(", ", Kinds)}";
+        }
+        if (Kind != "local" && !Uri.TryCreate(Endpoint, UriKind.Absolute, out _))
+        {
+            yield return "endpoint must be an absolute URL";
+        }
+        if (Models.Count == 0 || Models.Any(m => string.IsNullOrWhiteSpace(m.Name)))
+        {
+            yield return "models must name at least one model";
+        }
+        if (Models.Any(m => m.InputPricePer1M < 0 || m.OutputPricePer1M < 0))
+        {
+            yield return "prices must not be negative";
+        }
+        if (Rpm < 0 || Tpm < 0 || Weight < 0 || TimeoutSeconds is < 1 or > 600)
+        {
+            yield return "rpm, tpm and weight must not be negative; timeoutSeconds is 1-600";
+        }
+    }
+}
+
+public sealed class ProvidersOptions
+{
+    public const string Section = "Providers";
+
+    [Required]
+    public string StateStore { get; set; } = "statestore";
+
+    [Required]
+    public string SecretStore { get; set; } = "secretstore";
+
+    [Required]
+    public string PubSub { get; set; } = "pubsub";
+
+    public List<ProviderSettings> Items { get; set; } = [];
+
+    /// <summary>Per caller (agent or team) requests and tokens per minute; 0 means no limit.</summary>
+    [Range(0, 10_000_000)]
+    public int CallerRpm { get; set; } = 600;
+
+    [Range(0, 1_000_000_000)]
+    public int CallerTpm { get; set; } = 1_000_000;
+
+    /// <summary>Default spend per caller per UTC day, in USD; 0 means no budget. Budgets by caller override it.</summary>
+    [Range(0, 1_000_000)]
+    public decimal DailyBudgetUsd { get; set; } = 50;
+
+    public Dictionary<string, decimal> Budgets { get; set; } = [];
+
+    [Range(1, 1_000_000)]
+    public int MaxPromptCharacters { get; set; } = 400_000;
+
+    /// <summary>Circuit breaker: failure ratio over the sampling window that opens it, and how long it stays open.</summary>
+    [Range(0.01, 1)]
+    public double BreakerFailureRatio { get; set; } = 0.5;
+
+    [Range(2, 1000)]
+    public int BreakerMinimumThroughput { get; set; } = 4;
+
+    [Range(1, 3600)]
+    public int BreakerSeconds { get; set; } = 30;
+
+    [Range(0, 10)]
+    public int Retries { get; set; } = 2;
+}

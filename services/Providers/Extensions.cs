@@ -1,0 +1,25 @@
+using AgenticFlow.Providers.Clients;
+using AgenticFlow.Providers.Domain;
+using AgenticFlow.Providers.Storage;
+
+namespace AgenticFlow.Providers;
+
+public static class Extensions
+{
+    public static IHostApplicationBuilder AddProviders(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<ProvidersOptions>()
+            .BindConfiguration(ProvidersOptions.Section)
+            .ValidateDataAnnotations()
+            .Validate(o => o.Items.All(p => !p.Validate().Any()), "every configured provider must be valid (kind, endpoint, models, prices, limits)")
+            .ValidateOnStart();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<ChatClientFactory>();
+        builder.Services.AddSingleton<ProviderRegistry>();
+        builder.Services.AddSingleton<ProviderHealth>();
+        builder.Services.AddSingleton<CallerLimits>();
+        builder.Services.AddSingleton<CostLedger>();
+        builder.Services.AddSingleton<CompletionService>();
+        return builder;
+    }
+}

@@ -1,0 +1,77 @@
+using AgenticFlow.LocalRuntime.Tests.Infrastructure;
+
+namespace AgenticFlow.IntegrationTests;
+
+/// <summary>The providers service as a process with its sidecar (SQLite state, file secrets holding the fake keys).</summary>
+public sealed class ProvidersHarness : IAsyncDisposable
+{
+    public const string OpenAiKey = "sk-test-OPENAI-0123456789abcdef";
+    public const string AnthropicKey = "sk-ant-test-ABCDEF9876543210";
+
+    private readonly List<IAsyncDisposable> _parts = [];
+    private ComponentsFolder _folder = null!;
+
+    public HttpClient Client { get; private set; } = null!;
+    public ServiceProcess Service { get; private set; } = null!;
+    public int Port { get; private set; }
+
+    public static async Task<ProvidersHarness> StartAsync(Dictionary<string, string> settings)
+    {
+        var harness = new ProvidersHarness { _folder = new ComponentsFolder().State("sqlite").PubSub("in-memory") };
+        File.WriteAllText(Path.Combine(harness._folder.Path, "secrets.json"), $$"""{"openai-key": "{{OpenAiKey}}", "anthropic-key": "{{AnthropicKey}}"}""");
+        harness._folder.Add("secretstore.yaml", $"""
+            apiVersion: dapr.io/v1alpha1
+            kind: Component
+            metadata:
+              name: secretstore
+            spec:
+              type: secretstores.local.file
+              version: v1
+              metadata:
+              - name: secretsFile
+                value: "{Path.Combine(harness._folder.Path, "secrets.json")}"
+            """);
+        int http = TestSidecar.FreePort(), grpc = TestSidecar.FreePort();
+        harness.Port = TestSidecar.FreePort();
+        var sidecar = await TestSidecar.StartAsync(TestServers.NewId("providers"), harness._folder.Path, httpPort: http, grpcPort: grpc);
+        harness._parts.Add(sidecar);
+        harness.Service = await ServiceProcess.StartAsync("AgenticFlow.Providers", harness.Port, http, grpc,
+            new Dictionary<string, string>(settings) { ["Logging__LogLevel__Default"] = "Information" });
+        harness._parts.Insert(0, harness.Service);
+        harness.Client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{harness.Port}") };
+        return harness;
+    }
+
+    /// <summary>Configuration for one provider, as environment variables of the service.</summary>
+    public static Dictionary<string, string> Provider(int index, string id, string kind, string endpoint, string keySecret, string model,
+        decimal inPrice = 1m, decimal outPrice = 2m, int priority = 10, int rpm = 0)
+    {
+        var p = $"Providers__Items__{index}__";
+        return new()
+        {
+            [p + "Id"] = id,
+            [p + "Kind"] = kind,
+            [p + "Endpoint"] = endpoint,
+            [p + "ApiKeySecret"] = keySecret,
+            [p + "Priority"] = priority.ToString(),
+            [p + "Rpm"] = rpm.ToString(),
+            [p + "Models__0__Name"] = model,
+            [p + "Models__0__InputPricePer1M"] = inPrice.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            [p + "Models__0__OutputPricePer1M"] = outPrice.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            [p + "Models__0__Features__0"] = "json",
+        };
+    }
+
+    public static Dictionary<string, string> Merge(params Dictionary<string, string>[] parts) =>
+        parts.SelectMany(p => p).ToDictionary(kv => kv.Key, kv => kv.Value);
+
+    public async ValueTask DisposeAsync()
+    {
+        Client?.Dispose();
+        foreach (var part in _parts)
+        {
+            await part.DisposeAsync();
+        }
+        _folder?.Dispose();
+    }
+}

@@ -1,0 +1,221 @@
+using System.ClientModel;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using OpenAI;
+using OpenAI.Chat;
+using static AgenticFlow.IntegrationTests.ProvidersHarness;
+
+namespace AgenticFlow.IntegrationTests;
+
+/// <summary>The providers service against scripted fake OpenAI and Anthropic servers.</summary>
+public sealed class ProvidersTests
+{
+    private static object Ask(string text, object? routing = null, string caller = "agent-1", int? maxTokens = null, bool stream = false) =>
+        new { messages = new[] { new { role = "user", content = text } }, routing, caller, options = new { maxTokens }, stream };
+
+    [Fact]
+    public async Task WithNoProvidersConfigured_TheLocalDevelopmentProviderAnswers()
+    {
+        await using var p = await StartAsync([]);
+
+        var response = await p.Client.PostAsJsonAsync("/api/v1/providers/complete", Ask("hello there platform"));
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("local", body.GetProperty("provider").GetString());
+        Assert.True(body.GetProperty("development").GetBoolean());
+        Assert.StartsWith("[local development provider]", body.GetProperty("text").GetString());
+        var listed = await p.Client.GetFromJsonAsync<JsonElement>("/api/v1/providers");
+        Assert.True(listed[0].GetProperty("development").GetBoolean());
+    }
+
+    [Fact]
+    public async Task OpenAiCompatibleProvider_Answers_CostFollowsThePriceTable_AndTheKeyNeverLeaks()
+    {
+        await using var fake = await FakeProvider.StartAsync();
+        await using var p = await StartAsync(Provider(0, "fake-openai", "openai-compatible", $"http://127.0.0.1:{fake.Port}/v1", "openai-key", "gpt-test", inPrice: 2m, outPrice: 8m));
+
+        var responses = new List<JsonElement>();
+        for (var i = 0; i < 3; i++)
+        {
+            var response = await p.Client.PostAsJsonAsync("/api/v1/providers/complete", Ask("price me", caller: "team-a"));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            responses.Add(await response.Content.ReadFromJsonAsync<JsonElement>());
+        }
+
+        var first = responses[0];
+        Assert.Equal("fake-openai", first.GetProperty("provider").GetString());
+        Assert.Equal("Hello from the fake", first.GetProperty("text").GetString());
+        Assert.Equal(1000, first.GetProperty("usage").GetProperty("inputTokens").GetInt64());
+        // 1000 input tokens at 2 USD/1M + 500 output tokens at 8 USD/1M
+        Assert.Equal(0.006m, first.GetProperty("costUsd").GetDecimal());
+        var costs = await p.Client.GetFromJsonAsync<JsonElement>("/api/v1/providers/costs?groupBy=caller");
+        Assert.Equal(0.018m, costs.GetProperty("totalUsd").GetDecimal());
+        Assert.Equal("team-a", costs.GetProperty("groups")[0].GetProperty("key").GetString());
+        Assert.Equal(3, costs.GetProperty("groups")[0].GetProperty("calls").GetInt32());
+
+        Assert.All(fake.Requests, r => Assert.Equal("Bearer " + OpenAiKey, r.Auth));
+        var everything = string.Join("\n", responses.Select(r => r.GetRawText())) + await p.Client.GetStringAsync("/api/v1/providers")
+            + await p.Client.GetStringAsync("/api/v1/providers/status") + costs.GetRawText() + p.Service.Output;
+        Assert.DoesNotContain(OpenAiKey, everything);
+    }
+
+    [Fact]
+    public async Task FailingProvider_FallsBackToTheNext_AndItsCircuitOpensThenCloses()
+    {
+        await using var broken = await FakeProvider.StartAsync();
+        await using var anthropic = await FakeProvider.StartAsync();
+        for (var i = 0; i < 100; i++)
+        {
+            broken.Script.Enqueue("500");
+        }
+        await using var p = await StartAsync(Merge(
+            Provider(0, "primary", "openai", $"http://127.0.0.1:{broken.Port}/v1", "openai-key", "shared-model", priority: 1),
+            Provider(1, "secondary", "anthropic", $"http://127.0.0.1:{anthropic.Port}", "anthropic-key", "shared-model", priority: 2),
+            new() { ["Providers__Retries"] = "0", ["Providers__BreakerMinimumThroughput"] = "2", ["Providers__BreakerSeconds"] = "2" }));
+
+        for (var i = 0; i < 3; i++)
+        {
+            var response = await p.Client.PostAsJsonAsync("/api/v1/providers/complete", Ask("fall back"));
+            var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("secondary", body.GetProperty("provider").GetString());
+        }
+        var status = await p.Client.GetFromJsonAsync<JsonElement>("/api/v1/providers/status");
+        Assert.Equal("open", status.EnumerateArray().Single(s => s.GetProperty("id").GetString() == "primary").GetProperty("circuit").GetString());
+        var callsWhileOpen = broken.Requests.Count;
+        var skipped = await (await p.Client.PostAsJsonAsync("/api/v1/providers/complete", Ask("skip it"))).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Contains("primary: circuit open", skipped.GetProperty("attempts").EnumerateArray().Select(a => a.GetString()));
+        Assert.Equal(callsWhileOpen, broken.Requests.Count);
+        Assert.Contains(AnthropicKey, anthropic.Requests.First().Auth);
+
+        broken.Script.Clear();
+        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        var healed = await (await p.Client.PostAsJsonAsync("/api/v1/providers/complete", Ask("heal"))).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("primary", healed.GetProperty("provider").GetString());
+        status = await p.Client.GetFromJsonAsync<JsonElement>("/api/v1/providers/status");
+        Assert.Equal("closed", status.EnumerateArray().Single(s => s.GetProperty("id").GetString() == "primary").GetProperty("circuit").GetString());
+    }
+
+    [Fact]
+    public async Task RetryAfter_IsHonoured_AndLimitsAndBudgetsRefuseWithClearProblems()
+    {
+        await using var fake = await FakeProvider.StartAsync();
+        fake.Script.Enqueue("429:1");
+        await using var p = await StartAsync(Merge(
+            Provider(0, "limited", "openai-compatible", $"http://127.0.0.1:{fake.Port}/v1", "openai-key", "gpt-test", priority: 1, rpm: 3),
+            new() { ["Providers__Budgets__poor"] = "0.000001" }));
+
+        var retried = await p.Client.PostAsJsonAsync("/api/v1/providers/complete", Ask("retry me", new { providers = new[] { "limited" } }));
+        Assert.Equal(HttpStatusCode.OK, retried.StatusCode);
+        var times = fake.Requests.Select(r => r.At).ToList();
+        Assert.Equal(2, times.Count);
+        Assert.True(times[1] - times[0] >= TimeSpan.FromMilliseconds(900), $"retried after {(times[1] - times[0]).TotalMilliseconds} ms");
+
+        // Budgets: the first call of "poor" costs more than its whole budget; the next is refused before any provider is asked.
+        var firstPoor = await p.Client.PostAsJsonAsync("/api/v1/providers/complete", Ask("spend", new { providers = new[] { "limited" } }, caller: "poor"));
+        Assert.Equal(HttpStatusCode.OK, firstPoor.StatusCode);
+        var broke = await p.Client.PostAsJsonAsync("/api/v1/providers/complete", Ask("spend more", new { providers = new[] { "limited" } }, caller: "poor"));
+        Assert.Equal(HttpStatusCode.PaymentRequired, broke.StatusCode);
+
+        // rpm 3: the retried call and the first "poor" call took two; one more fits, the next is refused.
+        Assert.Equal(HttpStatusCode.OK, (await p.Client.PostAsJsonAsync("/api/v1/providers/complete", Ask("fill", new { providers = new[] { "limited" } }))).StatusCode);
+        var limited = await p.Client.PostAsJsonAsync("/api/v1/providers/complete", Ask("over", new { providers = new[] { "limited" } }));
+        Assert.Equal(HttpStatusCode.TooManyRequests, limited.StatusCode);
+        Assert.True(limited.Headers.RetryAfter is not null);
+        Assert.Equal("application/problem+json", limited.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(4, fake.Requests.Count);
+        Assert.Contains("budget", await broke.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Streaming_DeliversThePiecesInOrder_ThroughOurApiAndTheOfficialOpenAiSdk()
+    {
+        await using var fake = await FakeProvider.StartAsync();
+        fake.Reply = "one two three four five";
+        await using var p = await StartAsync(Provider(0, "fake-openai", "openai-compatible", $"http://127.0.0.1:{fake.Port}/v1", "openai-key", "gpt-test"));
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/providers/complete") { Content = JsonContent.Create(Ask("count", stream: true)) };
+        using var response = await p.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        var deltas = new List<string>();
+        JsonElement? done = null;
+        using (var reader = new StreamReader(await response.Content.ReadAsStreamAsync()))
+        {
+            string? kind = null;
+            while (await reader.ReadLineAsync() is { } line)
+            {
+                if (line.StartsWith("event: ", StringComparison.Ordinal)) { kind = line[7..]; }
+                else if (line.StartsWith("data: ", StringComparison.Ordinal))
+                {
+                    var data = JsonDocument.Parse(line[6..]).RootElement.Clone();
+                    if (kind == "delta") { deltas.Add(data.GetProperty("text").GetString()!); } else { done = data; }
+                }
+            }
+        }
+        Assert.Equal("one two three four five", string.Concat(deltas).Trim());
+        Assert.True(deltas.Count >= 5);
+        Assert.Equal(7, done!.Value.GetProperty("usage").GetProperty("outputTokens").GetInt64());
+
+        var sdk = new ChatClient("gpt-test", new ApiKeyCredential("not-checked"), new OpenAIClientOptions { Endpoint = new Uri($"http://127.0.0.1:{p.Port}/v1") });
+        ChatCompletion completion = await sdk.CompleteChatAsync([new UserChatMessage("hi from the sdk")]);
+        Assert.Equal("one two three four five", completion.Content[0].Text);
+        var streamed = new StringBuilder();
+        await foreach (var update in sdk.CompleteChatStreamingAsync([new UserChatMessage("stream please")]))
+        {
+            foreach (var part in update.ContentUpdate)
+            {
+                streamed.Append(part.Text);
+            }
+        }
+        Assert.Equal("one two three four five", streamed.ToString().Trim());
+        var models = await p.Client.GetFromJsonAsync<JsonElement>("/v1/models");
+        Assert.Contains(models.GetProperty("data").EnumerateArray(), m => m.GetProperty("id").GetString() == "gpt-test");
+    }
+
+    [Fact]
+    public async Task BadInput_Gets400_AndRecordsNothing_WhileConfigChangesNeedTheCurrentETag()
+    {
+        await using var fake = await FakeProvider.StartAsync();
+        await using var p = await StartAsync(Merge(
+            Provider(0, "fake-openai", "openai-compatible", $"http://127.0.0.1:{fake.Port}/v1", "openai-key", "gpt-test"),
+            new() { ["Providers__MaxPromptCharacters"] = "1000" }));
+
+        async Task Bad(object body)
+        {
+            var response = await p.Client.PostAsJsonAsync("/api/v1/providers/complete", body);
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        }
+        await Bad(new { messages = Array.Empty<object>() });
+        await Bad(Ask("x", maxTokens: -5));
+        await Bad(Ask("x", new { providers = new[] { "nobody" } }));
+        await Bad(Ask(new string('x', 2000)));
+        await Bad(new { messages = new[] { new { role = "wizard", content = "x" } } });
+        var openAiBad = await p.Client.PostAsJsonAsync("/v1/chat/completions", new { model = "gpt-test", messages = Array.Empty<object>() });
+        Assert.Equal(HttpStatusCode.BadRequest, openAiBad.StatusCode);
+        Assert.True((await openAiBad.Content.ReadFromJsonAsync<JsonElement>()).TryGetProperty("error", out _));
+        Assert.Empty(fake.Requests);
+        Assert.Equal(0, (await p.Client.GetFromJsonAsync<JsonElement>("/api/v1/providers/costs")).GetProperty("calls").GetInt32());
+
+        var current = await p.Client.GetAsync("/api/v1/providers/fake-openai");
+        var etag = current.Headers.ETag!.Tag;
+        var config = new { kind = "openai-compatible", endpoint = $"http://127.0.0.1:{fake.Port}/v1", apiKeySecret = "openai-key", enabled = false, models = new[] { new { name = "gpt-test", inputPricePer1M = 1, outputPricePer1M = 1 } } };
+        using var stale = new HttpRequestMessage(HttpMethod.Put, "/api/v1/providers/fake-openai/config") { Content = JsonContent.Create(config) };
+        stale.Headers.TryAddWithoutValidation("If-Match", "\"not-the-version\"");
+        Assert.Equal(HttpStatusCode.PreconditionFailed, (await p.Client.SendAsync(stale)).StatusCode);
+        using var invalid = new HttpRequestMessage(HttpMethod.Put, "/api/v1/providers/fake-openai/config") { Content = JsonContent.Create(new { kind = "carrier-pigeon", models = Array.Empty<object>() }) };
+        Assert.Equal(HttpStatusCode.BadRequest, (await p.Client.SendAsync(invalid)).StatusCode);
+        using var good = new HttpRequestMessage(HttpMethod.Put, "/api/v1/providers/fake-openai/config") { Content = JsonContent.Create(config) };
+        good.Headers.TryAddWithoutValidation("If-Match", etag);
+        var saved = await p.Client.SendAsync(good);
+        Assert.Equal(HttpStatusCode.OK, saved.StatusCode);
+        Assert.NotEqual(etag, saved.Headers.ETag!.Tag);
+
+        var after = await (await p.Client.PostAsJsonAsync("/api/v1/providers/complete", Ask("who answers now"))).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("local", after.GetProperty("provider").GetString());
+        Assert.Empty(fake.Requests);
+    }
+}
