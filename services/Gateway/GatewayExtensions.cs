@@ -29,9 +29,7 @@ public static class GatewayExtensions
 
         services.AddAuthentication(PolicyScheme)
             .AddPolicyScheme(PolicyScheme, "API key or JWT bearer", o => o.ForwardDefaultSelector = context =>
-                context.Request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
-                    ? JwtBearerDefaults.AuthenticationScheme
-                    : ApiKeyAuthentication.SchemeName)
+                IsJwtBearer(context.Request.Headers.Authorization.ToString()) ? JwtBearerDefaults.AuthenticationScheme : ApiKeyAuthentication.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthentication>(ApiKeyAuthentication.SchemeName, null)
             .AddJwtBearer();
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).Configure<Credentials, IOptions<GatewayOptions>>((jwt, credentials, gateway) =>
@@ -106,6 +104,11 @@ public static class GatewayExtensions
             }));
         return builder;
     }
+
+    /// <summary>A bearer token shaped like a JWT (three dot-separated parts). Anything else after "Bearer " is taken
+    /// as an API key, which is how OpenAI SDKs send theirs to <c>/v1</c>.</summary>
+    public static bool IsJwtBearer(string authorization) =>
+        authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && authorization.Count(c => c == '.') == 2;
 
     /// <summary>Every request carries a correlation id: the caller's X-Correlation-Id, or a new one; it is forwarded and echoed.</summary>
     public static IApplicationBuilder UseCorrelationId(this IApplicationBuilder app) => app.Use(async (context, next) =>

@@ -9,6 +9,7 @@ public sealed class GatewayHarness : IAsyncDisposable
     private ComponentsFolder _folder = null!;
 
     public HttpClient Client { get; private set; } = null!;
+    public int Port { get; private set; }
 
     public static async Task<GatewayHarness> StartAsync(Dictionary<string, string>? gatewayEnv = null)
     {
@@ -36,6 +37,11 @@ public sealed class GatewayHarness : IAsyncDisposable
         harness._parts.Add(messaging);
         harness._parts.Insert(0, await TestSidecar.StartAsync("messaging", harness._folder.Path, mPort, appToken: messagingToken, httpPort: mHttp, grpcPort: mGrpc, names: names));
 
+        int pHttp = TestSidecar.FreePort(), pGrpc = TestSidecar.FreePort(), pPort = TestSidecar.FreePort();
+        var providersToken = Guid.NewGuid().ToString("N");
+        harness._parts.Add(await ServiceProcess.StartAsync("AgenticFlow.Providers", pPort, pHttp, pGrpc, new Dictionary<string, string> { ["APP_API_TOKEN"] = providersToken }));
+        harness._parts.Insert(0, await TestSidecar.StartAsync("providers", harness._folder.Path, pPort, appToken: providersToken, httpPort: pHttp, grpcPort: pGrpc, names: names));
+
         int gHttp = TestSidecar.FreePort(), gGrpc = TestSidecar.FreePort(), gPort = TestSidecar.FreePort();
         var daprToken = Guid.NewGuid().ToString("N");
         var env = new Dictionary<string, string>(gatewayEnv ?? []) { ["DAPR_API_TOKEN"] = daprToken };
@@ -43,6 +49,7 @@ public sealed class GatewayHarness : IAsyncDisposable
         harness._parts.Add(gateway);
         harness._parts.Insert(0, await TestSidecar.StartAsync("gateway", harness._folder.Path, null, apiToken: daprToken, httpPort: gHttp, grpcPort: gGrpc, names: names));
         harness.Client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{gPort}") };
+        harness.Port = gPort;
         return harness;
     }
 

@@ -137,4 +137,24 @@ public sealed class GatewayTests
         Assert.Equal(HttpStatusCode.Created, own.StatusCode);
         Assert.True((await gw.Client.SendAsync(gw.Request(HttpMethod.Get, "/api/v1/nothing-here", Admin))).StatusCode == HttpStatusCode.NotFound);
     }
+
+    [Fact]
+    public async Task OpenAiClients_UseThePlatformThroughTheGateway_WithAnApiKeyAsTheirBearerToken()
+    {
+        await using var gw = await GatewayHarness.StartAsync();
+        var sdk = new OpenAI.Chat.ChatClient("local-echo", new System.ClientModel.ApiKeyCredential(AgentA1),
+            new OpenAI.OpenAIClientOptions { Endpoint = new Uri($"http://127.0.0.1:{gw.Port}/v1") });
+
+        OpenAI.Chat.ChatCompletion completion = await sdk.CompleteChatAsync([new OpenAI.Chat.UserChatMessage("hello through the gateway")]);
+        var viewer = await gw.Client.SendAsync(gw.Request(HttpMethod.Post, "/api/v1/providers/complete", Viewer, new { messages = new[] { new { role = "user", content = "x" } } }));
+        var operatorConfig = await gw.Client.SendAsync(gw.Request(HttpMethod.Put, "/api/v1/providers/local/config", "dev-operator-key", new { kind = "local", models = new[] { new { name = "x" } } }));
+        var costs = await gw.Client.SendAsync(gw.Request(HttpMethod.Get, "/api/v1/providers/costs?groupBy=caller", Viewer));
+
+        Assert.StartsWith("[local development provider]", completion.Content[0].Text);
+        Assert.Equal(HttpStatusCode.Forbidden, viewer.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, operatorConfig.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, costs.StatusCode);
+        // The gateway names the calling agent, so costs are charged to a1.
+        Assert.Equal("a1", (await costs.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("groups")[0].GetProperty("key").GetString());
+    }
 }

@@ -13,6 +13,7 @@ public static class RouteTable
     public const string Readers = "readers";
     public const string Senders = "senders";
     public const string QueueOwner = "queue-owner";
+    public const string Admins = "admins";
 
     public static readonly IReadOnlyList<(string Id, string AppId, string Path, string[] Methods, string Policy)> Routes =
     [
@@ -22,6 +23,11 @@ public static class RouteTable
         ("messages-read", "messaging", "/api/v1/messages/{messageId}", ["GET"], Readers),
         ("subscribe-write", "messaging", "/api/v1/subscribe/{**rest}", ["POST", "DELETE"], Senders),
         ("subscribe-read", "messaging", "/api/v1/subscribe/{**rest}", ["GET"], Readers),
+        ("providers-complete", "providers", "/api/v1/providers/complete", ["POST"], Senders),
+        ("providers-config", "providers", "/api/v1/providers/{id}/config", ["PUT"], Admins),
+        ("providers-read", "providers", "/api/v1/providers/{**rest}", ["GET"], Readers),
+        ("openai-chat", "providers", "/v1/chat/completions", ["POST"], Senders),
+        ("openai-models", "providers", "/v1/models", ["GET"], Readers),
     ];
 
     public static IReadOnlyList<RouteConfig> ProxyRoutes() => Routes.Select((r, i) => new RouteConfig
@@ -48,6 +54,7 @@ public static class RouteTable
         options.AddPolicy(Readers, p => p.RequireRole(Roles.Admin, Roles.Operator, Roles.Agent, Roles.Viewer));
         options.AddPolicy(Senders, p => p.RequireRole(Roles.Admin, Roles.Operator, Roles.Agent));
         options.AddPolicy(QueueOwner, p => p.AddRequirements(new QueueOwnerRequirement()));
+        options.AddPolicy(Admins, p => p.RequireRole(Roles.Admin));
     }
 }
 

@@ -18,7 +18,14 @@ public sealed class ApiKeyAuthentication(IOptionsMonitor<AuthenticationSchemeOpt
             return key;
         }
         var authorization = request.Headers.Authorization.ToString();
-        return authorization.StartsWith(SchemeName + " ", StringComparison.OrdinalIgnoreCase) ? authorization[(SchemeName.Length + 1)..].Trim() : null;
+        if (authorization.StartsWith(SchemeName + " ", StringComparison.OrdinalIgnoreCase))
+        {
+            return authorization[(SchemeName.Length + 1)..].Trim();
+        }
+        // OpenAI clients send their key as a bearer token; one that is not a JWT is an API key.
+        return authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && !GatewayExtensions.IsJwtBearer(authorization)
+            ? authorization[7..].Trim()
+            : null;
     }
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
