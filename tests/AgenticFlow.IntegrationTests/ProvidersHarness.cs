@@ -12,12 +12,13 @@ public sealed class ProvidersHarness : IAsyncDisposable
     private ComponentsFolder _folder = null!;
 
     public HttpClient Client { get; private set; } = null!;
+    public string ComponentsPath => _folder.Path;
     public ServiceProcess Service { get; private set; } = null!;
     public int Port { get; private set; }
 
-    public static async Task<ProvidersHarness> StartAsync(Dictionary<string, string> settings)
+    public static async Task<ProvidersHarness> StartAsync(Dictionary<string, string> settings, string pubsub = "in-memory")
     {
-        var harness = new ProvidersHarness { _folder = new ComponentsFolder().State("sqlite").PubSub("in-memory") };
+        var harness = new ProvidersHarness { _folder = new ComponentsFolder().State("sqlite").PubSub(pubsub) };
         File.WriteAllText(Path.Combine(harness._folder.Path, "secrets.json"), $$"""{"openai-key": "{{OpenAiKey}}", "anthropic-key": "{{AnthropicKey}}"}""");
         harness._folder.Add("secretstore.yaml", $"""
             apiVersion: dapr.io/v1alpha1

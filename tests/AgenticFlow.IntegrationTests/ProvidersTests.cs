@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using OpenAI;
 using OpenAI.Chat;
+using Dapr;
 using static AgenticFlow.IntegrationTests.ProvidersHarness;
 
 namespace AgenticFlow.IntegrationTests;
@@ -217,5 +218,57 @@ public sealed class ProvidersTests
         var after = await (await p.Client.PostAsJsonAsync("/api/v1/providers/complete", Ask("who answers now"))).Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal("local", after.GetProperty("provider").GetString());
         Assert.Empty(fake.Requests);
+    }
+
+    [Fact]
+    public async Task Strategies_PickDifferently_AndCircuitAndBudgetEventsArePublished()
+    {
+        await using var cheap = await FakeProvider.StartAsync();
+        await using var dear = await FakeProvider.StartAsync();
+        cheap.Reply = "cheap";
+        dear.Reply = "dear";
+        await using var p = await StartAsync(Merge(
+            Provider(0, "dear", "openai-compatible", $"http://127.0.0.1:{dear.Port}/v1", "openai-key", "m", inPrice: 10m, outPrice: 30m, priority: 1),
+            Provider(1, "cheap", "openai-compatible", $"http://127.0.0.1:{cheap.Port}/v1", "openai-key", "m", inPrice: 0.1m, outPrice: 0.2m, priority: 2),
+            new() { ["Providers__Retries"] = "0", ["Providers__BreakerMinimumThroughput"] = "2", ["Providers__Budgets__thrifty"] = "0.00001" }), pubsub: "redis");
+        var events = new System.Collections.Concurrent.ConcurrentQueue<(string Topic, string Body)>();
+        await using var watcher = await AgenticFlow.LocalRuntime.Tests.Infrastructure.TestApp.StartAsync((web, _) =>
+        {
+            foreach (var topic in new[] { "providers.circuit-opened", "providers.budget-exceeded" })
+            {
+                Microsoft.AspNetCore.Builder.EndpointRouteBuilderExtensions.MapPost(web, "/" + topic, async (Microsoft.AspNetCore.Http.HttpRequest r) =>
+                {
+                    using var reader = new StreamReader(r.Body);
+                    events.Enqueue((topic, await reader.ReadToEndAsync()));
+                    return Microsoft.AspNetCore.Http.Results.Ok();
+                }).WithTopic("pubsub", topic);
+            }
+        });
+        await using var watcherSidecar = await AgenticFlow.LocalRuntime.Tests.Infrastructure.TestSidecar.StartAsync(
+            AgenticFlow.LocalRuntime.Tests.Infrastructure.TestServers.NewId("watcher"), p.ComponentsPath, watcher.Port);
+
+        async Task<string> Picked(object? routing, string caller = "agent-1") =>
+            (await (await p.Client.PostAsJsonAsync("/api/v1/providers/complete", Ask("pick one", routing, caller))).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("provider").GetString()!;
+
+        Assert.Equal("dear", await Picked(new { strategy = "priority" }));
+        Assert.Equal("cheap", await Picked(new { strategy = "cheapest" }));
+        Assert.Equal("cheap", await Picked(new { strategy = "priority", maxCostUsd = 0.001 }));
+
+        await Picked(new { providers = new[] { "cheap" } }, caller: "thrifty");
+        var refused = await p.Client.PostAsJsonAsync("/api/v1/providers/complete", Ask("again", caller: "thrifty"));
+        Assert.Equal(HttpStatusCode.PaymentRequired, refused.StatusCode);
+
+        for (var i = 0; i < 3; i++)
+        {
+            dear.Script.Enqueue("500");
+        }
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal("cheap", await Picked(new { strategy = "priority" }));
+        }
+
+        await AgenticFlow.LocalRuntime.Tests.Infrastructure.Eventually.True(() => events.Any(e => e.Topic == "providers.circuit-opened") && events.Any(e => e.Topic == "providers.budget-exceeded"), "both events");
+        Assert.Contains("dear", events.First(e => e.Topic == "providers.circuit-opened").Body);
+        Assert.Contains("thrifty", events.First(e => e.Topic == "providers.budget-exceeded").Body);
     }
 }

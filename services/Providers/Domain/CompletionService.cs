@@ -80,13 +80,15 @@ public sealed partial class CompletionService(
             }
             list.Add(new Candidate(provider, version, model, state, cost));
         }
-        return request.Routing.Strategy switch
+        var ordered = request.Routing.Strategy switch
         {
             "cheapest" => list.OrderBy(c => c.EstimatedCost).ThenBy(c => c.Provider.Priority).ToList(),
             "fastest" => list.OrderBy(c => c.State.Stats().P50 ?? 0).ThenBy(c => c.Provider.Priority).ToList(),
             "weighted" => Weighted(list),
             _ => list.OrderBy(c => c.Provider.Priority).ThenBy(c => c.Provider.Id, StringComparer.Ordinal).ToList(),
         };
+        // The development provider is free and instant, so it would win "cheapest" and "fastest": it is the last resort instead.
+        return ordered.OrderBy(c => c.Provider.IsDevelopment).ToList();
     }
 
     private static List<Candidate> Weighted(List<Candidate> list)
