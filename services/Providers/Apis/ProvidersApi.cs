@@ -152,13 +152,13 @@ public static class ProvidersApi
         {
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["window"] = ["from must precede to by at most 31 days; groupBy is provider, model or caller"] }, type: ProblemBase + "validation");
         }
-        var records = (await ledger.RangeAsync(start, end, ct))
-            .Where(r => (caller is null || r.Caller == caller) && (provider is null || r.Provider == provider) && (model is null || r.Model == model))
+        var totals = (await ledger.TotalsAsync(start, end, ct))
+            .Where(t => (caller is null || t.Caller == caller) && (provider is null || t.Provider == provider) && (model is null || t.Model == model))
             .ToList();
-        var groups = records.GroupBy(r => groupBy switch { "model" => r.Model, "caller" => r.Caller, _ => r.Provider })
-            .Select(g => new CostGroup(g.Key, g.Count(), g.Sum(r => r.InputTokens), g.Sum(r => r.OutputTokens), g.Sum(r => r.CostUsd)))
+        var groups = totals.GroupBy(t => groupBy switch { "model" => t.Model, "caller" => t.Caller, _ => t.Provider })
+            .Select(g => new CostGroup(g.Key, g.Sum(t => t.Calls), g.Sum(t => t.InputTokens), g.Sum(t => t.OutputTokens), g.Sum(t => t.CostUsd)))
             .OrderByDescending(g => g.CostUsd).ToList();
-        return TypedResults.Ok(new CostReport(start, end, groupBy, records.Count, records.Sum(r => r.CostUsd), groups));
+        return TypedResults.Ok(new CostReport(start, end, groupBy, groups.Sum(g => g.Calls), groups.Sum(g => g.CostUsd), groups));
     }
 
     private static ProblemDetails NotFound(string id) => new() { Title = "Not found", Detail = $"No provider {id}.", Status = 404, Type = ProblemBase + "not-found" };
