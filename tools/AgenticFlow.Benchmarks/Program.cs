@@ -14,10 +14,15 @@ using StackExchange.Redis;
 
 // Local runtime benchmark (Redis profile): state get/save and publish->deliver through the sidecar,
 // beside the same operations done directly against Redis in the same run. Figures only; no pass/fail.
-// 'messaging' as the first argument runs the message bus benchmark instead (MessagingBenchmark.cs).
+// 'messaging' or 'providers' as the first argument runs that service's benchmark instead.
 if (args.FirstOrDefault() == "messaging")
 {
     await MessagingBenchmark.RunAsync();
+    return;
+}
+if (args.FirstOrDefault() == "providers")
+{
+    await ProvidersBenchmark.RunAsync();
     return;
 }
 var redisAddress = Environment.GetEnvironmentVariable("AGENTICFLOW_TEST_REDIS")

@@ -146,6 +146,7 @@ public sealed partial class CompletionService(
                 continue;
             }
             var started = Stopwatch.GetTimestamp();
+            CompletionResult answered;
             try
             {
                 var client = await clients.GetAsync(candidate.Provider, candidate.Model.Name, candidate.Version, ct);
@@ -155,11 +156,9 @@ public sealed partial class CompletionService(
                 candidate.State.Record(elapsed, failed: false);
                 var input = response.Usage?.InputTokenCount ?? TokenEstimate.Of(request.Messages);
                 var output = response.Usage?.OutputTokenCount ?? TokenEstimate.Of(response.Text);
-                var result = new CompletionResult(response.Text, response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>().ToList(),
+                answered = new CompletionResult(response.Text, response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>().ToList(),
                     candidate.Provider.Id, response.ModelId ?? candidate.Model.Name, input, output, Price(candidate.Model, input, output), elapsed,
                     candidate.Provider.IsDevelopment, response.FinishReason?.Value, [.. attempts, $"{candidate.Provider.Id}: ok"]);
-                await RecordAsync(request.Caller, result, ct);
-                return result;
             }
             catch (Exception ex) when (!IsFallbackError(ex) && !ct.IsCancellationRequested && ex is not CompletionRefused)
             {
@@ -176,7 +175,11 @@ public sealed partial class CompletionService(
                     soonest = soonest is null || after < soonest ? after : soonest;
                 }
                 LogFallback(candidate.Provider.Id, Describe(ex));
+                continue;
             }
+            // Outside the provider's try: a failure to record is not the provider's failure.
+            await RecordAsync(request.Caller, answered, ct);
+            return answered;
         }
         if (attempts.All(a => a.EndsWith("rate limited", StringComparison.Ordinal)))
         {

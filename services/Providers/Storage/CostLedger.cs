@@ -15,8 +15,8 @@ public sealed record CostTotals(string Provider, string Model, string Caller, in
 
 /// <summary>
 /// Every call's cost, in the Dapr state store, in one transaction per call: the call's own record (kept 40 days),
-/// its addition to the hour's totals, and to the caller's spend for the UTC day that budgets read. Hour totals are
-/// spread over a few shards so concurrent calls rarely touch the same document; ETags keep every addition.
+/// its addition to the hour's totals, and to the caller's spend for the UTC day that budgets read. Totals and spend
+/// are spread over a few shards so concurrent calls rarely touch the same document; ETags keep every addition.
 /// </summary>
 public sealed class CostLedger(DaprClient dapr, IOptions<ProvidersOptions> options)
 {
@@ -24,10 +24,13 @@ public sealed class CostLedger(DaprClient dapr, IOptions<ProvidersOptions> optio
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     public static string HourKey(DateTimeOffset at, int shard) => $"costs:{at.UtcDateTime:yyyyMMddHH}:{shard}";
-    public static string SpendKey(string caller, DateTimeOffset at) => $"spend:{caller}:{at.UtcDateTime:yyyyMMdd}";
+    public static string SpendKey(string caller, DateTimeOffset at, int shard) => $"spend:{caller}:{at.UtcDateTime:yyyyMMdd}:{shard}";
 
-    public async Task<decimal> SpentTodayAsync(string caller, DateTimeOffset now, CancellationToken ct) =>
-        await dapr.GetStateAsync<decimal?>(options.Value.StateStore, SpendKey(caller, now), cancellationToken: ct) ?? 0m;
+    public async Task<decimal> SpentTodayAsync(string caller, DateTimeOffset now, CancellationToken ct)
+    {
+        var items = await dapr.GetBulkStateAsync<decimal?>(options.Value.StateStore, Enumerable.Range(0, Shards).Select(s => SpendKey(caller, now, s)).ToList(), parallelism: Shards, cancellationToken: ct);
+        return items.Sum(i => i.Value ?? 0m);
+    }
 
     public decimal BudgetFor(string caller) =>
         options.Value.Budgets.TryGetValue(caller, out var budget) ? budget : options.Value.DailyBudgetUsd;
@@ -40,7 +43,7 @@ public sealed class CostLedger(DaprClient dapr, IOptions<ProvidersOptions> optio
         for (var attempt = 0; ; attempt++)
         {
             var hourTask = dapr.GetStateAndETagAsync<Dictionary<string, CostTotals>?>(store, HourKey(record.At, shard), cancellationToken: ct);
-            var spentTask = dapr.GetStateAndETagAsync<decimal?>(store, SpendKey(record.Caller, record.At), cancellationToken: ct);
+            var spentTask = dapr.GetStateAndETagAsync<decimal?>(store, SpendKey(record.Caller, record.At, shard), cancellationToken: ct);
             var (hour, hourTag) = await hourTask;
             var (spent, spentTag) = await spentTask;
             hour ??= [];
@@ -58,7 +61,7 @@ public sealed class CostLedger(DaprClient dapr, IOptions<ProvidersOptions> optio
                 [
                     Write("cost:" + record.Id, record, null, 40 * 86_400),
                     Write(HourKey(record.At, shard), hour, hourTag, 40 * 86_400),
-                    Write(SpendKey(record.Caller, record.At), (spent ?? 0m) + record.CostUsd, spentTag, 3 * 86_400),
+                    Write(SpendKey(record.Caller, record.At, shard), (spent ?? 0m) + record.CostUsd, spentTag, 3 * 86_400),
                 ], cancellationToken: ct);
                 return;
             }

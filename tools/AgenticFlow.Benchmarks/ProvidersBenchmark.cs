@@ -1,0 +1,140 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using AgenticFlow.LocalRuntime.Cli;
+using AgenticFlow.LocalRuntime.Components;
+using AgenticFlow.LocalRuntime.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace AgenticFlow.Benchmarks;
+
+/// <summary>
+/// What the provider gateway adds over calling a provider directly: the same chat completion sent to a fake
+/// OpenAI-compatible server that answers at once, directly and through the providers service (routing, limits,
+/// budget check, breaker, cost recording in Redis), at 1, 16 and 64 concurrent callers.
+/// </summary>
+public static class ProvidersBenchmark
+{
+    public static async Task RunAsync()
+    {
+        var redisAddress = Environment.GetEnvironmentVariable("AGENTICFLOW_TEST_REDIS") ?? throw new InvalidOperationException("run tools/bench.sh providers");
+        var seconds = double.TryParse(Environment.GetEnvironmentVariable("BENCH_SECONDS"), out var s) ? s : 5;
+        var duration = TimeSpan.FromSeconds(seconds);
+
+        var fakePort = MultiAppRun.FreePort();
+        var fakeBuilder = WebApplication.CreateSlimBuilder();
+        fakeBuilder.Logging.ClearProviders();
+        fakeBuilder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, fakePort));
+        var fake = fakeBuilder.Build();
+        var answer = """{"id":"c","object":"chat.completion","created":1,"model":"bench","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":20,"completion_tokens":2,"total_tokens":22}}""";
+        fake.MapPost("/v1/chat/completions", () => Results.Text(answer, "application/json"));
+        await fake.StartAsync();
+
+        var folder = Directory.CreateTempSubdirectory("agenticflow-bench-prov-").FullName;
+        File.WriteAllText(Path.Combine(folder, "secrets.json"), """{"bench-key": "sk-bench"}""");
+        File.WriteAllText(Path.Combine(folder, "components.yaml"), $"""
+            apiVersion: dapr.io/v1alpha1
+            kind: Component
+            metadata: {"{"} name: statestore {"}"}
+            spec:
+              type: state.redis
+              version: v1
+              metadata:
+              - {"{"} name: redisHost, value: "{redisAddress}" {"}"}
+            ---
+            apiVersion: dapr.io/v1alpha1
+            kind: Component
+            metadata: {"{"} name: secretstore {"}"}
+            spec:
+              type: secretstores.local.file
+              version: v1
+              metadata:
+              - {"{"} name: secretsFile, value: "{Path.Combine(folder, "secrets.json")}" {"}"}
+            """);
+        await using var shared = new SharedResources();
+        var options = new SidecarOptions { AppId = "providers", HttpPort = MultiAppRun.FreePort(), GrpcPort = MultiAppRun.FreePort(), ResourcesPaths = [folder] };
+        await using var sidecar = await SidecarHost.StartAsync(options, ResourceLoader.Load([folder]), shared, new NameRegistry(Path.Combine(folder, "names")),
+            LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Error)));
+        var servicePort = MultiAppRun.FreePort();
+        var dll = Path.Combine(FindRepo(), "services", "Providers", "bin", "Release", "net10.0", "AgenticFlow.Providers.dll");
+        var info = new ProcessStartInfo("dotnet", dll) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        info.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{servicePort}";
+        info.Environment["DAPR_HTTP_ENDPOINT"] = $"http://127.0.0.1:{options.HttpPort}";
+        info.Environment["DAPR_GRPC_ENDPOINT"] = $"http://127.0.0.1:{options.GrpcPort}";
+        info.Environment["Logging__LogLevel__Default"] = "Warning";
+        info.Environment["Providers__CallerRpm"] = "0";
+        info.Environment["Providers__CallerTpm"] = "0";
+        info.Environment["Providers__Items__0__Id"] = "fake";
+        info.Environment["Providers__Items__0__Kind"] = "openai-compatible";
+        info.Environment["Providers__Items__0__Endpoint"] = $"http://127.0.0.1:{fakePort}/v1";
+        info.Environment["Providers__Items__0__ApiKeySecret"] = "bench-key";
+        info.Environment["Providers__Items__0__Models__0__Name"] = "bench";
+        info.Environment["Providers__Items__0__Models__0__InputPricePer1M"] = "0.15";
+        info.Environment["Providers__Items__0__Models__0__OutputPricePer1M"] = "0.6";
+        using var service = Process.Start(info)!;
+        service.OutputDataReceived += (_, _) => { };
+        service.ErrorDataReceived += (_, e) => { if (e.Data is not null) { Console.Error.WriteLine("[providers] " + e.Data); } };
+        service.BeginOutputReadLine();
+        service.BeginErrorReadLine();
+        try
+        {
+            using var direct = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{fakePort}") };
+            using var platform = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{servicePort}") };
+            var body = new { model = "bench", messages = new[] { new { role = "user", content = "Say ok." } }, max_tokens = 8 };
+            for (var i = 0; ; i++)
+            {
+                try
+                {
+                    if ((await platform.PostAsJsonAsync("/v1/chat/completions", body)).IsSuccessStatusCode)
+                    {
+                        break;
+                    }
+                }
+                catch (HttpRequestException) when (i < 300)
+                {
+                }
+                if (i >= 300)
+                {
+                    throw new TimeoutException("the providers service did not come up");
+                }
+                await Task.Delay(200);
+            }
+            async Task Call(HttpClient client) => (await client.PostAsJsonAsync("/v1/chat/completions", body)).EnsureSuccessStatusCode();
+            for (var i = 0; i < 300; i++)
+            {
+                await Call(platform);
+                await Call(direct);
+            }
+
+            Console.WriteLine($"AgenticFlow provider gateway benchmark: {Environment.ProcessorCount} cores, {seconds}s per scenario; a fake OpenAI-compatible provider that answers at once");
+            Console.WriteLine();
+            Measure.Header();
+            foreach (var callers in new[] { 1, 16, 64 })
+            {
+                var baseline = await Measure.Saturate(callers, duration, () => Call(direct));
+                var through = await Measure.Saturate(callers, duration, () => Call(platform));
+                Measure.Print($"chat completion, {callers} caller(s)", "provider direct", baseline);
+                Measure.Print($"chat completion, {callers} caller(s)", "via providers", through);
+                Console.WriteLine($"|   added by the gateway at {callers,2}: p50 {through.Samples.Percentile(50) - baseline.Samples.Percentile(50),6:F2} ms, p99 {through.Samples.Percentile(99) - baseline.Samples.Percentile(99),6:F2} ms |");
+            }
+        }
+        finally
+        {
+            service.Kill(entireProcessTree: true);
+            await fake.DisposeAsync();
+        }
+    }
+
+    private static string FindRepo()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "AgenticFlow.sln")))
+        {
+            dir = dir.Parent;
+        }
+        return dir?.FullName ?? throw new InvalidOperationException("run from the repository");
+    }
+}
