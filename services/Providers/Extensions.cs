@@ -19,6 +19,7 @@ public static class Extensions
         builder.Services.AddSingleton<ProviderHealth>();
         builder.Services.AddSingleton<CallerLimits>();
         builder.Services.AddSingleton<CostLedger>();
+        builder.Services.AddSingleton<ResponseCache>();
         builder.Services.AddSingleton<CompletionService>();
         return builder;
     }

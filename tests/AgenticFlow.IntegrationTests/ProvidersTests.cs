@@ -58,6 +58,17 @@ public sealed class ProvidersTests
         Assert.Equal(3, costs.GetProperty("groups")[0].GetProperty("calls").GetInt32());
 
         Assert.All(fake.Requests, r => Assert.Equal("Bearer " + OpenAiKey, r.Auth));
+
+        // An exact repeat with a cache TTL is answered from the cache: no provider call, no cost.
+        var cachedAsk = Ask("cache me", new { cacheTtlSeconds = 60 }, caller: "team-a");
+        var miss = await (await p.Client.PostAsJsonAsync("/api/v1/providers/complete", cachedAsk)).Content.ReadFromJsonAsync<JsonElement>();
+        var callsBefore = fake.Requests.Count;
+        var hit = await (await p.Client.PostAsJsonAsync("/api/v1/providers/complete", cachedAsk)).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.False(miss.GetProperty("cached").GetBoolean());
+        Assert.True(hit.GetProperty("cached").GetBoolean());
+        Assert.Equal(0m, hit.GetProperty("costUsd").GetDecimal());
+        Assert.Equal(miss.GetProperty("text").GetString(), hit.GetProperty("text").GetString());
+        Assert.Equal(callsBefore, fake.Requests.Count);
         var everything = string.Join("\n", responses.Select(r => r.GetRawText())) + await p.Client.GetStringAsync("/api/v1/providers")
             + await p.Client.GetStringAsync("/api/v1/providers/status") + costs.GetRawText() + p.Service.Output;
         Assert.DoesNotContain(OpenAiKey, everything);

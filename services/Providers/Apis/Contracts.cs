@@ -11,7 +11,7 @@ public sealed record ToolDto(string? Name, string? Description, JsonElement? Par
 
 public sealed record OptionsDto(int? MaxTokens, float? Temperature, float? TopP, List<string>? Stop, string? ResponseFormat, List<ToolDto>? Tools);
 
-public sealed record RoutingDto(string? Strategy, decimal? MaxCostUsd, int? MaxLatencyMs, List<string>? RequiredFeatures, List<string>? Providers);
+public sealed record RoutingDto(string? Strategy, decimal? MaxCostUsd, int? MaxLatencyMs, List<string>? RequiredFeatures, List<string>? Providers, int? CacheTtlSeconds);
 
 public sealed record CompleteRequest(List<MessageDto>? Messages, string? Model, string? ModelClass, OptionsDto? Options, RoutingDto? Routing, string? Caller, bool Stream);
 
@@ -20,10 +20,10 @@ public sealed record ToolCallDto(string Id, string Name, IDictionary<string, obj
 public sealed record UsageDto(long InputTokens, long OutputTokens);
 
 public sealed record CompleteResponse(string Text, IReadOnlyList<ToolCallDto> ToolCalls, string Provider, string Model, UsageDto Usage, decimal CostUsd,
-    double LatencyMs, bool Development, string? FinishReason, IReadOnlyList<string> Attempts)
+    double LatencyMs, bool Development, string? FinishReason, IReadOnlyList<string> Attempts, bool Cached)
 {
     public static CompleteResponse From(CompletionResult r) => new(r.Text, r.ToolCalls.Select(c => new ToolCallDto(c.CallId, c.Name, c.Arguments)).ToList(),
-        r.Provider, r.Model, new UsageDto(r.InputTokens, r.OutputTokens), r.CostUsd, Math.Round(r.LatencyMs, 2), r.Development, r.FinishReason, r.Attempts);
+        r.Provider, r.Model, new UsageDto(r.InputTokens, r.OutputTokens), r.CostUsd, Math.Round(r.LatencyMs, 2), r.Development, r.FinishReason, r.Attempts, r.Cached);
 }
 
 /// <summary>Turns an API request into a <see cref="CompletionRequest"/>, naming every field that is wrong.</summary>
@@ -70,11 +70,12 @@ public static class RequestReader
         if (o.TopP is < 0 or > 1) { errors["options.topP"] = ["topP must be between 0 and 1"]; }
         if (o.ResponseFormat is not (null or "text" or "json")) { errors["options.responseFormat"] = ["responseFormat must be text or json"]; }
         if (o.Tools?.Any(t => string.IsNullOrWhiteSpace(t.Name)) == true) { errors["options.tools"] = ["every tool needs a name"]; }
-        var routing = request.Routing ?? new RoutingDto(null, null, null, null, null);
+        var routing = request.Routing ?? new RoutingDto(null, null, null, null, null, null);
         var strategy = routing.Strategy ?? "priority";
         if (!CompletionService.Strategies.Contains(strategy)) { errors["routing.strategy"] = [$"strategy must be one of {string.Join(", ", CompletionService.Strategies)}"]; }
         if (routing.MaxCostUsd is < 0) { errors["routing.maxCostUsd"] = ["maxCostUsd must not be negative"]; }
         if (routing.MaxLatencyMs is <= 0) { errors["routing.maxLatencyMs"] = ["maxLatencyMs must be positive"]; }
+        if (routing.CacheTtlSeconds is < 0 or > 7 * 86_400) { errors["routing.cacheTtlSeconds"] = ["cacheTtlSeconds must be between 0 and 604800"]; }
         if (routing.Providers?.FirstOrDefault(p => !knownProviders.Contains(p)) is { } unknown) { errors["routing.providers"] = [$"unknown provider '{unknown}'"]; }
         var features = routing.RequiredFeatures ?? [];
         if (o.Tools is { Count: > 0 } && !features.Contains("tools")) { features = [.. features, "tools"]; }
@@ -93,7 +94,7 @@ public static class RequestReader
             Tools = o.Tools?.Select(t => (AITool)AIFunctionFactory.CreateDeclaration(t.Name!, t.Description ?? "", t.Parameters ?? JsonDocument.Parse("{\"type\":\"object\"}").RootElement)).ToList(),
         };
         completion = new CompletionRequest(messages, request.Model, request.ModelClass, options,
-            new RoutingHints(strategy, routing.MaxCostUsd, routing.MaxLatencyMs, features, routing.Providers), caller);
+            new RoutingHints(strategy, routing.MaxCostUsd, routing.MaxLatencyMs, features, routing.Providers, routing.CacheTtlSeconds), caller);
         return errors;
     }
 

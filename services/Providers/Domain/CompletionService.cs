@@ -9,13 +9,13 @@ using Polly.CircuitBreaker;
 
 namespace AgenticFlow.Providers.Domain;
 
-public sealed record RoutingHints(string Strategy, decimal? MaxCostUsd, int? MaxLatencyMs, IReadOnlyList<string> RequiredFeatures, IReadOnlyList<string>? Providers);
+public sealed record RoutingHints(string Strategy, decimal? MaxCostUsd, int? MaxLatencyMs, IReadOnlyList<string> RequiredFeatures, IReadOnlyList<string>? Providers, int? CacheTtlSeconds = null);
 
 public sealed record CompletionRequest(IReadOnlyList<ChatMessage> Messages, string? Model, string? ModelClass, ChatOptions Options, RoutingHints Routing, string Caller);
 
 public sealed record CompletionResult(
     string Text, IReadOnlyList<FunctionCallContent> ToolCalls, string Provider, string Model, long InputTokens, long OutputTokens,
-    decimal CostUsd, double LatencyMs, bool Development, string? FinishReason, IReadOnlyList<string> Attempts);
+    decimal CostUsd, double LatencyMs, bool Development, string? FinishReason, IReadOnlyList<string> Attempts, bool Cached = false);
 
 public enum RefusalKind { NoProvider, RateLimited, BudgetExceeded, AllFailed, Rejected }
 
@@ -40,6 +40,7 @@ public sealed partial class CompletionService(
     ChatClientFactory clients,
     CallerLimits callers,
     CostLedger ledger,
+    ResponseCache cache,
     DaprClient dapr,
     IOptions<ProvidersOptions> options,
     TimeProvider time,
@@ -132,6 +133,22 @@ public sealed partial class CompletionService(
     public async Task<CompletionResult> CompleteAsync(CompletionRequest request, CancellationToken ct)
     {
         await AdmitAsync(request, ct);
+        var cacheKey = request.Routing.CacheTtlSeconds is > 0 && request.Options.Tools is not { Count: > 0 } ? ResponseCache.Key(request) : null;
+        if (cacheKey is not null && await cache.GetAsync(cacheKey, ct) is { } hit)
+        {
+            // An exact repeat within the TTL: answered from the cache, at no cost and with no provider call.
+            return hit with { CostUsd = 0, LatencyMs = 0, Cached = true, Attempts = ["cache: hit"] };
+        }
+        var result = await CompleteUncachedAsync(request, ct);
+        if (cacheKey is not null)
+        {
+            await cache.PutAsync(cacheKey, result, request.Routing.CacheTtlSeconds!.Value, ct);
+        }
+        return result;
+    }
+
+    private async Task<CompletionResult> CompleteUncachedAsync(CompletionRequest request, CancellationToken ct)
+    {
         var candidates = await CandidatesAsync(request, ct);
         if (candidates.Count == 0)
         {
