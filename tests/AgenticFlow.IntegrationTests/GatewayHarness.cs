@@ -16,19 +16,7 @@ public sealed class GatewayHarness : IAsyncDisposable
         var harness = new GatewayHarness();
         var repo = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../.."));
         var secrets = File.ReadAllText(Path.Combine(repo, "components/local/secrets.json"));
-        harness._folder = new ComponentsFolder().State("sqlite").PubSub("in-memory").Add("secrets.json", secrets);
-        harness._folder.Add("secretstore.yaml", $"""
-            apiVersion: dapr.io/v1alpha1
-            kind: Component
-            metadata:
-              name: secretstore
-            spec:
-              type: secretstores.local.file
-              version: v1
-              metadata:
-              - name: secretsFile
-                value: "{Path.Combine(harness._folder.Path, "secrets.json")}"
-            """);
+        harness._folder = new ComponentsFolder().State("sqlite").PubSub("in-memory").SecretStore(secrets);
         // A name registry of its own, so this harness's "messaging" is the only one its gateway can find.
         var names = new AgenticFlow.LocalRuntime.Hosting.NameRegistry(Path.Combine(harness._folder.Path, "names"));
         int mHttp = TestSidecar.FreePort(), mGrpc = TestSidecar.FreePort(), mPort = TestSidecar.FreePort();

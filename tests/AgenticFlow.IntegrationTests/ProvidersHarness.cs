@@ -19,19 +19,7 @@ public sealed class ProvidersHarness : IAsyncDisposable
     public static async Task<ProvidersHarness> StartAsync(Dictionary<string, string> settings, string pubsub = "in-memory")
     {
         var harness = new ProvidersHarness { _folder = new ComponentsFolder().State("sqlite").PubSub(pubsub) };
-        File.WriteAllText(Path.Combine(harness._folder.Path, "secrets.json"), $$"""{"openai-key": "{{OpenAiKey}}", "anthropic-key": "{{AnthropicKey}}"}""");
-        harness._folder.Add("secretstore.yaml", $"""
-            apiVersion: dapr.io/v1alpha1
-            kind: Component
-            metadata:
-              name: secretstore
-            spec:
-              type: secretstores.local.file
-              version: v1
-              metadata:
-              - name: secretsFile
-                value: "{Path.Combine(harness._folder.Path, "secrets.json")}"
-            """);
+        harness._folder.SecretStore($$"""{"openai-key": "{{OpenAiKey}}", "anthropic-key": "{{AnthropicKey}}"}""");
         int http = TestSidecar.FreePort(), grpc = TestSidecar.FreePort();
         harness.Port = TestSidecar.FreePort();
         var sidecar = await TestSidecar.StartAsync(TestServers.NewId("providers"), harness._folder.Path, httpPort: http, grpcPort: grpc);

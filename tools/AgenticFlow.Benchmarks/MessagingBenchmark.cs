@@ -31,36 +31,7 @@ public static class MessagingBenchmark
         var seconds = double.TryParse(Environment.GetEnvironmentVariable("BENCH_SECONDS"), out var s) ? s : 5;
         var duration = TimeSpan.FromSeconds(seconds);
         var repo = FindRepo();
-        var folder = Directory.CreateTempSubdirectory("agenticflow-bench-msg-").FullName;
-        File.Copy(Path.Combine(repo, "components/local/secrets.json"), Path.Combine(folder, "secrets.json"));
-        File.WriteAllText(Path.Combine(folder, "components.yaml"), $"""
-            apiVersion: dapr.io/v1alpha1
-            kind: Component
-            metadata: {"{"} name: statestore {"}"}
-            spec:
-              type: state.redis
-              version: v1
-              metadata:
-              - {"{"} name: redisHost, value: "{redisAddress}" {"}"}
-            ---
-            apiVersion: dapr.io/v1alpha1
-            kind: Component
-            metadata: {"{"} name: pubsub {"}"}
-            spec:
-              type: pubsub.redis
-              version: v1
-              metadata:
-              - {"{"} name: redisHost, value: "{redisAddress}" {"}"}
-            ---
-            apiVersion: dapr.io/v1alpha1
-            kind: Component
-            metadata: {"{"} name: secretstore {"}"}
-            spec:
-              type: secretstores.local.file
-              version: v1
-              metadata:
-              - {"{"} name: secretsFile, value: "{Path.Combine(folder, "secrets.json")}" {"}"}
-            """);
+        var folder = BenchComponents.Write(redisAddress, pubsub: true, File.ReadAllText(Path.Combine(repo, "components/local/secrets.json")));
         var resources = ResourceLoader.Load([folder]);
         var names = new NameRegistry(Path.Combine(folder, "names"));
         await using var shared = new SharedResources();

@@ -31,32 +31,7 @@ var seconds = double.TryParse(Environment.GetEnvironmentVariable("BENCH_SECONDS"
 var duration = TimeSpan.FromSeconds(seconds);
 const int StateRate = 1000, PublishRate = 500, Workers = 32;
 
-var folder = Directory.CreateTempSubdirectory("agenticflow-bench-").FullName;
-File.WriteAllText(Path.Combine(folder, "components.yaml"), $"""
-    apiVersion: dapr.io/v1alpha1
-    kind: Component
-    metadata:
-      name: statestore
-    spec:
-      type: state.redis
-      version: v1
-      metadata:
-      - name: redisHost
-        value: "{redisAddress}"
-    ---
-    apiVersion: dapr.io/v1alpha1
-    kind: Component
-    metadata:
-      name: pubsub
-    spec:
-      type: pubsub.redis
-      version: v1
-      metadata:
-      - name: redisHost
-        value: "{redisAddress}"
-      - name: concurrency
-        value: "32"
-    """);
+var folder = BenchComponents.Write(redisAddress, pubsub: true, null);
 
 // The subscriber app: records when each event arrived.
 var arrivals = new ConcurrentDictionary<string, long>();

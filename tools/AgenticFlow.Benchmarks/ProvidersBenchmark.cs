@@ -33,27 +33,7 @@ public static class ProvidersBenchmark
         fake.MapPost("/v1/chat/completions", () => Results.Text(answer, "application/json"));
         await fake.StartAsync();
 
-        var folder = Directory.CreateTempSubdirectory("agenticflow-bench-prov-").FullName;
-        File.WriteAllText(Path.Combine(folder, "secrets.json"), """{"bench-key": "sk-bench"}""");
-        File.WriteAllText(Path.Combine(folder, "components.yaml"), $"""
-            apiVersion: dapr.io/v1alpha1
-            kind: Component
-            metadata: {"{"} name: statestore {"}"}
-            spec:
-              type: state.redis
-              version: v1
-              metadata:
-              - {"{"} name: redisHost, value: "{redisAddress}" {"}"}
-            ---
-            apiVersion: dapr.io/v1alpha1
-            kind: Component
-            metadata: {"{"} name: secretstore {"}"}
-            spec:
-              type: secretstores.local.file
-              version: v1
-              metadata:
-              - {"{"} name: secretsFile, value: "{Path.Combine(folder, "secrets.json")}" {"}"}
-            """);
+        var folder = BenchComponents.Write(redisAddress, pubsub: false, """{"bench-key": "sk-bench"}""");
         await using var shared = new SharedResources();
         var options = new SidecarOptions { AppId = "providers", HttpPort = MultiAppRun.FreePort(), GrpcPort = MultiAppRun.FreePort(), ResourcesPaths = [folder] };
         await using var sidecar = await SidecarHost.StartAsync(options, ResourceLoader.Load([folder]), shared, new NameRegistry(Path.Combine(folder, "names")),

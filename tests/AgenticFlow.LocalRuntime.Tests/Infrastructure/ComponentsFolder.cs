@@ -42,6 +42,25 @@ public sealed class ComponentsFolder : IDisposable
         {(kind == "redis" ? $"  - name: redisHost\n    value: \"{TestServers.Redis}\"\n  - name: processingTimeout\n    value: 2s\n  - name: redeliverInterval\n    value: 500ms\n" : "")}{extraMetadata}
         """);
 
+    /// <summary>A <c>secretstores.local.file</c> component named <c>secretstore</c> over the given JSON.</summary>
+    public ComponentsFolder SecretStore(string secretsJson)
+    {
+        var file = System.IO.Path.Combine(Path, "secrets.json");
+        File.WriteAllText(file, secretsJson);
+        return Add("secretstore.yaml", $"""
+            apiVersion: dapr.io/v1alpha1
+            kind: Component
+            metadata:
+              name: secretstore
+            spec:
+              type: secretstores.local.file
+              version: v1
+              metadata:
+              - name: secretsFile
+                value: "{file}"
+            """);
+    }
+
     /// <summary>Fast retries so retry and dead-letter tests finish quickly.</summary>
     public ComponentsFolder FastRetries(string pubsubName = "pubsub", int maxRetries = 2) => Add("resiliency.yaml", $"""
         apiVersion: dapr.io/v1alpha1

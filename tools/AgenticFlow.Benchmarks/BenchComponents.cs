@@ -1,0 +1,27 @@
+namespace AgenticFlow.Benchmarks;
+
+/// <summary>The Redis-profile components every benchmark runs on, written into a temporary resources folder.</summary>
+public static class BenchComponents
+{
+    public static string Write(string redisAddress, bool pubsub, string? secretsJson)
+    {
+        var folder = Directory.CreateTempSubdirectory("agenticflow-bench-").FullName;
+        var yaml = new List<string> { Component("statestore", "state.redis", ("redisHost", redisAddress)) };
+        if (pubsub)
+        {
+            yaml.Add(Component("pubsub", "pubsub.redis", ("redisHost", redisAddress), ("concurrency", "32")));
+        }
+        if (secretsJson is not null)
+        {
+            var file = Path.Combine(folder, "secrets.json");
+            File.WriteAllText(file, secretsJson);
+            yaml.Add(Component("secretstore", "secretstores.local.file", ("secretsFile", file)));
+        }
+        File.WriteAllText(Path.Combine(folder, "components.yaml"), string.Join("---\n", yaml));
+        return folder;
+    }
+
+    private static string Component(string name, string type, params (string Name, string Value)[] metadata) =>
+        $"apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\nspec:\n  type: {type}\n  version: v1\n  metadata:\n"
+        + string.Concat(metadata.Select(m => $"  - name: {m.Name}\n    value: \"{m.Value}\"\n"));
+}
