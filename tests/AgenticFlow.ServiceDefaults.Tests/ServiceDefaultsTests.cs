@@ -8,9 +8,14 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace AgenticFlow.LocalRuntime.Tests;
+namespace AgenticFlow.ServiceDefaults.Tests;
 
-/// <summary>The shared service defaults, checked in a real app beside a real sidecar of the local runtime.</summary>
+/// <summary>
+/// The shared service defaults, checked in a real app beside a real sidecar of the local runtime. Kept in a test
+/// process of its own: OpenTelemetry's ASP.NET Core instrumentation is process-wide, and while an instrumented app
+/// runs it re-parents the request activities of sidecars hosted in the same process, which broke the runtime's
+/// trace propagation test whenever the two ran side by side.
+/// </summary>
 public sealed class ServiceDefaultsTests
 {
     /// <summary>A service on its own port, its DaprClient pointed at the given sidecar ports (started before or after it).</summary>
