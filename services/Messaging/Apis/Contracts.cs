@@ -22,7 +22,7 @@ public sealed record MessageView(
     string Id, string Priority, JsonElement Body, string? From, string? CorrelationId, IReadOnlyDictionary<string, string> Attributes,
     DateTimeOffset EnqueuedAt, DateTimeOffset? ExpiresAt, string Status, string Recipient, string? DeadLetterReason, string? SourceMessageId)
 {
-    public static MessageView From_(StoredMessage m) => new(m.Id, m.Priority.Name(), m.Body, m.From, m.CorrelationId, m.Attributes,
+    public static MessageView Of(StoredMessage m) => new(m.Id, m.Priority.Name(), m.Body, m.From, m.CorrelationId, m.Attributes,
         m.EnqueuedAt, m.ExpiresAt, m.Status, $"{m.RecipientKind}:{m.RecipientId}", m.DeadLetterReason, m.SourceMessageId);
 }
 

@@ -68,7 +68,7 @@ public static class MessagesApi
 
     public static async Task<Results<Ok<MessageView>, NotFound<ProblemDetails>>> Get(string messageId, MessagingService messaging, CancellationToken ct) =>
         await messaging.GetAsync(messageId, ct) is { } message
-            ? TypedResults.Ok(MessageView.From_(message))
+            ? TypedResults.Ok(MessageView.Of(message))
             : TypedResults.NotFound(NotFoundProblem($"No message {messageId}."));
 
     public static async Task<Results<Ok<ReceiveResponse>, ValidationProblem>> Receive(
@@ -119,7 +119,7 @@ public static class MessagesApi
         var (letters, messages) = await messaging.DeadLettersAsync(agentId, ct);
         var byId = messages.ToDictionary(m => m.Id);
         return TypedResults.Ok<IReadOnlyList<DeadLetterView>>(letters.Select(l => new DeadLetterView(l.MessageId, l.Reason, l.At, l.Deliveries,
-            byId.TryGetValue(l.MessageId, out var m) ? MessageView.From_(m) : null)).ToList());
+            byId.TryGetValue(l.MessageId, out var m) ? MessageView.Of(m) : null)).ToList());
     }
 
     public static async Task<Ok<QueueStats>> Stats(string agentId, MessagingService messaging, CancellationToken ct)
