@@ -92,6 +92,14 @@ public sealed partial class CompletionService(
         return ordered.OrderBy(c => c.Provider.IsDevelopment).ToList();
     }
 
+    private async Task<IReadOnlyList<Candidate>> RequireCandidatesAsync(CompletionRequest request, CancellationToken ct)
+    {
+        var candidates = await CandidatesAsync(request, ct);
+        return candidates.Count > 0
+            ? candidates
+            : throw new CompletionRefused(RefusalKind.NoProvider, "no enabled provider serves that model with those features within the routing limits");
+    }
+
     private static List<Candidate> Weighted(List<Candidate> list)
     {
         var ordered = new List<Candidate>();
@@ -149,11 +157,7 @@ public sealed partial class CompletionService(
 
     private async Task<CompletionResult> CompleteUncachedAsync(CompletionRequest request, CancellationToken ct)
     {
-        var candidates = await CandidatesAsync(request, ct);
-        if (candidates.Count == 0)
-        {
-            throw new CompletionRefused(RefusalKind.NoProvider, "no enabled provider serves that model with those features within the routing limits");
-        }
+        var candidates = await RequireCandidatesAsync(request, ct);
         var attempts = new List<string>();
         TimeSpan? soonest = null;
         foreach (var candidate in candidates)
@@ -209,11 +213,7 @@ public sealed partial class CompletionService(
     public async IAsyncEnumerable<(ChatResponseUpdate? Update, CompletionResult? Final)> StreamAsync(CompletionRequest request, [EnumeratorCancellation] CancellationToken ct)
     {
         await AdmitAsync(request, ct);
-        var candidates = await CandidatesAsync(request, ct);
-        if (candidates.Count == 0)
-        {
-            throw new CompletionRefused(RefusalKind.NoProvider, "no enabled provider serves that model with those features within the routing limits");
-        }
+        var candidates = await RequireCandidatesAsync(request, ct);
         var attempts = new List<string>();
         TimeSpan? soonest = null;
         foreach (var candidate in candidates)
