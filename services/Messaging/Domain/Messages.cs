@@ -75,6 +75,3 @@ public sealed record SubscriptionSet
 
 /// <summary>What an idempotency key remembers: the answer the first request got.</summary>
 public sealed record IdempotentResult(string MessageId, string RecipientKind, string RecipientId, string Priority);
-
-[JsonSerializable(typeof(StoredMessage))]
-internal sealed partial class MessagingJson : JsonSerializerContext;

@@ -107,7 +107,3 @@ public static class RequestReader
         _ => null,
     };
 }
-
-[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
-[JsonSerializable(typeof(CompleteResponse))]
-internal sealed partial class ProvidersJson : JsonSerializerContext;

@@ -115,8 +115,6 @@ public sealed partial class ProviderHealth(IOptions<ProvidersOptions> options, D
         }
     }
 
-    public IEnumerable<ProviderState> Known => _states.Values;
-
     [LoggerMessage(Level = LogLevel.Warning, Message = "Circuit of provider {ProviderId} {State}")]
     private partial void LogCircuit(string providerId, string state);
 
