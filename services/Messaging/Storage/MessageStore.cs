@@ -4,7 +4,7 @@ using System.Text.Json;
 using AgenticFlow.Messaging.Domain;
 using Dapr;
 using Dapr.Client;
-using Grpc.Core;
+using AgenticFlow.ServiceDefaults;
 using Microsoft.Extensions.Options;
 
 namespace AgenticFlow.Messaging.Storage;
@@ -72,7 +72,7 @@ public sealed class MessageStore(DaprClient dapr, IOptions<MessagingOptions> opt
                 await dapr.ExecuteStateTransactionAsync(Store, ops, cancellationToken: ct);
                 return result.Value;
             }
-            catch (DaprException ex) when (IsConflict(ex) && attempt < MaxAttempts)
+            catch (DaprException ex) when (ex.IsETagConflict() && attempt < MaxAttempts)
             {
                 if (result.OnConflict is { } check && await check(ct) is { } settled)
                 {
@@ -104,7 +104,7 @@ public sealed class MessageStore(DaprClient dapr, IOptions<MessagingOptions> opt
                 ], cancellationToken: ct);
                 return value;
             }
-            catch (DaprException ex) when (IsConflict(ex) && attempt < MaxAttempts)
+            catch (DaprException ex) when (ex.IsETagConflict() && attempt < MaxAttempts)
             {
                 await Task.Delay(Random.Shared.Next(1, 5 + attempt * 2), ct);
             }
@@ -127,7 +127,7 @@ public sealed class MessageStore(DaprClient dapr, IOptions<MessagingOptions> opt
             await dapr.ExecuteStateTransactionAsync(Store, ops, cancellationToken: ct);
             return true;
         }
-        catch (DaprException ex) when (IsConflict(ex))
+        catch (DaprException ex) when (ex.IsETagConflict())
         {
             return false;
         }
@@ -149,8 +149,6 @@ public sealed class MessageStore(DaprClient dapr, IOptions<MessagingOptions> opt
         options: InsertOnly);
 
     private static byte[] Bytes<T>(T value) => JsonSerializer.SerializeToUtf8Bytes(value, Json);
-
-    private static bool IsConflict(DaprException ex) => ex.InnerException is RpcException { StatusCode: StatusCode.Aborted };
 }
 
 /// <summary>A mailbox change: the value to return, other writes of the same transaction, and what to check when it conflicts.</summary>

@@ -2,7 +2,7 @@ using System.Text.Json;
 using AgenticFlow.Providers.Clients;
 using Dapr;
 using Dapr.Client;
-using Grpc.Core;
+using AgenticFlow.ServiceDefaults;
 using Microsoft.Extensions.Options;
 
 namespace AgenticFlow.Providers.Domain;
@@ -101,7 +101,7 @@ public sealed class ProviderRegistry(DaprClient dapr, IOptions<ProvidersOptions>
                     etag, options: stateOptions),
             ], cancellationToken: ct);
         }
-        catch (DaprException ex) when (ex.InnerException is RpcException { StatusCode: StatusCode.Aborted })
+        catch (DaprException ex) when (ex.IsETagConflict())
         {
             return (ConfigUpdate.Conflict, existing.Version);
         }

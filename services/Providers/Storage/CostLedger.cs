@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Dapr;
 using Dapr.Client;
-using Grpc.Core;
+using AgenticFlow.ServiceDefaults;
 using Microsoft.Extensions.Options;
 using AgenticFlow.Providers.Domain;
 
@@ -65,7 +65,7 @@ public sealed class CostLedger(DaprClient dapr, IOptions<ProvidersOptions> optio
                 ], cancellationToken: ct);
                 return;
             }
-            catch (DaprException ex) when (ex.InnerException is RpcException { StatusCode: StatusCode.Aborted } && attempt < 50)
+            catch (DaprException ex) when (ex.IsETagConflict() && attempt < 50)
             {
                 await Task.Delay(Random.Shared.Next(1, 5 + attempt), ct);
             }
