@@ -21,6 +21,17 @@ public static class BenchComponents
         return folder;
     }
 
+    /// <summary>The repository the benchmark was built in, where the services' builds are.</summary>
+    public static string RepositoryRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "AgenticFlow.sln")))
+        {
+            dir = dir.Parent;
+        }
+        return dir?.FullName ?? throw new InvalidOperationException("run the benchmark from a build inside the repository");
+    }
+
     private static string Component(string name, string type, params (string Name, string Value)[] metadata) =>
         $"apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\nspec:\n  type: {type}\n  version: v1\n  metadata:\n"
         + string.Concat(metadata.Select(m => $"  - name: {m.Name}\n    value: \"{m.Value}\"\n"));

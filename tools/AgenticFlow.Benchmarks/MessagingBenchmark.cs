@@ -30,7 +30,7 @@ public static class MessagingBenchmark
         var redisAddress = Environment.GetEnvironmentVariable("AGENTICFLOW_TEST_REDIS") ?? throw new InvalidOperationException("run tools/bench.sh messaging");
         var seconds = double.TryParse(Environment.GetEnvironmentVariable("BENCH_SECONDS"), out var s) ? s : 5;
         var duration = TimeSpan.FromSeconds(seconds);
-        var repo = FindRepo();
+        var repo = BenchComponents.RepositoryRoot();
         var folder = BenchComponents.Write(redisAddress, pubsub: true, File.ReadAllText(Path.Combine(repo, "components/local/secrets.json")));
         var resources = ResourceLoader.Load([folder]);
         var names = new NameRegistry(Path.Combine(folder, "names"));
@@ -245,15 +245,5 @@ public static class MessagingBenchmark
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return process;
-    }
-
-    private static string FindRepo()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "AgenticFlow.sln")))
-        {
-            dir = dir.Parent;
-        }
-        return dir?.FullName ?? throw new InvalidOperationException("run from the repository");
     }
 }

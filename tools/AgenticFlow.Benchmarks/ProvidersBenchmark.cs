@@ -39,7 +39,7 @@ public static class ProvidersBenchmark
         await using var sidecar = await SidecarHost.StartAsync(options, ResourceLoader.Load([folder]), shared, new NameRegistry(Path.Combine(folder, "names")),
             LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Error)));
         var servicePort = MultiAppRun.FreePort();
-        var dll = Path.Combine(FindRepo(), "services", "Providers", "bin", "Release", "net10.0", "AgenticFlow.Providers.dll");
+        var dll = Path.Combine(BenchComponents.RepositoryRoot(), "services", "Providers", "bin", "Release", "net10.0", "AgenticFlow.Providers.dll");
         var info = new ProcessStartInfo("dotnet", dll) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         info.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{servicePort}";
         info.Environment["DAPR_HTTP_ENDPOINT"] = $"http://127.0.0.1:{options.HttpPort}";
@@ -106,15 +106,5 @@ public static class ProvidersBenchmark
             service.Kill(entireProcessTree: true);
             await fake.DisposeAsync();
         }
-    }
-
-    private static string FindRepo()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "AgenticFlow.sln")))
-        {
-            dir = dir.Parent;
-        }
-        return dir?.FullName ?? throw new InvalidOperationException("run from the repository");
     }
 }
