@@ -10,11 +10,15 @@ public sealed record SidecarAddress(string AppId, string InstanceId, int HttpPor
 /// <summary>
 /// Name resolution for sidecars on one machine (daprd uses mDNS for this): each sidecar writes a small file
 /// into a folder only its user can read, and finds others by app-id there. Replicas of one app are picked
-/// round-robin; entries of dead processes are ignored.
+/// round-robin; entries of dead processes are ignored. A found set is reused for a second.
 /// </summary>
 public sealed class NameRegistry
 {
+    /// <summary>How long a found set of sidecars is reused; a new replica is seen within this time.</summary>
+    private const long CacheMilliseconds = 1000;
+
     private readonly string _folder;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (long At, List<SidecarAddress> Live)> _cache = new(StringComparer.Ordinal);
     private int _next;
 
     public NameRegistry(string? folder = null)
@@ -48,6 +52,21 @@ public sealed class NameRegistry
 
     public SidecarAddress? Resolve(string appId)
     {
+        // Every remote invocation resolves its target: reading the folder each time would put file I/O on that path.
+        var now = Environment.TickCount64;
+        if (!_cache.TryGetValue(appId, out var cached) || now - cached.At > CacheMilliseconds)
+        {
+            cached = (now, Read(appId));
+            if (cached.Live.Count > 0)
+            {
+                _cache[appId] = cached;
+            }
+        }
+        return cached.Live.Count == 0 ? null : cached.Live[(int)((uint)Interlocked.Increment(ref _next) % cached.Live.Count)];
+    }
+
+    private List<SidecarAddress> Read(string appId)
+    {
         var live = new List<SidecarAddress>();
         foreach (var file in Directory.EnumerateFiles(_folder, appId + ".*.json"))
         {
@@ -64,12 +83,8 @@ public sealed class NameRegistry
                 // Being rewritten or half-written: skip it this time.
             }
         }
-        if (live.Count == 0)
-        {
-            return null;
-        }
         live.Sort((a, b) => string.CompareOrdinal(a.InstanceId, b.InstanceId));
-        return live[(int)((uint)Interlocked.Increment(ref _next) % live.Count)];
+        return live;
     }
 
     private static bool IsAlive(int pid)
