@@ -72,7 +72,9 @@ public sealed class Delivery(string appId, AppChannel app, ILogger logger)
         JsonElement cloudEvent;
         try
         {
-            cloudEvent = JsonDocument.Parse(envelope).RootElement;
+            // Cloned so the document's pooled buffers go back at once; this runs for every delivery.
+            using var document = JsonDocument.Parse(envelope);
+            cloudEvent = document.RootElement.Clone();
         }
         catch (JsonException)
         {

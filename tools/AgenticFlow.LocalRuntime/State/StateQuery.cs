@@ -128,7 +128,8 @@ public sealed class StateQuery
             JsonElement value;
             try
             {
-                value = JsonDocument.Parse(item.Value).RootElement;
+                using var document = JsonDocument.Parse(item.Value);
+                value = document.RootElement.Clone();
             }
             catch (JsonException)
             {
