@@ -17,7 +17,7 @@ public sealed class RuntimeProcess : IAsyncDisposable
     public int HttpPort { get; }
     public HttpClient Http { get; }
 
-    public static async Task<RuntimeProcess> StartAsync(string appId, string resourcesPath, int? appPort, int httpPort, int grpcPort)
+    public static async Task<RuntimeProcess> StartAsync(string appId, string resourcesPath, int? appPort, int httpPort, int grpcPort, string? resolverFolder = null)
     {
         var runtime = Path.Combine(AppContext.BaseDirectory, "agenticflow-runtime.dll");
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -29,6 +29,11 @@ public sealed class RuntimeProcess : IAsyncDisposable
         {
             info.ArgumentList.Add("--app-port");
             info.ArgumentList.Add(port.ToString());
+        }
+        if (resolverFolder is not null)
+        {
+            // Its own name registry, so placement sees only the sidecars of this test.
+            info.Environment["AGENTICFLOW_RESOLVER_DIR"] = resolverFolder;
         }
         var process = Process.Start(info)!;
         process.OutputDataReceived += (_, _) => { };

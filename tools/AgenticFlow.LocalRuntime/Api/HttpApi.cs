@@ -52,6 +52,8 @@ public static class HttpApi
 
         app.Map("/v1.0/invoke/{appId}/method/{**method}", Invocation.InvokeAsync);
         app.Map(Invocation.PeerPrefix + "{**method}", Invocation.FromPeerAsync);
+
+        app.MapActorHttpApi();
     }
 
     private static async Task<IResult> GetState(Sidecar sidecar, string store, string key, HttpRequest request, CancellationToken ct)

@@ -10,9 +10,11 @@ namespace AgenticFlow.LocalRuntime.Api;
 /// </summary>
 public static class Invocation
 {
-    public const string PeerPrefix = "/__agenticflow/invoke/";
+    /// <summary>Paths other sidecars call with the peer key instead of the API token.</summary>
+    public const string PeerRoot = "/__agenticflow/";
+    public const string PeerPrefix = PeerRoot + "invoke/";
 
-    private static readonly HashSet<string> Dropped = new(StringComparer.OrdinalIgnoreCase)
+    internal static readonly HashSet<string> Dropped = new(StringComparer.OrdinalIgnoreCase)
     {
         "Host", "Connection", "Keep-Alive", "Transfer-Encoding", "Upgrade", "Proxy-Connection", "TE", "Trailer",
         "Content-Length", AppChannel.TokenHeader, Sidecar.PeerKeyHeader, "traceparent", "tracestate",
@@ -86,7 +88,7 @@ public static class Invocation
         }
     }
 
-    private static HttpRequestMessage CopyRequest(HttpContext context, Uri target)
+    internal static HttpRequestMessage CopyRequest(HttpContext context, Uri target)
     {
         var incoming = context.Request;
         var request = new HttpRequestMessage(new HttpMethod(incoming.Method), target);
@@ -109,7 +111,7 @@ public static class Invocation
         return request;
     }
 
-    private static async Task CopyResponse(HttpResponseMessage response, HttpContext context)
+    internal static async Task CopyResponse(HttpResponseMessage response, HttpContext context)
     {
         context.Response.StatusCode = (int)response.StatusCode;
         foreach (var (name, values) in response.Headers.Concat(response.Content.Headers))

@@ -4,8 +4,13 @@ using System.Text.Json;
 
 namespace AgenticFlow.LocalRuntime.Hosting;
 
-/// <summary>Where a sidecar listens, and the key another sidecar presents to forward calls to it.</summary>
-public sealed record SidecarAddress(string AppId, string InstanceId, int HttpPort, int GrpcPort, int ProcessId, string PeerKey);
+/// <summary>Where a sidecar listens, the key another sidecar presents to forward calls to it, and the actor
+/// types its app hosts (placement reads these).</summary>
+public sealed record SidecarAddress(string AppId, string InstanceId, int HttpPort, int GrpcPort, int ProcessId, string PeerKey, IReadOnlyList<string>? ActorTypes = null)
+{
+    /// <summary>One sidecar among all of a machine's: app id and instance id together.</summary>
+    public string Identity => AppId + "/" + InstanceId;
+}
 
 /// <summary>
 /// Name resolution for sidecars on one machine (daprd uses mDNS for this): each sidecar writes a small file
@@ -65,15 +70,32 @@ public sealed class NameRegistry
         return cached.Live.Count == 0 ? null : cached.Live[(int)((uint)Interlocked.Increment(ref _next) % cached.Live.Count)];
     }
 
-    private List<SidecarAddress> Read(string appId)
+    /// <summary>Every live sidecar whose app hosts <paramref name="actorType"/>, in a stable order; cached like <see cref="Resolve"/>.
+    /// The same list instance is handed out while the cache holds, so callers may key derived data on it.</summary>
+    public IReadOnlyList<SidecarAddress> ActorHosts(string actorType)
+    {
+        var now = Environment.TickCount64;
+        var key = "\0actors\0" + actorType;
+        if (!_cache.TryGetValue(key, out var cached) || now - cached.At > CacheMilliseconds)
+        {
+            cached = (now, Read(null).Where(a => a.ActorTypes?.Contains(actorType, StringComparer.Ordinal) == true).ToList());
+            _cache[key] = cached;
+        }
+        return cached.Live;
+    }
+
+    /// <summary>Forgets what was found, so the next lookup reads the folder (after this sidecar's own entry changed).</summary>
+    public void Refresh() => _cache.Clear();
+
+    private List<SidecarAddress> Read(string? appId)
     {
         var live = new List<SidecarAddress>();
-        foreach (var file in Directory.EnumerateFiles(_folder, appId + ".*.json"))
+        foreach (var file in Directory.EnumerateFiles(_folder, (appId ?? "*") + ".*.json"))
         {
             try
             {
                 var address = JsonSerializer.Deserialize<SidecarAddress>(File.ReadAllText(file));
-                if (address is not null && address.AppId == appId && IsAlive(address.ProcessId))
+                if (address is not null && (appId is null || address.AppId == appId) && IsAlive(address.ProcessId))
                 {
                     live.Add(address);
                 }
@@ -83,7 +105,7 @@ public sealed class NameRegistry
                 // Being rewritten or half-written: skip it this time.
             }
         }
-        live.Sort((a, b) => string.CompareOrdinal(a.InstanceId, b.InstanceId));
+        live.Sort((a, b) => string.CompareOrdinal(a.Identity, b.Identity));
         return live;
     }
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Text.Json;
+using AgenticFlow.LocalRuntime.Actors;
 using AgenticFlow.LocalRuntime.Api;
 using AgenticFlow.LocalRuntime.Bindings;
 using AgenticFlow.LocalRuntime.Components;
@@ -37,6 +38,8 @@ public sealed class Sidecar : IAsyncDisposable
         _http = http;
         _logger = loggers.CreateLogger("sidecar." + options.AppId);
         PeerKey = NameRegistry.NewPeerKey();
+        InstanceId = options.InstanceId ?? Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture) + "-" + options.HttpPort;
+        Actors = new ActorRuntime(this, names, loggers.CreateLogger("actors." + options.AppId));
         if (options.AppPort is { } port)
         {
             var client = http.CreateClient("app");
@@ -51,6 +54,11 @@ public sealed class Sidecar : IAsyncDisposable
     public AppChannel? App { get; }
     public Delivery? Delivery { get; }
     public string PeerKey { get; }
+    public string InstanceId { get; }
+
+    /// <summary>This sidecar among all of the machine's, as placement names it.</summary>
+    public string Identity => Options.AppId + "/" + InstanceId;
+    public ActorRuntime Actors { get; }
     public List<TopicSubscription> Subscriptions { get; } = [];
     public bool IsReady => _ready.Task.IsCompleted;
     public IReadOnlyDictionary<string, string> Extended => _extended;
@@ -59,7 +67,8 @@ public sealed class Sidecar : IAsyncDisposable
     public async Task StartAsync(ResourceSet resources, int httpPort, int grpcPort)
     {
         var ct = _lifetime.Token;
-        _registration = _names.Register(new SidecarAddress(Options.AppId, Options.InstanceId ?? Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture) + "-" + httpPort, httpPort, grpcPort, Environment.ProcessId, PeerKey));
+        var address = new SidecarAddress(Options.AppId, InstanceId, httpPort, grpcPort, Environment.ProcessId, PeerKey);
+        _registration = _names.Register(address);
         if (App is null)
         {
             _ready.TrySetResult();
@@ -73,6 +82,13 @@ public sealed class Sidecar : IAsyncDisposable
                 _logger.LogInformation("Waiting for app {AppId} to listen on {Address}", Options.AppId, App.BaseAddress);
             }
             await Task.Delay(100, ct);
+        }
+        var actorTypes = await Actors.StartAsync(App, ct);
+        if (actorTypes.Count > 0)
+        {
+            // Announcing the types puts this sidecar into the placement of every sidecar that reads the registry.
+            _names.Register(address with { ActorTypes = actorTypes });
+            _names.Refresh();
         }
         var subscriptions = await LoadProgrammaticSubscriptionsAsync(ct);
         subscriptions.AddRange(resources.Subscriptions
@@ -339,6 +355,7 @@ public sealed class Sidecar : IAsyncDisposable
             return;
         }
         await _lifetime.CancelAsync();
+        await Actors.DisposeAsync();
         foreach (var subscription in _subscriptions)
         {
             await subscription.DisposeAsync();

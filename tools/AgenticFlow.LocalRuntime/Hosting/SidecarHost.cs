@@ -83,6 +83,17 @@ public sealed class SidecarHost : IAsyncDisposable
         var sidecar = new Sidecar(options, components, names, app.Services.GetRequiredService<IHttpClientFactory>(), loggers);
         created = sidecar;
 
+        // The actor SDK joins its endpoint and paths with an extra slash (//v1.0/actors/...): routes see one.
+        app.Use((context, next) =>
+        {
+            var path = context.Request.Path.Value;
+            if (path is not null && path.StartsWith("//", StringComparison.Ordinal))
+            {
+                context.Request.Path = "/" + path.TrimStart('/');
+            }
+            return next(context);
+        });
+        app.UseRouting();
         app.UseMiddleware<ApiTokenAndErrors>(sidecar);
         app.MapDaprHttpApi();
         app.MapGrpcService<DaprGrpcService>();
@@ -136,7 +147,7 @@ public sealed class SidecarHost : IAsyncDisposable
             var path = context.Request.Path.Value ?? "";
             var isGrpc = context.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) == true;
             var token = sidecar.Options.DaprApiToken;
-            if (token is not null && !path.StartsWith("/v1.0/healthz", StringComparison.Ordinal) && !path.StartsWith(Invocation.PeerPrefix, StringComparison.Ordinal)
+            if (token is not null && !path.StartsWith("/v1.0/healthz", StringComparison.Ordinal) && !path.StartsWith(Invocation.PeerRoot, StringComparison.Ordinal)
                 && !string.Equals(context.Request.Headers[AppChannel.TokenHeader], token, StringComparison.Ordinal))
             {
                 if (isGrpc)

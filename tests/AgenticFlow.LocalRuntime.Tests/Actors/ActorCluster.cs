@@ -1,0 +1,62 @@
+using AgenticFlow.LocalRuntime.Hosting;
+using AgenticFlow.LocalRuntime.Tests.Infrastructure;
+using Dapr.Actors;
+using Dapr.Actors.Client;
+
+namespace AgenticFlow.LocalRuntime.Tests.Actors;
+
+/// <summary>One app hosting actors on one or more instances (each an app with its own sidecar), and a second
+/// app, "caller", with a sidecar and no actors, whose proxies drive the tests. Each cluster has its own name
+/// registry, so clusters of tests running at once never share placement.</summary>
+public sealed class ActorCluster : IAsyncDisposable
+{
+    public const string ActorStoreMetadata = "  - name: actorStateStore\n    value: \"true\"\n";
+
+    private readonly List<IAsyncDisposable> _owned = [];
+
+    private ActorCluster(ComponentsFolder folder, string appId, NameRegistry names)
+    {
+        Folder = folder;
+        AppId = appId;
+        Names = names;
+    }
+
+    public ComponentsFolder Folder { get; }
+    public string AppId { get; }
+    public NameRegistry Names { get; }
+    public List<TestSidecar> Hosts { get; } = [];
+    public TestSidecar Caller { get; private set; } = null!;
+    public IActorProxyFactory Proxies { get; private set; } = null!;
+
+    public static TheoryData<string> Stores => new() { "sqlite", "redis", "postgresql" };
+
+    public static async Task<ActorCluster> StartAsync(string store, int instances = 1, TimeSpan? idleTimeout = null, bool markActorStore = true)
+    {
+        var folder = new ComponentsFolder().State(store, extraMetadata: markActorStore ? ActorStoreMetadata : "");
+        var cluster = new ActorCluster(folder, TestServers.NewId("actors"), new NameRegistry(Directory.CreateTempSubdirectory("agenticflow-names-").FullName));
+        for (var i = 0; i < instances; i++)
+        {
+            var httpPort = TestSidecar.FreePort();
+            var app = await ActorTestApp.StartAsync(httpPort, "instance-" + i, idleTimeout);
+            cluster._owned.Add(app);
+            var sidecar = await TestSidecar.StartAsync(cluster.AppId, folder.Path, app.Port, httpPort: httpPort, instanceId: "i" + i, names: cluster.Names);
+            cluster._owned.Add(sidecar);
+            cluster.Hosts.Add(sidecar);
+        }
+        cluster.Caller = await TestSidecar.StartAsync(TestServers.NewId("caller"), folder.Path, names: cluster.Names);
+        cluster._owned.Add(cluster.Caller);
+        cluster.Proxies = ActorTestApp.Proxies(cluster.Caller.HttpPort);
+        return cluster;
+    }
+
+    public ICounterActor Counter(string id, string type = "Counter") => Proxies.CreateActorProxy<ICounterActor>(new ActorId(id), type);
+
+    public async ValueTask DisposeAsync()
+    {
+        for (var i = _owned.Count - 1; i >= 0; i--)
+        {
+            await _owned[i].DisposeAsync();
+        }
+        Folder.Dispose();
+    }
+}

@@ -1,0 +1,41 @@
+using System.Net;
+using AgenticFlow.LocalRuntime.Tests.Infrastructure;
+using Dapr.Actors;
+
+namespace AgenticFlow.LocalRuntime.Tests.Actors;
+
+/// <summary>Reminders are kept in the actor state store: they go on firing after the runtime is killed with -9.</summary>
+public sealed class ReminderDurabilityTests
+{
+    [Theory, MemberData(nameof(ActorCluster.Stores), MemberType = typeof(ActorCluster))]
+    public async Task Reminder_Fires_Repeats_AndStillFiresAfterTheRuntimeIsKilledAndRestarted(string store)
+    {
+        using var folder = new ComponentsFolder().State(store, extraMetadata: ActorCluster.ActorStoreMetadata);
+        var appId = TestServers.NewId("reminders");
+        var id = TestServers.NewId("reminded");
+        var resolver = Directory.CreateTempSubdirectory("agenticflow-names-").FullName;
+        int httpPort = TestSidecar.FreePort(), grpcPort = TestSidecar.FreePort();
+        await using var app = await ActorTestApp.StartAsync(httpPort, "only");
+        var actor = ActorTestApp.Proxies(httpPort).CreateActorProxy<ICounterActor>(new ActorId(id), "Counter");
+        const string fired = "reminder:beat:payload-beat";
+
+        await using (var first = await RuntimeProcess.StartAsync(appId, folder.Path, app.Port, httpPort, grpcPort, resolver))
+        {
+            await actor.StartReminder("beat", 0, 400);
+            await Eventually.True(() => ActorLog.Count(id, fired) >= 3, "the reminder to fire three times");
+            await first.KillAsync();
+        }
+        var beforeRestart = ActorLog.Count(id, fired);
+
+        await using var second = await RuntimeProcess.StartAsync(appId, folder.Path, app.Port, httpPort, grpcPort, resolver);
+        await Eventually.True(() => ActorLog.Count(id, fired) >= beforeRestart + 3, "the reminder to fire again after the restart", 30);
+        var described = await second.Http.GetStringAsync($"/v1.0/actors/Counter/{id}/reminders/beat");
+        Assert.Contains("0h0m0s400ms", described);
+
+        await actor.StopReminder("beat");
+        Assert.Equal(HttpStatusCode.InternalServerError, (await second.Http.GetAsync($"/v1.0/actors/Counter/{id}/reminders/beat")).StatusCode);
+        var afterStop = ActorLog.Count(id, fired);
+        await Task.Delay(1200);
+        Assert.True(ActorLog.Count(id, fired) <= afterStop + 1, "a deleted reminder stops firing (one firing may have been under way)");
+    }
+}

@@ -1,0 +1,357 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using AgenticFlow.LocalRuntime.Api;
+using AgenticFlow.LocalRuntime.Hosting;
+using AgenticFlow.LocalRuntime.State;
+using Microsoft.Extensions.Logging;
+
+namespace AgenticFlow.LocalRuntime.Actors;
+
+/// <summary>
+/// The actor building block of one sidecar. It learns the app's actor types from <c>GET /dapr/config</c>,
+/// announces them in the name registry (placement reads that), keeps this sidecar's activations with their
+/// turn locks and timers, deactivates idle ones, and owns the reminders of the actors placed here.
+/// Actor state and reminders live in the state component marked <c>actorStateStore: "true"</c>.
+/// </summary>
+public sealed class ActorRuntime : IAsyncDisposable
+{
+    public const string ReentrancyHeader = "Dapr-Reentrancy-Id";
+
+    private readonly Sidecar _sidecar;
+    private readonly NameRegistry _names;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<(string Type, string Id), ActiveActor> _active = new();
+    private readonly CancellationTokenSource _stop = new();
+    private ActorReminders? _reminders;
+
+    public ActorRuntime(Sidecar sidecar, NameRegistry names, ILogger logger)
+    {
+        _sidecar = sidecar;
+        _names = names;
+        _logger = logger;
+    }
+
+    public ActorConfig Config { get; private set; } = ActorConfig.None;
+
+    /// <summary>Set when the app registers actor types but the runtime cannot host them; every actor call reports it.</summary>
+    public string? StartupError { get; private set; }
+
+    public StateComponent? Store => _sidecar.Components.StateStores.Values.FirstOrDefault(s => s.IsActorStore);
+
+    public int ActiveCount => _active.Count;
+
+    public IEnumerable<(string Type, int Count)> ActiveByType() => _active.Keys.GroupBy(k => k.Type).Select(g => (g.Key, g.Count()));
+
+    /// <summary>Reads the app's actor configuration and starts the idle scan and the reminders; returns the types to announce.</summary>
+    public async Task<IReadOnlyList<string>> StartAsync(AppChannel app, CancellationToken ct)
+    {
+        Config = await ReadConfigAsync(app, ct);
+        if (Config.Types.Count == 0)
+        {
+            return [];
+        }
+        var store = Store;
+        if (store is null)
+        {
+            StartupError = $"app {_sidecar.Options.AppId} registers actor types ({string.Join(", ", Config.Types)}) but no state store component sets metadata actorStateStore: \"true\"; "
+                + "mark exactly one state component as the actor state store to host actors";
+            _logger.LogError("Actors are not available: {Error}", StartupError);
+            return [];
+        }
+        _logger.LogInformation("App {AppId} hosts actor types {Types} (actor state in {Store})", _sidecar.Options.AppId, string.Join(", ", Config.Types), store.Name);
+        _reminders = new ActorReminders(this, store.Store, _sidecar.Options.AppId, Config.Types, _logger);
+        await _reminders.LoadAsync(ct);
+        _ = Task.Run(() => ScanLoopAsync(_stop.Token), CancellationToken.None);
+        _ = Task.Run(() => _reminders.RunAsync(_stop.Token), CancellationToken.None);
+        return Config.Types;
+    }
+
+    private async Task<ActorConfig> ReadConfigAsync(AppChannel app, CancellationToken ct)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, "/dapr/config");
+                using var response = await app.SendAsync(request, ct);
+                if (!response.IsSuccessStatusCode)
+                {
+                    return ActorConfig.None;
+                }
+                var text = await response.Content.ReadAsStringAsync(ct);
+                if (string.IsNullOrWhiteSpace(text))
+                {
+                    return ActorConfig.None;
+                }
+                using var document = JsonDocument.Parse(text);
+                return ActorConfig.Parse(document.RootElement);
+            }
+            catch (HttpRequestException) when (attempt < 20)
+            {
+                await Task.Delay(250, ct);
+            }
+            catch (Exception ex) when (ex is JsonException or FormatException)
+            {
+                StartupError = $"app {_sidecar.Options.AppId} returned an actor configuration the runtime cannot read: {ex.Message}";
+                _logger.LogError("Actors are not available: {Error}", StartupError);
+                return ActorConfig.None;
+            }
+        }
+    }
+
+    public bool Hosts(string type) => Config.Types.Contains(type, StringComparer.Ordinal) && StartupError is null;
+
+    /// <summary>Where the actor lives: null when here, else the sidecar to forward to.</summary>
+    public SidecarAddress? RemoteOwner(string type, string id)
+    {
+        if (StartupError is not null && Config.Types.Contains(type, StringComparer.Ordinal))
+        {
+            throw NotAvailable(StartupError);
+        }
+        var owner = ActorPlacement.Owner(_names.ActorHosts(type), type, id)
+            ?? throw new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Internal, "ERR_ACTOR_INSTANCE_MISSING",
+                $"error finding address for actor {type}/{id}: no app hosts actor type {type}");
+        return owner.Identity == _sidecar.Identity ? null : owner;
+    }
+
+    public bool IsLocal(string type, string id) =>
+        ActorPlacement.Owner(_names.ActorHosts(type), type, id)?.Identity == _sidecar.Identity;
+
+    /// <summary>Delivers one turn to the app: waits for the actor's turn lock (or joins the running turn when
+    /// reentrant), then sends the request <paramref name="build"/> makes, given the reentrancy id to carry.</summary>
+    public async Task<HttpResponseMessage> CallAppAsync(string type, string id, string? reentrancyId, Func<string?, HttpRequestMessage> build, CancellationToken ct)
+    {
+        var app = _sidecar.App ?? throw NotAvailable($"app {_sidecar.Options.AppId} has no app port, so it cannot host actors");
+        if (!Hosts(type))
+        {
+            throw StartupError is not null ? NotAvailable(StartupError)
+                : new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Internal, "ERR_ACTOR_INSTANCE_MISSING", $"app {_sidecar.Options.AppId} does not host actor type {type}");
+        }
+        var settings = Config.For(type);
+        if (settings.Reentrancy)
+        {
+            reentrancyId ??= Guid.NewGuid().ToString();
+        }
+        else
+        {
+            reentrancyId = null;
+        }
+        while (true)
+        {
+            var actor = _active.GetOrAdd((type, id), key => new ActiveActor(key.Type, key.Id));
+            using (await actor.EnterAsync(reentrancyId, settings.MaxStackDepth, ct))
+            {
+                if (actor.Deactivated)
+                {
+                    // Deactivated while this call waited; the next loop finds or makes a fresh activation.
+                    continue;
+                }
+                using var request = build(reentrancyId);
+                request.Headers.Remove(ReentrancyHeader);
+                if (reentrancyId is not null)
+                {
+                    request.Headers.TryAddWithoutValidation(ReentrancyHeader, reentrancyId);
+                }
+                try
+                {
+                    return await app.SendAsync(request, ct);
+                }
+                catch (HttpRequestException ex)
+                {
+                    throw new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Unavailable, "ERR_ACTOR_INVOKE_METHOD",
+                        $"error invoke actor method: app {_sidecar.Options.AppId} is not reachable: {ex.Message}");
+                }
+            }
+        }
+    }
+
+    public static string AppPath(string type, string id, string rest) => $"/actors/{Uri.EscapeDataString(type)}/{Uri.EscapeDataString(id)}/{rest}";
+
+    // ---- timers ----
+
+    /// <summary>Starts (or replaces) a timer of an activation here; it fires as a turn and ends with the activation.</summary>
+    public void CreateTimer(string type, string id, string name, JsonElement body)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var schedule = ActorSchedule.Parse(body, now, requireCallback: false);
+        var actor = _active.GetOrAdd((type, id), key => new ActiveActor(key.Type, key.Id));
+        var cancel = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+        lock (actor.Timers)
+        {
+            if (actor.Timers.Remove(name, out var previous))
+            {
+                previous.Cancel();
+            }
+            actor.Timers[name] = cancel;
+        }
+        var payload = Encoding.UTF8.GetBytes(body.GetRawText());
+        _ = Task.Run(() => RunTimerAsync(actor, name, schedule, payload, cancel.Token), CancellationToken.None);
+    }
+
+    public void DeleteTimer(string type, string id, string name)
+    {
+        if (_active.TryGetValue((type, id), out var actor))
+        {
+            lock (actor.Timers)
+            {
+                if (actor.Timers.Remove(name, out var timer))
+                {
+                    timer.Cancel();
+                }
+            }
+        }
+    }
+
+    private async Task RunTimerAsync(ActiveActor actor, string name, ActorSchedule schedule, byte[] payload, CancellationToken ct)
+    {
+        try
+        {
+            var next = schedule.FirstAt;
+            var remaining = schedule.Period?.Repetitions;
+            while (!ct.IsCancellationRequested)
+            {
+                var wait = next - DateTimeOffset.UtcNow;
+                if (wait > TimeSpan.Zero)
+                {
+                    await Task.Delay(wait, ct);
+                }
+                if (schedule.ExpiresAt is { } expires && DateTimeOffset.UtcNow >= expires || actor.Deactivated)
+                {
+                    return;
+                }
+                await FireAsync(actor.Type, actor.Id, "timer/" + Uri.EscapeDataString(name), payload, ct);
+                if (schedule.Period is not { } period || period.Every <= TimeSpan.Zero || (remaining is not null && --remaining <= 0))
+                {
+                    return;
+                }
+                next += period.Every;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception ex)
+        {
+            _logger.LogWarning(ex, "Timer {Name} of actor {Type}/{Id} stopped", name, actor.Type, actor.Id);
+        }
+        finally
+        {
+            lock (actor.Timers)
+            {
+                if (actor.Timers.TryGetValue(name, out var current) && current.Token == ct)
+                {
+                    actor.Timers.Remove(name);
+                }
+            }
+        }
+    }
+
+    /// <summary>Delivers a timer or reminder to the app as a turn of the actor; true when the app accepted it.</summary>
+    internal async Task<bool> FireAsync(string type, string id, string rest, byte[] payload, CancellationToken ct)
+    {
+        try
+        {
+            using var response = await CallAppAsync(type, id, null, _ => new HttpRequestMessage(HttpMethod.Put, AppPath(type, id, "method/" + rest))
+            {
+                Content = AppChannel.Bytes(payload, "application/json"),
+            }, ct);
+            if (!response.IsSuccessStatusCode)
+            {
+                _logger.LogWarning("App answered {Status} to {What} of actor {Type}/{Id}", (int)response.StatusCode, rest, type, id);
+            }
+            return response.IsSuccessStatusCode;
+        }
+        catch (DaprError error)
+        {
+            _logger.LogWarning("Could not deliver {What} to actor {Type}/{Id}: {Message}", rest, type, id, error.Message);
+            return false;
+        }
+    }
+
+    // ---- reminders ----
+
+    public ActorReminders Reminders => _reminders ?? throw NotAvailable(StartupError ?? $"app {_sidecar.Options.AppId} hosts no actor types");
+
+    // ---- deactivation ----
+
+    private async Task ScanLoopAsync(CancellationToken ct)
+    {
+        try
+        {
+            using var timer = new PeriodicTimer(Config.ScanInterval);
+            while (await timer.WaitForNextTickAsync(ct))
+            {
+                var now = Environment.TickCount64;
+                foreach (var actor in _active.Values)
+                {
+                    var idle = now - actor.LastUsed > (long)Config.For(actor.Type).IdleTimeout.TotalMilliseconds;
+                    // An actor placed elsewhere after a host joined or left is handed over: deactivated here.
+                    if (!actor.IsBusy && (idle || !IsLocal(actor.Type, actor.Id)))
+                    {
+                        await DeactivateAsync(actor, ct);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Takes the actor's turn, drops its timers and tells the app (<c>DELETE /actors/{type}/{id}</c>).</summary>
+    public async Task DeactivateAsync(ActiveActor actor, CancellationToken ct)
+    {
+        using (await actor.EnterAsync(null, int.MaxValue, ct))
+        {
+            if (actor.Deactivated)
+            {
+                return;
+            }
+            actor.Deactivated = true;
+            _active.TryRemove(new KeyValuePair<(string, string), ActiveActor>((actor.Type, actor.Id), actor));
+            lock (actor.Timers)
+            {
+                foreach (var timer in actor.Timers.Values)
+                {
+                    timer.Cancel();
+                }
+                actor.Timers.Clear();
+            }
+            try
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Delete, AppPath(actor.Type, actor.Id, "").TrimEnd('/'));
+                using var response = await _sidecar.App!.SendAsync(request, ct);
+                _logger.LogDebug("Deactivated actor {Type}/{Id} ({Status})", actor.Type, actor.Id, (int)response.StatusCode);
+            }
+            catch (HttpRequestException ex)
+            {
+                _logger.LogWarning("Could not tell the app to deactivate actor {Type}/{Id}: {Message}", actor.Type, actor.Id, ex.Message);
+            }
+        }
+    }
+
+    // ---- state ----
+
+    /// <summary>The key of one actor's state item in the actor state store, laid out as daprd does: <c>appId||type||id||key</c>.</summary>
+    public string StateKey(string type, string id, string key) => $"{_sidecar.Options.AppId}||{type}||{id}||{key}";
+
+    public IStateStore StateStore()
+    {
+        if (StartupError is not null)
+        {
+            throw NotAvailable(StartupError);
+        }
+        return Store?.Store ?? throw NotAvailable("actors need a state store component with metadata actorStateStore: \"true\"; none is loaded");
+    }
+
+    private static DaprError NotAvailable(string message) =>
+        new(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.FailedPrecondition, "ERR_ACTOR_RUNTIME_NOT_FOUND", message);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _stop.Dispose();
+    }
+}

@@ -1,0 +1,257 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using AgenticFlow.LocalRuntime.Actors;
+using AgenticFlow.LocalRuntime.Hosting;
+using AgenticFlow.LocalRuntime.State;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace AgenticFlow.LocalRuntime.Api;
+
+/// <summary>
+/// The actor HTTP API (<c>/v1.0/actors/{type}/{id}/...</c>): method calls (JSON or the .NET SDK's remoting form,
+/// whose <c>X-DaprRequestHeader</c> and <c>X-DaprErrorResponseHeader</c> pass through unchanged), state,
+/// reminders and timers. Calls for an actor placed on another sidecar are forwarded to it with the peer key.
+/// </summary>
+public static class ActorHttpApi
+{
+    public const string PeerPrefix = Invocation.PeerRoot + "actors/";
+
+    public static void MapActorHttpApi(this IEndpointRouteBuilder app)
+    {
+        app.MapMethods("/v1.0/actors/{type}/{id}/method/{**method}", ["GET", "POST", "PUT", "DELETE", "PATCH"], (HttpContext c, Sidecar s, string type, string id, string method) =>
+            Placed(c, s, type, id, "method/" + method, () => InvokeAsync(c, s, type, id, method)));
+        app.MapGet("/v1.0/actors/{type}/{id}/state/{**key}", GetStateAsync);
+        app.MapMethods("/v1.0/actors/{type}/{id}/state", ["PUT", "POST"], SaveStateAsync);
+        app.MapMethods("/v1.0/actors/{type}/{id}/reminders/{name}", ["GET", "POST", "PUT", "DELETE"], (HttpContext c, Sidecar s, string type, string id, string name) =>
+            Placed(c, s, type, id, "reminders/" + Uri.EscapeDataString(name), () => ReminderAsync(c, s, type, id, name)));
+        app.MapMethods("/v1.0/actors/{type}/{id}/timers/{name}", ["POST", "PUT", "DELETE"], (HttpContext c, Sidecar s, string type, string id, string name) =>
+            Placed(c, s, type, id, "timers/" + Uri.EscapeDataString(name), () => TimerAsync(c, s, type, id, name)));
+
+        // Forwarded by the sidecar that received the call; served here whatever this sidecar thinks of placement,
+        // so a call never bounces between two sidecars that briefly disagree.
+        app.MapMethods(PeerPrefix + "{type}/{id}/method/{**method}", ["GET", "POST", "PUT", "DELETE", "PATCH"], (HttpContext c, Sidecar s, string type, string id, string method) =>
+            FromPeer(c, s, () => InvokeAsync(c, s, type, id, method)));
+        app.MapMethods(PeerPrefix + "{type}/{id}/reminders/{name}", ["GET", "POST", "PUT", "DELETE"], (HttpContext c, Sidecar s, string type, string id, string name) =>
+            FromPeer(c, s, () => ReminderAsync(c, s, type, id, name)));
+        app.MapMethods(PeerPrefix + "{type}/{id}/timers/{name}", ["POST", "PUT", "DELETE"], (HttpContext c, Sidecar s, string type, string id, string name) =>
+            FromPeer(c, s, () => TimerAsync(c, s, type, id, name)));
+    }
+
+    private static async Task Placed(HttpContext context, Sidecar sidecar, string type, string id, string rest, Func<Task> local)
+    {
+        var owner = sidecar.Actors.RemoteOwner(type, id);
+        if (owner is null)
+        {
+            await local();
+            return;
+        }
+        var target = new Uri($"http://127.0.0.1:{owner.HttpPort}{PeerPrefix}{Uri.EscapeDataString(type)}/{Uri.EscapeDataString(id)}/{rest}{context.Request.QueryString}");
+        using var request = Invocation.CopyRequest(context, target);
+        request.Headers.TryAddWithoutValidation(Sidecar.PeerKeyHeader, owner.PeerKey);
+        HttpResponseMessage response;
+        try
+        {
+            response = await sidecar.PeerClient().SendAsync(request, HttpCompletionOption.ResponseHeadersRead, context.RequestAborted);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Unavailable, "ERR_ACTOR_INVOKE_METHOD",
+                $"error invoke actor method: the sidecar hosting {type}/{id} ({owner.Identity}) is not reachable: {ex.Message}");
+        }
+        using (response)
+        {
+            await Invocation.CopyResponse(response, context);
+        }
+    }
+
+    private static Task FromPeer(HttpContext context, Sidecar sidecar, Func<Task> local)
+    {
+        if (!string.Equals(context.Request.Headers[Sidecar.PeerKeyHeader], sidecar.PeerKey, StringComparison.Ordinal))
+        {
+            context.Response.StatusCode = StatusCodes.Status403Forbidden;
+            return Task.CompletedTask;
+        }
+        return local();
+    }
+
+    private static async Task InvokeAsync(HttpContext context, Sidecar sidecar, string type, string id, string method)
+    {
+        var body = await ReadBodyAsync(context.Request);
+        var incoming = context.Request.Headers[ActorRuntime.ReentrancyHeader].ToString();
+        using var response = await sidecar.Actors.CallAppAsync(type, id, string.IsNullOrEmpty(incoming) ? null : incoming, _ =>
+        {
+            var request = new HttpRequestMessage(HttpMethod.Put, ActorRuntime.AppPath(type, id, "method/" + Uri.EscapeDataString(method)))
+            {
+                Content = AppChannel.Bytes(body, context.Request.ContentType ?? "application/json"),
+            };
+            foreach (var (name, values) in context.Request.Headers)
+            {
+                if (!Invocation.Dropped.Contains(name) && !name.Equals("Content-Type", StringComparison.OrdinalIgnoreCase)
+                    && !name.Equals(ActorRuntime.ReentrancyHeader, StringComparison.OrdinalIgnoreCase))
+                {
+                    request.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
+                }
+            }
+            return request;
+        }, context.RequestAborted);
+        if (!response.IsSuccessStatusCode)
+        {
+            var text = await response.Content.ReadAsStringAsync(context.RequestAborted);
+            throw new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Internal, "ERR_ACTOR_INVOKE_METHOD",
+                $"error invoke actor method: the actor {type}/{id} answered {(int)response.StatusCode}{(text.Length > 0 ? ": " + text : "")}");
+        }
+        await Invocation.CopyResponse(response, context);
+    }
+
+    private static async Task<IResult> GetStateAsync(Sidecar sidecar, string type, string id, string key, HttpResponse http, CancellationToken ct)
+    {
+        var item = await Sidecar.StateCall("ERR_ACTOR_STATE_GET", () => sidecar.Actors.StateStore().GetAsync(sidecar.Actors.StateKey(type, id, key), ct));
+        if (item is null)
+        {
+            return Results.NoContent();
+        }
+        if (item.ExpiresAt is { } expires)
+        {
+            http.Headers["Metadata.ttlExpireTime"] = expires.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        }
+        return Results.Bytes(item.Value, "application/json");
+    }
+
+    /// <summary>A transaction of <c>upsert</c> and <c>delete</c> operations on one actor's state, applied all or nothing.</summary>
+    private static async Task<IResult> SaveStateAsync(Sidecar sidecar, string type, string id, HttpRequest request, CancellationToken ct)
+    {
+        var store = sidecar.Actors.StateStore();
+        var body = await ReadBodyAsync(request);
+        List<StateOperation> operations = [];
+        try
+        {
+            using var document = JsonDocument.Parse(body);
+            if (document.RootElement.ValueKind != JsonValueKind.Array)
+            {
+                throw DaprError.Malformed("the actor state transaction must be a JSON array of operations");
+            }
+            foreach (var element in document.RootElement.EnumerateArray())
+            {
+                var operation = element.TryGetProperty("operation", out var op) ? op.GetString() : null;
+                if (!element.TryGetProperty("request", out var item) || item.ValueKind != JsonValueKind.Object
+                    || !item.TryGetProperty("key", out var keyElement) || keyElement.ValueKind != JsonValueKind.String || string.IsNullOrEmpty(keyElement.GetString()))
+                {
+                    throw DaprError.Malformed("every operation needs a request with a non-empty key");
+                }
+                var key = sidecar.Actors.StateKey(type, id, keyElement.GetString()!);
+                operations.Add(operation?.ToLowerInvariant() switch
+                {
+                    "upsert" => new StateOperation(StateOperationKind.Upsert, key,
+                        item.TryGetProperty("value", out var value) ? Encoding.UTF8.GetBytes(value.GetRawText()) : "null"u8.ToArray(),
+                        TtlSeconds: Ttl(item)),
+                    "delete" => new StateOperation(StateOperationKind.Delete, key),
+                    _ => throw DaprError.Malformed($"unknown actor state operation '{operation}' (upsert or delete)"),
+                });
+            }
+        }
+        catch (JsonException ex)
+        {
+            throw DaprError.Malformed("the actor state transaction is not valid JSON: " + ex.Message);
+        }
+        await Sidecar.StateCall("ERR_ACTOR_STATE_TRANSACTION_SAVE", async () =>
+        {
+            await store.ExecuteAsync(operations, ct);
+            return true;
+        });
+        return Results.NoContent();
+    }
+
+    private static int? Ttl(JsonElement item)
+    {
+        if (!item.TryGetProperty("metadata", out var metadata) || metadata.ValueKind != JsonValueKind.Object
+            || !metadata.TryGetProperty("ttlInSeconds", out var ttl))
+        {
+            return null;
+        }
+        var text = ttl.ValueKind == JsonValueKind.Number ? ttl.GetRawText() : ttl.GetString();
+        return int.TryParse(text, out var seconds) && seconds >= -1
+            ? seconds
+            : throw DaprError.Malformed($"ttlInSeconds '{text}' must be a whole number of seconds (-1 for none)");
+    }
+
+    private static async Task ReminderAsync(HttpContext context, Sidecar sidecar, string type, string id, string name)
+    {
+        var reminders = sidecar.Actors.Reminders;
+        var ct = context.RequestAborted;
+        switch (context.Request.Method)
+        {
+            case "GET":
+                var found = await Sidecar.StateCall("ERR_ACTOR_REMINDER_GET", () => reminders.GetAsync(type, id, name, ct));
+                if (found is null)
+                {
+                    // The .NET SDK reads a 500 here as "no such reminder".
+                    throw new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.NotFound, "ERR_ACTOR_REMINDER_GET", $"reminder {name} of actor {type}/{id} not found");
+                }
+                context.Response.ContentType = "application/json";
+                await context.Response.WriteAsync(found.ToJsonString(), ct);
+                return;
+            case "DELETE":
+                await Sidecar.StateCall("ERR_ACTOR_REMINDER_DELETE", async () =>
+                {
+                    await reminders.DeleteAsync(type, id, name, ct);
+                    return true;
+                });
+                context.Response.StatusCode = StatusCodes.Status204NoContent;
+                return;
+            default:
+                using (var body = await ReadJsonAsync(context.Request))
+                {
+                    var root = body.RootElement;
+                    ActorSchedule.Parse(root, DateTimeOffset.UtcNow, requireCallback: false);
+                    await Sidecar.StateCall("ERR_ACTOR_REMINDER_CREATE", async () =>
+                    {
+                        await reminders.CreateAsync(type, id, name, root, ct);
+                        return true;
+                    });
+                }
+                context.Response.StatusCode = StatusCodes.Status204NoContent;
+                return;
+        }
+    }
+
+    private static async Task TimerAsync(HttpContext context, Sidecar sidecar, string type, string id, string name)
+    {
+        if (!sidecar.Actors.Hosts(type))
+        {
+            throw new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Internal, "ERR_ACTOR_TIMER_CREATE", $"app {sidecar.Options.AppId} does not host actor type {type}");
+        }
+        if (context.Request.Method == "DELETE")
+        {
+            sidecar.Actors.DeleteTimer(type, id, name);
+        }
+        else
+        {
+            using var body = await ReadJsonAsync(context.Request);
+            sidecar.Actors.CreateTimer(type, id, name, body.RootElement);
+        }
+        context.Response.StatusCode = StatusCodes.Status204NoContent;
+    }
+
+    private static async Task<JsonDocument> ReadJsonAsync(HttpRequest request)
+    {
+        var body = await ReadBodyAsync(request);
+        try
+        {
+            return JsonDocument.Parse(body.Length == 0 ? "{}"u8.ToArray() : body);
+        }
+        catch (JsonException ex)
+        {
+            throw DaprError.Malformed("the body is not valid JSON: " + ex.Message);
+        }
+    }
+
+    private static async Task<byte[]> ReadBodyAsync(HttpRequest request)
+    {
+        using var buffer = new MemoryStream();
+        await request.Body.CopyToAsync(buffer, request.HttpContext.RequestAborted);
+        return buffer.ToArray();
+    }
+}
