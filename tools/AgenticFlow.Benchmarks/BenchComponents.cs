@@ -6,7 +6,8 @@ public static class BenchComponents
     public static string Write(string redisAddress, bool pubsub, string? secretsJson)
     {
         var folder = Directory.CreateTempSubdirectory("agenticflow-bench-").FullName;
-        var yaml = new List<string> { Component("statestore", "state.redis", ("redisHost", redisAddress)) };
+        // Marked as the actor state store too, so actor and workflow benchmarks can run on the same profile.
+        var yaml = new List<string> { Component("statestore", "state.redis", ("redisHost", redisAddress), ("actorStateStore", "true")) };
         if (pubsub)
         {
             yaml.Add(Component("pubsub", "pubsub.redis", ("redisHost", redisAddress), ("concurrency", "32")));

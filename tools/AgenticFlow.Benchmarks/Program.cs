@@ -20,6 +20,11 @@ if (args.FirstOrDefault() == "messaging")
     await MessagingBenchmark.RunAsync();
     return;
 }
+if (args.FirstOrDefault() == "actors")
+{
+    await ActorsBenchmark.RunAsync();
+    return;
+}
 if (args.FirstOrDefault() == "providers")
 {
     await ProvidersBenchmark.RunAsync();
