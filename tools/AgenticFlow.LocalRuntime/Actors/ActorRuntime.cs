@@ -103,16 +103,34 @@ public sealed class ActorRuntime : IAsyncDisposable
 
     public bool Hosts(string type) => Config.Types.Contains(type, StringComparer.Ordinal) && StartupError is null;
 
+    /// <summary>How long a call waits for some app to host its actor type (an app starting or restarting),
+    /// as daprd waits for its placement table, before it fails.</summary>
+    public static readonly TimeSpan PlacementWait = TimeSpan.FromSeconds(5);
+
     /// <summary>Where the actor lives: null when here, else the sidecar to forward to.</summary>
-    public SidecarAddress? RemoteOwner(string type, string id)
+    public async Task<SidecarAddress?> RemoteOwnerAsync(string type, string id, CancellationToken ct)
     {
+        if (!_sidecar.IsReady)
+        {
+            // This sidecar's own app may be about to announce the type.
+            await _sidecar.WhenReady.WaitAsync(PlacementWait, ct).ContinueWith(_ => { }, TaskScheduler.Default);
+        }
         if (StartupError is not null && Config.Types.Contains(type, StringComparer.Ordinal))
         {
             throw NotAvailable(StartupError);
         }
-        var owner = ActorPlacement.Owner(_names.ActorHosts(type), type, id)
-            ?? throw new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Internal, "ERR_ACTOR_INSTANCE_MISSING",
+        var until = DateTime.UtcNow + PlacementWait;
+        SidecarAddress? owner;
+        while ((owner = ActorPlacement.Owner(_names.ActorHosts(type), type, id)) is null && DateTime.UtcNow < until)
+        {
+            await Task.Delay(250, ct);
+            _names.Refresh();
+        }
+        if (owner is null)
+        {
+            throw new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Internal, "ERR_ACTOR_INSTANCE_MISSING",
                 $"error finding address for actor {type}/{id}: no app hosts actor type {type}");
+        }
         return owner.Identity == _sidecar.Identity ? null : owner;
     }
 

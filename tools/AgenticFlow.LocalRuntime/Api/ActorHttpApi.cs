@@ -42,7 +42,7 @@ public static class ActorHttpApi
 
     private static async Task Placed(HttpContext context, Sidecar sidecar, string type, string id, string rest, Func<Task> local)
     {
-        var owner = sidecar.Actors.RemoteOwner(type, id);
+        var owner = await sidecar.Actors.RemoteOwnerAsync(type, id, context.RequestAborted);
         if (owner is null)
         {
             await local();

@@ -12,6 +12,14 @@ public static class MetadataView
         enabledFeatures = Array.Empty<string>(),
         components = sidecar.Components.Specs.Select(c => new { name = c.Name, type = c.Type, version = c.Version, capabilities = Capabilities(c.Type) }),
         extended = sidecar.Extended,
+        actorRuntime = new
+        {
+            runtimeStatus = sidecar.Actors.StartupError is null ? "RUNNING" : "ERROR",
+            error = sidecar.Actors.StartupError,
+            activeActors = sidecar.Actors.ActiveByType().Select(a => new { type = a.Type, count = a.Count }),
+            hostReady = sidecar.Actors.Config.Types.Count > 0 && sidecar.Actors.StartupError is null,
+            placement = "local registry (consistent hashing)",
+        },
         subscriptions = sidecar.Subscriptions.Select(s => new
         {
             pubsubname = s.PubSubName,
@@ -32,7 +40,7 @@ public static class MetadataView
 
     public static string[] Capabilities(string type) => type switch
     {
-        "state.in-memory" or "state.sqlite" or "state.redis" or "state.postgresql" => ["ETAG", "TRANSACTIONAL", "TTL", "QUERY_API"],
+        "state.in-memory" or "state.sqlite" or "state.redis" or "state.postgresql" => ["ETAG", "TRANSACTIONAL", "TTL", "QUERY_API", "ACTOR"],
         "pubsub.redis" or "pubsub.in-memory" => ["BULK_PUBLISH", "BULK_SUBSCRIBE"],
         _ => [],
     };
