@@ -36,17 +36,24 @@ public sealed class ActorCluster : IAsyncDisposable
         var cluster = new ActorCluster(folder, TestServers.NewId("actors"), new NameRegistry(Directory.CreateTempSubdirectory("agenticflow-names-").FullName));
         for (var i = 0; i < instances; i++)
         {
-            var httpPort = TestSidecar.FreePort();
-            var app = await ActorTestApp.StartAsync(httpPort, "instance-" + i, idleTimeout);
-            cluster._owned.Add(app);
-            var sidecar = await TestSidecar.StartAsync(cluster.AppId, folder.Path, app.Port, httpPort: httpPort, instanceId: "i" + i, names: cluster.Names);
-            cluster._owned.Add(sidecar);
-            cluster.Hosts.Add(sidecar);
+            await cluster.AddInstanceAsync(idleTimeout);
         }
         cluster.Caller = await TestSidecar.StartAsync(TestServers.NewId("caller"), folder.Path, names: cluster.Names);
         cluster._owned.Add(cluster.Caller);
         cluster.Proxies = ActorTestApp.Proxies(cluster.Caller.HttpPort);
         return cluster;
+    }
+
+    /// <summary>Starts one more instance of the app (app and sidecar), named <c>instance-{n}</c>.</summary>
+    public async Task AddInstanceAsync(TimeSpan? idleTimeout = null)
+    {
+        var i = Hosts.Count;
+        var httpPort = TestSidecar.FreePort();
+        var app = await ActorTestApp.StartAsync(httpPort, "instance-" + i, idleTimeout);
+        _owned.Add(app);
+        var sidecar = await TestSidecar.StartAsync(AppId, Folder.Path, app.Port, httpPort: httpPort, instanceId: "i" + i, names: Names);
+        _owned.Add(sidecar);
+        Hosts.Add(sidecar);
     }
 
     public ICounterActor Counter(string id, string type = "Counter") => Proxies.CreateActorProxy<ICounterActor>(new ActorId(id), type);

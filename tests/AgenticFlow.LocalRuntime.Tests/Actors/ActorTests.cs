@@ -104,6 +104,42 @@ public sealed class ActorTests
     }
 
     [Fact]
+    public async Task AHostJoining_TakesOverSomeActors_WhichTheOldHostDeactivates()
+    {
+        await using var cluster = await ActorCluster.StartAsync("sqlite", instances: 1);
+        var ids = Enumerable.Range(0, 24).Select(i => TestServers.NewId("moved")).ToList();
+        foreach (var id in ids)
+        {
+            Assert.Equal(1, await cluster.Counter(id).Add(1));
+        }
+
+        await cluster.AddInstanceAsync();
+        await Eventually.True(async () =>
+        {
+            foreach (var id in ids.Where(id => ActorLog.Count(id, "deactivate") == 0))
+            {
+                // Calls keep reaching one activation while placement converges; the count never goes back.
+                if (await cluster.Counter(id).Where() == "instance-1")
+                {
+                    return true;
+                }
+            }
+            return false;
+        }, "some actor to be placed on the new instance");
+        foreach (var id in ids)
+        {
+            // State went with the actor through the actor state store.
+            Assert.Equal(2, await cluster.Counter(id).Add(1));
+        }
+        var moved = ids.Where(id => ActorLog.Count(id, "activate:instance-1") == 1).ToList();
+        await Eventually.True(() => moved.All(id => ActorLog.Count(id, "deactivate") == 1), "the old host to hand the moved actors over");
+
+        Assert.NotEmpty(moved);
+        Assert.NotEqual(ids.Count, moved.Count);
+        Assert.All(ids.Except(moved), id => Assert.Equal(0, ActorLog.Count(id, "deactivate")));
+    }
+
+    [Fact]
     public async Task NoActorStateStore_IsAClearError_ForAnAppWithActorTypes()
     {
         await using var cluster = await ActorCluster.StartAsync("sqlite", markActorStore: false);

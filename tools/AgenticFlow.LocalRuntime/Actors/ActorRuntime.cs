@@ -294,19 +294,31 @@ public sealed class ActorRuntime : IAsyncDisposable
 
     // ---- deactivation ----
 
+    /// <summary>Every second: hands over actors whose placement moved (a host joined or left); every scan
+    /// interval: deactivates actors idle past their type's timeout.</summary>
     private async Task ScanLoopAsync(CancellationToken ct)
     {
         try
         {
-            using var timer = new PeriodicTimer(Config.ScanInterval);
+            var tick = Config.ScanInterval < TimeSpan.FromSeconds(1) ? Config.ScanInterval : TimeSpan.FromSeconds(1);
+            using var timer = new PeriodicTimer(tick);
+            var nextIdleScan = Environment.TickCount64 + (long)Config.ScanInterval.TotalMilliseconds;
             while (await timer.WaitForNextTickAsync(ct))
             {
                 var now = Environment.TickCount64;
+                var idleScan = now >= nextIdleScan;
+                if (idleScan)
+                {
+                    nextIdleScan = now + (long)Config.ScanInterval.TotalMilliseconds;
+                }
                 foreach (var actor in _active.Values)
                 {
-                    var idle = now - actor.LastUsed > (long)Config.For(actor.Type).IdleTimeout.TotalMilliseconds;
-                    // An actor placed elsewhere after a host joined or left is handed over: deactivated here.
-                    if (!actor.IsBusy && (idle || !IsLocal(actor.Type, actor.Id)))
+                    if (actor.IsBusy)
+                    {
+                        continue;
+                    }
+                    var idle = idleScan && now - actor.LastUsed > (long)Config.For(actor.Type).IdleTimeout.TotalMilliseconds;
+                    if (idle || !IsLocal(actor.Type, actor.Id))
                     {
                         await DeactivateAsync(actor, ct);
                     }
