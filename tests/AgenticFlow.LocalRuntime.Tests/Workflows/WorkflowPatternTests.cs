@@ -74,6 +74,21 @@ public sealed class WorkflowPatternTests
     }
 
     [Theory, MemberData(nameof(Stores))]
+    public async Task ScheduledStart_FirstStepRunsNoEarlierThanTheStartTime(string store)
+    {
+        await using var env = await WorkflowEnvironment.StartAsync(store);
+        var startAt = DateTimeOffset.UtcNow.AddMilliseconds(700);
+
+        var id = await env.Client.ScheduleNewWorkflowAsync("Chain", null, "later", startAt);
+        var state = await env.CompletionAsync(id);
+
+        Assert.Equal("abc", state.ReadOutputAs<string>());
+        var history = await env.Client.GetInstanceHistoryAsync(id);
+        var firstStep = history.First(e => e.EventType == WorkflowHistoryEventType.OrchestratorStarted);
+        Assert.True(firstStep.Timestamp >= startAt.UtcDateTime, $"first step at {firstStep.Timestamp:O}, scheduled for {startAt:O}");
+    }
+
+    [Theory, MemberData(nameof(Stores))]
     public async Task ExternalEvent_WithoutTimeout_IsDelivered_AndItsNeverFiringTimerStaysUnfired(string store)
     {
         await using var env = await WorkflowEnvironment.StartAsync(store);

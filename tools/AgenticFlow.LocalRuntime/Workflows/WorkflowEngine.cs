@@ -37,6 +37,8 @@ public sealed class WorkflowEngine : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly WorkDispatcher _dispatcher;
     private readonly CancellationTokenSource _stopping;
+    // Kept apart from the source so background work never touches a disposed CancellationTokenSource.
+    private readonly CancellationToken _stop;
     private readonly ConcurrentDictionary<string, InstanceSlot> _slots = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _armedTimers = new(StringComparer.Ordinal);
     private Task? _dispatching;
@@ -47,10 +49,11 @@ public sealed class WorkflowEngine : IAsyncDisposable
         _store = store;
         _logger = logger;
         _stopping = CancellationTokenSource.CreateLinkedTokenSource(lifetime);
+        _stop = _stopping.Token;
         _dispatcher = new WorkDispatcher(BuildWorkItemAsync, ReturnedAsync, logger);
     }
 
-    public CancellationToken Stopping => _stopping.Token;
+    public CancellationToken Stopping => _stop;
 
     /// <summary>Resumes every unfinished instance found in the store, then starts handing out work.</summary>
     public async Task StartAsync(CancellationToken ct)
@@ -74,7 +77,7 @@ public sealed class WorkflowEngine : IAsyncDisposable
         {
             _logger.LogInformation("Workflow backend of {AppId} resumed {Count} unfinished instances", _appId, resumed);
         }
-        _dispatching = Task.Run(() => _dispatcher.RunAsync(_stopping.Token), CancellationToken.None);
+        _dispatching = Task.Run(() => _dispatcher.RunAsync(_stop), CancellationToken.None);
     }
 
     // ---- client operations ----
@@ -109,7 +112,7 @@ public sealed class WorkflowEngine : IAsyncDisposable
     public async Task<WorkflowState?> WaitAsync(string instanceId, Func<OrchestrationStatus, bool> done, bool withInputsAndOutputs, CancellationToken ct)
     {
         var slot = Slot(WorkflowErrors.CheckInstanceId(instanceId));
-        using var both = CancellationTokenSource.CreateLinkedTokenSource(ct, _stopping.Token);
+        using var both = CancellationTokenSource.CreateLinkedTokenSource(ct, _stop);
         while (true)
         {
             var changed = slot.Changed;
@@ -176,33 +179,48 @@ public sealed class WorkflowEngine : IAsyncDisposable
             }
             children = recursive ? RunningChildren(s).ToList() : [];
             parent = Parent(s);
-        }
-        foreach (var child in children)
-        {
-            await TryEffectAsync(() => TerminateAsync(child, null, true, ct), "terminate child workflow " + child);
-        }
-        if (parent is not null)
-        {
-            var failed = New(e => e.ChildWorkflowInstanceFailed = new ChildWorkflowInstanceFailedEvent
-            {
-                TaskScheduledId = parent.TaskScheduledId,
-                FailureDetails = new TaskFailureDetails { ErrorType = "WorkflowTerminated", ErrorMessage = $"child workflow '{instanceId}' was terminated" },
-            });
-            await TryEffectAsync(() => DeliverChildResultAsync(parent, failed, ct), "report termination to parent " + parent.WorkflowInstance?.InstanceId);
-        }
-        await using (await LockAsync(slot, ct))
-        {
-            if (slot.Stored is not { } s || IsTerminal(s.Metadata.WorkflowStatus))
-            {
-                return;
-            }
+            // No step may run from here on: a child's termination report would otherwise let the workflow
+            // fail before it is terminated.
+            slot.Terminating = true;
             ClearStep(slot);
-            s.History.Add(New(e => e.WorkflowStarted = new WorkflowStartedEvent()));
-            s.History.Add(New(e => e.ExecutionTerminated = new ExecutionTerminatedEvent { Input = output, Recurse = recursive }));
-            s.History.Add(New(e => e.ExecutionCompleted = new ExecutionCompletedEvent { WorkflowStatus = OrchestrationStatus.Terminated, Result = output }));
-            s.Inbox.Clear();
-            Finish(s.Metadata, OrchestrationStatus.Terminated, output, null);
-            await SaveAsync(slot, history: true, inbox: true, ct);
+        }
+        try
+        {
+            foreach (var child in children)
+            {
+                await TryEffectAsync(() => TerminateAsync(child, null, true, ct), "terminate child workflow " + child);
+            }
+            if (parent is not null)
+            {
+                var failed = New(e => e.ChildWorkflowInstanceFailed = new ChildWorkflowInstanceFailedEvent
+                {
+                    TaskScheduledId = parent.TaskScheduledId,
+                    FailureDetails = new TaskFailureDetails { ErrorType = "WorkflowTerminated", ErrorMessage = $"child workflow '{instanceId}' was terminated" },
+                });
+                await TryEffectAsync(() => DeliverChildResultAsync(parent, failed, ct), "report termination to parent " + parent.WorkflowInstance?.InstanceId);
+            }
+            await using (await LockAsync(slot, ct))
+            {
+                if (slot.Stored is not { } s || IsTerminal(s.Metadata.WorkflowStatus))
+                {
+                    return;
+                }
+                ClearStep(slot);
+                s.History.Add(New(e => e.WorkflowStarted = new WorkflowStartedEvent()));
+                s.History.Add(New(e => e.ExecutionTerminated = new ExecutionTerminatedEvent { Input = output, Recurse = recursive }));
+                s.History.Add(New(e => e.ExecutionCompleted = new ExecutionCompletedEvent { WorkflowStatus = OrchestrationStatus.Terminated, Result = output }));
+                s.Inbox.Clear();
+                Finish(s.Metadata, OrchestrationStatus.Terminated, output, null);
+                await SaveAsync(slot, history: true, inbox: true, ct);
+            }
+        }
+        finally
+        {
+            await using (await LockAsync(slot, CancellationToken.None))
+            {
+                slot.Terminating = false;
+                ScheduleIfReady(slot); // only when the termination was not stored
+            }
         }
     }
 
@@ -294,7 +312,7 @@ public sealed class WorkflowEngine : IAsyncDisposable
     public async Task ServeWorkerAsync(GetWorkItemsRequest request, Func<WorkItem, Task> write, CancellationToken ct)
     {
         var worker = _dispatcher.Connect(request.Capabilities.Contains(WorkerCapability.HealthPing));
-        using var both = CancellationTokenSource.CreateLinkedTokenSource(ct, _stopping.Token);
+        using var both = CancellationTokenSource.CreateLinkedTokenSource(ct, _stop);
         try
         {
             if (worker.WantsHealthPings)
@@ -522,7 +540,7 @@ public sealed class WorkflowEngine : IAsyncDisposable
                         try
                         {
                             WorkflowErrors.CheckInstanceId(a.InstanceId);
-                            await CreateAsync(a.InstanceId, a.Name, a.Version, a.Input, null, parent, null, null, _stopping.Token);
+                            await CreateAsync(a.InstanceId, a.Name, a.Version, a.Input, null, parent, null, null, _stop);
                         }
                         catch (Exception ex) when (ex is DaprError or InvalidOperationException)
                         {
@@ -536,7 +554,7 @@ public sealed class WorkflowEngine : IAsyncDisposable
                     var a = action.CreateDetachedWorkflow;
                     plan.Appended.Add(Event(e => e.DetachedWorkflowInstanceCreated = new DetachedWorkflowInstanceCreatedEvent { InstanceId = a.InstanceId }));
                     plan.Effects.Add(_ => TryEffectAsync(() => CreateAsync(WorkflowErrors.CheckInstanceId(a.InstanceId), a.Name, a.Version, a.Input,
-                        a.ScheduledStartTimestamp, null, a.ParentTraceContext, a.Tags, _stopping.Token), "start detached workflow " + a.InstanceId));
+                        a.ScheduledStartTimestamp, null, a.ParentTraceContext, a.Tags, _stop), "start detached workflow " + a.InstanceId));
                     break;
                 }
                 case WorkflowAction.WorkflowActionTypeOneofCase.SendEvent:
@@ -545,13 +563,13 @@ public sealed class WorkflowEngine : IAsyncDisposable
                     var target = a.Instance?.InstanceId ?? "";
                     plan.Appended.Add(Event(e => e.EventSent = new EventSentEvent { InstanceId = target, Name = a.Name, Input = a.Data }));
                     var raised = New(e => e.EventRaised = new EventRaisedEvent { Name = a.Name, Input = a.Data });
-                    plan.Effects.Add(_ => TryEffectAsync(() => DeliverAsync(target, "ERR_RAISE_EVENT_WORKFLOW", raised, null, _stopping.Token), $"send event {a.Name} to {target}"));
+                    plan.Effects.Add(_ => TryEffectAsync(() => DeliverAsync(target, "ERR_RAISE_EVENT_WORKFLOW", raised, null, _stop), $"send event {a.Name} to {target}"));
                     break;
                 }
                 case WorkflowAction.WorkflowActionTypeOneofCase.TerminateWorkflow:
                 {
                     var a = action.TerminateWorkflow;
-                    plan.Effects.Add(_ => TryEffectAsync(() => TerminateAsync(a.InstanceId, a.Reason, a.Recurse, _stopping.Token), "terminate workflow " + a.InstanceId));
+                    plan.Effects.Add(_ => TryEffectAsync(() => TerminateAsync(a.InstanceId, a.Reason, a.Recurse, _stop), "terminate workflow " + a.InstanceId));
                     break;
                 }
                 case WorkflowAction.WorkflowActionTypeOneofCase.CompleteWorkflow:
@@ -572,7 +590,7 @@ public sealed class WorkflowEngine : IAsyncDisposable
             var report = done.WorkflowStatus == OrchestrationStatus.Completed
                 ? New(e => e.ChildWorkflowInstanceCompleted = new ChildWorkflowInstanceCompletedEvent { TaskScheduledId = parentInfo.TaskScheduledId, Result = done.Result })
                 : ChildFailed(parentInfo.TaskScheduledId, done.FailureDetails ?? new TaskFailureDetails { ErrorType = "WorkflowFailed", ErrorMessage = $"child workflow ended {StatusName(done.WorkflowStatus)}" });
-            plan.Effects.Add(_ => TryEffectAsync(() => DeliverChildResultAsync(parentInfo, report, _stopping.Token), "report to parent " + parentInfo.WorkflowInstance?.InstanceId));
+            plan.Effects.Add(_ => TryEffectAsync(() => DeliverChildResultAsync(parentInfo, report, _stop), "report to parent " + parentInfo.WorkflowInstance?.InstanceId));
         }
         return plan;
     }
@@ -748,14 +766,14 @@ public sealed class WorkflowEngine : IAsyncDisposable
     }
 
     private static bool IsRunnable(InstanceSlot slot) =>
-        slot.Stored is { } s && s.Inbox.Count > 0
+        !slot.Terminating && slot.Stored is { } s && s.Inbox.Count > 0
         && s.Metadata.WorkflowStatus is OrchestrationStatus.Pending or OrchestrationStatus.Running
         && (s.Metadata.ScheduledStartTimestamp is not { } start || start.ToDateTime() <= DateTime.UtcNow);
 
     private async Task<WorkItem?> BuildWorkItemAsync(PendingWork work, string token)
     {
         var slot = Slot(work.InstanceId);
-        await using var held = await LockAsync(slot, _stopping.Token);
+        await using var held = await LockAsync(slot, _stop);
         switch (work)
         {
             case OrchestrationWork:
@@ -844,7 +862,7 @@ public sealed class WorkflowEngine : IAsyncDisposable
         {
             try
             {
-                await DelayUntilAsync(fireAt, _stopping.Token);
+                await DelayUntilAsync(fireAt, _stop);
                 await FireTimerAsync(id, executionId, timerId, fireAt);
             }
             catch (OperationCanceledException)
@@ -864,7 +882,7 @@ public sealed class WorkflowEngine : IAsyncDisposable
         {
             try
             {
-                await DeliverAsync(id, "ERR_TIMER", fired, s => s.Metadata.ExecutionId == executionId && !HasTimerFired(s, timerId), _stopping.Token);
+                await DeliverAsync(id, "ERR_TIMER", fired, s => s.Metadata.ExecutionId == executionId && !HasTimerFired(s, timerId), _stop);
                 return;
             }
             catch (DaprError)
@@ -875,7 +893,7 @@ public sealed class WorkflowEngine : IAsyncDisposable
             {
                 // The store is unreachable: the timer is durable, so keep trying until it is stored.
                 _logger.LogWarning("Timer {TimerId} of workflow {InstanceId} could not be stored (attempt {Attempt}): {Reason}", timerId, id, attempt, ex.Message);
-                await Task.Delay(TimeSpan.FromSeconds(Math.Min(attempt, 5)), _stopping.Token);
+                await Task.Delay(TimeSpan.FromSeconds(Math.Min(attempt, 5)), _stop);
             }
         }
     }
@@ -888,8 +906,8 @@ public sealed class WorkflowEngine : IAsyncDisposable
             {
                 try
                 {
-                    await DelayUntilAsync(start.ToDateTime(), _stopping.Token);
-                    await using var held = await LockAsync(slot, _stopping.Token);
+                    await DelayUntilAsync(start.ToDateTime(), _stop);
+                    await using var held = await LockAsync(slot, _stop);
                     ScheduleIfReady(slot);
                 }
                 catch (OperationCanceledException)
@@ -956,12 +974,12 @@ public sealed class WorkflowEngine : IAsyncDisposable
     /// <summary>After a failed write the instance is read back from the store and its pending work resumed, as at start.</summary>
     private async Task ReloadLaterAsync(InstanceSlot slot)
     {
-        for (var attempt = 1; !_stopping.IsCancellationRequested; attempt++)
+        for (var attempt = 1; !_stop.IsCancellationRequested; attempt++)
         {
             try
             {
-                await Task.Delay(TimeSpan.FromSeconds(Math.Min(attempt, 5)), _stopping.Token);
-                await using var held = await LockAsync(slot, _stopping.Token);
+                await Task.Delay(TimeSpan.FromSeconds(Math.Min(attempt, 5)), _stop);
+                await using var held = await LockAsync(slot, _stop);
                 if (slot.Stored is { } s && !IsTerminal(s.Metadata.WorkflowStatus))
                 {
                     AfterCommit(slot, PendingActivities(s).ToList(), PendingTimers(s).ToList());
@@ -1030,6 +1048,9 @@ public sealed class WorkflowEngine : IAsyncDisposable
         public bool Loaded { get; set; }
         public StoredInstance? Stored { get; set; }
         public bool Queued { get; set; }
+
+        /// <summary>A terminate is under way: no step is handed out until it is stored (or failed).</summary>
+        public bool Terminating { get; set; }
         public string? StepToken { get; set; }
         public List<HistoryEvent>? StepEvents { get; set; }
         public int StepInboxCount { get; set; }

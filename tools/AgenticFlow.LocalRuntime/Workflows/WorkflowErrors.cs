@@ -26,6 +26,10 @@ public static partial class WorkflowErrors
         new(HttpStatusCode.Conflict, StatusCode.FailedPrecondition, "ERR_PURGE_WORKFLOW",
             $"workflow instance '{instanceId}' is {status}: only completed, failed or terminated instances can be purged");
 
+    /// <summary>The store failed under a workflow call: reported as daprd reports backend failures, nothing is acknowledged.</summary>
+    public static DaprError Backend(Exception ex) =>
+        new(HttpStatusCode.InternalServerError, StatusCode.Internal, "ERR_WORKFLOW_BACKEND", $"the workflow backend failed: {ex.Message}");
+
     public static DaprError Invalid(string code, string message) => new(HttpStatusCode.BadRequest, StatusCode.InvalidArgument, code, message);
 
     /// <summary>Instance ids become part of state keys and URL paths: letters, digits and <c>-_.:@</c>, up to 256.</summary>

@@ -159,6 +159,10 @@ public sealed class WorkflowGrpcMethods : IServiceMethodProvider<WorkflowGrpcSer
             {
                 throw ToRpc(error);
             }
+            catch (Exception ex) when (ex is not RpcException and not OperationCanceledException)
+            {
+                throw ToRpc(WorkflowErrors.Backend(ex));
+            }
         });
     }
 
@@ -177,6 +181,10 @@ public sealed class WorkflowGrpcMethods : IServiceMethodProvider<WorkflowGrpcSer
             catch (DaprError error)
             {
                 throw ToRpc(error);
+            }
+            catch (Exception ex) when (ex is not RpcException and not OperationCanceledException)
+            {
+                throw ToRpc(WorkflowErrors.Backend(ex));
             }
         });
     }

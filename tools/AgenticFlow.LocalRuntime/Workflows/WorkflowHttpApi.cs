@@ -22,6 +22,17 @@ public static class WorkflowHttpApi
         foreach (var version in new[] { "v1.0", "v1.0-beta1" })
         {
             var workflows = app.MapGroup($"/{version}/workflows/{{component}}");
+            workflows.AddEndpointFilter(async (context, next) =>
+            {
+                try
+                {
+                    return await next(context);
+                }
+                catch (Exception ex) when (ex is not DaprError and not OperationCanceledException and not BadHttpRequestException)
+                {
+                    throw WorkflowErrors.Backend(ex);
+                }
+            });
             workflows.MapPost("/{name}/start", Start);
             workflows.MapGet("/{instanceId}", Get);
             workflows.MapPost("/{instanceId}/raiseEvent/{eventName}", RaiseEvent);
