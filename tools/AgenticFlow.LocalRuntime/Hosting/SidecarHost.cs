@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.Json;
 using AgenticFlow.LocalRuntime.Api;
 using AgenticFlow.LocalRuntime.Components;
+using AgenticFlow.LocalRuntime.Workflows;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -70,6 +71,7 @@ public sealed class SidecarHost : IAsyncDisposable
         // The process owns SIGINT/SIGTERM (Program.cs); a host's console lifetime would swallow them.
         builder.Services.AddSingleton<Microsoft.Extensions.Hosting.IHostLifetime, ProcessOwnedLifetime>();
         builder.Services.AddDaprGrpcApi();
+        builder.Services.AddWorkflowBackend();
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(names);
         // The sidecar needs the built host's services, so DI hands out the instance set just after Build.
@@ -96,6 +98,7 @@ public sealed class SidecarHost : IAsyncDisposable
         app.UseRouting();
         app.UseMiddleware<ApiTokenAndErrors>(sidecar);
         app.MapDaprHttpApi();
+        app.MapWorkflowBackend();
         app.MapGrpcService<DaprGrpcService>();
         app.MapGrpcService<Grpc.Reflection.ReflectionV1ServiceImpl>();
         app.MapGrpcService<Grpc.Reflection.ReflectionServiceImpl>();

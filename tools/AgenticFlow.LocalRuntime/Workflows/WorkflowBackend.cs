@@ -1,0 +1,86 @@
+using System.Net;
+using AgenticFlow.LocalRuntime.Api;
+using AgenticFlow.LocalRuntime.Hosting;
+using Grpc.AspNetCore.Server.Model;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace AgenticFlow.LocalRuntime.Workflows;
+
+/// <summary>
+/// The sidecar's workflow backend, made on first use: its <see cref="WorkflowEngine"/> keeps state in the state
+/// component marked <c>actorStateStore: "true"</c>, under the sidecar's app id (daprd keys workflow state by app id).
+/// Made lazily so a sidecar without workflows needs no actor store; the app's worker connects at start, so after a
+/// restart the engine is made, and unfinished instances resumed, as soon as the app is back.
+/// </summary>
+public sealed class WorkflowBackend(Sidecar sidecar, ILoggerFactory loggers) : IAsyncDisposable
+{
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private WorkflowEngine? _engine;
+
+    public async Task<WorkflowEngine> EngineAsync(CancellationToken ct)
+    {
+        if (Volatile.Read(ref _engine) is { } ready)
+        {
+            return ready;
+        }
+        await _gate.WaitAsync(ct);
+        try
+        {
+            if (_engine is { } made)
+            {
+                return made;
+            }
+            var component = sidecar.Components.StateStores.Values.FirstOrDefault(s => s.IsActorStore)
+                ?? throw WorkflowErrors.ActorStoreMissing(sidecar.Components.StateStores.Keys);
+            var appId = sidecar.Options.AppId;
+            var engine = new WorkflowEngine(appId, new WorkflowStore(component.Store, appId), loggers.CreateLogger("workflows." + appId), sidecar.Lifetime);
+            try
+            {
+                await engine.StartAsync(ct);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                await engine.DisposeAsync();
+                throw new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Unavailable, "ERR_WORKFLOW_BACKEND",
+                    $"the workflow backend could not read its state from actor state store {component.Name}: {ex.Message}");
+            }
+            Volatile.Write(ref _engine, engine);
+            return engine;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_engine is not null)
+        {
+            await _engine.DisposeAsync();
+        }
+        _gate.Dispose();
+    }
+}
+
+public static class WorkflowBackendExtensions
+{
+    public static IServiceCollection AddWorkflowBackend(this IServiceCollection services)
+    {
+        services.AddSingleton<WorkflowBackend>();
+        services.AddSingleton<WorkflowGrpcService>();
+        services.AddSingleton<IServiceMethodProvider<WorkflowGrpcService>, WorkflowGrpcMethods>();
+        return services;
+    }
+
+    /// <summary>The durabletask gRPC service and the <c>/v1.0/workflows</c> HTTP API.</summary>
+    public static IEndpointRouteBuilder MapWorkflowBackend(this IEndpointRouteBuilder app)
+    {
+        app.MapGrpcService<WorkflowGrpcService>();
+        app.MapWorkflowHttpApi();
+        return app;
+    }
+}

@@ -1,0 +1,197 @@
+using AgenticFlow.LocalRuntime.Api;
+using Dapr.DurableTask.Protobuf;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.AspNetCore.Server.Model;
+using Grpc.Core;
+
+namespace AgenticFlow.LocalRuntime.Workflows;
+
+/// <summary>
+/// The durabletask <c>TaskHubSidecarService</c> that Dapr.Workflow talks to: client calls (start, get, wait, raise,
+/// terminate, suspend, resume, purge, list, history) and worker calls (the <c>GetWorkItems</c> stream and the two
+/// completions). <c>RerunWorkflowFromEvent</c> is not bound, so it answers Unimplemented.
+/// </summary>
+public sealed class WorkflowGrpcService(WorkflowBackend backend)
+{
+    public Task<Empty> Hello(Empty request, ServerCallContext context) => Task.FromResult(new Empty());
+
+    public async Task<CreateInstanceResponse> StartInstance(CreateInstanceRequest request, ServerCallContext context)
+    {
+        var engine = await backend.EngineAsync(context.CancellationToken);
+        return new CreateInstanceResponse { InstanceId = await engine.StartInstanceAsync(request, context.CancellationToken) };
+    }
+
+    public async Task<GetInstanceResponse> GetInstance(GetInstanceRequest request, ServerCallContext context)
+    {
+        var engine = await backend.EngineAsync(context.CancellationToken);
+        return Found(await engine.GetAsync(request.InstanceId, request.GetInputsAndOutputs, context.CancellationToken));
+    }
+
+    public async Task<GetInstanceResponse> WaitForInstanceStart(GetInstanceRequest request, ServerCallContext context)
+    {
+        var engine = await backend.EngineAsync(context.CancellationToken);
+        return Found(await engine.WaitAsync(request.InstanceId, s => s != OrchestrationStatus.Pending, request.GetInputsAndOutputs, context.CancellationToken));
+    }
+
+    public async Task<GetInstanceResponse> WaitForInstanceCompletion(GetInstanceRequest request, ServerCallContext context)
+    {
+        var engine = await backend.EngineAsync(context.CancellationToken);
+        return Found(await engine.WaitAsync(request.InstanceId, WorkflowHistory.IsTerminal, request.GetInputsAndOutputs, context.CancellationToken));
+    }
+
+    public async Task<RaiseEventResponse> RaiseEvent(RaiseEventRequest request, ServerCallContext context)
+    {
+        var engine = await backend.EngineAsync(context.CancellationToken);
+        await engine.RaiseEventAsync(request.InstanceId, request.Name, request.Input, context.CancellationToken);
+        return new RaiseEventResponse();
+    }
+
+    public async Task<TerminateResponse> TerminateInstance(TerminateRequest request, ServerCallContext context)
+    {
+        var engine = await backend.EngineAsync(context.CancellationToken);
+        await engine.TerminateAsync(request.InstanceId, request.Output, request.Recursive, context.CancellationToken);
+        return new TerminateResponse();
+    }
+
+    public async Task<SuspendResponse> SuspendInstance(SuspendRequest request, ServerCallContext context)
+    {
+        var engine = await backend.EngineAsync(context.CancellationToken);
+        await engine.SuspendAsync(request.InstanceId, request.Reason, context.CancellationToken);
+        return new SuspendResponse();
+    }
+
+    public async Task<ResumeResponse> ResumeInstance(ResumeRequest request, ServerCallContext context)
+    {
+        var engine = await backend.EngineAsync(context.CancellationToken);
+        await engine.ResumeAsync(request.InstanceId, request.Reason, context.CancellationToken);
+        return new ResumeResponse();
+    }
+
+    public async Task<PurgeInstancesResponse> PurgeInstances(PurgeInstancesRequest request, ServerCallContext context)
+    {
+        var engine = await backend.EngineAsync(context.CancellationToken);
+        var deleted = request.RequestCase == PurgeInstancesRequest.RequestOneofCase.PurgeInstanceFilter
+            ? await engine.PurgeAsync(request.PurgeInstanceFilter, request.Recursive, request.Force, context.CancellationToken)
+            : await engine.PurgeAsync(request.InstanceId, request.Recursive, request.Force, context.CancellationToken);
+        return new PurgeInstancesResponse { DeletedInstanceCount = deleted, IsComplete = true };
+    }
+
+    public async Task<ListInstanceIDsResponse> ListInstanceIDs(ListInstanceIDsRequest request, ServerCallContext context)
+    {
+        var engine = await backend.EngineAsync(context.CancellationToken);
+        var (ids, next) = await engine.ListAsync(request.ContinuationToken, (int)Math.Min(request.PageSize, int.MaxValue), context.CancellationToken);
+        var response = new ListInstanceIDsResponse();
+        response.InstanceIds.AddRange(ids);
+        if (next is not null)
+        {
+            response.ContinuationToken = next;
+        }
+        return response;
+    }
+
+    public async Task<GetInstanceHistoryResponse> GetInstanceHistory(GetInstanceHistoryRequest request, ServerCallContext context)
+    {
+        var engine = await backend.EngineAsync(context.CancellationToken);
+        var events = await engine.HistoryAsync(request.InstanceId, context.CancellationToken)
+            ?? throw WorkflowErrors.NotFound("ERR_GET_WORKFLOW", request.InstanceId);
+        var response = new GetInstanceHistoryResponse();
+        response.Events.AddRange(events);
+        return response;
+    }
+
+    public async Task GetWorkItems(GetWorkItemsRequest request, IServerStreamWriter<WorkItem> stream, ServerCallContext context)
+    {
+        var engine = await backend.EngineAsync(context.CancellationToken);
+        await engine.ServeWorkerAsync(request, item => stream.WriteAsync(item, context.CancellationToken), context.CancellationToken);
+    }
+
+    public async Task<CompleteTaskResponse> CompleteActivityTask(ActivityResponse request, ServerCallContext context)
+    {
+        var engine = await backend.EngineAsync(context.CancellationToken);
+        await engine.CompleteActivityAsync(request, context.CancellationToken);
+        return new CompleteTaskResponse();
+    }
+
+    public async Task<CompleteTaskResponse> CompleteOrchestratorTask(WorkflowResponse request, ServerCallContext context)
+    {
+        var engine = await backend.EngineAsync(context.CancellationToken);
+        await engine.CompleteOrchestratorAsync(request, context.CancellationToken);
+        return new CompleteTaskResponse();
+    }
+
+    private static GetInstanceResponse Found(WorkflowState? state) =>
+        state is null ? new GetInstanceResponse { Exists = false } : new GetInstanceResponse { Exists = true, WorkflowState = state };
+}
+
+/// <summary>Binds <see cref="WorkflowGrpcService"/> under the service name the SDK's generated client calls.</summary>
+public sealed class WorkflowGrpcMethods : IServiceMethodProvider<WorkflowGrpcService>
+{
+    public static readonly string ServiceName = TaskHubSidecarService.Descriptor.FullName;
+
+    public void OnServiceMethodDiscovery(ServiceMethodProviderContext<WorkflowGrpcService> context)
+    {
+        Unary<Empty, Empty>(context, "Hello", (s, r, c) => s.Hello(r, c));
+        Unary<CreateInstanceRequest, CreateInstanceResponse>(context, "StartInstance", (s, r, c) => s.StartInstance(r, c));
+        Unary<GetInstanceRequest, GetInstanceResponse>(context, "GetInstance", (s, r, c) => s.GetInstance(r, c));
+        Unary<GetInstanceRequest, GetInstanceResponse>(context, "WaitForInstanceStart", (s, r, c) => s.WaitForInstanceStart(r, c));
+        Unary<GetInstanceRequest, GetInstanceResponse>(context, "WaitForInstanceCompletion", (s, r, c) => s.WaitForInstanceCompletion(r, c));
+        Unary<RaiseEventRequest, RaiseEventResponse>(context, "RaiseEvent", (s, r, c) => s.RaiseEvent(r, c));
+        Unary<TerminateRequest, TerminateResponse>(context, "TerminateInstance", (s, r, c) => s.TerminateInstance(r, c));
+        Unary<SuspendRequest, SuspendResponse>(context, "SuspendInstance", (s, r, c) => s.SuspendInstance(r, c));
+        Unary<ResumeRequest, ResumeResponse>(context, "ResumeInstance", (s, r, c) => s.ResumeInstance(r, c));
+        Unary<PurgeInstancesRequest, PurgeInstancesResponse>(context, "PurgeInstances", (s, r, c) => s.PurgeInstances(r, c));
+        Unary<ListInstanceIDsRequest, ListInstanceIDsResponse>(context, "ListInstanceIDs", (s, r, c) => s.ListInstanceIDs(r, c));
+        Unary<GetInstanceHistoryRequest, GetInstanceHistoryResponse>(context, "GetInstanceHistory", (s, r, c) => s.GetInstanceHistory(r, c));
+        Unary<ActivityResponse, CompleteTaskResponse>(context, "CompleteActivityTask", (s, r, c) => s.CompleteActivityTask(r, c));
+        // Runtimes before 1.18 know only the first name; newer SDKs may call the second.
+        Unary<WorkflowResponse, CompleteTaskResponse>(context, "CompleteOrchestratorTask", (s, r, c) => s.CompleteOrchestratorTask(r, c));
+        Unary<WorkflowResponse, CompleteTaskResponse>(context, "CompleteWorkflowTask", (s, r, c) => s.CompleteOrchestratorTask(r, c));
+
+        var workItems = new Method<GetWorkItemsRequest, WorkItem>(MethodType.ServerStreaming, ServiceName, "GetWorkItems", Marshaller<GetWorkItemsRequest>(), Marshaller<WorkItem>());
+        context.AddServerStreamingMethod(workItems, [], async (service, request, stream, call) =>
+        {
+            try
+            {
+                await service.GetWorkItems(request, stream, call);
+            }
+            catch (DaprError error)
+            {
+                throw ToRpc(error);
+            }
+            catch (Exception ex) when (ex is not RpcException and not OperationCanceledException)
+            {
+                throw ToRpc(WorkflowErrors.Backend(ex));
+            }
+        });
+    }
+
+    private static void Unary<TRequest, TResponse>(ServiceMethodProviderContext<WorkflowGrpcService> context, string name,
+        Func<WorkflowGrpcService, TRequest, ServerCallContext, Task<TResponse>> handler)
+        where TRequest : class, IMessage<TRequest>, new()
+        where TResponse : class, IMessage<TResponse>, new()
+    {
+        var method = new Method<TRequest, TResponse>(MethodType.Unary, ServiceName, name, Marshaller<TRequest>(), Marshaller<TResponse>());
+        context.AddUnaryMethod(method, [], async (service, request, call) =>
+        {
+            try
+            {
+                return await handler(service, request, call);
+            }
+            catch (DaprError error)
+            {
+                throw ToRpc(error);
+            }
+            catch (Exception ex) when (ex is not RpcException and not OperationCanceledException)
+            {
+                throw ToRpc(WorkflowErrors.Backend(ex));
+            }
+        });
+    }
+
+    private static Marshaller<T> Marshaller<T>() where T : class, IMessage<T>, new() =>
+        Marshallers.Create(m => m.ToByteArray(), new MessageParser<T>(() => new T()).ParseFrom);
+
+    private static RpcException ToRpc(DaprError error) =>
+        new(new Status(error.GrpcStatus, error.Message), new Metadata { { "dapr-error-code", error.ErrorCode } });
+}
