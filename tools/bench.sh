@@ -2,7 +2,7 @@
 # Runs the local runtime benchmark against a throwaway Redis (the same one tools/test.sh starts).
 # "bash tools/bench.sh messaging" runs the message bus benchmark (gateway, service, Redis baseline) instead;
 # "bash tools/bench.sh providers" the provider gateway overhead over a fake provider;
-# "bash tools/bench.sh actors" actor calls through the runtime beside the same logic in-process.
+# "bash tools/bench.sh actors" actor calls and a 3-activity workflow through the runtime beside in-process baselines.
 # BENCH_SECONDS sets the length of each scenario (default 5).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -23,6 +23,8 @@ if (args.FirstOrDefault() == "messaging")
 if (args.FirstOrDefault() == "actors")
 {
     await ActorsBenchmark.RunAsync();
+    Console.WriteLine();
+    await WorkflowsBenchmark.RunAsync();
     return;
 }
 if (args.FirstOrDefault() == "providers")
