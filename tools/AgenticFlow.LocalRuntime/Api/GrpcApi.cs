@@ -308,27 +308,8 @@ public sealed class DaprGrpcMethods : IServiceMethodProvider<DaprGrpcService>
     private static void Unary<TRequest, TResponse>(ServiceMethodProviderContext<DaprGrpcService> context, string name,
         Func<DaprGrpcService, TRequest, ServerCallContext, Task<TResponse>> handler)
         where TRequest : class, IMessage<TRequest>, new()
-        where TResponse : class, IMessage<TResponse>, new()
-    {
-        var parser = new MessageParser<TRequest>(() => new TRequest());
-        var method = new Method<TRequest, TResponse>(
-            MethodType.Unary,
-            ServiceName,
-            name,
-            Marshallers.Create(m => m.ToByteArray(), parser.ParseFrom),
-            Marshallers.Create(m => m.ToByteArray(), new MessageParser<TResponse>(() => new TResponse()).ParseFrom));
-        context.AddUnaryMethod(method, [], async (service, request, call) =>
-        {
-            try
-            {
-                return await handler(service, request, call);
-            }
-            catch (DaprError error)
-            {
-                throw new RpcException(new Status(error.GrpcStatus, error.Message), new Metadata { { "dapr-error-code", error.ErrorCode } });
-            }
-        });
-    }
+        where TResponse : class, IMessage<TResponse>, new() =>
+        GrpcBinding.Unary(context, ServiceName, name, handler);
 }
 
 public static class GrpcApiExtensions

@@ -148,50 +148,12 @@ public sealed class WorkflowGrpcMethods : IServiceMethodProvider<WorkflowGrpcSer
         Unary<WorkflowResponse, CompleteTaskResponse>(context, "CompleteOrchestratorTask", (s, r, c) => s.CompleteOrchestratorTask(r, c));
         Unary<WorkflowResponse, CompleteTaskResponse>(context, "CompleteWorkflowTask", (s, r, c) => s.CompleteOrchestratorTask(r, c));
 
-        var workItems = new Method<GetWorkItemsRequest, WorkItem>(MethodType.ServerStreaming, ServiceName, "GetWorkItems", Marshaller<GetWorkItemsRequest>(), Marshaller<WorkItem>());
-        context.AddServerStreamingMethod(workItems, [], async (service, request, stream, call) =>
-        {
-            try
-            {
-                await service.GetWorkItems(request, stream, call);
-            }
-            catch (DaprError error)
-            {
-                throw ToRpc(error);
-            }
-            catch (Exception ex) when (ex is not RpcException and not OperationCanceledException)
-            {
-                throw ToRpc(WorkflowErrors.Backend(ex));
-            }
-        });
+        GrpcBinding.ServerStreaming<WorkflowGrpcService, GetWorkItemsRequest, WorkItem>(context, ServiceName, "GetWorkItems", (s, r, w, c) => s.GetWorkItems(r, w, c), WorkflowErrors.Backend);
     }
 
     private static void Unary<TRequest, TResponse>(ServiceMethodProviderContext<WorkflowGrpcService> context, string name,
         Func<WorkflowGrpcService, TRequest, ServerCallContext, Task<TResponse>> handler)
         where TRequest : class, IMessage<TRequest>, new()
-        where TResponse : class, IMessage<TResponse>, new()
-    {
-        var method = new Method<TRequest, TResponse>(MethodType.Unary, ServiceName, name, Marshaller<TRequest>(), Marshaller<TResponse>());
-        context.AddUnaryMethod(method, [], async (service, request, call) =>
-        {
-            try
-            {
-                return await handler(service, request, call);
-            }
-            catch (DaprError error)
-            {
-                throw ToRpc(error);
-            }
-            catch (Exception ex) when (ex is not RpcException and not OperationCanceledException)
-            {
-                throw ToRpc(WorkflowErrors.Backend(ex));
-            }
-        });
-    }
-
-    private static Marshaller<T> Marshaller<T>() where T : class, IMessage<T>, new() =>
-        Marshallers.Create(m => m.ToByteArray(), new MessageParser<T>(() => new T()).ParseFrom);
-
-    private static RpcException ToRpc(DaprError error) =>
-        new(new Status(error.GrpcStatus, error.Message), new Metadata { { "dapr-error-code", error.ErrorCode } });
+        where TResponse : class, IMessage<TResponse>, new() =>
+        GrpcBinding.Unary(context, ServiceName, name, handler, WorkflowErrors.Backend);
 }
