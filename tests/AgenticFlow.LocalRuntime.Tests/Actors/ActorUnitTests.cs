@@ -38,6 +38,18 @@ public sealed class ActorUnitTests
     [InlineData("1x")]
     public void BadPeriods_AreRefused(string text) => Assert.Throws<FormatException>(() => ActorDurations.ParsePeriod(text));
 
+    [Theory]
+    [InlineData("0s", "0h0m0s0ms")]
+    [InlineData("PT1M30S", "0h1m30s0ms")]
+    [InlineData("26h0m0s5ms", "26h0m0s5ms")]
+    [InlineData("R2/PT1S", "R2/PT1S")]
+    [InlineData("R3/PT600S", "R3/PT10M")]
+    [InlineData("R1/P1DT2H", "R1/P1DT2H")]
+    [InlineData("2026-01-01T00:05:00Z", "2026-01-01T00:05:00Z")]
+    [InlineData(null, "")]
+    public void TimesHandedToTheApp_AreInTheFormEverySdkParses(string? registered, string toApp) =>
+        Assert.Equal(toApp, ActorDurations.ForApp(registered));
+
     [Fact]
     public void DueTime_MayBeAnInstant()
     {

@@ -54,6 +54,47 @@ public static partial class ActorDurations
         return now + ParseDuration(text);
     }
 
+    /// <summary>
+    /// A due time or period as it is handed back to the app (timer and reminder callbacks, reminder reads): plain
+    /// durations in daprd's <c>0h0m5s0ms</c> form and repetitions as <c>R{n}/P…T…H…M…S</c>, which every SDK parses
+    /// (the .NET SDK reads nothing else), whatever form they were registered in. Instants and anything else pass
+    /// through unchanged.
+    /// </summary>
+    public static string ForApp(string? text)
+    {
+        if (string.IsNullOrEmpty(text))
+        {
+            return "";
+        }
+        if (TryParseGo(text, out var go) || (TryParseIso(text, out go, out var repetitions) && repetitions is null))
+        {
+            return FormattableString.Invariant($"{(long)go.TotalHours}h{go.Minutes}m{go.Seconds}s{go.Milliseconds}ms");
+        }
+        if (TryParseIso(text, out var every, out repetitions) && every.Milliseconds == 0)
+        {
+            var iso = new System.Text.StringBuilder(FormattableString.Invariant($"R{repetitions}/P"));
+            if (every.Days > 0)
+            {
+                iso.Append(CultureInfo.InvariantCulture, $"{every.Days}D");
+            }
+            iso.Append('T');
+            if (every.Hours > 0)
+            {
+                iso.Append(CultureInfo.InvariantCulture, $"{every.Hours}H");
+            }
+            if (every.Minutes > 0)
+            {
+                iso.Append(CultureInfo.InvariantCulture, $"{every.Minutes}M");
+            }
+            if (every.Seconds > 0 || every.TotalSeconds < 1)
+            {
+                iso.Append(CultureInfo.InvariantCulture, $"{every.Seconds}S");
+            }
+            return iso.ToString();
+        }
+        return text;
+    }
+
     private static bool TryParseGo(string text, out TimeSpan value)
     {
         value = TimeSpan.Zero;

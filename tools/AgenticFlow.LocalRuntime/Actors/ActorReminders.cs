@@ -237,8 +237,8 @@ public sealed class ActorReminders(ActorRuntime runtime, IStateStore store, stri
     private static JsonObject Describe(Reminder reminder) => new()
     {
         ["data"] = reminder.Data is { } data ? JsonNode.Parse(data.GetRawText()) : null,
-        ["dueTime"] = reminder.DueTime ?? "",
-        ["period"] = reminder.Period ?? "",
+        ["dueTime"] = ActorDurations.ForApp(reminder.DueTime),
+        ["period"] = ActorDurations.ForApp(reminder.Period),
     };
 
     private bool TryRead(StateItem item, out Reminder reminder)

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using AgenticFlow.LocalRuntime.Api;
 using AgenticFlow.LocalRuntime.Hosting;
 using AgenticFlow.LocalRuntime.State;
@@ -204,7 +205,15 @@ public sealed class ActorRuntime : IAsyncDisposable
             }
             actor.Timers[name] = cancel;
         }
-        var payload = Encoding.UTF8.GetBytes(body.GetRawText());
+        // The callback body the SDKs read: data and callback as registered, times in the form every SDK parses.
+        var callback = new JsonObject
+        {
+            ["data"] = body.TryGetProperty("data", out var data) ? JsonNode.Parse(data.GetRawText()) : null,
+            ["callback"] = body.TryGetProperty("callback", out var callbackName) && callbackName.ValueKind == JsonValueKind.String ? callbackName.GetString() : null,
+            ["dueTime"] = ActorDurations.ForApp(body.TryGetProperty("dueTime", out var due) && due.ValueKind == JsonValueKind.String ? due.GetString() : null),
+            ["period"] = ActorDurations.ForApp(body.TryGetProperty("period", out var period) && period.ValueKind == JsonValueKind.String ? period.GetString() : null),
+        };
+        var payload = Encoding.UTF8.GetBytes(callback.ToJsonString());
         _ = Task.Run(() => RunTimerAsync(actor, name, schedule, payload, cancel.Token), CancellationToken.None);
     }
 

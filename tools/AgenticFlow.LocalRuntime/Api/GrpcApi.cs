@@ -15,7 +15,7 @@ namespace AgenticFlow.LocalRuntime.Api;
 /// The <c>dapr.proto.runtime.v1.Dapr</c> gRPC service the Dapr SDKs call. The Dapr packages ship its message
 /// types but no server base class, so <see cref="DaprGrpcMethods"/> binds each method by hand.
 /// </summary>
-public sealed class DaprGrpcService(Sidecar sidecar)
+public sealed partial class DaprGrpcService(Sidecar sidecar)
 {
     public async Task<GetStateResponse> GetState(GetStateRequest request, ServerCallContext context)
     {
@@ -303,6 +303,14 @@ public sealed class DaprGrpcMethods : IServiceMethodProvider<DaprGrpcService>
         Unary<GetMetadataRequest, GetMetadataResponse>(context, "GetMetadata", (s, r, c) => s.GetMetadata(r, c));
         Unary<SetMetadataRequest, Empty>(context, "SetMetadata", (s, r, c) => s.SetMetadata(r, c));
         Unary<ShutdownRequest, Empty>(context, "Shutdown", (s, r, c) => s.Shutdown(r, c));
+        Unary<InvokeActorRequest, InvokeActorResponse>(context, "InvokeActor", (s, r, c) => s.InvokeActor(r, c));
+        Unary<GetActorStateRequest, GetActorStateResponse>(context, "GetActorState", (s, r, c) => s.GetActorState(r, c));
+        Unary<ExecuteActorStateTransactionRequest, Empty>(context, "ExecuteActorStateTransaction", (s, r, c) => s.ExecuteActorStateTransaction(r, c));
+        Unary<RegisterActorTimerRequest, Empty>(context, "RegisterActorTimer", (s, r, c) => s.RegisterActorTimer(r, c));
+        Unary<UnregisterActorTimerRequest, Empty>(context, "UnregisterActorTimer", (s, r, c) => s.UnregisterActorTimer(r, c));
+        Unary<RegisterActorReminderRequest, Empty>(context, "RegisterActorReminder", (s, r, c) => s.RegisterActorReminder(r, c));
+        Unary<UnregisterActorReminderRequest, Empty>(context, "UnregisterActorReminder", (s, r, c) => s.UnregisterActorReminder(r, c));
+        Unary<GetActorReminderRequest, GetActorReminderResponse>(context, "GetActorReminder", (s, r, c) => s.GetActorReminder(r, c));
     }
 
     private static void Unary<TRequest, TResponse>(ServiceMethodProviderContext<DaprGrpcService> context, string name,

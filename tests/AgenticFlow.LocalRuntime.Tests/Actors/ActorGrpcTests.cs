@@ -1,0 +1,62 @@
+using System.Text;
+using AgenticFlow.LocalRuntime.Tests.Infrastructure;
+using Dapr.Client.Autogen.Grpc.v1;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using Grpc.Net.Client;
+
+namespace AgenticFlow.LocalRuntime.Tests.Actors;
+
+/// <summary>The actor methods of the gRPC Dapr service, as SDKs that call actors over gRPC use them, through the
+/// generated client of the Dapr protos, from the caller app's sidecar (so placement forwards every call).</summary>
+public sealed class ActorGrpcTests
+{
+    [Fact]
+    public async Task InvokeStateTimersAndReminders_OverGrpc()
+    {
+        await using var cluster = await ActorCluster.StartAsync("sqlite");
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{cluster.Caller.GrpcPort}");
+        var dapr = new Dapr.Client.Autogen.Grpc.v1.Dapr.DaprClient(channel);
+        var id = TestServers.NewId("grpc");
+
+        var added = await dapr.InvokeActorAsync(new InvokeActorRequest { ActorType = "Counter", ActorId = id, Method = "Add", Data = ByteString.CopyFromUtf8("5") });
+        Assert.Equal("5", added.Data.ToStringUtf8());
+
+        var host = new Dapr.Client.Autogen.Grpc.v1.Dapr.DaprClient(GrpcChannel.ForAddress($"http://127.0.0.1:{cluster.Hosts[0].GrpcPort}"));
+        Assert.Equal("5", (await host.GetActorStateAsync(new GetActorStateRequest { ActorType = "Counter", ActorId = id, Key = "count" })).Data.ToStringUtf8());
+        var transaction = new ExecuteActorStateTransactionRequest { ActorType = "Counter", ActorId = id };
+        transaction.Operations.Add(new TransactionalActorStateOperation { OperationType = "upsert", Key = "note", Value = new Any { Value = ByteString.CopyFromUtf8("{\"a\":1}") } });
+        transaction.Operations.Add(new TransactionalActorStateOperation { OperationType = "delete", Key = "count" });
+        await host.ExecuteActorStateTransactionAsync(transaction);
+        Assert.Equal("{\"a\":1}", (await host.GetActorStateAsync(new GetActorStateRequest { ActorType = "Counter", ActorId = id, Key = "note" })).Data.ToStringUtf8());
+        Assert.True((await host.GetActorStateAsync(new GetActorStateRequest { ActorType = "Counter", ActorId = id, Key = "count" })).Data.IsEmpty);
+
+        await dapr.RegisterActorTimerAsync(new RegisterActorTimerRequest { ActorType = "Counter", ActorId = id, Name = "t", DueTime = "0s", Period = "1h", Callback = "OnTick" });
+        await Eventually.True(() => ActorLog.Count(id, "timer") == 1, "the gRPC-registered timer to fire");
+        await dapr.UnregisterActorTimerAsync(new UnregisterActorTimerRequest { ActorType = "Counter", ActorId = id, Name = "t" });
+
+        await dapr.RegisterActorReminderAsync(new RegisterActorReminderRequest { ActorType = "Counter", ActorId = id, Name = "g", DueTime = "0s", Period = "R2/PT1S", Data = ByteString.CopyFromUtf8("hello") });
+        var described = await dapr.GetActorReminderAsync(new GetActorReminderRequest { ActorType = "Counter", ActorId = id, Name = "g" });
+        Assert.Equal("R2/PT1S", described.Period);
+        // Bytes that are not JSON are kept base64-encoded, which the .NET SDK decodes back to "hello".
+        await Eventually.True(() => ActorLog.Count(id, "reminder:g:hello") == 2, "the reminder to fire its two repetitions");
+        await Eventually.True(async () =>
+        {
+            try
+            {
+                await dapr.GetActorReminderAsync(new GetActorReminderRequest { ActorType = "Counter", ActorId = id, Name = "g" });
+                return false;
+            }
+            catch (RpcException)
+            {
+                return true;
+            }
+        }, "the reminder to be gone after its last repetition");
+
+        var noType = await Assert.ThrowsAsync<RpcException>(async () => await dapr.InvokeActorAsync(new InvokeActorRequest { ActorId = id, Method = "Add" }));
+        Assert.Equal(StatusCode.InvalidArgument, noType.StatusCode);
+        var badPeriod = await Assert.ThrowsAsync<RpcException>(async () => await dapr.RegisterActorReminderAsync(new RegisterActorReminderRequest { ActorType = "Counter", ActorId = id, Name = "bad", Period = "sometimes" }));
+        Assert.Equal(StatusCode.InvalidArgument, badPeriod.StatusCode);
+    }
+}
