@@ -140,6 +140,25 @@ public sealed class ActorTests
     }
 
     [Fact]
+    public async Task StoppingTheSidecar_DeactivatesItsActors()
+    {
+        using var folder = new ComponentsFolder().State("sqlite", extraMetadata: ActorCluster.ActorStoreMetadata);
+        var httpPort = TestSidecar.FreePort();
+        await using var app = await ActorTestApp.StartAsync(httpPort, "stopping");
+        var sidecar = await TestSidecar.StartAsync(TestServers.NewId("stopping"), folder.Path, app.Port, httpPort: httpPort,
+            names: new Hosting.NameRegistry(Directory.CreateTempSubdirectory("agenticflow-names-").FullName));
+        var ids = new[] { TestServers.NewId("stopping"), TestServers.NewId("stopping") };
+        foreach (var id in ids)
+        {
+            await ActorTestApp.Proxies(httpPort).CreateActorProxy<ICounterActor>(new ActorId(id), "Counter").Add(1);
+        }
+
+        await sidecar.DisposeAsync();
+
+        Assert.All(ids, id => Assert.Equal(1, ActorLog.Count(id, "deactivate")));
+    }
+
+    [Fact]
     public async Task NoActorStateStore_IsAClearError_ForAnAppWithActorTypes()
     {
         await using var cluster = await ActorCluster.StartAsync("sqlite", markActorStore: false);

@@ -388,9 +388,23 @@ public sealed class ActorRuntime : IAsyncDisposable
     private static DaprError NotAvailable(string message) =>
         new(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.FailedPrecondition, "ERR_ACTOR_RUNTIME_NOT_FOUND", message);
 
+    /// <summary>Stops timers, reminders and scans, then deactivates every activation (as daprd does on shutdown), each
+    /// waiting for its running turn at most <c>drainOngoingCallTimeout</c>, capped at five seconds in all.</summary>
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
+        if (_sidecar.App is not null && !_active.IsEmpty)
+        {
+            using var drain = new CancellationTokenSource(Config.DrainTimeout < TimeSpan.FromSeconds(5) ? Config.DrainTimeout : TimeSpan.FromSeconds(5));
+            try
+            {
+                await Task.WhenAll(_active.Values.Select(actor => DeactivateAsync(actor, drain.Token)));
+            }
+            catch (OperationCanceledException)
+            {
+                _logger.LogWarning("{Count} actors were still busy when the sidecar stopped; they were not deactivated", _active.Count);
+            }
+        }
         _stop.Dispose();
     }
 }
