@@ -6,7 +6,7 @@ namespace AgenticFlow.LocalRuntime.Hosting;
 
 /// <summary>Where a sidecar listens, the key another sidecar presents to forward calls to it, and the actor
 /// types its app hosts (placement reads these).</summary>
-public sealed record SidecarAddress(string AppId, string InstanceId, int HttpPort, int GrpcPort, int ProcessId, string PeerKey, IReadOnlyList<string>? ActorTypes = null)
+public sealed record SidecarAddress(string AppId, string InstanceId, int HttpPort, int GrpcPort, int ProcessId, string PeerKey, IReadOnlyList<string>? ActorTypes = null, long StartedAt = 0)
 {
     /// <summary>One sidecar among all of a machine's: app id and instance id together.</summary>
     public string Identity => AppId + "/" + InstanceId;
@@ -57,6 +57,13 @@ public sealed class NameRegistry
 
     public SidecarAddress? Resolve(string appId)
     {
+        var live = Instances(appId);
+        return live.Count == 0 ? null : live[(int)((uint)Interlocked.Increment(ref _next) % live.Count)];
+    }
+
+    /// <summary>Every live sidecar of <paramref name="appId"/>, in a stable order; a found set is reused for a second.</summary>
+    public IReadOnlyList<SidecarAddress> Instances(string appId)
+    {
         // Every remote invocation resolves its target: reading the folder each time would put file I/O on that path.
         var now = Environment.TickCount64;
         if (!_cache.TryGetValue(appId, out var cached) || now - cached.At > CacheMilliseconds)
@@ -67,7 +74,7 @@ public sealed class NameRegistry
                 _cache[appId] = cached;
             }
         }
-        return cached.Live.Count == 0 ? null : cached.Live[(int)((uint)Interlocked.Increment(ref _next) % cached.Live.Count)];
+        return cached.Live;
     }
 
     /// <summary>Every live sidecar whose app hosts <paramref name="actorType"/>, in a stable order; cached like <see cref="Resolve"/>.

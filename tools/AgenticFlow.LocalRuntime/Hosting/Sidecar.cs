@@ -27,6 +27,7 @@ public sealed class Sidecar : IAsyncDisposable
     private readonly CancellationTokenSource _lifetime = new();
     private readonly ConcurrentDictionary<string, string> _extended = new(StringComparer.Ordinal);
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly long _startedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
     private string? _registration;
     private int _disposed;
 
@@ -59,6 +60,23 @@ public sealed class Sidecar : IAsyncDisposable
     /// <summary>This sidecar among all of the machine's, as placement names it.</summary>
     public string Identity => Options.AppId + "/" + InstanceId;
     public ActorRuntime Actors { get; }
+
+    /// <summary>
+    /// The sidecar of this app id that runs its workflows, when it is another one: the longest-running live
+    /// instance (ties by identity), so a joining replica never takes over and one that dies hands over to the next.
+    /// Null when this sidecar is that instance.
+    /// </summary>
+    public SidecarAddress? WorkflowLeader()
+    {
+        var leader = _names.Instances(Options.AppId).MinBy(a => (a.StartedAt, a.Identity), Comparer<(long, string)>.Create((x, y) =>
+            x.Item1 != y.Item1 ? x.Item1.CompareTo(y.Item1) : string.CompareOrdinal(x.Item2, y.Item2)));
+        if (leader is null || leader.Identity == Identity)
+        {
+            return null;
+        }
+        var older = leader.StartedAt < _startedAt || (leader.StartedAt == _startedAt && string.CompareOrdinal(leader.Identity, Identity) < 0);
+        return older ? leader : null;
+    }
     public List<TopicSubscription> Subscriptions { get; } = [];
     public bool IsReady => _ready.Task.IsCompleted;
     public IReadOnlyDictionary<string, string> Extended => _extended;
@@ -67,7 +85,7 @@ public sealed class Sidecar : IAsyncDisposable
     public async Task StartAsync(ResourceSet resources, int httpPort, int grpcPort)
     {
         var ct = _lifetime.Token;
-        var address = new SidecarAddress(Options.AppId, InstanceId, httpPort, grpcPort, Environment.ProcessId, PeerKey);
+        var address = new SidecarAddress(Options.AppId, InstanceId, httpPort, grpcPort, Environment.ProcessId, PeerKey, StartedAt: _startedAt);
         _registration = _names.Register(address);
         if (App is null)
         {

@@ -150,8 +150,10 @@ public sealed class SidecarHost : IAsyncDisposable
             var path = context.Request.Path.Value ?? "";
             var isGrpc = context.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) == true;
             var token = sidecar.Options.DaprApiToken;
+            // Calls forwarded by another sidecar carry this sidecar's peer key instead of its API token.
             if (token is not null && !path.StartsWith("/v1.0/healthz", StringComparison.Ordinal) && !path.StartsWith(Invocation.PeerRoot, StringComparison.Ordinal)
-                && !string.Equals(context.Request.Headers[AppChannel.TokenHeader], token, StringComparison.Ordinal))
+                && !string.Equals(context.Request.Headers[AppChannel.TokenHeader], token, StringComparison.Ordinal)
+                && !string.Equals(context.Request.Headers[Sidecar.PeerKeyHeader], sidecar.PeerKey, StringComparison.Ordinal))
             {
                 if (isGrpc)
                 {

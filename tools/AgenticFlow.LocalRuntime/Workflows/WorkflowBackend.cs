@@ -20,6 +20,11 @@ public sealed class WorkflowBackend(Sidecar sidecar, ILoggerFactory loggers) : I
     private readonly SemaphoreSlim _gate = new(1, 1);
     private WorkflowEngine? _engine;
 
+    public WorkflowForwarder Forwarder { get; } = new();
+
+    /// <summary>The sidecar to pass workflow calls to when replicas of this app run (see <see cref="Sidecar.WorkflowLeader"/>); null to serve here.</summary>
+    public SidecarAddress? Leader() => sidecar.WorkflowLeader();
+
     public async Task<WorkflowEngine> EngineAsync(CancellationToken ct)
     {
         if (Volatile.Read(ref _engine) is { } ready)
@@ -62,6 +67,7 @@ public sealed class WorkflowBackend(Sidecar sidecar, ILoggerFactory loggers) : I
         {
             await _engine.DisposeAsync();
         }
+        Forwarder.Dispose();
         _gate.Dispose();
     }
 }

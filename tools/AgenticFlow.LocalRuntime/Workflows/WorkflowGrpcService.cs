@@ -14,6 +14,8 @@ namespace AgenticFlow.LocalRuntime.Workflows;
 /// </summary>
 public sealed class WorkflowGrpcService(WorkflowBackend backend)
 {
+    public WorkflowBackend Backend => backend;
+
     public Task<Empty> Hello(Empty request, ServerCallContext context) => Task.FromResult(new Empty());
 
     public async Task<CreateInstanceResponse> StartInstance(CreateInstanceRequest request, ServerCallContext context)
@@ -148,12 +150,16 @@ public sealed class WorkflowGrpcMethods : IServiceMethodProvider<WorkflowGrpcSer
         Unary<WorkflowResponse, CompleteTaskResponse>(context, "CompleteOrchestratorTask", (s, r, c) => s.CompleteOrchestratorTask(r, c));
         Unary<WorkflowResponse, CompleteTaskResponse>(context, "CompleteWorkflowTask", (s, r, c) => s.CompleteOrchestratorTask(r, c));
 
-        GrpcBinding.ServerStreaming<WorkflowGrpcService, GetWorkItemsRequest, WorkItem>(context, ServiceName, "GetWorkItems", (s, r, w, c) => s.GetWorkItems(r, w, c), WorkflowErrors.Backend);
+        GrpcBinding.ServerStreaming<WorkflowGrpcService, GetWorkItemsRequest, WorkItem>(context, ServiceName, "GetWorkItems", (s, r, w, c) =>
+            s.Backend.Leader() is { } leader ? s.Backend.Forwarder.ServerStreamingAsync(leader, "GetWorkItems", r, w, c) : s.GetWorkItems(r, w, c),
+            WorkflowErrors.Backend);
     }
 
     private static void Unary<TRequest, TResponse>(ServiceMethodProviderContext<WorkflowGrpcService> context, string name,
         Func<WorkflowGrpcService, TRequest, ServerCallContext, Task<TResponse>> handler)
         where TRequest : class, IMessage<TRequest>, new()
         where TResponse : class, IMessage<TResponse>, new() =>
-        GrpcBinding.Unary(context, ServiceName, name, handler, WorkflowErrors.Backend);
+        GrpcBinding.Unary<WorkflowGrpcService, TRequest, TResponse>(context, ServiceName, name, (s, r, c) =>
+            s.Backend.Leader() is { } leader ? s.Backend.Forwarder.UnaryAsync<TRequest, TResponse>(leader, name, r, c) : handler(s, r, c),
+            WorkflowErrors.Backend);
 }

@@ -5,6 +5,7 @@ using Dapr.DurableTask.Protobuf;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace AgenticFlow.LocalRuntime.Workflows;
 
@@ -24,6 +25,12 @@ public static class WorkflowHttpApi
             var workflows = app.MapGroup($"/{version}/workflows/{{component}}");
             workflows.AddEndpointFilter(async (context, next) =>
             {
+                // Replicas: the sidecar that runs this app's workflows answers; this one passes the call on.
+                if (context.HttpContext.RequestServices.GetRequiredService<WorkflowBackend>().Leader() is { } leader)
+                {
+                    await ForwardAsync(context.HttpContext, leader);
+                    return Results.Empty;
+                }
                 try
                 {
                     return await next(context);
@@ -40,6 +47,26 @@ public static class WorkflowHttpApi
             workflows.MapPost("/{instanceId}/pause", Pause);
             workflows.MapPost("/{instanceId}/resume", Resume);
             workflows.MapPost("/{instanceId}/purge", Purge);
+        }
+    }
+
+    private static async Task ForwardAsync(HttpContext http, Hosting.SidecarAddress leader)
+    {
+        using var request = Invocation.CopyRequest(http, new Uri($"http://127.0.0.1:{leader.HttpPort}{http.Request.Path}{http.Request.QueryString}"));
+        request.Headers.TryAddWithoutValidation(Hosting.Sidecar.PeerKeyHeader, leader.PeerKey);
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.RequestServices.GetRequiredService<Hosting.Sidecar>().PeerClient().SendAsync(request, HttpCompletionOption.ResponseHeadersRead, http.RequestAborted);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Unavailable, "ERR_WORKFLOW_BACKEND",
+                $"the sidecar running this app's workflows ({leader.Identity}) is not reachable: {ex.Message}");
+        }
+        using (response)
+        {
+            await Invocation.CopyResponse(response, http);
         }
     }
 
