@@ -175,8 +175,13 @@ public sealed class ActorReminders(ActorRuntime runtime, IStateStore store, stri
             Reminder? next = null;
             if (reminder.PeriodMs > 0 && reminder.Remaining is not (not null and <= 1))
             {
-                // The next firing keeps to the schedule, but never lands in the past after a long outage.
-                var nextAt = Math.Max(reminder.NextAt + reminder.PeriodMs, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+                // The next firing keeps to the schedule; after an outage, periods that went by are skipped, not replayed.
+                var firedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+                var nextAt = reminder.NextAt + reminder.PeriodMs;
+                if (nextAt <= firedAt)
+                {
+                    nextAt = firedAt + reminder.PeriodMs - (firedAt - reminder.NextAt) % reminder.PeriodMs;
+                }
                 if (reminder.ExpiresAt is not { } ends || nextAt < ends)
                 {
                     next = reminder with { NextAt = nextAt, Remaining = reminder.Remaining - 1 };
