@@ -15,7 +15,7 @@ public sealed record SidecarAddress(string AppId, string InstanceId, int HttpPor
 /// <summary>
 /// Name resolution for sidecars on one machine (daprd uses mDNS for this): each sidecar writes a small file
 /// into a folder only its user can read, and finds others by app-id there. Replicas of one app are picked
-/// round-robin; entries of dead processes are ignored. A found set is reused for a second.
+/// round-robin; entries of dead processes are ignored. A found set is reused for a second, and refreshed in the background.
 /// </summary>
 public sealed class NameRegistry
 {
@@ -24,6 +24,7 @@ public sealed class NameRegistry
 
     private readonly string _folder;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (long At, List<SidecarAddress> Live)> _cache = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _refreshing = new(StringComparer.Ordinal);
     private int _next;
 
     public NameRegistry(string? folder = null)
@@ -62,33 +63,54 @@ public sealed class NameRegistry
     }
 
     /// <summary>Every live sidecar of <paramref name="appId"/>, in a stable order; a found set is reused for a second.</summary>
-    public IReadOnlyList<SidecarAddress> Instances(string appId)
-    {
-        // Every remote invocation resolves its target: reading the folder each time would put file I/O on that path.
-        var now = Environment.TickCount64;
-        if (!_cache.TryGetValue(appId, out var cached) || now - cached.At > CacheMilliseconds)
-        {
-            cached = (now, Read(appId));
-            if (cached.Live.Count > 0)
-            {
-                _cache[appId] = cached;
-            }
-        }
-        return cached.Live;
-    }
+    public IReadOnlyList<SidecarAddress> Instances(string appId) => Cached(appId, () => Read(appId));
 
-    /// <summary>Every live sidecar whose app hosts <paramref name="actorType"/>, in a stable order; cached like <see cref="Resolve"/>.
+    /// <summary>Every live sidecar whose app hosts <paramref name="actorType"/>, in a stable order; cached like <see cref="Instances"/>.
     /// The same list instance is handed out while the cache holds, so callers may key derived data on it.</summary>
-    public IReadOnlyList<SidecarAddress> ActorHosts(string actorType)
+    public IReadOnlyList<SidecarAddress> ActorHosts(string actorType) =>
+        Cached("\0actors\0" + actorType, () => Read(null).Where(a => a.ActorTypes?.Contains(actorType, StringComparer.Ordinal) == true).ToList());
+
+    /// <summary>
+    /// Every call and actor call resolves its target, so the folder is not read on that path: a found set is
+    /// handed out for a second, then handed out still while one background read replaces it (the read lists
+    /// files and checks processes, which would otherwise stall the calls that happen to arrive at that moment).
+    /// An empty result is not kept, so a sidecar that has just started is found on the next call.
+    /// </summary>
+    private IReadOnlyList<SidecarAddress> Cached(string key, Func<List<SidecarAddress>> read)
     {
         var now = Environment.TickCount64;
-        var key = "\0actors\0" + actorType;
-        if (!_cache.TryGetValue(key, out var cached) || now - cached.At > CacheMilliseconds)
+        if (_cache.TryGetValue(key, out var cached))
         {
-            cached = (now, Read(null).Where(a => a.ActorTypes?.Contains(actorType, StringComparer.Ordinal) == true).ToList());
-            _cache[key] = cached;
+            if (now - cached.At > CacheMilliseconds && _refreshing.TryAdd(key, true))
+            {
+                _ = Task.Run(() =>
+                {
+                    try
+                    {
+                        var fresh = read();
+                        if (fresh.Count > 0)
+                        {
+                            _cache[key] = (Environment.TickCount64, fresh);
+                        }
+                        else
+                        {
+                            _cache.TryRemove(key, out _);
+                        }
+                    }
+                    finally
+                    {
+                        _refreshing.TryRemove(key, out _);
+                    }
+                });
+            }
+            return cached.Live;
         }
-        return cached.Live;
+        var found = read();
+        if (found.Count > 0)
+        {
+            _cache[key] = (now, found);
+        }
+        return found;
     }
 
     /// <summary>Forgets what was found, so the next lookup reads the folder (after this sidecar's own entry changed).</summary>
