@@ -27,6 +27,9 @@ public interface ICounterActor : IActor
     Task StartReminder(string name, int dueMs, int periodMs);
 
     Task StopReminder(string name);
+
+    /// <summary>A one-shot timer whose callback unregisters itself first, then keeps working for a while.</summary>
+    Task StartSelfCancellingTimer();
 }
 
 /// <summary>What actors did, by actor id (ids are unique per test): activations, deactivations, timer and reminder
@@ -119,8 +122,26 @@ public sealed class CounterActor(ActorHost host, AppInstance instance) : Actor(h
 
     public Task StopReminder(string name) => UnregisterReminderAsync(name);
 
+    public Task StartSelfCancellingTimer() =>
+        RegisterTimerAsync("once", nameof(OnOnce), [], TimeSpan.Zero, TimeSpan.FromMilliseconds(-1));
+
+    public async Task OnOnce()
+    {
+        await UnregisterTimerAsync("once");
+        using (ActorLog.Turn(Key))
+        {
+            await Task.Delay(400);
+            ActorLog.Note(Key, "once-done");
+        }
+    }
+
     public Task ReceiveReminderAsync(string reminderName, byte[] state, TimeSpan dueTime, TimeSpan period)
     {
+        if (reminderName.StartsWith("fail", StringComparison.Ordinal))
+        {
+            ActorLog.Note(Key, "reminder-refused");
+            throw new InvalidOperationException("this reminder always fails");
+        }
         ActorLog.Note(Key, $"reminder:{reminderName}:{System.Text.Encoding.UTF8.GetString(state)}");
         return Task.CompletedTask;
     }

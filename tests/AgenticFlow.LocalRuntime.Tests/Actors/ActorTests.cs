@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using AgenticFlow.LocalRuntime.Tests.Infrastructure;
+using AgenticFlow.LocalRuntime.Actors;
 using Dapr.Actors;
 
 namespace AgenticFlow.LocalRuntime.Tests.Actors;
@@ -78,6 +79,36 @@ public sealed class ActorTests
         await Task.Delay(3500);
         Assert.Equal(1, ActorLog.Count(id, "timer"));
         Assert.Equal(1, ActorLog.CountStarting(id, "activate:"));
+    }
+
+    [Fact]
+    public async Task ATimerCallbackThatUnregistersItsTimer_KeepsItsTurnToTheEnd()
+    {
+        await using var cluster = await ActorCluster.StartAsync("sqlite");
+        var id = TestServers.NewId("selfcancel");
+
+        await cluster.Counter(id).StartSelfCancellingTimer();
+        // Calls queued while the callback runs must wait for it, although its timer is gone.
+        await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => cluster.Counter(id).Add(1)));
+        await Eventually.True(() => ActorLog.Count(id, "once-done") == 1, "the timer callback to finish");
+
+        Assert.Equal(0, ActorLog.Count(id, "overlap"));
+        Assert.Equal(5, await cluster.Counter(id).Get());
+    }
+
+    [Fact]
+    public async Task AReminderTheAppKeepsRefusing_IsGivenUpAfterThreeTries()
+    {
+        await using var cluster = await ActorCluster.StartAsync("sqlite");
+        var id = TestServers.NewId("refused");
+        var http = cluster.Hosts[0].Http;
+
+        await cluster.Counter(id).StartReminder("fail-once", 0, -1);
+        await Eventually.True(async () => await http.GetStringAsync($"/v1.0/actors/Counter/{id}/reminders/fail-once") == "null", "the one-shot reminder to be given up");
+
+        Assert.Equal(ActorReminders.MaxRefusals, ActorLog.Count(id, "reminder-refused"));
+        await Task.Delay(1500);
+        Assert.Equal(ActorReminders.MaxRefusals, ActorLog.Count(id, "reminder-refused"));
     }
 
     [Theory, MemberData(nameof(ActorCluster.Stores), MemberType = typeof(ActorCluster))]
@@ -191,16 +222,24 @@ public sealed class ActorTests
         Assert.Equal("""{"n":1}""", await http.GetStringAsync($"/v1.0/actors/Counter/{id}/state/k"));
         Assert.Equal(HttpStatusCode.NoContent, (await http.GetAsync($"/v1.0/actors/Counter/{id}/state/missing")).StatusCode);
 
+        Assert.Equal(HttpStatusCode.BadRequest, (await http.PostAsync($"/v1.0/actors/Counter/{id}/state", Json("""[1]"""))).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await http.PostAsync($"/v1.0/actors/Counter/{id}/state", Json("""[{"operation":"upsert","request":{"key":"k","value":3,"metadata":{"ttlInSeconds":true}}}]"""))).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await http.PostAsync($"/v1.0/actors/NotHostedHere/{id}/state", Json("""[{"operation":"upsert","request":{"key":"k","value":3}}]"""))).StatusCode);
+        Assert.Equal("""{"n":1}""", await http.GetStringAsync($"/v1.0/actors/Counter/{id}/state/k"));
+
         var badPeriod = await http.PutAsync($"/v1.0/actors/Counter/{id}/reminders/r", Json("""{"dueTime":"1s","period":"every minute"}"""));
         Assert.Equal(HttpStatusCode.BadRequest, badPeriod.StatusCode);
-        Assert.Equal(HttpStatusCode.InternalServerError, (await http.GetAsync($"/v1.0/actors/Counter/{id}/reminders/r")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await http.PutAsync($"/v1.0/actors/Counter/{id}/reminders/r", Json("""{"period":"P99999999D"}"""))).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await http.PutAsync($"/v1.0/actors/Counter/{id}/timers/t", Json("""{"dueTime":"99999999999999h"}"""))).StatusCode);
+        // No such reminder reads as JSON null (the .NET SDK's GetReminderAsync then returns null).
+        Assert.Equal("null", await http.GetStringAsync($"/v1.0/actors/Counter/{id}/reminders/r"));
 
         var good = await http.PutAsync($"/v1.0/actors/Counter/{id}/reminders/r", Json("""{"dueTime":"1h","period":"R3/PT10M","data":"aGk="}"""));
         Assert.Equal(HttpStatusCode.NoContent, good.StatusCode);
         var described = await http.GetStringAsync($"/v1.0/actors/Counter/{id}/reminders/r");
         Assert.Contains("R3/PT10M", described);
         Assert.Equal(HttpStatusCode.NoContent, (await http.DeleteAsync($"/v1.0/actors/Counter/{id}/reminders/r")).StatusCode);
-        Assert.Equal(HttpStatusCode.InternalServerError, (await http.GetAsync($"/v1.0/actors/Counter/{id}/reminders/r")).StatusCode);
+        Assert.Equal("null", await http.GetStringAsync($"/v1.0/actors/Counter/{id}/reminders/r"));
 
         // A JSON (non-remoting) call through the HTTP API, the way other languages call actors.
         var called = await http.PostAsync($"/v1.0/actors/Counter/{id}/method/Add", Json("3"));

@@ -22,6 +22,24 @@ public sealed class ActiveActor(string type, string id)
     public bool IsBusy => _lock.CurrentCount == 0;
     public Dictionary<string, CancellationTokenSource> Timers { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Turns delivered to the app; 0 until the first one activates the actor there. Changed under the turn lock.</summary>
+    public int Turns { get; set; }
+
+    /// <summary>The actor's turn if it is free right now, else null (for the scan, which never waits).</summary>
+    public Turn? TryEnter()
+    {
+        if (!_lock.Wait(0))
+        {
+            return null;
+        }
+        lock (_gate)
+        {
+            _holder = null;
+            _depth = 1;
+        }
+        return new Turn(this);
+    }
+
     /// <summary>Waits for the actor's turn. With a reentrancy id equal to the running turn's, the call joins that turn.</summary>
     public async Task<Turn> EnterAsync(string? reentrancyId, int maxStackDepth, CancellationToken ct)
     {

@@ -21,21 +21,35 @@ public sealed class ActorReminders(ActorRuntime runtime, IStateStore store, stri
     private static readonly TimeSpan Reload = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan RetryAfterFailure = TimeSpan.FromSeconds(1);
 
+    /// <summary>Deliveries the app refuses (an error answer) before that firing is given up and the schedule moves on.
+    /// An app that cannot be reached is retried until it can: nothing is given up while it restarts.</summary>
+    public const int MaxRefusals = 3;
+
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Entry> _known = new(StringComparer.Ordinal);
     private readonly HashSet<string> _firing = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _wake = new(0);
 
+    // Every local change of a key (create, delete, move on, re-read) takes the next number; a reload that began
+    // before a key's last change leaves that key as it is, so a slow scan never brings back an older version.
+    private readonly Dictionary<string, long> _changedAt = new(StringComparer.Ordinal);
+    private long _changes;
+
     /// <summary>What is stored for one reminder. Times are Unix milliseconds.</summary>
     public sealed record Reminder(string ActorType, string ActorId, string Name, JsonElement? Data, string? DueTime, string? Period,
         long PeriodMs, long NextAt, int? Remaining, long? ExpiresAt);
 
-    private sealed record Entry(Reminder Reminder, string ETag, long RetryAt = 0);
+    private sealed record Entry(Reminder Reminder, string ETag, long RetryAt = 0, int Refusals = 0);
 
     public string Key(string type, string id, string name) => $"{_prefix}{type}||{id}||{name}";
 
     public async Task LoadAsync(CancellationToken ct)
     {
+        long began;
+        lock (_gate)
+        {
+            began = _changes;
+        }
         var found = new Dictionary<string, Entry>(StringComparer.Ordinal);
         foreach (var type in types)
         {
@@ -49,13 +63,28 @@ public sealed class ActorReminders(ActorRuntime runtime, IStateStore store, stri
         }
         lock (_gate)
         {
-            _known.Clear();
+            bool Untouched(string key) => !_firing.Contains(key) && (!_changedAt.TryGetValue(key, out var at) || at <= began);
+            foreach (var key in _known.Keys.Where(k => !found.ContainsKey(k) && Untouched(k)).ToList())
+            {
+                _known.Remove(key);
+            }
             foreach (var (key, entry) in found)
             {
-                _known[key] = entry;
+                if (!Untouched(key))
+                {
+                    continue;
+                }
+                // A reload keeps what this sidecar knows of a version it already holds (retry time, refusals).
+                _known[key] = _known.TryGetValue(key, out var held) && held.ETag == entry.ETag ? held : entry;
+            }
+            foreach (var key in _changedAt.Where(c => c.Value <= began).Select(c => c.Key).ToList())
+            {
+                _changedAt.Remove(key);
             }
         }
     }
+
+    private void Changed(string key) => _changedAt[key] = ++_changes;
 
     public async Task CreateAsync(string type, string id, string name, JsonElement body, CancellationToken ct)
     {
@@ -75,7 +104,7 @@ public sealed class ActorReminders(ActorRuntime runtime, IStateStore store, stri
         _wake.Release();
     }
 
-    /// <summary>The reminder as the SDK reads it back (<c>dueTime</c>, <c>period</c>, <c>data</c>), or null when there is none.</summary>
+    /// <summary>The reminder as the SDKs read it back (<c>dueTime</c>, <c>period</c>, <c>data</c>), or null when there is none.</summary>
     public async Task<JsonObject?> GetAsync(string type, string id, string name, CancellationToken ct)
     {
         var item = await store.GetAsync(Key(type, id, name), ct);
@@ -93,6 +122,7 @@ public sealed class ActorReminders(ActorRuntime runtime, IStateStore store, stri
         lock (_gate)
         {
             _known.Remove(key);
+            Changed(key);
         }
     }
 
@@ -137,7 +167,7 @@ public sealed class ActorReminders(ActorRuntime runtime, IStateStore store, stri
                 }
                 await _wake.WaitAsync(TimeSpan.FromMilliseconds(Math.Max(wait, 5)), ct);
             }
-            catch (OperationCanceledException)
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
                 return;
             }
@@ -161,41 +191,26 @@ public sealed class ActorReminders(ActorRuntime runtime, IStateStore store, stri
                 return;
             }
             var payload = Encoding.UTF8.GetBytes(Describe(reminder).ToJsonString());
-            if (!await runtime.FireAsync(reminder.ActorType, reminder.ActorId, "remind/" + Uri.EscapeDataString(reminder.Name), payload, ct))
+            var outcome = await runtime.FireAsync(reminder.ActorType, reminder.ActorId, "remind/" + Uri.EscapeDataString(reminder.Name), payload, checkPlacement: true, ct);
+            if (outcome == ActorRuntime.Delivery.Refused && entry.Refusals + 1 >= MaxRefusals)
             {
-                lock (_gate)
-                {
-                    if (_known.TryGetValue(key, out var current) && current.ETag == entry.ETag)
-                    {
-                        _known[key] = current with { RetryAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + (long)RetryAfterFailure.TotalMilliseconds };
-                    }
-                }
+                logger.LogWarning("Reminder {Name} of actor {Type}/{Id} was refused {Count} times; this firing is given up", reminder.Name, reminder.ActorType, reminder.ActorId, MaxRefusals);
+            }
+            else if (outcome != ActorRuntime.Delivery.Delivered)
+            {
+                RetryLater(key, entry, outcome == ActorRuntime.Delivery.Refused);
                 return;
             }
-            Reminder? next = null;
-            if (reminder.PeriodMs > 0 && reminder.Remaining is not (not null and <= 1))
-            {
-                // The next firing keeps to the schedule; after an outage, periods that went by are skipped, not replayed.
-                var firedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-                var nextAt = reminder.NextAt + reminder.PeriodMs;
-                if (nextAt <= firedAt)
-                {
-                    nextAt = firedAt + reminder.PeriodMs - (firedAt - reminder.NextAt) % reminder.PeriodMs;
-                }
-                if (reminder.ExpiresAt is not { } ends || nextAt < ends)
-                {
-                    next = reminder with { NextAt = nextAt, Remaining = reminder.Remaining - 1 };
-                }
-            }
-            await MoveOnAsync(key, entry, next, ct);
+            await MoveOnAsync(key, entry, Next(reminder), ct);
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
         }
         catch (Exception ex)
         {
-            logger.LogWarning(ex, "Reminder {Key} could not be moved on; re-reading it", key);
-            await RefreshAsync(key, ct).ContinueWith(_ => { }, TaskScheduler.Default);
+            // Delivered, perhaps, but not moved on (the store failed): try again after a pause, not at once.
+            logger.LogWarning(ex, "Reminder {Key} could not be moved on; retrying", key);
+            RetryLater(key, entry, refused: false);
         }
         finally
         {
@@ -204,6 +219,38 @@ public sealed class ActorReminders(ActorRuntime runtime, IStateStore store, stri
                 _firing.Remove(key);
             }
             _wake.Release();
+        }
+    }
+
+    /// <summary>The reminder after one more firing, or null when that was its last.</summary>
+    private static Reminder? Next(Reminder reminder)
+    {
+        if (reminder.PeriodMs <= 0 || reminder.Remaining is not (null or > 1))
+        {
+            return null;
+        }
+        // The next firing keeps to the schedule; after an outage, periods that went by are skipped, not replayed.
+        var firedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var nextAt = reminder.NextAt + reminder.PeriodMs;
+        if (nextAt <= firedAt)
+        {
+            nextAt = firedAt + reminder.PeriodMs - (firedAt - reminder.NextAt) % reminder.PeriodMs;
+        }
+        return reminder.ExpiresAt is { } ends && nextAt >= ends ? null : reminder with { NextAt = nextAt, Remaining = reminder.Remaining - 1 };
+    }
+
+    private void RetryLater(string key, Entry entry, bool refused)
+    {
+        lock (_gate)
+        {
+            if (_known.TryGetValue(key, out var current) && current.ETag == entry.ETag)
+            {
+                _known[key] = current with
+                {
+                    RetryAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + (long)RetryAfterFailure.TotalMilliseconds,
+                    Refusals = current.Refusals + (refused ? 1 : 0),
+                };
+            }
         }
     }
 
@@ -228,6 +275,7 @@ public sealed class ActorReminders(ActorRuntime runtime, IStateStore store, stri
         var item = await store.GetAsync(key, ct);
         lock (_gate)
         {
+            Changed(key);
             if (item is not null && TryRead(item, out var reminder))
             {
                 _known[key] = new Entry(reminder, item.ETag);

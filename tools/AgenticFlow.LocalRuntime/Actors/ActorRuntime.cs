@@ -26,6 +26,7 @@ public sealed class ActorRuntime : IAsyncDisposable
     private readonly ConcurrentDictionary<(string Type, string Id), ActiveActor> _active = new();
     private readonly CancellationTokenSource _stop = new();
     private ActorReminders? _reminders;
+    private volatile bool _stopping;
 
     public ActorRuntime(Sidecar sidecar, NameRegistry names, ILogger logger)
     {
@@ -138,9 +139,16 @@ public sealed class ActorRuntime : IAsyncDisposable
     public bool IsLocal(string type, string id) =>
         ActorPlacement.Owner(_names.ActorHosts(type), type, id)?.Identity == _sidecar.Identity;
 
-    /// <summary>Delivers one turn to the app: waits for the actor's turn lock (or joins the running turn when
-    /// reentrant), then sends the request <paramref name="build"/> makes, given the reentrancy id to carry.</summary>
-    public async Task<HttpResponseMessage> CallAppAsync(string type, string id, string? reentrancyId, Func<string?, HttpRequestMessage> build, CancellationToken ct)
+    /// <summary>
+    /// Delivers one turn to the app: waits for the actor's turn lock (or joins the running turn when reentrant),
+    /// then sends the request <paramref name="build"/> makes, given the reentrancy id to carry.
+    /// <paramref name="ct"/> only bounds the wait for the turn: once the app has the call, the turn lasts until the
+    /// app answers, because the SDKs run the actor's code to the end whether or not the caller still listens.
+    /// With <paramref name="checkPlacement"/>, a call for an actor that is not (or no longer) placed here throws
+    /// <see cref="ActorMovedException"/> instead of activating it; calls forwarded by a peer are served regardless,
+    /// so two sidecars that briefly disagree never bounce a call between them.
+    /// </summary>
+    public async Task<HttpResponseMessage> CallAppAsync(string type, string id, string? reentrancyId, Func<string?, HttpRequestMessage> build, bool checkPlacement, CancellationToken ct)
     {
         var app = _sidecar.App ?? throw NotAvailable($"app {_sidecar.Options.AppId} has no app port, so it cannot host actors");
         if (!Hosts(type))
@@ -149,24 +157,32 @@ public sealed class ActorRuntime : IAsyncDisposable
                 : new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Internal, "ERR_ACTOR_INSTANCE_MISSING", $"app {_sidecar.Options.AppId} does not host actor type {type}");
         }
         var settings = Config.For(type);
-        if (settings.Reentrancy)
-        {
-            reentrancyId ??= Guid.NewGuid().ToString();
-        }
-        else
-        {
-            reentrancyId = null;
-        }
+        reentrancyId = settings.Reentrancy ? reentrancyId ?? Guid.NewGuid().ToString() : null;
         while (true)
         {
+            if (_stopping)
+            {
+                throw NotAvailable($"the sidecar of app {_sidecar.Options.AppId} is stopping and takes no new actor turns");
+            }
             var actor = _active.GetOrAdd((type, id), key => new ActiveActor(key.Type, key.Id));
             using (await actor.EnterAsync(reentrancyId, settings.MaxStackDepth, ct))
             {
                 if (actor.Deactivated)
                 {
-                    // Deactivated while this call waited; the next loop finds or makes a fresh activation.
+                    // Deactivated while this call waited (idle, or handed over): look again before activating anew.
+                    if (checkPlacement && !IsLocal(type, id))
+                    {
+                        throw new ActorMovedException();
+                    }
                     continue;
                 }
+                if (checkPlacement && actor.Turns == 0 && !IsLocal(type, id))
+                {
+                    _active.TryRemove(new KeyValuePair<(string, string), ActiveActor>((type, id), actor));
+                    actor.Deactivated = true;
+                    throw new ActorMovedException();
+                }
+                actor.Turns++;
                 using var request = build(reentrancyId);
                 request.Headers.Remove(ReentrancyHeader);
                 if (reentrancyId is not null)
@@ -175,7 +191,7 @@ public sealed class ActorRuntime : IAsyncDisposable
                 }
                 try
                 {
-                    return await app.SendAsync(request, ct);
+                    return await app.SendAsync(request, CancellationToken.None);
                 }
                 catch (HttpRequestException ex)
                 {
@@ -214,7 +230,7 @@ public sealed class ActorRuntime : IAsyncDisposable
             ["period"] = ActorDurations.ForApp(body.TryGetProperty("period", out var period) && period.ValueKind == JsonValueKind.String ? period.GetString() : null),
         };
         var payload = Encoding.UTF8.GetBytes(callback.ToJsonString());
-        _ = Task.Run(() => RunTimerAsync(actor, name, schedule, payload, cancel.Token), CancellationToken.None);
+        _ = Task.Run(() => RunTimerAsync(actor, name, schedule, payload, cancel), CancellationToken.None);
     }
 
     public void DeleteTimer(string type, string id, string name)
@@ -231,32 +247,37 @@ public sealed class ActorRuntime : IAsyncDisposable
         }
     }
 
-    private async Task RunTimerAsync(ActiveActor actor, string name, ActorSchedule schedule, byte[] payload, CancellationToken ct)
+    /// <summary>Fires one timer until it is deleted, replaced, runs out or its activation ends; owns (and finally
+    /// disposes) <paramref name="cancel"/>, which only ever stops waiting, never a callback the app is running.</summary>
+    private async Task RunTimerAsync(ActiveActor actor, string name, ActorSchedule schedule, byte[] payload, CancellationTokenSource cancel)
     {
+        var ct = cancel.Token;
         try
         {
             var next = schedule.FirstAt;
             var remaining = schedule.Period?.Repetitions;
             while (!ct.IsCancellationRequested)
             {
-                var wait = next - DateTimeOffset.UtcNow;
-                if (wait > TimeSpan.Zero)
-                {
-                    await Task.Delay(wait, ct);
-                }
+                await DelayUntilAsync(next, ct);
                 if (schedule.ExpiresAt is { } expires && DateTimeOffset.UtcNow >= expires || actor.Deactivated)
                 {
                     return;
                 }
-                await FireAsync(actor.Type, actor.Id, "timer/" + Uri.EscapeDataString(name), payload, ct);
+                await FireAsync(actor.Type, actor.Id, "timer/" + Uri.EscapeDataString(name), payload, checkPlacement: false, ct);
                 if (schedule.Period is not { } period || period.Every <= TimeSpan.Zero || (remaining is not null && --remaining <= 0))
                 {
                     return;
                 }
+                // Periods missed while the turn waited for the lock are skipped, not fired back to back.
+                var now = DateTimeOffset.UtcNow;
                 next += period.Every;
+                if (next <= now)
+                {
+                    next = now + period.Every - TimeSpan.FromTicks((now - next).Ticks % period.Every.Ticks);
+                }
             }
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
         }
         catch (Exception ex)
@@ -267,33 +288,54 @@ public sealed class ActorRuntime : IAsyncDisposable
         {
             lock (actor.Timers)
             {
-                if (actor.Timers.TryGetValue(name, out var current) && current.Token == ct)
+                if (actor.Timers.TryGetValue(name, out var current) && current == cancel)
                 {
                     actor.Timers.Remove(name);
                 }
+                cancel.Dispose();
             }
         }
     }
 
-    /// <summary>Delivers a timer or reminder to the app as a turn of the actor; true when the app accepted it.</summary>
-    internal async Task<bool> FireAsync(string type, string id, string rest, byte[] payload, CancellationToken ct)
+    /// <summary>Waits until <paramref name="at"/>, in steps of a day at most (a single delay cannot exceed ~49 days).</summary>
+    internal static async Task DelayUntilAsync(DateTimeOffset at, CancellationToken ct)
+    {
+        TimeSpan wait;
+        while ((wait = at - DateTimeOffset.UtcNow) > TimeSpan.Zero)
+        {
+            await Task.Delay(wait < TimeSpan.FromDays(1) ? wait : TimeSpan.FromDays(1), ct);
+        }
+    }
+
+    /// <summary>What became of a timer or reminder firing.</summary>
+    internal enum Delivery { Delivered, Refused, NotDelivered }
+
+    /// <summary>Delivers a timer or reminder to the app as a turn of the actor: <see cref="Delivery.Refused"/> when the
+    /// app answered with an error, <see cref="Delivery.NotDelivered"/> when it could not be reached, the actor is
+    /// placed elsewhere now, or the sidecar is stopping.</summary>
+    internal async Task<Delivery> FireAsync(string type, string id, string rest, byte[] payload, bool checkPlacement, CancellationToken ct)
     {
         try
         {
             using var response = await CallAppAsync(type, id, null, _ => new HttpRequestMessage(HttpMethod.Put, AppPath(type, id, "method/" + rest))
             {
                 Content = AppChannel.Bytes(payload, "application/json"),
-            }, ct);
+            }, checkPlacement, ct);
             if (!response.IsSuccessStatusCode)
             {
                 _logger.LogWarning("App answered {Status} to {What} of actor {Type}/{Id}", (int)response.StatusCode, rest, type, id);
+                return Delivery.Refused;
             }
-            return response.IsSuccessStatusCode;
+            return Delivery.Delivered;
+        }
+        catch (ActorMovedException)
+        {
+            return Delivery.NotDelivered;
         }
         catch (DaprError error)
         {
             _logger.LogWarning("Could not deliver {What} to actor {Type}/{Id}: {Message}", rest, type, id, error.Message);
-            return false;
+            return Delivery.NotDelivered;
         }
     }
 
@@ -304,33 +346,44 @@ public sealed class ActorRuntime : IAsyncDisposable
     // ---- deactivation ----
 
     /// <summary>Every second: hands over actors whose placement moved (a host joined or left); every scan
-    /// interval: deactivates actors idle past their type's timeout.</summary>
+    /// interval: deactivates actors idle past their type's timeout. A busy actor is left for a later tick.</summary>
     private async Task ScanLoopAsync(CancellationToken ct)
     {
+        var scan = Config.ScanInterval < TimeSpan.FromMilliseconds(100) ? TimeSpan.FromMilliseconds(100) : Config.ScanInterval;
+        using var timer = new PeriodicTimer(scan < TimeSpan.FromSeconds(1) ? scan : TimeSpan.FromSeconds(1));
+        var nextIdleScan = Environment.TickCount64 + (long)scan.TotalMilliseconds;
         try
         {
-            var tick = Config.ScanInterval < TimeSpan.FromSeconds(1) ? Config.ScanInterval : TimeSpan.FromSeconds(1);
-            using var timer = new PeriodicTimer(tick);
-            var nextIdleScan = Environment.TickCount64 + (long)Config.ScanInterval.TotalMilliseconds;
             while (await timer.WaitForNextTickAsync(ct))
             {
-                var now = Environment.TickCount64;
-                var idleScan = now >= nextIdleScan;
-                if (idleScan)
+                try
                 {
-                    nextIdleScan = now + (long)Config.ScanInterval.TotalMilliseconds;
+                    var now = Environment.TickCount64;
+                    var idleScan = now >= nextIdleScan;
+                    if (idleScan)
+                    {
+                        nextIdleScan = now + (long)scan.TotalMilliseconds;
+                    }
+                    foreach (var actor in _active.Values)
+                    {
+                        bool Due() => (idleScan && Environment.TickCount64 - actor.LastUsed > (long)Config.For(actor.Type).IdleTimeout.TotalMilliseconds)
+                            || !IsLocal(actor.Type, actor.Id);
+                        if (!actor.IsBusy && Due() && actor.TryEnter() is { } turn)
+                        {
+                            using (turn)
+                            {
+                                // Looked at again under the lock: a call may have used or moved it meanwhile.
+                                if (!actor.Deactivated && Due())
+                                {
+                                    await DeactivateHeldAsync(actor);
+                                }
+                            }
+                        }
+                    }
                 }
-                foreach (var actor in _active.Values)
+                catch (Exception ex) when (ex is not OperationCanceledException)
                 {
-                    if (actor.IsBusy)
-                    {
-                        continue;
-                    }
-                    var idle = idleScan && now - actor.LastUsed > (long)Config.For(actor.Type).IdleTimeout.TotalMilliseconds;
-                    if (idle || !IsLocal(actor.Type, actor.Id))
-                    {
-                        await DeactivateAsync(actor, ct);
-                    }
+                    _logger.LogWarning(ex, "The actor scan failed; it runs again at the next tick");
                 }
             }
         }
@@ -344,30 +397,35 @@ public sealed class ActorRuntime : IAsyncDisposable
     {
         using (await actor.EnterAsync(null, int.MaxValue, ct))
         {
-            if (actor.Deactivated)
+            if (!actor.Deactivated)
             {
-                return;
+                await DeactivateHeldAsync(actor);
             }
-            actor.Deactivated = true;
-            _active.TryRemove(new KeyValuePair<(string, string), ActiveActor>((actor.Type, actor.Id), actor));
-            lock (actor.Timers)
+        }
+    }
+
+    /// <summary>Deactivates an actor whose turn the caller holds.</summary>
+    private async Task DeactivateHeldAsync(ActiveActor actor)
+    {
+        actor.Deactivated = true;
+        _active.TryRemove(new KeyValuePair<(string, string), ActiveActor>((actor.Type, actor.Id), actor));
+        lock (actor.Timers)
+        {
+            foreach (var timer in actor.Timers.Values)
             {
-                foreach (var timer in actor.Timers.Values)
-                {
-                    timer.Cancel();
-                }
-                actor.Timers.Clear();
+                timer.Cancel();
             }
-            try
-            {
-                using var request = new HttpRequestMessage(HttpMethod.Delete, AppPath(actor.Type, actor.Id, "").TrimEnd('/'));
-                using var response = await _sidecar.App!.SendAsync(request, ct);
-                _logger.LogDebug("Deactivated actor {Type}/{Id} ({Status})", actor.Type, actor.Id, (int)response.StatusCode);
-            }
-            catch (HttpRequestException ex)
-            {
-                _logger.LogWarning("Could not tell the app to deactivate actor {Type}/{Id}: {Message}", actor.Type, actor.Id, ex.Message);
-            }
+            actor.Timers.Clear();
+        }
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Delete, AppPath(actor.Type, actor.Id, "").TrimEnd('/'));
+            using var response = await _sidecar.App!.SendAsync(request, CancellationToken.None);
+            _logger.LogDebug("Deactivated actor {Type}/{Id} ({Status})", actor.Type, actor.Id, (int)response.StatusCode);
+        }
+        catch (HttpRequestException ex)
+        {
+            _logger.LogWarning("Could not tell the app to deactivate actor {Type}/{Id}: {Message}", actor.Type, actor.Id, ex.Message);
         }
     }
 
@@ -388,11 +446,12 @@ public sealed class ActorRuntime : IAsyncDisposable
     private static DaprError NotAvailable(string message) =>
         new(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.FailedPrecondition, "ERR_ACTOR_RUNTIME_NOT_FOUND", message);
 
-    /// <summary>Stops timers, reminders and scans, then deactivates every activation (as daprd does on shutdown), each
-    /// waiting for its running turn at most <c>drainOngoingCallTimeout</c>, capped at five seconds in all.</summary>
+    /// <summary>Takes no new turns, deactivates every activation (as daprd does on shutdown), each waiting for its
+    /// running turn at most <c>drainOngoingCallTimeout</c>, capped at five seconds in all, then stops timers,
+    /// reminders and scans.</summary>
     public async ValueTask DisposeAsync()
     {
-        await _stop.CancelAsync();
+        _stopping = true;
         if (_sidecar.App is not null && !_active.IsEmpty)
         {
             using var drain = new CancellationTokenSource(Config.DrainTimeout < TimeSpan.FromSeconds(5) ? Config.DrainTimeout : TimeSpan.FromSeconds(5));
@@ -405,6 +464,10 @@ public sealed class ActorRuntime : IAsyncDisposable
                 _logger.LogWarning("{Count} actors were still busy when the sidecar stopped; they were not deactivated", _active.Count);
             }
         }
+        await _stop.CancelAsync();
         _stop.Dispose();
     }
 }
+
+/// <summary>The actor is placed on another sidecar now; the call is to be routed again.</summary>
+public sealed class ActorMovedException() : Exception("the actor is placed on another sidecar");

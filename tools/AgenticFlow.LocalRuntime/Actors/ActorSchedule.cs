@@ -36,9 +36,9 @@ public sealed record ActorSchedule(DateTimeOffset FirstAt, ActorDurations.Period
             }
             return new ActorSchedule(first, period is { Every.Ticks: 0 } ? null : period, expires);
         }
-        catch (FormatException ex)
+        catch (Exception ex) when (ex is FormatException or OverflowException or ArgumentOutOfRangeException)
         {
-            throw DaprError.Malformed(ex.Message);
+            throw DaprError.Malformed(ex is FormatException ? ex.Message : "a time in the schedule is out of range: " + ex.Message);
         }
     }
 

@@ -108,6 +108,10 @@ public sealed partial class DaprGrpcService
     {
         using var call = Self(HttpMethod.Get, request.ActorType, request.ActorId, "reminders/" + Uri.EscapeDataString(Required(request.Name, "name")));
         using var found = JsonDocument.Parse(await SendAsync(call, context.CancellationToken));
+        if (found.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            throw new DaprError(HttpStatusCode.NotFound, StatusCode.NotFound, "ERR_ACTOR_REMINDER_GET", $"reminder {request.Name} of actor {request.ActorType}/{request.ActorId} not found");
+        }
         var response = new GetActorReminderResponse { ActorType = request.ActorType, ActorId = request.ActorId };
         if (found.RootElement.TryGetProperty("dueTime", out var due) && due.GetString() is { Length: > 0 } dueText)
         {

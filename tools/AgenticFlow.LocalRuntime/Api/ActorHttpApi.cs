@@ -22,7 +22,7 @@ public static class ActorHttpApi
     public static void MapActorHttpApi(this IEndpointRouteBuilder app)
     {
         app.MapMethods("/v1.0/actors/{type}/{id}/method/{**method}", ["GET", "POST", "PUT", "DELETE", "PATCH"], (HttpContext c, Sidecar s, string type, string id, string method) =>
-            Placed(c, s, type, id, "method/" + method, () => InvokeAsync(c, s, type, id, method)));
+            Placed(c, s, type, id, "method/" + Uri.EscapeDataString(method), () => InvokeAsync(c, s, type, id, method, checkPlacement: true)));
         app.MapGet("/v1.0/actors/{type}/{id}/state/{**key}", GetStateAsync);
         app.MapMethods("/v1.0/actors/{type}/{id}/state", ["PUT", "POST"], SaveStateAsync);
         app.MapMethods("/v1.0/actors/{type}/{id}/reminders/{name}", ["GET", "POST", "PUT", "DELETE"], (HttpContext c, Sidecar s, string type, string id, string name) =>
@@ -33,7 +33,7 @@ public static class ActorHttpApi
         // Forwarded by the sidecar that received the call; served here whatever this sidecar thinks of placement,
         // so a call never bounces between two sidecars that briefly disagree.
         app.MapMethods(PeerPrefix + "{type}/{id}/method/{**method}", ["GET", "POST", "PUT", "DELETE", "PATCH"], (HttpContext c, Sidecar s, string type, string id, string method) =>
-            FromPeer(c, s, () => InvokeAsync(c, s, type, id, method)));
+            FromPeer(c, s, () => InvokeAsync(c, s, type, id, method, checkPlacement: false)));
         app.MapMethods(PeerPrefix + "{type}/{id}/reminders/{name}", ["GET", "POST", "PUT", "DELETE"], (HttpContext c, Sidecar s, string type, string id, string name) =>
             FromPeer(c, s, () => ReminderAsync(c, s, type, id, name)));
         app.MapMethods(PeerPrefix + "{type}/{id}/timers/{name}", ["POST", "PUT", "DELETE"], (HttpContext c, Sidecar s, string type, string id, string name) =>
@@ -42,11 +42,23 @@ public static class ActorHttpApi
 
     private static async Task Placed(HttpContext context, Sidecar sidecar, string type, string id, string rest, Func<Task> local)
     {
+        // Read once into memory, so a call found to be placed elsewhere once it got the actor's turn can be sent on.
+        context.Request.Body = new MemoryStream(await ReadBodyAsync(context.Request), writable: false);
         var owner = await sidecar.Actors.RemoteOwnerAsync(type, id, context.RequestAborted);
         if (owner is null)
         {
-            await local();
-            return;
+            try
+            {
+                await local();
+                return;
+            }
+            catch (ActorMovedException)
+            {
+                context.Request.Body.Position = 0;
+                owner = await sidecar.Actors.RemoteOwnerAsync(type, id, context.RequestAborted)
+                    ?? throw new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Unavailable, "ERR_ACTOR_INSTANCE_MISSING",
+                        $"actor {type}/{id} is being handed over between sidecars; try again");
+            }
         }
         var target = new Uri($"http://127.0.0.1:{owner.HttpPort}{PeerPrefix}{Uri.EscapeDataString(type)}/{Uri.EscapeDataString(id)}/{rest}{context.Request.QueryString}");
         using var request = Invocation.CopyRequest(context, target);
@@ -77,7 +89,7 @@ public static class ActorHttpApi
         return local();
     }
 
-    private static async Task InvokeAsync(HttpContext context, Sidecar sidecar, string type, string id, string method)
+    private static async Task InvokeAsync(HttpContext context, Sidecar sidecar, string type, string id, string method, bool checkPlacement)
     {
         var body = await ReadBodyAsync(context.Request);
         var incoming = context.Request.Headers[ActorRuntime.ReentrancyHeader].ToString();
@@ -96,7 +108,7 @@ public static class ActorHttpApi
                 }
             }
             return request;
-        }, context.RequestAborted);
+        }, checkPlacement, context.RequestAborted);
         if (!response.IsSuccessStatusCode)
         {
             var text = await response.Content.ReadAsStringAsync(context.RequestAborted);
@@ -108,6 +120,7 @@ public static class ActorHttpApi
 
     private static async Task<IResult> GetStateAsync(Sidecar sidecar, string type, string id, string key, HttpResponse http, CancellationToken ct)
     {
+        CheckHosted(sidecar, type);
         var item = await Sidecar.StateCall("ERR_ACTOR_STATE_GET", () => sidecar.Actors.StateStore().GetAsync(sidecar.Actors.StateKey(type, id, key), ct));
         if (item is null)
         {
@@ -124,6 +137,7 @@ public static class ActorHttpApi
     private static async Task<IResult> SaveStateAsync(Sidecar sidecar, string type, string id, HttpRequest request, CancellationToken ct)
     {
         var store = sidecar.Actors.StateStore();
+        CheckHosted(sidecar, type);
         var body = await ReadBodyAsync(request);
         List<StateOperation> operations = [];
         try
@@ -135,7 +149,11 @@ public static class ActorHttpApi
             }
             foreach (var element in document.RootElement.EnumerateArray())
             {
-                var operation = element.TryGetProperty("operation", out var op) ? op.GetString() : null;
+                if (element.ValueKind != JsonValueKind.Object)
+                {
+                    throw DaprError.Malformed("every operation must be a JSON object with operation and request");
+                }
+                var operation = element.TryGetProperty("operation", out var op) && op.ValueKind == JsonValueKind.String ? op.GetString() : null;
                 if (!element.TryGetProperty("request", out var item) || item.ValueKind != JsonValueKind.Object
                     || !item.TryGetProperty("key", out var keyElement) || keyElement.ValueKind != JsonValueKind.String || string.IsNullOrEmpty(keyElement.GetString()))
                 {
@@ -171,7 +189,12 @@ public static class ActorHttpApi
         {
             return null;
         }
-        var text = ttl.ValueKind == JsonValueKind.Number ? ttl.GetRawText() : ttl.GetString();
+        var text = ttl.ValueKind switch
+        {
+            JsonValueKind.Number => ttl.GetRawText(),
+            JsonValueKind.String => ttl.GetString(),
+            _ => throw DaprError.Malformed("ttlInSeconds must be a number of seconds"),
+        };
         return int.TryParse(text, out var seconds) && seconds >= -1
             ? seconds
             : throw DaprError.Malformed($"ttlInSeconds '{text}' must be a whole number of seconds (-1 for none)");
@@ -185,13 +208,9 @@ public static class ActorHttpApi
         {
             case "GET":
                 var found = await Sidecar.StateCall("ERR_ACTOR_REMINDER_GET", () => reminders.GetAsync(type, id, name, ct));
-                if (found is null)
-                {
-                    // The .NET SDK reads a 500 here as "no such reminder".
-                    throw new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.NotFound, "ERR_ACTOR_REMINDER_GET", $"reminder {name} of actor {type}/{id} not found");
-                }
+                // No such reminder: 200 with null, which the .NET SDK's GetReminderAsync turns into null (it throws on any error status).
                 context.Response.ContentType = "application/json";
-                await context.Response.WriteAsync(found.ToJsonString(), ct);
+                await context.Response.WriteAsync(found?.ToJsonString() ?? "null", ct);
                 return;
             case "DELETE":
                 await Sidecar.StateCall("ERR_ACTOR_REMINDER_DELETE", async () =>
@@ -233,6 +252,16 @@ public static class ActorHttpApi
             sidecar.Actors.CreateTimer(type, id, name, body.RootElement);
         }
         context.Response.StatusCode = StatusCodes.Status204NoContent;
+    }
+
+    /// <summary>Actor state is the hosting app's: a sidecar whose app does not host the type refuses it, as daprd does.</summary>
+    private static void CheckHosted(Sidecar sidecar, string type)
+    {
+        if (!sidecar.Actors.Hosts(type))
+        {
+            throw new DaprError(HttpStatusCode.BadRequest, Grpc.Core.StatusCode.InvalidArgument, "ERR_ACTOR_INSTANCE_MISSING",
+                $"app {sidecar.Options.AppId} does not host actor type {type}, so it holds no state for it");
+        }
     }
 
     private static async Task<JsonDocument> ReadJsonAsync(HttpRequest request)

@@ -29,6 +29,7 @@ public sealed class Sidecar : IAsyncDisposable
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly long _startedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
     private string? _registration;
+    private SidecarAddress? _address;
     private int _disposed;
 
     public Sidecar(SidecarOptions options, ComponentRegistry components, NameRegistry names, IHttpClientFactory http, ILoggerFactory loggers)
@@ -86,6 +87,7 @@ public sealed class Sidecar : IAsyncDisposable
     {
         var ct = _lifetime.Token;
         var address = new SidecarAddress(Options.AppId, InstanceId, httpPort, grpcPort, Environment.ProcessId, PeerKey, StartedAt: _startedAt);
+        _address = address;
         _registration = _names.Register(address);
         if (App is null)
         {
@@ -373,6 +375,19 @@ public sealed class Sidecar : IAsyncDisposable
             return;
         }
         await _lifetime.CancelAsync();
+        if (_address is not null && Actors.Config.Types.Count > 0)
+        {
+            // Out of placement first, so other sidecars stop sending this one actor calls while its actors drain.
+            try
+            {
+                _names.Register(_address);
+                _names.Refresh();
+            }
+            catch (IOException)
+            {
+                // The registry folder is gone already: nobody can find this sidecar anyway.
+            }
+        }
         await Actors.DisposeAsync();
         foreach (var subscription in _subscriptions)
         {
