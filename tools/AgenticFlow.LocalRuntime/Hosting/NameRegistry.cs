@@ -6,7 +6,7 @@ namespace AgenticFlow.LocalRuntime.Hosting;
 
 /// <summary>Where a sidecar listens, the key another sidecar presents to forward calls to it, and the actor
 /// types its app hosts (placement reads these).</summary>
-public sealed record SidecarAddress(string AppId, string InstanceId, int HttpPort, int GrpcPort, int ProcessId, string PeerKey, IReadOnlyList<string>? ActorTypes = null, long StartedAt = 0)
+public sealed record SidecarAddress(string AppId, string InstanceId, int HttpPort, int GrpcPort, int ProcessId, string PeerKey, IReadOnlyList<string>? ActorTypes = null, long StartedAt = 0, long ProcessStartedAt = 0)
 {
     /// <summary>One sidecar among all of a machine's: app id and instance id together.</summary>
     public string Identity => AppId + "/" + InstanceId;
@@ -124,7 +124,7 @@ public sealed class NameRegistry
             try
             {
                 var address = JsonSerializer.Deserialize<SidecarAddress>(File.ReadAllText(file));
-                if (address is not null && (appId is null || address.AppId == appId) && IsAlive(address.ProcessId))
+                if (address is not null && (appId is null || address.AppId == appId) && IsAlive(address.ProcessId, address.ProcessStartedAt))
                 {
                     live.Add(address);
                 }
@@ -138,18 +138,25 @@ public sealed class NameRegistry
         return live;
     }
 
-    private static bool IsAlive(int pid)
+    /// <summary>When this process started (Unix ms); a registry entry carries it, so an entry whose process died and
+    /// whose id was reused by another process is not taken for a live sidecar.</summary>
+    public static long ThisProcessStartedAt { get; } = StartTimeOf(Process.GetCurrentProcess());
+
+    private static long StartTimeOf(Process process) => new DateTimeOffset(process.StartTime.ToUniversalTime()).ToUnixTimeMilliseconds();
+
+    private static bool IsAlive(int pid, long startedAt)
     {
         if (pid == Environment.ProcessId)
         {
-            return true;
+            return startedAt == 0 || startedAt == ThisProcessStartedAt;
         }
         try
         {
             using var p = Process.GetProcessById(pid);
-            return !p.HasExited;
+            // Start times read from /proc are exact to a clock tick; a second apart is another process.
+            return !p.HasExited && (startedAt == 0 || Math.Abs(StartTimeOf(p) - startedAt) < 1000);
         }
-        catch (ArgumentException)
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
         {
             return false;
         }

@@ -86,7 +86,7 @@ public sealed class Sidecar : IAsyncDisposable
     public async Task StartAsync(ResourceSet resources, int httpPort, int grpcPort)
     {
         var ct = _lifetime.Token;
-        var address = new SidecarAddress(Options.AppId, InstanceId, httpPort, grpcPort, Environment.ProcessId, PeerKey, StartedAt: _startedAt);
+        var address = new SidecarAddress(Options.AppId, InstanceId, httpPort, grpcPort, Environment.ProcessId, PeerKey, StartedAt: _startedAt, ProcessStartedAt: NameRegistry.ThisProcessStartedAt);
         _address = address;
         _registration = _names.Register(address);
         if (App is null)

@@ -1,0 +1,36 @@
+using System.Diagnostics;
+using AgenticFlow.LocalRuntime.Hosting;
+
+namespace AgenticFlow.LocalRuntime.Tests;
+
+public sealed class NameRegistryTests
+{
+    [Fact]
+    public async Task AnEntryWhoseProcessIdWasReused_IsNotTakenForALiveSidecar()
+    {
+        var names = new NameRegistry(Directory.CreateTempSubdirectory("agenticflow-names-").FullName);
+        using var other = Process.Start(new ProcessStartInfo("sleep", "30") { UseShellExecute = false })!;
+        try
+        {
+            var startedAt = new DateTimeOffset(other.StartTime.ToUniversalTime()).ToUnixTimeMilliseconds();
+            names.Register(new SidecarAddress("live", "1", 1, 2, other.Id, "k", ProcessStartedAt: startedAt));
+            // The same process id, but a process that started an hour earlier: the sidecar that wrote it is gone.
+            names.Register(new SidecarAddress("reused", "1", 3, 4, other.Id, "k", ProcessStartedAt: startedAt - 3_600_000));
+
+            Assert.NotNull(names.Resolve("live"));
+            Assert.Null(names.Resolve("reused"));
+
+            other.Kill();
+            await other.WaitForExitAsync();
+            names.Refresh();
+            Assert.Null(names.Resolve("live"));
+        }
+        finally
+        {
+            if (!other.HasExited)
+            {
+                other.Kill();
+            }
+        }
+    }
+}
