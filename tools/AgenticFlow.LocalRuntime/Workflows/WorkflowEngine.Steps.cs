@@ -28,6 +28,14 @@ public sealed partial class WorkflowEngine
         // A worker may report that it processed only the first events it was sent; the rest stay in the inbox.
         var processed = response.NumEventsProcessed is { } n && n >= 1 && n < stepEvents.Count ? n : stepEvents.Count;
         plan.Appended.AddRange(stepEvents.Take(processed));
+        if (response.Version is { } version && plan.Appended.Count > 0 && plan.Appended[0].WorkflowStarted is not null)
+        {
+            // The SDK rebuilds IsPatched answers only from WorkflowStarted.Version in past events, so the patches a
+            // turn reports are kept on that turn's WorkflowStarted; a copy, since the step's events may be handed out again.
+            var started = plan.Appended[0].Clone();
+            started.WorkflowStarted.Version = version.Clone();
+            plan.Appended[0] = started;
+        }
         plan.ConsumedInbox = Math.Min(stepInboxCount, processed - 1);
         var self = new WorkflowInstance { InstanceId = s.Metadata.InstanceId, ExecutionId = s.Metadata.ExecutionId };
         var ownRouter = new TaskRouter { SourceAppID = _appId };
