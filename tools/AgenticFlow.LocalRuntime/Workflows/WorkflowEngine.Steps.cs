@@ -205,7 +205,9 @@ public sealed partial class WorkflowEngine
             });
             restart.Router = new TaskRouter { SourceAppID = _appId };
             s.History = [];
-            s.Inbox = [restart, .. completion.CarryoverEvents, .. remaining];
+            // Results of the old execution's tasks, timers and children must not reach the new one, whose ids start
+            // at 0 again; only what was sent to the instance itself carries over.
+            s.Inbox = [restart, .. completion.CarryoverEvents, .. remaining.Where(e => e.EventRaised is not null || e.ExecutionSuspended is not null || e.ExecutionResumed is not null)];
             return;
         }
         s.History.AddRange(plan.Appended);
