@@ -113,8 +113,10 @@ public sealed partial class WorkflowEngine
                             WorkflowErrors.CheckInstanceId(a.InstanceId);
                             await CreateAsync(a.InstanceId, a.Name, a.Version, a.Input, null, parent, null, null, _stop);
                         }
-                        catch (Exception ex) when (ex is DaprError or InvalidOperationException)
+                        catch (DaprError ex)
                         {
+                            // Refused (invalid id, an instance of that id runs): a permanent failure the parent sees.
+                            // Anything else (the store) escapes, so the step is not committed and runs again.
                             own.Add(ChildFailed(taskId, new TaskFailureDetails { ErrorType = "ChildWorkflowStartFailed", ErrorMessage = ex.Message, IsNonRetriable = true }));
                         }
                     });
