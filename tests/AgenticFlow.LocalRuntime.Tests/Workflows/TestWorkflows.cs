@@ -91,6 +91,14 @@ public static class TestWorkflows
             }
             return total;
         });
+        // Asks for a patch in its first turn, and again in the next, where that first part is replayed.
+        o.RegisterWorkflow<string, string>("Patched", async (ctx, key) =>
+        {
+            var first = ctx.IsPatched("x");
+            await ctx.CallActivityAsync<string>("Append", new Keyed(key, "v"));
+            var replayed = ctx.IsPatched("x");
+            return $"{first}/{replayed}";
+        });
         o.RegisterWorkflow<string, string>("Gates", async (ctx, key) =>
         {
             var first = await ctx.CallActivityAsync<string>("Gated", key + "-1");

@@ -58,6 +58,19 @@ public sealed class WorkflowPatternTests
         Assert.Equal(2, history.Count(e => e.EventType == WorkflowHistoryEventType.TimerFired));
     }
 
+    [Fact]
+    public async Task IsPatched_AnswersTheSameOnReplay_AsWhenTheCodeFirstRan()
+    {
+        await using var env = await WorkflowEnvironment.StartAsync("sqlite");
+
+        var id = await env.Client.ScheduleNewWorkflowAsync("Patched", input: "patch");
+        var state = await env.CompletionAsync(id);
+
+        Assert.Equal(WorkflowRuntimeStatus.Completed, state.RuntimeStatus);
+        // The last turn replays the first: without the patch kept in history, the replay would answer False.
+        Assert.Equal("True/True", state.ReadOutputAs<string>());
+    }
+
     [Theory, MemberData(nameof(Stores))]
     public async Task DurableTimer_FiresAfterItsTime(string store)
     {

@@ -76,7 +76,25 @@ public sealed class WorkDispatcher(
         logger.LogInformation("Workflow worker {Worker} disconnected; {Count} work items it held are queued again", worker.Id, held.Count);
         foreach (var (token, work) in held)
         {
+            await ReturnAsync(work, token);
+        }
+    }
+
+    /// <summary>Hands back work a worker did not complete. A failure here must not stop the dispatch loop or the
+    /// rest of a disconnect; an activity is then queued again as is (a build skips it when it is no longer needed).</summary>
+    private async Task ReturnAsync(PendingWork work, string token)
+    {
+        try
+        {
             await returned(work, token);
+        }
+        catch (Exception ex)
+        {
+            logger.LogError(ex, "Could not hand back a work item of workflow instance {InstanceId}", work.InstanceId);
+            if (work is ActivityWork)
+            {
+                Enqueue(work);
+            }
         }
     }
 
@@ -120,7 +138,7 @@ public sealed class WorkDispatcher(
             }
             if (!sent)
             {
-                await returned(work, token);
+                await ReturnAsync(work, token);
             }
         }
     }

@@ -14,11 +14,15 @@ namespace AgenticFlow.LocalRuntime.Workflows;
 /// component marked <c>actorStateStore: "true"</c>, under the sidecar's app id (daprd keys workflow state by app id).
 /// Made lazily so a sidecar without workflows needs no actor store; the app's worker connects at start, so after a
 /// restart the engine is made, and unfinished instances resumed, as soon as the app is back.
+/// An engine is stopped as soon as another replica leads (checked on each call and each second): a replica that
+/// leads again later makes a new one, which reads the store afresh.
 /// </summary>
 public sealed class WorkflowBackend(Sidecar sidecar, ILoggerFactory loggers) : IAsyncDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private WorkflowEngine? _engine;
+    private readonly CancellationTokenSource _stopWatching = CancellationTokenSource.CreateLinkedTokenSource(sidecar.Lifetime);
+    private Task? _watching;
 
     public WorkflowForwarder Forwarder { get; } = new();
 
@@ -27,13 +31,20 @@ public sealed class WorkflowBackend(Sidecar sidecar, ILoggerFactory loggers) : I
 
     public async Task<WorkflowEngine> EngineAsync(CancellationToken ct)
     {
-        if (Volatile.Read(ref _engine) is { } ready)
+        if (Leader() is null && Volatile.Read(ref _engine) is { } ready)
         {
             return ready;
         }
         await _gate.WaitAsync(ct);
         try
         {
+            await StopIfNotLeaderAsync();
+            if (Leader() is not null)
+            {
+                // The call was let through just before another replica took the lead: it must not start an engine here.
+                throw new DaprError(HttpStatusCode.ServiceUnavailable, Grpc.Core.StatusCode.Unavailable, "ERR_WORKFLOW_BACKEND",
+                    "another replica of this app runs its workflows now: call again");
+            }
             if (_engine is { } made)
             {
                 return made;
@@ -53,6 +64,7 @@ public sealed class WorkflowBackend(Sidecar sidecar, ILoggerFactory loggers) : I
                     $"the workflow backend could not read its state from actor state store {component.Name}: {ex.Message}");
             }
             Volatile.Write(ref _engine, engine);
+            _watching ??= WatchLeadershipAsync();
             return engine;
         }
         finally
@@ -61,8 +73,51 @@ public sealed class WorkflowBackend(Sidecar sidecar, ILoggerFactory loggers) : I
         }
     }
 
+    /// <summary>Drops the engine when another replica leads, so it runs no workflows next to the leader's.
+    /// Caller holds the gate.</summary>
+    private async Task StopIfNotLeaderAsync()
+    {
+        if (_engine is { } engine && Leader() is not null)
+        {
+            Volatile.Write(ref _engine, null);
+            await engine.DisposeAsync();
+        }
+    }
+
+    private async Task WatchLeadershipAsync()
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stopWatching.Token))
+            {
+                if (Volatile.Read(ref _engine) is not null && Leader() is not null)
+                {
+                    await _gate.WaitAsync(_stopWatching.Token);
+                    try
+                    {
+                        await StopIfNotLeaderAsync();
+                    }
+                    finally
+                    {
+                        _gate.Release();
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
+        await _stopWatching.CancelAsync();
+        if (_watching is not null)
+        {
+            await _watching;
+        }
+        _stopWatching.Dispose();
         if (_engine is not null)
         {
             await _engine.DisposeAsync();

@@ -28,6 +28,14 @@ public sealed partial class WorkflowEngine
         // A worker may report that it processed only the first events it was sent; the rest stay in the inbox.
         var processed = response.NumEventsProcessed is { } n && n >= 1 && n < stepEvents.Count ? n : stepEvents.Count;
         plan.Appended.AddRange(stepEvents.Take(processed));
+        if (response.Version is { } version && plan.Appended.Count > 0 && plan.Appended[0].WorkflowStarted is not null)
+        {
+            // The SDK rebuilds IsPatched answers only from WorkflowStarted.Version in past events, so the patches a
+            // turn reports are kept on that turn's WorkflowStarted; a copy, since the step's events may be handed out again.
+            var started = plan.Appended[0].Clone();
+            started.WorkflowStarted.Version = version.Clone();
+            plan.Appended[0] = started;
+        }
         plan.ConsumedInbox = Math.Min(stepInboxCount, processed - 1);
         var self = new WorkflowInstance { InstanceId = s.Metadata.InstanceId, ExecutionId = s.Metadata.ExecutionId };
         var ownRouter = new TaskRouter { SourceAppID = _appId };
@@ -105,8 +113,10 @@ public sealed partial class WorkflowEngine
                             WorkflowErrors.CheckInstanceId(a.InstanceId);
                             await CreateAsync(a.InstanceId, a.Name, a.Version, a.Input, null, parent, null, null, _stop);
                         }
-                        catch (Exception ex) when (ex is DaprError or InvalidOperationException)
+                        catch (DaprError ex)
                         {
+                            // Refused (invalid id, an instance of that id runs): a permanent failure the parent sees.
+                            // Anything else (the store) escapes, so the step is not committed and runs again.
                             own.Add(ChildFailed(taskId, new TaskFailureDetails { ErrorType = "ChildWorkflowStartFailed", ErrorMessage = ex.Message, IsNonRetriable = true }));
                         }
                     });
@@ -197,7 +207,9 @@ public sealed partial class WorkflowEngine
             });
             restart.Router = new TaskRouter { SourceAppID = _appId };
             s.History = [];
-            s.Inbox = [restart, .. completion.CarryoverEvents, .. remaining];
+            // Results of the old execution's tasks, timers and children must not reach the new one, whose ids start
+            // at 0 again; only what was sent to the instance itself carries over.
+            s.Inbox = [restart, .. completion.CarryoverEvents, .. remaining.Where(e => e.EventRaised is not null || e.ExecutionSuspended is not null || e.ExecutionResumed is not null)];
             return;
         }
         s.History.AddRange(plan.Appended);

@@ -39,10 +39,15 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
     private readonly CancellationTokenSource _stopping;
     // Kept apart from the source so background work never touches a disposed CancellationTokenSource.
     private readonly CancellationToken _stop;
-    private readonly ConcurrentDictionary<string, InstanceSlot> _slots = new(StringComparer.Ordinal);
+    // Instances in memory: those with work under way. A slot is dropped when nobody holds or waits for its lock and
+    // it has nothing under way (finished, purged, never existed); the next touch reads the instance again.
+    private readonly Lock _slotsGate = new();
+    private readonly Dictionary<string, InstanceSlot> _slots = new(StringComparer.Ordinal);
     private static readonly TimeSpan StepDeadline = TimeSpan.FromMinutes(5);
 
     private readonly ConcurrentDictionary<string, bool> _armedTimers = new(StringComparer.Ordinal);
+    // Per instance execution: cancels its timers and its scheduled start once the execution ends or is purged.
+    private readonly ConcurrentDictionary<string, CancellationTokenSource> _executions = new(StringComparer.Ordinal);
     private Task? _dispatching;
 
     public WorkflowEngine(string appId, WorkflowStore store, ILogger logger, CancellationToken lifetime)
@@ -67,10 +72,9 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
             {
                 continue;
             }
-            var slot = Slot(id);
-            slot.Stored = stored;
-            slot.Loaded = true;
-            AfterCommit(slot, PendingActivities(stored).ToList(), PendingTimers(stored).ToList());
+            await using var held = await LockAsync(id, ct, preloaded: stored);
+            var slot = held.Slot;
+            AfterCommit(slot, PendingActivities(slot.Stored!).ToList(), PendingTimers(slot.Stored!).ToList());
             ArmScheduledStart(slot);
             ScheduleIfReady(slot);
             resumed++;
@@ -95,8 +99,12 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
     /// <summary>The instance's metadata, or null when it does not exist.</summary>
     public async Task<WorkflowState?> GetAsync(string instanceId, bool withInputsAndOutputs, CancellationToken ct)
     {
-        var slot = Slot(WorkflowErrors.CheckInstanceId(instanceId));
-        await using var held = await LockAsync(slot, ct);
+        await using var held = await LockAsync(WorkflowErrors.CheckInstanceId(instanceId), ct);
+        return Snapshot(held.Slot, withInputsAndOutputs);
+    }
+
+    private static WorkflowState? Snapshot(InstanceSlot slot, bool withInputsAndOutputs)
+    {
         if (slot.Stored is not { } s)
         {
             return null;
@@ -113,12 +121,19 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
     /// <summary>Waits until the instance's status satisfies <paramref name="done"/>; null when it does not exist.</summary>
     public async Task<WorkflowState?> WaitAsync(string instanceId, Func<OrchestrationStatus, bool> done, bool withInputsAndOutputs, CancellationToken ct)
     {
-        var slot = Slot(WorkflowErrors.CheckInstanceId(instanceId));
+        WorkflowErrors.CheckInstanceId(instanceId);
         using var both = CancellationTokenSource.CreateLinkedTokenSource(ct, _stop);
         while (true)
         {
-            var changed = slot.Changed;
-            var state = await GetAsync(instanceId, withInputsAndOutputs, both.Token);
+            // Read under the lock, so no change is missed; a slot dropped from memory signals Changed too, and the
+            // next round reads the instance again.
+            Task changed;
+            WorkflowState? state;
+            await using (var held = await LockAsync(instanceId, both.Token))
+            {
+                changed = held.Slot.Changed;
+                state = Snapshot(held.Slot, withInputsAndOutputs);
+            }
             if (state is null || done(state.WorkflowStatus))
             {
                 return state;
@@ -139,8 +154,8 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
 
     public async Task SuspendAsync(string instanceId, string? reason, CancellationToken ct)
     {
-        var slot = Slot(WorkflowErrors.CheckInstanceId(instanceId));
-        await using var held = await LockAsync(slot, ct);
+        await using var held = await LockAsync(WorkflowErrors.CheckInstanceId(instanceId), ct);
+        var slot = held.Slot;
         var s = slot.Stored ?? throw WorkflowErrors.NotFound("ERR_PAUSE_WORKFLOW", instanceId);
         if (s.Metadata.WorkflowStatus is not (OrchestrationStatus.Running or OrchestrationStatus.Pending))
         {
@@ -153,8 +168,8 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
 
     public async Task ResumeAsync(string instanceId, string? reason, CancellationToken ct)
     {
-        var slot = Slot(WorkflowErrors.CheckInstanceId(instanceId));
-        await using var held = await LockAsync(slot, ct);
+        await using var held = await LockAsync(WorkflowErrors.CheckInstanceId(instanceId), ct);
+        var slot = held.Slot;
         var s = slot.Stored ?? throw WorkflowErrors.NotFound("ERR_RESUME_WORKFLOW", instanceId);
         if (s.Metadata.WorkflowStatus != OrchestrationStatus.Suspended)
         {
@@ -166,14 +181,16 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
         ScheduleIfReady(slot);
     }
 
-    /// <summary>Ends the instance as Terminated; with <paramref name="recursive"/>, its running children first.</summary>
+    /// <summary>Ends the instance as Terminated; with <paramref name="recursive"/>, its running children first.
+    /// The parent hears of it once the termination is stored.</summary>
     public async Task TerminateAsync(string instanceId, string? output, bool recursive, CancellationToken ct)
     {
-        var slot = Slot(WorkflowErrors.CheckInstanceId(instanceId));
+        WorkflowErrors.CheckInstanceId(instanceId);
         List<string> children;
         ParentInstanceInfo? parent;
-        await using (await LockAsync(slot, ct))
+        await using (var held = await LockAsync(instanceId, ct))
         {
+            var slot = held.Slot;
             var s = slot.Stored ?? throw WorkflowErrors.NotFound("ERR_TERMINATE_WORKFLOW", instanceId);
             if (IsTerminal(s.Metadata.WorkflowStatus))
             {
@@ -182,46 +199,95 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
             children = recursive ? RunningChildren(s).ToList() : [];
             parent = Parent(s);
             // No step may run from here on: a child's termination report would otherwise let the workflow
-            // fail before it is terminated.
+            // fail before it is terminated. The flag also keeps the slot in memory until it is cleared below.
             slot.Terminating = true;
             ClearStep(slot);
         }
+        var stored = false;
         try
         {
             foreach (var child in children)
             {
                 await TryEffectAsync(() => TerminateAsync(child, null, true, ct), "terminate child workflow " + child);
             }
-            if (parent is not null)
+            await using (var held = await LockAsync(instanceId, ct))
             {
-                var failed = New(e => e.ChildWorkflowInstanceFailed = new ChildWorkflowInstanceFailedEvent
-                {
-                    TaskScheduledId = parent.TaskScheduledId,
-                    FailureDetails = new TaskFailureDetails { ErrorType = "WorkflowTerminated", ErrorMessage = $"child workflow '{instanceId}' was terminated" },
-                });
-                await TryEffectAsync(() => DeliverChildResultAsync(parent, failed, ct), "report termination to parent " + parent.WorkflowInstance?.InstanceId);
-            }
-            await using (await LockAsync(slot, ct))
-            {
+                var slot = held.Slot;
                 if (slot.Stored is not { } s || IsTerminal(s.Metadata.WorkflowStatus))
                 {
                     return;
                 }
                 ClearStep(slot);
+                var executionId = s.Metadata.ExecutionId;
+                // An instance that never ran has its ExecutionStarted only in the inbox: keep it, it names the
+                // workflow and its parent.
+                if (!s.History.Any(e => e.ExecutionStarted is not null))
+                {
+                    s.History.AddRange(s.Inbox.Where(e => e.ExecutionStarted is not null).Take(1));
+                }
                 s.History.Add(New(e => e.WorkflowStarted = new WorkflowStartedEvent()));
                 s.History.Add(New(e => e.ExecutionTerminated = new ExecutionTerminatedEvent { Input = output, Recurse = recursive }));
                 s.History.Add(New(e => e.ExecutionCompleted = new ExecutionCompletedEvent { WorkflowStatus = OrchestrationStatus.Terminated, Result = output }));
                 s.Inbox.Clear();
                 Finish(s.Metadata, OrchestrationStatus.Terminated, output, null);
                 await SaveAsync(slot, history: true, inbox: true, ct);
+                EndExecution(instanceId, executionId);
+                stored = true;
             }
         }
         finally
         {
-            await using (await LockAsync(slot, CancellationToken.None))
+            // Not loading: after a failed write the instance is unloaded and its reload schedules it.
+            await using (var held = await LockAsync(instanceId, CancellationToken.None, load: false))
             {
-                slot.Terminating = false;
-                ScheduleIfReady(slot); // only when the termination was not stored
+                held.Slot.Terminating = false;
+                if (held.Slot.Loaded)
+                {
+                    ScheduleIfReady(held.Slot); // only when the termination was not stored
+                }
+            }
+        }
+        if (stored && parent is not null)
+        {
+            var failed = New(e => e.ChildWorkflowInstanceFailed = new ChildWorkflowInstanceFailedEvent
+            {
+                TaskScheduledId = parent.TaskScheduledId,
+                FailureDetails = new TaskFailureDetails { ErrorType = "WorkflowTerminated", ErrorMessage = $"child workflow '{instanceId}' was terminated" },
+            });
+            _ = ReportToParentAsync(parent, failed);
+        }
+    }
+
+    /// <summary>A stored termination's report to the parent, tried until the parent has it (or is gone).</summary>
+    private async Task ReportToParentAsync(ParentInstanceInfo parent, HistoryEvent result)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await DeliverChildResultAsync(parent, result, _stop);
+                return;
+            }
+            catch (DaprError)
+            {
+                return; // the parent was purged
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                _logger.LogWarning("Termination report to parent workflow {Parent} could not be stored (attempt {Attempt}): {Reason}",
+                    parent.WorkflowInstance?.InstanceId, attempt, ex.Message);
+                try
+                {
+                    await Task.Delay(RetryDelay(attempt), _stop);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
             }
         }
     }
@@ -230,10 +296,10 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
     /// many were deleted. A running instance is refused unless <paramref name="force"/>.</summary>
     public async Task<int> PurgeAsync(string instanceId, bool recursive, bool force, CancellationToken ct)
     {
-        var slot = Slot(WorkflowErrors.CheckInstanceId(instanceId));
         List<string> children;
-        await using (await LockAsync(slot, ct))
+        await using (var held = await LockAsync(WorkflowErrors.CheckInstanceId(instanceId), ct))
         {
+            var slot = held.Slot;
             if (slot.Stored is not { } s)
             {
                 return 0;
@@ -246,6 +312,7 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
             children = recursive ? AllChildren(s).ToList() : [];
             await _store.DeleteAsync(instanceId, s.ETag, ct);
             ClearStep(slot);
+            EndExecution(instanceId, s.Metadata.ExecutionId);
             slot.Stored = null;
             slot.NotifyChanged();
         }
@@ -303,9 +370,8 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
 
     public async Task<List<HistoryEvent>?> HistoryAsync(string instanceId, CancellationToken ct)
     {
-        var slot = Slot(WorkflowErrors.CheckInstanceId(instanceId));
-        await using var held = await LockAsync(slot, ct);
-        return slot.Stored?.History.Select(e => e.Clone()).ToList();
+        await using var held = await LockAsync(WorkflowErrors.CheckInstanceId(instanceId), ct);
+        return held.Slot.Stored?.History.Select(e => e.Clone()).ToList();
     }
 
     // ---- worker operations ----
@@ -356,92 +422,141 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
         }
     }
 
+    /// <summary>Stores a worker's answer to a step. The caller's token is not used: once the answer is here it is
+    /// either stored or the step is let go to run again, never left half-way. The dispatcher forgets the work item
+    /// only then, so a worker that goes away meanwhile hands it back.</summary>
     public async Task CompleteOrchestratorAsync(WorkflowResponse response, CancellationToken ct)
     {
-        _dispatcher.Complete(response.CompletionToken);
-        var slot = Slot(response.InstanceId);
-        StepPlan plan;
-        await using (await LockAsync(slot, ct))
-        {
-            if (slot.Stored is not { } s || slot.StepToken is null || slot.StepToken != response.CompletionToken)
-            {
-                _logger.LogDebug("Ignored a workflow step result for {InstanceId}: its work item is no longer outstanding", response.InstanceId);
-                return;
-            }
-            plan = Plan(s, slot.StepEvents!, slot.StepInboxCount, response);
-        }
-
+        var id = response.InstanceId;
+        var token = response.CompletionToken;
         try
         {
+            StepPlan plan;
+            await using (var held = await LockAsync(id, _stop))
+            {
+                var slot = held.Slot;
+                if (slot.Stored is not { } s || slot.StepToken is null || slot.StepToken != token)
+                {
+                    _logger.LogDebug("Ignored a workflow step result for {InstanceId}: its work item is no longer outstanding", id);
+                    return;
+                }
+                plan = Plan(s, slot.StepEvents!, slot.StepInboxCount, response);
+            }
+
             var ownEvents = new List<HistoryEvent>();
             foreach (var effect in plan.Effects)
             {
                 await effect(ownEvents);
             }
-            await using (await LockAsync(slot, ct))
+            await using (var held = await LockAsync(id, _stop))
             {
-                if (slot.Stored is not { } s || slot.StepToken != response.CompletionToken)
+                var slot = held.Slot;
+                if (slot.Stored is not { } s || slot.StepToken != token)
                 {
                     return; // terminated or purged while the effects ran
                 }
+                var executionId = s.Metadata.ExecutionId;
                 Apply(s, plan, ownEvents);
-                await SaveAsync(slot, history: true, inbox: true, ct);
+                await SaveAsync(slot, history: true, inbox: true, _stop);
                 ClearStep(slot);
-                if (plan.Completion?.WorkflowStatus != OrchestrationStatus.ContinuedAsNew && !IsTerminal(s.Metadata.WorkflowStatus))
+                slot.StepFailures = 0;
+                if (plan.Completion?.WorkflowStatus == OrchestrationStatus.ContinuedAsNew || IsTerminal(s.Metadata.WorkflowStatus))
+                {
+                    EndExecution(id, executionId);
+                }
+                else
                 {
                     AfterCommit(slot, plan.Activities, plan.Timers);
                 }
                 ScheduleIfReady(slot);
             }
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex)
         {
-            // Not stored: let the step go so it runs again (from the store's state when the write failed).
-            await using (await LockAsync(slot, CancellationToken.None))
+            // Not stored: let the step go so it runs again, after a pause so a store outage is not hammered
+            // (from the store's state when the write failed: that reload schedules it).
+            await using (var held = await LockAsync(id, CancellationToken.None, load: false))
             {
-                if (slot.StepToken == response.CompletionToken)
+                var slot = held.Slot;
+                if (slot.StepToken == token)
                 {
                     ClearStep(slot);
-                    ScheduleIfReady(slot);
+                    slot.StepFailures++;
+                    slot.RetryingStep = true;
+                    _ = RetryStepLaterAsync(id, slot.StepFailures);
                 }
             }
+            if (ex is OperationCanceledException)
+            {
+                return; // the engine is stopping
+            }
             throw;
+        }
+        finally
+        {
+            _dispatcher.Complete(token);
         }
     }
 
+    private async Task RetryStepLaterAsync(string id, int attempt)
+    {
+        try
+        {
+            await Task.Delay(RetryDelay(attempt), _stop);
+            await using var held = await LockAsync(id, _stop, load: false);
+            held.Slot.RetryingStep = false;
+            if (held.Slot.Loaded)
+            {
+                ScheduleIfReady(held.Slot);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private static TimeSpan RetryDelay(int attempt) => TimeSpan.FromMilliseconds(500 * Math.Clamp(attempt, 1, 10));
+
+    /// <summary>Stores an activity's result. Like a step's, it is forgotten by the dispatcher only once stored; when
+    /// it cannot be stored the activity is queued again.</summary>
     public async Task CompleteActivityAsync(ActivityResponse response, CancellationToken ct)
     {
-        var work = _dispatcher.Complete(response.CompletionToken) as ActivityWork;
-        if (!WorkDispatcher.TryParseActivityToken(response.CompletionToken, out var executionId, out var taskId))
+        var token = response.CompletionToken;
+        if (!WorkDispatcher.TryParseActivityToken(token, out var executionId, out var taskId))
         {
             throw WorkflowErrors.Invalid("ERR_MALFORMED_REQUEST", "the completion token does not name an activity work item");
         }
-        var slot = Slot(response.InstanceId);
-        await using var held = await LockAsync(slot, ct);
-        if (slot.Stored is not { } s || IsTerminal(s.Metadata.WorkflowStatus) || s.Metadata.ExecutionId != executionId
-            || !IsScheduledTask(s, taskId) || HasTaskResult(s, taskId))
-        {
-            _logger.LogDebug("Ignored the result of activity {TaskId} of {InstanceId}: it is not outstanding", taskId, response.InstanceId);
-            return;
-        }
-        var executionKey = s.History.First(e => e.EventId == taskId && e.TaskScheduled is not null).TaskScheduled.TaskExecutionId;
-        var result = response.FailureDetails is { } failure
-            ? New(e => e.TaskFailed = new TaskFailedEvent { TaskScheduledId = taskId, FailureDetails = failure, TaskExecutionId = executionKey })
-            : New(e => e.TaskCompleted = new TaskCompletedEvent { TaskScheduledId = taskId, Result = response.Result, TaskExecutionId = executionKey });
-        s.Inbox.Add(result);
+        var saving = false;
         try
         {
-            await SaveAsync(slot, history: false, inbox: true, ct);
+            await using var held = await LockAsync(response.InstanceId, _stop);
+            var slot = held.Slot;
+            if (slot.Stored is not { } s || IsTerminal(s.Metadata.WorkflowStatus) || s.Metadata.ExecutionId != executionId
+                || !IsScheduledTask(s, taskId) || HasTaskResult(s, taskId))
+            {
+                _logger.LogDebug("Ignored the result of activity {TaskId} of {InstanceId}: it is not outstanding", taskId, response.InstanceId);
+                _dispatcher.Complete(token);
+                return;
+            }
+            var executionKey = s.History.First(e => e.EventId == taskId && e.TaskScheduled is not null).TaskScheduled.TaskExecutionId;
+            var result = response.FailureDetails is { } failure
+                ? New(e => e.TaskFailed = new TaskFailedEvent { TaskScheduledId = taskId, FailureDetails = failure, TaskExecutionId = executionKey })
+                : New(e => e.TaskCompleted = new TaskCompletedEvent { TaskScheduledId = taskId, Result = response.Result, TaskExecutionId = executionKey });
+            s.Inbox.Add(result);
+            saving = true;
+            await SaveAsync(slot, history: false, inbox: true, _stop);
+            _dispatcher.Complete(token);
+            ScheduleIfReady(slot);
         }
         catch
         {
-            if (work is not null)
+            // Not stored, so it must run again. After a failed write the reload queues every pending activity itself.
+            if (_dispatcher.Complete(token) is { } work && !saving)
             {
-                _dispatcher.Enqueue(work); // not stored, so it must run again
+                _dispatcher.Enqueue(work);
             }
             throw;
         }
-        ScheduleIfReady(slot);
     }
 
     // ---- shared steps ----
@@ -451,8 +566,8 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
     private async Task CreateAsync(string id, string name, string? version, string? input, Timestamp? scheduledStart, ParentInstanceInfo? parent,
         TraceContext? trace, IEnumerable<KeyValuePair<string, string>>? tags, CancellationToken ct)
     {
-        var slot = Slot(id);
-        await using var held = await LockAsync(slot, ct);
+        await using var held = await LockAsync(id, ct);
+        var slot = held.Slot;
         string? etag = null;
         if (slot.Stored is { } existing)
         {
@@ -497,8 +612,8 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
     /// <summary>Adds an event to an unfinished instance's inbox. <paramref name="accept"/> can refuse it (a duplicate).</summary>
     private async Task DeliverAsync(string id, string notFoundCode, HistoryEvent e, Func<StoredInstance, bool>? accept, CancellationToken ct)
     {
-        var slot = Slot(id);
-        await using var held = await LockAsync(slot, ct);
+        await using var held = await LockAsync(id, ct);
+        var slot = held.Slot;
         var s = slot.Stored ?? throw WorkflowErrors.NotFound(notFoundCode, id);
         if (IsTerminal(s.Metadata.WorkflowStatus) || (accept is not null && !accept(s)))
         {
@@ -517,13 +632,15 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
             s => s.Metadata.ExecutionId == parent.WorkflowInstance.ExecutionId && !HasChildResult(s, taskId), ct);
     }
 
+    /// <summary>Runs an effect on another instance. Only a refusal (not found, invalid id, already exists) is logged
+    /// and passed over; anything else (the store failing) escapes, so the step is not committed and runs again.</summary>
     private async Task TryEffectAsync(Func<Task> effect, string what)
     {
         try
         {
             await effect();
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (DaprError ex)
         {
             _logger.LogWarning("Workflow backend could not {What}: {Reason}", what, ex.Message);
         }
@@ -543,14 +660,28 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
     }
 
     private static bool IsRunnable(InstanceSlot slot) =>
-        !slot.Terminating && slot.Stored is { } s && s.Inbox.Count > 0
+        !slot.Terminating && !slot.RetryingStep && slot.Stored is { } s && s.Inbox.Count > 0
         && s.Metadata.WorkflowStatus is OrchestrationStatus.Pending or OrchestrationStatus.Running
         && (s.Metadata.ScheduledStartTimestamp is not { } start || start.ToDateTime() <= DateTime.UtcNow);
 
     private async Task<WorkItem?> BuildWorkItemAsync(PendingWork work, string token)
     {
-        var slot = Slot(work.InstanceId);
-        await using var held = await LockAsync(slot, _stop);
+        try
+        {
+            return await BuildAsync(work, token);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The instance could not be read: read it again later, which queues its step and activities again.
+            _ = ReloadLaterAsync(work.InstanceId);
+            throw;
+        }
+    }
+
+    private async Task<WorkItem?> BuildAsync(PendingWork work, string token)
+    {
+        await using var held = await LockAsync(work.InstanceId, _stop);
+        var slot = held.Slot;
         switch (work)
         {
             case OrchestrationWork:
@@ -562,7 +693,8 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
                 }
                 var s = slot.Stored!;
                 slot.StepToken = token;
-                _ = ExpireStepAsync(slot, token);
+                slot.StepCancel = CancellationTokenSource.CreateLinkedTokenSource(_stop);
+                _ = ExpireStepAsync(slot.Id, token, slot.StepCancel.Token);
                 slot.StepEvents = [New(e => e.WorkflowStarted = new WorkflowStartedEvent()), .. s.Inbox];
                 slot.StepInboxCount = s.Inbox.Count;
                 var request = new WorkflowRequest { InstanceId = slot.Id, ExecutionId = s.Metadata.ExecutionId, Router = new TaskRouter { SourceAppID = _appId } };
@@ -592,7 +724,8 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
         }
     }
 
-    /// <summary>Work a worker held but did not complete: activities are queued again, a step is let go and queued.</summary>
+    /// <summary>Work a worker held but did not complete: activities are queued again, a step is let go and queued.
+    /// Does not read the store, so it cannot fail: an instance not in memory has no step, and is scheduled by its reload.</summary>
     private async Task ReturnedAsync(PendingWork work, string token)
     {
         if (work is ActivityWork)
@@ -600,24 +733,28 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
             _dispatcher.Enqueue(work);
             return;
         }
-        var slot = Slot(work.InstanceId);
-        await using var held = await LockAsync(slot, CancellationToken.None);
+        await using var held = await LockAsync(work.InstanceId, CancellationToken.None, load: false);
+        var slot = held.Slot;
         if (slot.StepToken == token)
         {
             ClearStep(slot);
         }
-        ScheduleIfReady(slot);
+        if (slot.Loaded)
+        {
+            ScheduleIfReady(slot);
+        }
     }
 
     /// <summary>A step is a replay without I/O. One not completed by its deadline was lost (the SDK abandons a step
     /// whose completion call fails, while its stream lives on), so it is handed out again; a late completion of the
     /// old one is ignored. Generous, so a developer paused in a debugger is not overtaken.</summary>
-    private async Task ExpireStepAsync(InstanceSlot slot, string token)
+    private async Task ExpireStepAsync(string id, string token, CancellationToken stepDone)
     {
         try
         {
-            await Task.Delay(StepDeadline, _stop);
-            await using var held = await LockAsync(slot, _stop);
+            await Task.Delay(StepDeadline, stepDone);
+            await using var held = await LockAsync(id, _stop, load: false);
+            var slot = held.Slot;
             if (slot.StepToken == token)
             {
                 _logger.LogWarning("Workflow step of {InstanceId} was not completed within {Deadline}; handing it out again", slot.Id, StepDeadline);
@@ -633,6 +770,10 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
 
     private static void ClearStep(InstanceSlot slot)
     {
+        // Ends the step's deadline wait at once rather than after StepDeadline.
+        slot.StepCancel?.Cancel();
+        slot.StepCancel?.Dispose();
+        slot.StepCancel = null;
         slot.StepToken = null;
         slot.StepEvents = null;
         slot.StepInboxCount = 0;
@@ -658,12 +799,13 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
         {
             return;
         }
+        var executionEnded = ExecutionToken(id, executionId);
         _ = Task.Run(async () =>
         {
             try
             {
-                await DelayUntilAsync(fireAt, _stop);
-                await FireTimerAsync(id, executionId, timerId, fireAt);
+                await DelayUntilAsync(fireAt, executionEnded);
+                await FireTimerAsync(id, executionId, timerId, fireAt, executionEnded);
             }
             catch (OperationCanceledException)
             {
@@ -675,7 +817,7 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
         }, CancellationToken.None);
     }
 
-    private async Task FireTimerAsync(string id, string executionId, int timerId, DateTime fireAt)
+    private async Task FireTimerAsync(string id, string executionId, int timerId, DateTime fireAt, CancellationToken executionEnded)
     {
         var fired = New(e => e.TimerFired = new TimerFiredEvent { TimerId = timerId, FireAt = Timestamp.FromDateTime(fireAt) });
         for (var attempt = 1; ; attempt++)
@@ -693,27 +835,43 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
             {
                 // The store is unreachable: the timer is durable, so keep trying until it is stored.
                 _logger.LogWarning("Timer {TimerId} of workflow {InstanceId} could not be stored (attempt {Attempt}): {Reason}", timerId, id, attempt, ex.Message);
-                await Task.Delay(TimeSpan.FromSeconds(Math.Min(attempt, 5)), _stop);
+                await Task.Delay(TimeSpan.FromSeconds(Math.Min(attempt, 5)), executionEnded);
             }
         }
     }
 
     private void ArmScheduledStart(InstanceSlot slot)
     {
-        if (slot.Stored?.Metadata is { WorkflowStatus: OrchestrationStatus.Pending, ScheduledStartTimestamp: { } start } && start.ToDateTime() > DateTime.UtcNow)
+        if (slot.Stored?.Metadata is { WorkflowStatus: OrchestrationStatus.Pending, ScheduledStartTimestamp: { } start } m && start.ToDateTime() > DateTime.UtcNow)
         {
+            var id = slot.Id;
+            var executionEnded = ExecutionToken(id, m.ExecutionId);
             _ = Task.Run(async () =>
             {
                 try
                 {
-                    await DelayUntilAsync(start.ToDateTime(), _stop);
-                    await using var held = await LockAsync(slot, _stop);
-                    ScheduleIfReady(slot);
+                    await DelayUntilAsync(start.ToDateTime(), executionEnded);
+                    await using var held = await LockAsync(id, _stop);
+                    ScheduleIfReady(held.Slot);
                 }
                 catch (OperationCanceledException)
                 {
                 }
             }, CancellationToken.None);
+        }
+    }
+
+    /// <summary>Cancelled when the execution ends (finished, continued as new, purged) or the engine stops. Caller holds the lock.</summary>
+    private CancellationToken ExecutionToken(string id, string executionId) =>
+        _executions.GetOrAdd(id + "\n" + executionId, _ => CancellationTokenSource.CreateLinkedTokenSource(_stop)).Token;
+
+    /// <summary>Stops the execution's timers and scheduled start. Caller holds the lock.</summary>
+    private void EndExecution(string id, string executionId)
+    {
+        if (_executions.TryRemove(id + "\n" + executionId, out var ended))
+        {
+            ended.Cancel();
+            ended.Dispose();
         }
     }
 
@@ -729,26 +887,74 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
 
     // ---- instances in memory ----
 
-    private InstanceSlot Slot(string id) => _slots.GetOrAdd(id, static i => new InstanceSlot(i));
-
-    /// <summary>Takes the instance's lock and loads it from the store the first time.</summary>
-    private async Task<IAsyncDisposable> LockAsync(InstanceSlot slot, CancellationToken ct)
+    /// <summary>Takes the instance's lock, making its slot if it is not in memory, and (with <paramref name="load"/>)
+    /// reads it from the store the first time. Without <paramref name="load"/> it only fails when cancelled.</summary>
+    private async Task<HeldSlot> LockAsync(string id, CancellationToken ct, bool load = true, StoredInstance? preloaded = null)
     {
-        await slot.Lock.WaitAsync(ct);
+        InstanceSlot slot;
+        lock (_slotsGate)
+        {
+            if (!_slots.TryGetValue(id, out slot!))
+            {
+                slot = new InstanceSlot(id);
+                _slots.Add(id, slot);
+            }
+            slot.Users++; // from here on the slot stays in memory until this user lets go
+        }
         try
         {
-            if (!slot.Loaded)
-            {
-                slot.Stored = await _store.LoadAsync(slot.Id, ct);
-                slot.Loaded = true;
-            }
+            await slot.Lock.WaitAsync(ct);
         }
         catch
         {
-            slot.Lock.Release();
+            Leave(slot);
             throw;
         }
-        return new Release(slot);
+        var held = new HeldSlot(this, slot);
+        if (load && !slot.Loaded)
+        {
+            try
+            {
+                slot.Stored = preloaded ?? await _store.LoadAsync(id, ct);
+                slot.Loaded = true;
+            }
+            catch
+            {
+                await held.DisposeAsync();
+                throw;
+            }
+        }
+        return held;
+    }
+
+    /// <summary>One user of the slot is done; the last one drops it from memory when nothing is under way.</summary>
+    private void Leave(InstanceSlot slot)
+    {
+        bool dropped;
+        lock (_slotsGate)
+        {
+            dropped = --slot.Users == 0 && slot.IsIdle;
+            if (dropped)
+            {
+                _slots.Remove(slot.Id);
+            }
+        }
+        if (dropped)
+        {
+            slot.NotifyChanged(); // waiters watching this copy look again, at the instance read anew
+        }
+    }
+
+    /// <summary>How many instances are in memory (for tests).</summary>
+    internal int SlotCount
+    {
+        get
+        {
+            lock (_slotsGate)
+            {
+                return _slots.Count;
+            }
+        }
     }
 
     /// <summary>Writes the instance; when that fails the in-memory copy is dropped, to be reloaded from the store.</summary>
@@ -765,21 +971,25 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
             slot.Loaded = false;
             slot.Stored = null;
             ClearStep(slot);
-            _ = ReloadLaterAsync(slot);
+            _ = ReloadLaterAsync(slot.Id);
             throw;
         }
         slot.NotifyChanged();
     }
 
-    /// <summary>After a failed write the instance is read back from the store and its pending work resumed, as at start.</summary>
-    private async Task ReloadLaterAsync(InstanceSlot slot)
+    /// <summary>After a failed write or read the instance is read back from the store and its pending work resumed,
+    /// as at start.</summary>
+    private async Task ReloadLaterAsync(string id)
     {
         for (var attempt = 1; !_stop.IsCancellationRequested; attempt++)
         {
             try
             {
                 await Task.Delay(TimeSpan.FromSeconds(Math.Min(attempt, 5)), _stop);
-                await using var held = await LockAsync(slot, _stop);
+                await using var held = await LockAsync(id, _stop);
+                var slot = held.Slot;
+                // A step queued before the failure may have been dropped with it: queue it again.
+                slot.Queued = false;
                 if (slot.Stored is { } s && !IsTerminal(s.Metadata.WorkflowStatus))
                 {
                     AfterCommit(slot, PendingActivities(s).ToList(), PendingTimers(s).ToList());
@@ -794,7 +1004,7 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
             }
             catch (Exception ex)
             {
-                _logger.LogWarning("Workflow instance {InstanceId} could not be reloaded (attempt {Attempt}): {Reason}", slot.Id, attempt, ex.Message);
+                _logger.LogWarning("Workflow instance {InstanceId} could not be reloaded (attempt {Attempt}): {Reason}", id, attempt, ex.Message);
             }
         }
     }
@@ -826,14 +1036,25 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
             {
             }
         }
+        foreach (var key in _executions.Keys)
+        {
+            if (_executions.TryRemove(key, out var execution))
+            {
+                execution.Dispose();
+            }
+        }
         _stopping.Dispose();
     }
 
-    private sealed class Release(InstanceSlot slot) : IAsyncDisposable
+    /// <summary>An instance's lock, held: disposing releases it.</summary>
+    private sealed class HeldSlot(WorkflowEngine engine, InstanceSlot slot) : IAsyncDisposable
     {
+        public InstanceSlot Slot => slot;
+
         public ValueTask DisposeAsync()
         {
             slot.Lock.Release();
+            engine.Leave(slot);
             return ValueTask.CompletedTask;
         }
     }
@@ -849,11 +1070,24 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
         public StoredInstance? Stored { get; set; }
         public bool Queued { get; set; }
 
+        /// <summary>Callers holding or waiting for <see cref="Lock"/>; guarded by the engine's slot table lock.</summary>
+        public int Users { get; set; }
+
         /// <summary>A terminate is under way: no step is handed out until it is stored (or failed).</summary>
         public bool Terminating { get; set; }
+
+        /// <summary>A step failed to commit and waits a moment before it runs again; how often in a row.</summary>
+        public bool RetryingStep { get; set; }
+        public int StepFailures { get; set; }
         public string? StepToken { get; set; }
+        public CancellationTokenSource? StepCancel { get; set; }
         public List<HistoryEvent>? StepEvents { get; set; }
         public int StepInboxCount { get; set; }
+
+        /// <summary>Nothing is under way that needs the slot kept: it is finished, purged or was never there (or is
+        /// unloaded after a failed write, which its reload reads again).</summary>
+        public bool IsIdle => !Queued && StepToken is null && !Terminating && !RetryingStep
+            && (Stored is null || IsTerminal(Stored.Metadata.WorkflowStatus));
 
         /// <summary>Completes at the next stored change of the instance.</summary>
         public Task Changed => Volatile.Read(ref _changed).Task;
