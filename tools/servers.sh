@@ -22,15 +22,18 @@ _install_servers() {
 _free_port() {
   local port
   while :; do
-    port=$(( 20000 + RANDOM % 20000 ))
+    # Below the kernel's ephemeral range (32768+), where outgoing connections could hold the port.
+    port=$(( 20000 + RANDOM % 12000 ))
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
   done
 }
 
 _wait_port() {
-  local port=$1 what=$2
+  local port=$1 what=$2 pid=${3:-}
   for _ in $(seq 1 100); do
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    # The server gave up (port taken, say): no use waiting out the limit.
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then break; fi
     sleep 0.1
   done
   echo "servers: $what did not start on port $port" >&2
@@ -42,11 +45,17 @@ start_servers() {
   SERVERS_DIR=$(mktemp -d /tmp/agenticflow-servers.XXXXXX)
   chmod 755 "$SERVERS_DIR"
 
-  local redis_port; redis_port=$(_free_port)
-  redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$SERVERS_DIR" --save "" --appendonly yes \
-    --daemonize no --logfile "$SERVERS_DIR/redis.log" &
-  SERVERS_REDIS_PID=$!
-  _wait_port "$redis_port" redis || return 1
+  # A port found free can still be taken before the server binds it: each server gets three ports to try.
+  local redis_port attempt
+  for attempt in 1 2 3; do
+    redis_port=$(_free_port)
+    redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$SERVERS_DIR" --save "" --appendonly yes \
+      --daemonize no --logfile "$SERVERS_DIR/redis.log" &
+    SERVERS_REDIS_PID=$!
+    _wait_port "$redis_port" redis "$SERVERS_REDIS_PID" && break
+    kill "$SERVERS_REDIS_PID" 2>/dev/null; SERVERS_REDIS_PID=
+    [ "$attempt" = 3 ] && return 1
+  done
 
   local pg_port
   pg_data="$SERVERS_DIR/pg"
@@ -59,10 +68,15 @@ start_servers() {
     run_pg=(runuser -u postgres --)
   fi
   "${run_pg[@]}" "$pg_bin/initdb" -D "$pg_data" -U postgres --auth=trust -E UTF8 >"$SERVERS_DIR/initdb.log" 2>&1 || { cat "$SERVERS_DIR/initdb.log" >&2; return 1; }
-  "${run_pg[@]}" "$pg_bin/postgres" -D "$pg_data" -h 127.0.0.1 -p "$pg_port" -k "$pg_data" \
-    -c fsync=on -c max_connections=200 >"$SERVERS_DIR/postgres.log" 2>&1 &
-  SERVERS_PG_PID=$!
-  _wait_port "$pg_port" postgresql || { cat "$SERVERS_DIR/postgres.log" >&2; return 1; }
+  for attempt in 1 2 3; do
+    "${run_pg[@]}" "$pg_bin/postgres" -D "$pg_data" -h 127.0.0.1 -p "$pg_port" -k "$pg_data" \
+      -c fsync=on -c max_connections=200 >"$SERVERS_DIR/postgres.log" 2>&1 &
+    SERVERS_PG_PID=$!
+    _wait_port "$pg_port" postgresql "$SERVERS_PG_PID" && break
+    timeout 20 tail --pid="$SERVERS_PG_PID" -f /dev/null 2>/dev/null; SERVERS_PG_PID=
+    [ "$attempt" = 3 ] && { cat "$SERVERS_DIR/postgres.log" >&2; return 1; }
+    pg_port=$(_free_port)
+  done
 
   export AGENTICFLOW_TEST_REDIS="127.0.0.1:$redis_port"
   export AGENTICFLOW_TEST_POSTGRES="Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=postgres;Pooling=true;Maximum Pool Size=50"
