@@ -22,6 +22,11 @@ public static class BenchComponents
         return folder;
     }
 
+    /// <summary>The Redis the benchmark runs on (started by tools/bench.sh), and how long each scenario runs (BENCH_SECONDS, default 5).</summary>
+    public static (string RedisAddress, double Seconds) Settings(string command) => (
+        Environment.GetEnvironmentVariable("AGENTICFLOW_TEST_REDIS") ?? throw new InvalidOperationException($"AGENTICFLOW_TEST_REDIS is not set: run tools/bench.sh {command}"),
+        double.TryParse(Environment.GetEnvironmentVariable("BENCH_SECONDS"), out var seconds) ? seconds : 5);
+
     /// <summary>The repository the benchmark was built in, where the services' builds are.</summary>
     public static string RepositoryRoot()
     {

@@ -21,9 +21,7 @@ public static class WorkflowsBenchmark
 {
     public static async Task RunAsync()
     {
-        var redisAddress = Environment.GetEnvironmentVariable("AGENTICFLOW_TEST_REDIS")
-            ?? throw new InvalidOperationException("AGENTICFLOW_TEST_REDIS is not set: run tools/bench.sh actors");
-        var seconds = double.TryParse(Environment.GetEnvironmentVariable("BENCH_SECONDS"), out var s) ? s : 5;
+        var (redisAddress, seconds) = BenchComponents.Settings("actors");
         var duration = TimeSpan.FromSeconds(seconds);
         const int InFlight = 100;
         var folder = BenchComponents.Write(redisAddress, pubsub: false, null);

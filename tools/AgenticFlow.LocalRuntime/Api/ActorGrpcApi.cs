@@ -71,35 +71,30 @@ public sealed partial class DaprGrpcService
         return new Empty();
     }
 
-    public async Task<Empty> RegisterActorTimer(RegisterActorTimerRequest request, ServerCallContext context)
+    public Task<Empty> RegisterActorTimer(RegisterActorTimerRequest request, ServerCallContext context)
     {
         var body = Schedule(request.DueTime, request.Period, request.Ttl, request.Data);
         body["callback"] = request.Callback;
-        using var call = Self(HttpMethod.Put, request.ActorType, request.ActorId, "timers/" + Uri.EscapeDataString(Required(request.Name, "name")));
-        call.Content = AppChannel.Bytes(Encoding.UTF8.GetBytes(body.ToJsonString()), "application/json");
-        await SendAsync(call, context.CancellationToken);
-        return new Empty();
+        return ScheduleCallAsync(HttpMethod.Put, request.ActorType, request.ActorId, "timers", request.Name, body, context);
     }
 
-    public async Task<Empty> UnregisterActorTimer(UnregisterActorTimerRequest request, ServerCallContext context)
-    {
-        using var call = Self(HttpMethod.Delete, request.ActorType, request.ActorId, "timers/" + Uri.EscapeDataString(Required(request.Name, "name")));
-        await SendAsync(call, context.CancellationToken);
-        return new Empty();
-    }
+    public Task<Empty> UnregisterActorTimer(UnregisterActorTimerRequest request, ServerCallContext context) =>
+        ScheduleCallAsync(HttpMethod.Delete, request.ActorType, request.ActorId, "timers", request.Name, null, context);
 
-    public async Task<Empty> RegisterActorReminder(RegisterActorReminderRequest request, ServerCallContext context)
-    {
-        var body = Schedule(request.DueTime, request.Period, request.Ttl, request.Data);
-        using var call = Self(HttpMethod.Put, request.ActorType, request.ActorId, "reminders/" + Uri.EscapeDataString(Required(request.Name, "name")));
-        call.Content = AppChannel.Bytes(Encoding.UTF8.GetBytes(body.ToJsonString()), "application/json");
-        await SendAsync(call, context.CancellationToken);
-        return new Empty();
-    }
+    public Task<Empty> RegisterActorReminder(RegisterActorReminderRequest request, ServerCallContext context) =>
+        ScheduleCallAsync(HttpMethod.Put, request.ActorType, request.ActorId, "reminders", request.Name, Schedule(request.DueTime, request.Period, request.Ttl, request.Data), context);
 
-    public async Task<Empty> UnregisterActorReminder(UnregisterActorReminderRequest request, ServerCallContext context)
+    public Task<Empty> UnregisterActorReminder(UnregisterActorReminderRequest request, ServerCallContext context) =>
+        ScheduleCallAsync(HttpMethod.Delete, request.ActorType, request.ActorId, "reminders", request.Name, null, context);
+
+    /// <summary>Creates (with a body) or deletes a timer or reminder through the HTTP actor API.</summary>
+    private async Task<Empty> ScheduleCallAsync(HttpMethod method, string type, string id, string kind, string name, JsonObject? body, ServerCallContext context)
     {
-        using var call = Self(HttpMethod.Delete, request.ActorType, request.ActorId, "reminders/" + Uri.EscapeDataString(Required(request.Name, "name")));
+        using var call = Self(method, type, id, kind + "/" + Uri.EscapeDataString(Required(name, "name")));
+        if (body is not null)
+        {
+            call.Content = AppChannel.Bytes(Encoding.UTF8.GetBytes(body.ToJsonString()), "application/json");
+        }
         await SendAsync(call, context.CancellationToken);
         return new Empty();
     }
