@@ -8,7 +8,8 @@ public sealed class NameRegistryTests
     [Fact]
     public async Task AnEntryWhoseProcessIdWasReused_IsNotTakenForALiveSidecar()
     {
-        var names = new NameRegistry(Directory.CreateTempSubdirectory("agenticflow-names-").FullName);
+        var folder = Directory.CreateTempSubdirectory("agenticflow-names-").FullName;
+        var names = new NameRegistry(folder);
         using var other = Process.Start(new ProcessStartInfo("sleep", "30") { UseShellExecute = false })!;
         try
         {
@@ -31,6 +32,7 @@ public sealed class NameRegistryTests
             {
                 other.Kill();
             }
+            Directory.Delete(folder, recursive: true);
         }
     }
 }

@@ -33,7 +33,7 @@ public sealed class ActorCluster : IAsyncDisposable
     public static async Task<ActorCluster> StartAsync(string store, int instances = 1, TimeSpan? idleTimeout = null, bool markActorStore = true)
     {
         var folder = new ComponentsFolder().State(store, extraMetadata: markActorStore ? ActorStoreMetadata : "");
-        var cluster = new ActorCluster(folder, TestServers.NewId("actors"), new NameRegistry(Directory.CreateTempSubdirectory("agenticflow-names-").FullName));
+        var cluster = new ActorCluster(folder, TestServers.NewId("actors"), new NameRegistry(Path.Combine(folder.Path, "names")));
         for (var i = 0; i < instances; i++)
         {
             await cluster.AddInstanceAsync(idleTimeout);

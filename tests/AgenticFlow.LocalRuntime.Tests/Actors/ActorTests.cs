@@ -177,7 +177,7 @@ public sealed class ActorTests
         var httpPort = TestSidecar.FreePort();
         await using var app = await ActorTestApp.StartAsync(httpPort, "stopping");
         var sidecar = await TestSidecar.StartAsync(TestServers.NewId("stopping"), folder.Path, app.Port, httpPort: httpPort,
-            names: new Hosting.NameRegistry(Directory.CreateTempSubdirectory("agenticflow-names-").FullName));
+            names: new Hosting.NameRegistry(Path.Combine(folder.Path, "names")));
         var ids = new[] { TestServers.NewId("stopping"), TestServers.NewId("stopping") };
         foreach (var id in ids)
         {

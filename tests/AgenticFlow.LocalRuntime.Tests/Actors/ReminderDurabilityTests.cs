@@ -14,7 +14,7 @@ public sealed class ReminderDurabilityTests
         using var folder = new ComponentsFolder().State(store, extraMetadata: ActorCluster.ActorStoreMetadata);
         var appId = TestServers.NewId("reminders");
         var id = TestServers.NewId("reminded");
-        var resolver = Directory.CreateTempSubdirectory("agenticflow-names-").FullName;
+        var resolver = Path.Combine(folder.Path, "names");
         int httpPort = TestSidecar.FreePort(), grpcPort = TestSidecar.FreePort();
         var app = await ActorTestApp.StartAsync(httpPort, "only");
         var appPort = app.Port;

@@ -14,7 +14,7 @@ public sealed class WorkflowReplicaTests
     public async Task Replicas_ShareOneBackend_AndTheSecondTakesOverWhenTheFirstStops(string store)
     {
         using var folder = new ComponentsFolder().State(store, extraMetadata: WorkflowEnvironment.ActorStore);
-        var names = new NameRegistry(Directory.CreateTempSubdirectory("agenticflow-names-").FullName);
+        var names = new NameRegistry(Path.Combine(folder.Path, "names"));
         var appId = TestServers.NewId("wfreplicas");
         var first = await TestSidecar.StartAsync(appId, folder.Path, instanceId: "a", names: names);
         await using var second = await TestSidecar.StartAsync(appId, folder.Path, instanceId: "b", names: names);

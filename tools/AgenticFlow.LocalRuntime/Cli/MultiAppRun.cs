@@ -164,10 +164,34 @@ public static partial class MultiAppRun
 
     private static string Token() => Convert.ToHexString(RandomNumberGenerator.GetBytes(24)).ToLowerInvariant();
 
+    /// <summary>
+    /// A loopback port that is free now, for a listener started a moment later. Taken from 10000-32767, below the
+    /// kernel's ephemeral range, because a port from that range (what binding port 0 gives) can be taken by any
+    /// outgoing connection before the listener binds it; never handed out twice by one process.
+    /// </summary>
     public static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        for (var attempt = 0; ; attempt++)
+        {
+            var port = attempt < 200 ? Random.Shared.Next(10000, 32768) : 0;
+            if (port != 0 && !HandedOut.TryAdd(port, true))
+            {
+                continue;
+            }
+            try
+            {
+                using var listener = new TcpListener(IPAddress.Loopback, port);
+                listener.Start();
+                var bound = ((IPEndPoint)listener.LocalEndpoint).Port;
+                HandedOut.TryAdd(bound, true);
+                return bound;
+            }
+            catch (SocketException)
+            {
+                // In use: try another.
+            }
+        }
     }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, bool> HandedOut = new();
 }
