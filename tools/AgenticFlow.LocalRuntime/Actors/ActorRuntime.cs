@@ -182,6 +182,10 @@ public sealed class ActorRuntime : IAsyncDisposable
                     actor.Deactivated = true;
                     throw new ActorMovedException();
                 }
+                if (actor.Turns == 0)
+                {
+                    await ReleaseElsewhereAsync(type, id);
+                }
                 actor.Turns++;
                 using var request = build(reentrancyId);
                 request.Headers.Remove(ReentrancyHeader);
@@ -199,6 +203,48 @@ public sealed class ActorRuntime : IAsyncDisposable
                         $"error invoke actor method: app {_sidecar.Options.AppId} is not reachable: {ex.Message}");
                 }
             }
+        }
+    }
+
+    /// <summary>How long a new activation waits for other hosts to let go of the actor (their running turn ends first).</summary>
+    public static readonly TimeSpan HandoverWait = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Before an actor's first turn here, every other host of its type is asked to deactivate any activation it
+    /// still has (after a rebalance, the previous owner), and each answers once that activation's running turn has
+    /// ended, so the actor never runs on two sidecars at once. With one host, nothing is asked. A host that does
+    /// not answer within <see cref="HandoverWait"/> (gone, or two sidecars briefly disagreeing) is not waited for.
+    /// </summary>
+    private async Task ReleaseElsewhereAsync(string type, string id)
+    {
+        var others = _names.ActorHosts(type).Where(h => h.Identity != _sidecar.Identity).ToList();
+        if (others.Count == 0)
+        {
+            return;
+        }
+        using var limit = new CancellationTokenSource(HandoverWait);
+        await Task.WhenAll(others.Select(async host =>
+        {
+            try
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Post,
+                    $"http://127.0.0.1:{host.HttpPort}{Api.ActorHttpApi.PeerPrefix}{Uri.EscapeDataString(type)}/{Uri.EscapeDataString(id)}/release");
+                request.Headers.TryAddWithoutValidation(Sidecar.PeerKeyHeader, host.PeerKey);
+                using var response = await _sidecar.PeerClient().SendAsync(request, limit.Token);
+            }
+            catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException)
+            {
+                _logger.LogDebug("Host {Host} did not confirm it let go of actor {Type}/{Id}: {Reason}", host.Identity, type, id, ex.Message);
+            }
+        }));
+    }
+
+    /// <summary>Another host is about to activate the actor: deactivate it here, after its running turn.</summary>
+    public async Task ReleaseAsync(string type, string id, CancellationToken ct)
+    {
+        if (_active.TryGetValue((type, id), out var actor))
+        {
+            await DeactivateAsync(actor, ct);
         }
     }
 

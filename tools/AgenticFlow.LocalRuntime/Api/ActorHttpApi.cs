@@ -34,6 +34,12 @@ public static class ActorHttpApi
         // so a call never bounces between two sidecars that briefly disagree.
         app.MapMethods(PeerPrefix + "{type}/{id}/method/{**method}", ["GET", "POST", "PUT", "DELETE", "PATCH"], (HttpContext c, Sidecar s, string type, string id, string method) =>
             FromPeer(c, s, () => InvokeAsync(c, s, type, id, method, checkPlacement: false)));
+        app.MapPost(PeerPrefix + "{type}/{id}/release", (HttpContext c, Sidecar s, string type, string id) =>
+            FromPeer(c, s, async () =>
+            {
+                await s.Actors.ReleaseAsync(type, id, c.RequestAborted);
+                c.Response.StatusCode = StatusCodes.Status204NoContent;
+            }));
         app.MapMethods(PeerPrefix + "{type}/{id}/reminders/{name}", ["GET", "POST", "PUT", "DELETE"], (HttpContext c, Sidecar s, string type, string id, string name) =>
             FromPeer(c, s, () => ReminderAsync(c, s, type, id, name)));
         app.MapMethods(PeerPrefix + "{type}/{id}/timers/{name}", ["POST", "PUT", "DELETE"], (HttpContext c, Sidecar s, string type, string id, string name) =>
