@@ -66,34 +66,13 @@ public static class ActorHttpApi
                         $"actor {type}/{id} is being handed over between sidecars; try again");
             }
         }
-        var target = new Uri($"http://127.0.0.1:{owner.HttpPort}{PeerPrefix}{Uri.EscapeDataString(type)}/{Uri.EscapeDataString(id)}/{rest}{context.Request.QueryString}");
-        using var request = Invocation.CopyRequest(context, target);
-        request.Headers.TryAddWithoutValidation(Sidecar.PeerKeyHeader, owner.PeerKey);
-        HttpResponseMessage response;
-        try
-        {
-            response = await sidecar.PeerClient().SendAsync(request, HttpCompletionOption.ResponseHeadersRead, context.RequestAborted);
-        }
-        catch (HttpRequestException ex)
-        {
-            throw new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Unavailable, "ERR_ACTOR_INVOKE_METHOD",
-                $"error invoke actor method: the sidecar hosting {type}/{id} ({owner.Identity}) is not reachable: {ex.Message}");
-        }
-        using (response)
-        {
-            await Invocation.CopyResponse(response, context);
-        }
+        await Invocation.ToPeerAsync(context, sidecar, owner, $"{PeerPrefix}{Uri.EscapeDataString(type)}/{Uri.EscapeDataString(id)}/{rest}{context.Request.QueryString}",
+            ex => new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Unavailable, "ERR_ACTOR_INVOKE_METHOD",
+                $"error invoke actor method: the sidecar hosting {type}/{id} ({owner.Identity}) is not reachable: {ex.Message}"));
     }
 
-    private static Task FromPeer(HttpContext context, Sidecar sidecar, Func<Task> local)
-    {
-        if (!string.Equals(context.Request.Headers[Sidecar.PeerKeyHeader], sidecar.PeerKey, StringComparison.Ordinal))
-        {
-            context.Response.StatusCode = StatusCodes.Status403Forbidden;
-            return Task.CompletedTask;
-        }
-        return local();
-    }
+    private static Task FromPeer(HttpContext context, Sidecar sidecar, Func<Task> local) =>
+        Invocation.FromPeer(context, sidecar) ? local() : Task.CompletedTask;
 
     private static async Task InvokeAsync(HttpContext context, Sidecar sidecar, string type, string id, string method, bool checkPlacement)
     {

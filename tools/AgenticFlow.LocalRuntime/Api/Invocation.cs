@@ -29,9 +29,24 @@ public static class Invocation
             await ToAppAsync(context, sidecar, pathAndQuery);
             return;
         }
-        using var request = CopyRequest(context, new Uri($"http://127.0.0.1:{remote!.HttpPort}{PeerPrefix}{(method ?? "")}{context.Request.QueryString}"));
-        request.Headers.TryAddWithoutValidation(Sidecar.PeerKeyHeader, remote.PeerKey);
-        request.Headers.TryAddWithoutValidation("dapr-caller-app-id", sidecar.Options.AppId);
+        await ToPeerAsync(context, sidecar, remote!, PeerPrefix + (method ?? "") + context.Request.QueryString,
+            ex => new DaprError(System.Net.HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Unavailable, "ERR_DIRECT_INVOKE", $"failed to invoke, id: {appId}, err: {ex.Message}"),
+            callerAppId: sidecar.Options.AppId);
+    }
+
+    /// <summary>
+    /// Sends the incoming request on to another sidecar at <paramref name="pathAndQuery"/>, with that sidecar's
+    /// peer key, and its answer back unchanged. <paramref name="unreachable"/> says what failed when it cannot be reached.
+    /// </summary>
+    internal static async Task ToPeerAsync(HttpContext context, Sidecar sidecar, SidecarAddress peer, string pathAndQuery,
+        Func<HttpRequestException, DaprError> unreachable, string? callerAppId = null)
+    {
+        using var request = CopyRequest(context, new Uri($"http://127.0.0.1:{peer.HttpPort}{pathAndQuery}"));
+        request.Headers.TryAddWithoutValidation(Sidecar.PeerKeyHeader, peer.PeerKey);
+        if (callerAppId is not null)
+        {
+            request.Headers.TryAddWithoutValidation("dapr-caller-app-id", callerAppId);
+        }
         HttpResponseMessage response;
         try
         {
@@ -39,8 +54,7 @@ public static class Invocation
         }
         catch (HttpRequestException ex)
         {
-            throw new DaprError(System.Net.HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Unavailable, "ERR_DIRECT_INVOKE",
-                $"failed to invoke, id: {appId}, err: {ex.Message}");
+            throw unreachable(ex);
         }
         using (response)
         {
@@ -48,12 +62,22 @@ public static class Invocation
         }
     }
 
+    /// <summary>True when the call carries this sidecar's peer key; otherwise answers 403.</summary>
+    internal static bool FromPeer(HttpContext context, Sidecar sidecar)
+    {
+        if (string.Equals(context.Request.Headers[Sidecar.PeerKeyHeader], sidecar.PeerKey, StringComparison.Ordinal))
+        {
+            return true;
+        }
+        context.Response.StatusCode = StatusCodes.Status403Forbidden;
+        return false;
+    }
+
     /// <summary>A call forwarded by another sidecar: accepted only with this sidecar's peer key.</summary>
     public static async Task FromPeerAsync(HttpContext context, Sidecar sidecar, string? method)
     {
-        if (!string.Equals(context.Request.Headers[Sidecar.PeerKeyHeader], sidecar.PeerKey, StringComparison.Ordinal))
+        if (!FromPeer(context, sidecar))
         {
-            context.Response.StatusCode = StatusCodes.Status403Forbidden;
             return;
         }
         await ToAppAsync(context, sidecar, "/" + (method ?? "") + context.Request.QueryString);

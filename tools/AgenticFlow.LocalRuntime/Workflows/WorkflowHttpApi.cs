@@ -50,25 +50,10 @@ public static class WorkflowHttpApi
         }
     }
 
-    private static async Task ForwardAsync(HttpContext http, Hosting.SidecarAddress leader)
-    {
-        using var request = Invocation.CopyRequest(http, new Uri($"http://127.0.0.1:{leader.HttpPort}{http.Request.Path}{http.Request.QueryString}"));
-        request.Headers.TryAddWithoutValidation(Hosting.Sidecar.PeerKeyHeader, leader.PeerKey);
-        HttpResponseMessage response;
-        try
-        {
-            response = await http.RequestServices.GetRequiredService<Hosting.Sidecar>().PeerClient().SendAsync(request, HttpCompletionOption.ResponseHeadersRead, http.RequestAborted);
-        }
-        catch (HttpRequestException ex)
-        {
-            throw new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Unavailable, "ERR_WORKFLOW_BACKEND",
-                $"the sidecar running this app's workflows ({leader.Identity}) is not reachable: {ex.Message}");
-        }
-        using (response)
-        {
-            await Invocation.CopyResponse(response, http);
-        }
-    }
+    private static Task ForwardAsync(HttpContext http, Hosting.SidecarAddress leader) =>
+        Invocation.ToPeerAsync(http, http.RequestServices.GetRequiredService<Hosting.Sidecar>(), leader, $"{http.Request.Path}{http.Request.QueryString}",
+            ex => new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Unavailable, "ERR_WORKFLOW_BACKEND",
+                $"the sidecar running this app's workflows ({leader.Identity}) is not reachable: {ex.Message}"));
 
     private static async Task<IResult> Start(WorkflowBackend backend, string component, string name, HttpRequest request, CancellationToken ct)
     {
