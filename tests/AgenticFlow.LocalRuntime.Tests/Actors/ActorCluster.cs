@@ -10,8 +10,6 @@ namespace AgenticFlow.LocalRuntime.Tests.Actors;
 /// registry, so clusters of tests running at once never share placement.</summary>
 public sealed class ActorCluster : IAsyncDisposable
 {
-    public const string ActorStoreMetadata = "  - name: actorStateStore\n    value: \"true\"\n";
-
     private readonly List<IAsyncDisposable> _owned = [];
 
     private ActorCluster(ComponentsFolder folder, string appId, NameRegistry names)
@@ -32,7 +30,7 @@ public sealed class ActorCluster : IAsyncDisposable
 
     public static async Task<ActorCluster> StartAsync(string store, int instances = 1, TimeSpan? idleTimeout = null, bool markActorStore = true)
     {
-        var folder = new ComponentsFolder().State(store, extraMetadata: markActorStore ? ActorStoreMetadata : "");
+        var folder = new ComponentsFolder().State(store, extraMetadata: markActorStore ? ComponentsFolder.ActorStateStore : "");
         var cluster = new ActorCluster(folder, TestServers.NewId("actors"), new NameRegistry(Path.Combine(folder.Path, "names")));
         for (var i = 0; i < instances; i++)
         {

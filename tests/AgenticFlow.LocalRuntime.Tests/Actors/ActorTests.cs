@@ -215,7 +215,7 @@ public sealed class ActorTests
     [Fact]
     public async Task StoppingTheSidecar_DeactivatesItsActors()
     {
-        using var folder = new ComponentsFolder().State("sqlite", extraMetadata: ActorCluster.ActorStoreMetadata);
+        using var folder = new ComponentsFolder().State("sqlite", extraMetadata: ComponentsFolder.ActorStateStore);
         var httpPort = TestSidecar.FreePort();
         await using var app = await ActorTestApp.StartAsync(httpPort, "stopping");
         var sidecar = await TestSidecar.StartAsync(TestServers.NewId("stopping"), folder.Path, app.Port, httpPort: httpPort,

@@ -11,7 +11,7 @@ public sealed class ReminderDurabilityTests
     [Theory, MemberData(nameof(ActorCluster.Stores), MemberType = typeof(ActorCluster))]
     public async Task Reminder_Fires_Repeats_AndStillFiresAfterTheRuntimeIsKilled_AndAfterTheAppRestarts(string store)
     {
-        using var folder = new ComponentsFolder().State(store, extraMetadata: ActorCluster.ActorStoreMetadata);
+        using var folder = new ComponentsFolder().State(store, extraMetadata: ComponentsFolder.ActorStateStore);
         var appId = TestServers.NewId("reminders");
         var id = TestServers.NewId("reminded");
         var resolver = Path.Combine(folder.Path, "names");

@@ -10,6 +10,9 @@ public sealed class ComponentsFolder : IDisposable
 
     public string Path { get; }
 
+    /// <summary>Extra state metadata that marks the store as the actor state store (actors and workflows need one).</summary>
+    public const string ActorStateStore = "  - name: actorStateStore\n    value: \"true\"\n";
+
     public ComponentsFolder Add(string fileName, string yaml)
     {
         File.WriteAllText(System.IO.Path.Combine(Path, fileName), yaml);

@@ -13,7 +13,7 @@ public sealed class WorkflowAppKillTests
     [Theory, InlineData("sqlite"), InlineData("redis")]
     public async Task Kill9OfTheAppMidActivity_WorkflowFinishesWhenTheAppIsBack_WithoutRerunningCompletedActivities(string store)
     {
-        using var folder = new ComponentsFolder().State(store, extraMetadata: WorkflowEnvironment.ActorStore);
+        using var folder = new ComponentsFolder().State(store, extraMetadata: ComponentsFolder.ActorStateStore);
         await using var sidecar = await TestSidecar.StartAsync(TestServers.NewId("wfappkill"), folder.Path);
         var work = Directory.CreateTempSubdirectory("agenticflow-wfapp-").FullName;
         var runs = Path.Combine(work, "runs.txt");

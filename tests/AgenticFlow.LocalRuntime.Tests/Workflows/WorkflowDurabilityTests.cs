@@ -11,7 +11,7 @@ public sealed class WorkflowDurabilityTests
     [Theory, MemberData(nameof(Stores))]
     public async Task Kill9OfTheRuntimeMidActivity_WorkflowFinishesAfterRestart_WithoutRerunningCompletedActivities(string store)
     {
-        using var folder = new ComponentsFolder().State(store, extraMetadata: WorkflowEnvironment.ActorStore);
+        using var folder = new ComponentsFolder().State(store, extraMetadata: ComponentsFolder.ActorStateStore);
         var appId = TestServers.NewId("wfkill");
         int httpPort = TestSidecar.FreePort(), grpcPort = TestSidecar.FreePort();
         var log = new ActivityLog();
@@ -43,7 +43,7 @@ public sealed class WorkflowDurabilityTests
     [Theory, InlineData("sqlite"), InlineData("redis")]
     public async Task WorkerThatDisconnectsMidActivity_ItsWorkItemIsRedeliveredToTheNextWorker(string store)
     {
-        using var folder = new ComponentsFolder().State(store, extraMetadata: WorkflowEnvironment.ActorStore);
+        using var folder = new ComponentsFolder().State(store, extraMetadata: ComponentsFolder.ActorStateStore);
         await using var sidecar = await TestSidecar.StartAsync(TestServers.NewId("wfredo"), folder.Path);
         var firstLog = new ActivityLog();
         firstLog.Gate("r-1"); // never opened: the first worker goes away holding this activity
@@ -65,7 +65,7 @@ public sealed class WorkflowDurabilityTests
     [Fact]
     public async Task WorkflowStartedWhileNoWorkerIsConnected_RunsWhenOneConnects()
     {
-        using var folder = new ComponentsFolder().State("sqlite", extraMetadata: WorkflowEnvironment.ActorStore);
+        using var folder = new ComponentsFolder().State("sqlite", extraMetadata: ComponentsFolder.ActorStateStore);
         await using var sidecar = await TestSidecar.StartAsync(TestServers.NewId("wflate"), folder.Path);
         var starter = await WorkflowTestApp.StartAsync(sidecar);
         await starter.DisposeAsync(); // only to get a client that then has no worker behind it

@@ -11,7 +11,7 @@ public sealed class WorkflowProtocolTests
     [Fact]
     public async Task WorkerThatDeclaresHealthPings_ReceivesThemOnItsStream()
     {
-        using var folder = new ComponentsFolder().State("sqlite", extraMetadata: WorkflowEnvironment.ActorStore);
+        using var folder = new ComponentsFolder().State("sqlite", extraMetadata: ComponentsFolder.ActorStateStore);
         await using var sidecar = await TestSidecar.StartAsync(TestServers.NewId("wfping"), folder.Path);
         using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{sidecar.GrpcPort}");
         var client = new TaskHubSidecarService.TaskHubSidecarServiceClient(channel);
@@ -26,7 +26,7 @@ public sealed class WorkflowProtocolTests
     [Fact]
     public async Task WorkItems_CarryTheHistory_AreRedeliveredAfterADisconnect_AndTakeEachCompletionOnce()
     {
-        using var folder = new ComponentsFolder().State("sqlite", extraMetadata: WorkflowEnvironment.ActorStore);
+        using var folder = new ComponentsFolder().State("sqlite", extraMetadata: ComponentsFolder.ActorStateStore);
         var appId = TestServers.NewId("wfwire");
         await using var sidecar = await TestSidecar.StartAsync(appId, folder.Path);
         using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{sidecar.GrpcPort}");
@@ -84,7 +84,7 @@ public sealed class WorkflowProtocolTests
     [Fact]
     public async Task UnknownInstance_AnswersNotFoundOrDoesNotExist()
     {
-        using var folder = new ComponentsFolder().State("sqlite", extraMetadata: WorkflowEnvironment.ActorStore);
+        using var folder = new ComponentsFolder().State("sqlite", extraMetadata: ComponentsFolder.ActorStateStore);
         await using var sidecar = await TestSidecar.StartAsync(TestServers.NewId("wfnone"), folder.Path);
         using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{sidecar.GrpcPort}");
         var client = new TaskHubSidecarService.TaskHubSidecarServiceClient(channel);

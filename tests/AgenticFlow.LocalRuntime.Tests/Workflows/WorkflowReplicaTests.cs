@@ -13,7 +13,7 @@ public sealed class WorkflowReplicaTests
     [Theory, InlineData("sqlite"), InlineData("redis")]
     public async Task Replicas_ShareOneBackend_AndTheSecondTakesOverWhenTheFirstStops(string store)
     {
-        using var folder = new ComponentsFolder().State(store, extraMetadata: WorkflowEnvironment.ActorStore);
+        using var folder = new ComponentsFolder().State(store, extraMetadata: ComponentsFolder.ActorStateStore);
         var names = new NameRegistry(Path.Combine(folder.Path, "names"));
         var appId = TestServers.NewId("wfreplicas");
         var first = await TestSidecar.StartAsync(appId, folder.Path, instanceId: "a", names: names);

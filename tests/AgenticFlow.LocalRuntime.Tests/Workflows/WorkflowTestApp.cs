@@ -71,8 +71,6 @@ public sealed class WorkflowTestApp : IAsyncDisposable
 /// <summary>A sidecar whose components folder marks one store as the actor state store, with a workflow app on it.</summary>
 public sealed class WorkflowEnvironment : IAsyncDisposable
 {
-    public const string ActorStore = "  - name: actorStateStore\n    value: \"true\"\n";
-
     private WorkflowEnvironment(ComponentsFolder folder, TestSidecar sidecar, WorkflowTestApp app)
     {
         Folder = folder;
@@ -87,7 +85,7 @@ public sealed class WorkflowEnvironment : IAsyncDisposable
 
     public static async Task<WorkflowEnvironment> StartAsync(string store)
     {
-        var folder = new ComponentsFolder().State(store, extraMetadata: ActorStore);
+        var folder = new ComponentsFolder().State(store, extraMetadata: ComponentsFolder.ActorStateStore);
         var sidecar = await TestSidecar.StartAsync(TestServers.NewId("wf"), folder.Path);
         var app = await WorkflowTestApp.StartAsync(sidecar);
         return new WorkflowEnvironment(folder, sidecar, app);
