@@ -182,18 +182,23 @@ public sealed partial class DaprGrpcService(Sidecar sidecar)
             verb = "POST";
         }
         var (local, remote) = sidecar.Route(request.Id);
-        var query = string.IsNullOrEmpty(message.HttpExtension?.Querystring) ? "" : "?" + message.HttpExtension.Querystring;
+        var pathAndQuery = MethodPath.FromPlain(message.Method, message.HttpExtension?.Querystring);
         using var outgoing = new HttpRequestMessage(new HttpMethod(verb), local
-            ? new Uri(sidecar.App?.BaseAddress ?? throw DaprError.Malformed("this app has no app port"), "/" + message.Method + query)
-            : new Uri($"http://127.0.0.1:{remote!.HttpPort}{Invocation.PeerPrefix}{message.Method}{query}"));
+            ? MethodPath.Target((sidecar.App?.BaseAddress ?? throw DaprError.Malformed("this app has no app port")).GetLeftPart(UriPartial.Authority), pathAndQuery)
+            : MethodPath.Target($"http://127.0.0.1:{remote!.HttpPort}", Invocation.PeerPrefix.TrimEnd('/') + pathAndQuery));
         var body = message.Data?.Value?.ToByteArray() ?? [];
         if (body.Length > 0 || verb is "POST" or "PUT" or "PATCH")
         {
             outgoing.Content = AppChannel.Bytes(body, string.IsNullOrEmpty(message.ContentType) ? "application/json" : message.ContentType);
         }
-        foreach (var header in context.RequestHeaders.Where(h => !h.IsBinary && !h.Key.StartsWith(':') && h.Key is not ("content-type" or "te" or "dapr-api-token" or "grpc-timeout" or "traceparent" or "tracestate")))
+        foreach (var header in context.RequestHeaders.Where(h => !h.IsBinary && !h.Key.StartsWith(':') && h.Key is not ("content-type" or "te" or "grpc-timeout") && !Invocation.Dropped.Contains(h.Key)))
         {
             outgoing.Headers.TryAddWithoutValidation(header.Key, header.Value);
+        }
+        outgoing.Headers.TryAddWithoutValidation(Invocation.CallerAppIdHeader, sidecar.Options.AppId);
+        if (local)
+        {
+            outgoing.Headers.TryAddWithoutValidation(Invocation.CalleeAppIdHeader, sidecar.Options.AppId);
         }
         HttpResponseMessage response;
         try

@@ -50,7 +50,7 @@ public static class HttpApi
             return Results.NoContent();
         });
 
-        app.Map("/v1.0/invoke/{appId}/method/{**method}", Invocation.InvokeAsync);
+        app.Map("/v1.0/invoke/{appId}/method/{**method}", (HttpContext context, Sidecar sidecar, string appId) => Invocation.InvokeAsync(context, sidecar, appId));
         app.Map(Invocation.PeerPrefix + "{**method}", Invocation.FromPeerAsync);
 
         app.MapActorHttpApi();

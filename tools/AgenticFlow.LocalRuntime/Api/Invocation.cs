@@ -6,7 +6,8 @@ namespace AgenticFlow.LocalRuntime.Api;
 /// <summary>
 /// Service invocation: <c>/v1.0/invoke/{appId}/method/{path}</c> with any verb. A call for this sidecar's
 /// own app goes straight to it; a call for another app goes to that app's sidecar, which calls its app. Verb,
-/// path, query, headers and body travel unchanged, apart from hop-by-hop headers and the API tokens.
+/// path, query, headers and body travel unchanged, apart from hop-by-hop headers, the API tokens and the caller
+/// and callee app ids, which only sidecars set. The method path is opaque (see <see cref="MethodPath"/>).
 /// </summary>
 public static class Invocation
 {
@@ -18,18 +19,23 @@ public static class Invocation
     {
         "Host", "Connection", "Keep-Alive", "Transfer-Encoding", "Upgrade", "Proxy-Connection", "TE", "Trailer",
         "Content-Length", AppChannel.TokenHeader, Sidecar.PeerKeyHeader, "traceparent", "tracestate",
+        CallerAppIdHeader, CalleeAppIdHeader,
     };
 
-    public static async Task InvokeAsync(HttpContext context, Sidecar sidecar, string appId, string? method)
+    public const string CallerAppIdHeader = "dapr-caller-app-id";
+    public const string CalleeAppIdHeader = "dapr-callee-app-id";
+
+    public static async Task InvokeAsync(HttpContext context, Sidecar sidecar, string appId)
     {
+        // v1.0/invoke/{appId}/method/...: the method starts after four segments.
+        var pathAndQuery = MethodPath.FromRequestTarget(context, 4);
         var (local, remote) = sidecar.Route(appId);
-        var pathAndQuery = "/" + (method ?? "") + context.Request.QueryString;
         if (local)
         {
-            await ToAppAsync(context, sidecar, pathAndQuery);
+            await ToAppAsync(context, sidecar, pathAndQuery, sidecar.Options.AppId);
             return;
         }
-        await ToPeerAsync(context, sidecar, remote!, PeerPrefix + (method ?? "") + context.Request.QueryString,
+        await ToPeerAsync(context, sidecar, remote!, PeerPrefix.TrimEnd('/') + pathAndQuery,
             ex => new DaprError(System.Net.HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Unavailable, "ERR_DIRECT_INVOKE", $"failed to invoke, id: {appId}, err: {ex.Message}"),
             callerAppId: sidecar.Options.AppId);
     }
@@ -41,11 +47,11 @@ public static class Invocation
     internal static async Task ToPeerAsync(HttpContext context, Sidecar sidecar, SidecarAddress peer, string pathAndQuery,
         Func<HttpRequestException, DaprError> unreachable, string? callerAppId = null)
     {
-        using var request = CopyRequest(context, new Uri($"http://127.0.0.1:{peer.HttpPort}{pathAndQuery}"));
+        using var request = CopyRequest(context, MethodPath.Target($"http://127.0.0.1:{peer.HttpPort}", pathAndQuery));
         request.Headers.TryAddWithoutValidation(Sidecar.PeerKeyHeader, peer.PeerKey);
         if (callerAppId is not null)
         {
-            request.Headers.TryAddWithoutValidation("dapr-caller-app-id", callerAppId);
+            request.Headers.TryAddWithoutValidation(CallerAppIdHeader, callerAppId);
         }
         HttpResponseMessage response;
         try
@@ -65,7 +71,7 @@ public static class Invocation
     /// <summary>True when the call carries this sidecar's peer key; otherwise answers 403.</summary>
     internal static bool FromPeer(HttpContext context, Sidecar sidecar)
     {
-        if (string.Equals(context.Request.Headers[Sidecar.PeerKeyHeader], sidecar.PeerKey, StringComparison.Ordinal))
+        if (sidecar.IsPeerKey(context.Request.Headers[Sidecar.PeerKeyHeader]))
         {
             return true;
         }
@@ -74,28 +80,27 @@ public static class Invocation
     }
 
     /// <summary>A call forwarded by another sidecar: accepted only with this sidecar's peer key.</summary>
-    public static async Task FromPeerAsync(HttpContext context, Sidecar sidecar, string? method)
+    public static async Task FromPeerAsync(HttpContext context, Sidecar sidecar)
     {
         if (!FromPeer(context, sidecar))
         {
             return;
         }
-        await ToAppAsync(context, sidecar, "/" + (method ?? "") + context.Request.QueryString);
+        // __agenticflow/invoke/...: the method starts after two segments. The calling sidecar named its app.
+        var pathAndQuery = MethodPath.FromRequestTarget(context, 2);
+        await ToAppAsync(context, sidecar, pathAndQuery, context.Request.Headers[CallerAppIdHeader].ToString() is { Length: > 0 } caller ? caller : sidecar.Options.AppId);
     }
 
-    private static async Task ToAppAsync(HttpContext context, Sidecar sidecar, string pathAndQuery)
+    private static async Task ToAppAsync(HttpContext context, Sidecar sidecar, string pathAndQuery, string callerAppId)
     {
         if (sidecar.App is null)
         {
             throw new DaprError(System.Net.HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Internal, "ERR_DIRECT_INVOKE",
                 $"failed to invoke, id: {sidecar.Options.AppId}, err: the app has no app port configured");
         }
-        using var request = CopyRequest(context, new Uri(sidecar.App.BaseAddress, pathAndQuery));
-        if (!request.Headers.Contains("dapr-caller-app-id"))
-        {
-            request.Headers.TryAddWithoutValidation("dapr-caller-app-id", sidecar.Options.AppId);
-        }
-        request.Headers.TryAddWithoutValidation("dapr-callee-app-id", sidecar.Options.AppId);
+        using var request = CopyRequest(context, MethodPath.Target(sidecar.App.BaseAddress.GetLeftPart(UriPartial.Authority), pathAndQuery));
+        request.Headers.TryAddWithoutValidation(CallerAppIdHeader, callerAppId);
+        request.Headers.TryAddWithoutValidation(CalleeAppIdHeader, sidecar.Options.AppId);
         HttpResponseMessage response;
         try
         {

@@ -1,0 +1,80 @@
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace AgenticFlow.LocalRuntime.Api;
+
+/// <summary>
+/// The method part of a service invocation is opaque data appended to the target's route: it is taken from the
+/// request target exactly as the caller encoded it and sent on byte for byte, never decoded and re-normalised.
+/// A method with a dot-segment (<c>.</c> or <c>..</c>, in any encoding) is refused, because the next hop's
+/// server would resolve it and the call could leave the invoke route for the sidecar's own API.
+/// </summary>
+public static class MethodPath
+{
+    private static readonly UriCreationOptions Opaque = new() { DangerousDisablePathAndQueryCanonicalization = true };
+
+    /// <summary>The still-encoded path and query after the first <paramref name="routeSegments"/> segments of the
+    /// request target (<c>v1.0/invoke/{appId}/method</c> is four), with a leading slash.</summary>
+    public static string FromRequestTarget(HttpContext context, int routeSegments)
+    {
+        var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? context.Request.Path.Value ?? "";
+        if (raw.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || raw.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+        {
+            // Absolute-form targets: drop scheme and authority.
+            var pathStart = raw.IndexOf('/', raw.IndexOf("//", StringComparison.Ordinal) + 2);
+            raw = pathStart < 0 ? "/" : raw[pathStart..];
+        }
+        var queryAt = raw.IndexOf('?');
+        var (path, query) = queryAt < 0 ? (raw, "") : (raw[..queryAt], raw[queryAt..]);
+        var parts = path.TrimStart('/').Split('/', routeSegments + 1);
+        var method = parts.Length > routeSegments ? parts[routeSegments] : "";
+        Check(method);
+        return "/" + method + query;
+    }
+
+    /// <summary>A method named in a gRPC call (plain text, not encoded): each segment is escaped, slashes kept.</summary>
+    public static string FromPlain(string method, string? query)
+    {
+        Check(method);
+        var escaped = string.Join('/', method.Split('/').Select(Uri.EscapeDataString));
+        return "/" + escaped + (string.IsNullOrEmpty(query) ? "" : "?" + query);
+    }
+
+    /// <summary>Refuses dot-segments in any encoding (decoded up to four times), backslashes and control characters.</summary>
+    public static void Check(string method)
+    {
+        var text = method;
+        for (var round = 0; round < 4; round++)
+        {
+            foreach (var segment in text.Split('/', '\\'))
+            {
+                if (segment is "." or "..")
+                {
+                    throw Refused("dot-segments ('.' or '..')");
+                }
+            }
+            if (text.Contains('\\'))
+            {
+                throw Refused("backslashes");
+            }
+            if (text.Any(char.IsControl))
+            {
+                throw Refused("control characters");
+            }
+            var decoded = Uri.UnescapeDataString(text);
+            if (decoded == text)
+            {
+                return;
+            }
+            text = decoded;
+        }
+        throw Refused("layered percent-encoding");
+    }
+
+    /// <summary>An absolute URI for <paramref name="pathAndQuery"/> at <paramref name="origin"/>, exactly as given.</summary>
+    public static Uri Target(string origin, string pathAndQuery) => new(origin.TrimEnd('/') + pathAndQuery, in Opaque);
+
+    private static DaprError Refused(string what) => new(System.Net.HttpStatusCode.BadRequest, Grpc.Core.StatusCode.InvalidArgument,
+        "ERR_DIRECT_INVOKE", $"the method path may not contain {what}, in any encoding");
+}
