@@ -80,6 +80,50 @@ public static class ResourceLoader
         return set;
     }
 
+    /// <summary>Reads the secret scopes (<c>spec.secrets.scopes</c>) of the Configuration at <paramref name="path"/>;
+    /// no path means no Configuration, so every secret store is open.</summary>
+    public static Secrets.SecretScopes LoadSecretScopes(string? path)
+    {
+        if (path is null)
+        {
+            return Secrets.SecretScopes.Open;
+        }
+        if (!File.Exists(path))
+        {
+            throw new ComponentException($"configuration file '{path}' does not exist");
+        }
+        var stream = new YamlStream();
+        try
+        {
+            using var reader = new StreamReader(path);
+            stream.Load(reader);
+        }
+        catch (YamlDotNet.Core.YamlException ex)
+        {
+            throw new ComponentException($"{path}: invalid YAML: {ex.Message}");
+        }
+        var scopes = new Dictionary<string, Secrets.SecretScope>(StringComparer.Ordinal);
+        foreach (var root in stream.Documents.Select(d => d.RootNode).OfType<YamlMappingNode>().Where(r => Scalar(r, "kind") == "Configuration"))
+        {
+            if (Child(Map(Map(root, "spec"), "secrets"), "scopes") is not YamlSequenceNode entries)
+            {
+                continue;
+            }
+            foreach (var entry in entries.Children.OfType<YamlMappingNode>())
+            {
+                var store = Scalar(entry, "storeName") ?? throw new ComponentException($"{path}: a secrets scope has no storeName");
+                var access = Scalar(entry, "defaultAccess") ?? "allow";
+                if (!access.Equals("allow", StringComparison.OrdinalIgnoreCase) && !access.Equals("deny", StringComparison.OrdinalIgnoreCase))
+                {
+                    throw new ComponentException($"{path}: secrets scope '{store}': defaultAccess must be allow or deny, not '{access}'");
+                }
+                scopes[store] = new Secrets.SecretScope(store, access.Equals("allow", StringComparison.OrdinalIgnoreCase),
+                    Strings(entry, "allowedSecrets").ToHashSet(StringComparer.Ordinal), Strings(entry, "deniedSecrets").ToHashSet(StringComparer.Ordinal));
+            }
+        }
+        return new Secrets.SecretScopes(scopes);
+    }
+
     private static void LoadFile(string file, ResourceSet set)
     {
         var stream = new YamlStream();

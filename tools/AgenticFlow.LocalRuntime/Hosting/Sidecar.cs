@@ -32,10 +32,11 @@ public sealed class Sidecar : IAsyncDisposable
     private SidecarAddress? _address;
     private int _disposed;
 
-    public Sidecar(SidecarOptions options, ComponentRegistry components, NameRegistry names, IHttpClientFactory http, ILoggerFactory loggers)
+    public Sidecar(SidecarOptions options, ComponentRegistry components, NameRegistry names, IHttpClientFactory http, ILoggerFactory loggers, Secrets.SecretScopes? secretScopes = null)
     {
         Options = options;
         Components = components;
+        SecretScopes = secretScopes ?? Secrets.SecretScopes.Open;
         _names = names;
         _http = http;
         _logger = loggers.CreateLogger("sidecar." + options.AppId);
@@ -52,10 +53,23 @@ public sealed class Sidecar : IAsyncDisposable
     }
 
     public SidecarOptions Options { get; }
+
+    /// <summary>Which secrets this app may read, from its Configuration (<c>--config</c>).</summary>
+    public Secrets.SecretScopes SecretScopes { get; }
     public ComponentRegistry Components { get; }
     public AppChannel? App { get; }
     public Delivery? Delivery { get; }
     public string PeerKey { get; }
+
+    /// <summary>True when <paramref name="presented"/> is this sidecar's peer key (compared in constant time).</summary>
+    public bool IsPeerKey(string? presented) => SameSecret(presented, PeerKey);
+
+    /// <summary>True when no API token is configured or <paramref name="presented"/> is it (compared in constant time).</summary>
+    public bool IsApiToken(string? presented) => Options.DaprApiToken is not { } token || SameSecret(presented, token);
+
+    private static bool SameSecret(string? presented, string expected) =>
+        presented is not null && System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
+            System.Text.Encoding.UTF8.GetBytes(presented), System.Text.Encoding.UTF8.GetBytes(expected));
     public string InstanceId { get; }
 
     /// <summary>This sidecar among all of the machine's, as placement names it.</summary>
@@ -307,11 +321,18 @@ public sealed class Sidecar : IAsyncDisposable
     public IReadOnlyDictionary<string, string> GetSecret(string storeName, string key)
     {
         var store = SecretStoreNamed(storeName);
+        if (!SecretScopes.Allows(storeName, key))
+        {
+            throw new DaprError(HttpStatusCode.Forbidden, Grpc.Core.StatusCode.PermissionDenied, "ERR_PERMISSION_DENIED",
+                $"access denied by policy to get \"{key}\" from \"{storeName}\"");
+        }
         return store.Store.Get(key) ?? throw new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Internal, "ERR_SECRET_GET",
             $"failed getting secret with key {key} from secret store {storeName}: secret {key} not found");
     }
 
-    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> GetBulkSecret(string storeName) => SecretStoreNamed(storeName).Store.GetAll();
+    /// <summary>Every secret of the store this app may read; the others are left out, as daprd does.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> GetBulkSecret(string storeName) =>
+        SecretStoreNamed(storeName).Store.GetAll().Where(kv => SecretScopes.Allows(storeName, kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
 
     private SecretStoreComponent SecretStoreNamed(string name)
     {

@@ -82,7 +82,7 @@ public sealed class SidecarHost : IAsyncDisposable
         var app = builder.Build();
         var loggers = app.Services.GetRequiredService<ILoggerFactory>();
         var components = await ComponentRegistry.CreateAsync(resources, options.AppId, options.ConsumerName, shared, loggers, ct);
-        var sidecar = new Sidecar(options, components, names, app.Services.GetRequiredService<IHttpClientFactory>(), loggers);
+        var sidecar = new Sidecar(options, components, names, app.Services.GetRequiredService<IHttpClientFactory>(), loggers, ResourceLoader.LoadSecretScopes(options.ConfigPath));
         created = sidecar;
 
         // The actor SDK joins its endpoint and paths with an extra slash (//v1.0/actors/...): routes see one.
@@ -95,8 +95,9 @@ public sealed class SidecarHost : IAsyncDisposable
             }
             return next(context);
         });
-        app.UseRouting();
+        // Before routing: a workflow call a replica forwards arrives on a peer path and is routed as the API call it carries.
         app.UseMiddleware<ApiTokenAndErrors>(sidecar);
+        app.UseRouting();
         app.MapDaprHttpApi();
         app.MapWorkflowBackend();
         app.MapGrpcService<DaprGrpcService>();
@@ -141,19 +142,39 @@ public sealed class SidecarHost : IAsyncDisposable
         await _app.DisposeAsync();
     }
 
-    /// <summary>Checks <c>dapr-api-token</c> when DAPR_API_TOKEN is set (health endpoints excepted) and writes
-    /// <see cref="DaprError"/>s in daprd's HTTP shape.</summary>
+    /// <summary>
+    /// Checks <c>dapr-api-token</c> when DAPR_API_TOKEN is set (the two health endpoints excepted) and writes
+    /// <see cref="DaprError"/>s in daprd's HTTP shape. The peer key is accepted only where other sidecars call:
+    /// the peer paths (<c>/__agenticflow/...</c>, which require it) and the workflow gRPC service a replica forwards to;
+    /// never on the Dapr API itself.
+    /// </summary>
     private sealed class ApiTokenAndErrors(RequestDelegate next, Sidecar sidecar)
     {
         public async Task InvokeAsync(HttpContext context)
         {
             var path = context.Request.Path.Value ?? "";
             var isGrpc = context.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) == true;
-            var token = sidecar.Options.DaprApiToken;
-            // Calls forwarded by another sidecar carry this sidecar's peer key instead of its API token.
-            if (token is not null && !path.StartsWith("/v1.0/healthz", StringComparison.Ordinal) && !path.StartsWith(Invocation.PeerRoot, StringComparison.Ordinal)
-                && !string.Equals(context.Request.Headers[AppChannel.TokenHeader], token, StringComparison.Ordinal)
-                && !string.Equals(context.Request.Headers[Sidecar.PeerKeyHeader], sidecar.PeerKey, StringComparison.Ordinal))
+            if (path.StartsWith(Invocation.PeerRoot, StringComparison.Ordinal))
+            {
+                if (!sidecar.IsPeerKey(context.Request.Headers[Sidecar.PeerKeyHeader]))
+                {
+                    await Write(context, new DaprError(HttpStatusCode.Forbidden, Grpc.Core.StatusCode.PermissionDenied, "ERR_PERMISSION_DENIED", "peer endpoints take only a sidecar's peer key"));
+                    return;
+                }
+                if (path.StartsWith(WorkflowHttpApi.PeerPrefix, StringComparison.Ordinal))
+                {
+                    var carried = path[(WorkflowHttpApi.PeerPrefix.Length - 1)..];
+                    if (!WorkflowHttpApi.IsWorkflowPath(carried))
+                    {
+                        await Write(context, new DaprError(HttpStatusCode.NotFound, Grpc.Core.StatusCode.NotFound, "ERR_NOT_FOUND", "a forwarded workflow call must name the workflow API"));
+                        return;
+                    }
+                    context.Request.Path = carried;
+                }
+            }
+            else if (!path.Equals("/v1.0/healthz", StringComparison.Ordinal) && !path.Equals("/v1.0/healthz/outbound", StringComparison.Ordinal)
+                && !sidecar.IsApiToken(context.Request.Headers[AppChannel.TokenHeader])
+                && !(isGrpc && path.StartsWith("/" + WorkflowGrpcMethods.ServiceName + "/", StringComparison.Ordinal) && sidecar.IsPeerKey(context.Request.Headers[Sidecar.PeerKeyHeader])))
             {
                 if (isGrpc)
                 {

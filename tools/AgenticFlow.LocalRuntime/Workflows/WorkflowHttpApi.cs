@@ -17,10 +17,16 @@ namespace AgenticFlow.LocalRuntime.Workflows;
 public static class WorkflowHttpApi
 {
     private const string Component = "dapr";
+    private static readonly string[] Versions = ["v1.0", "v1.0-beta1"];
+
+    /// <summary>Where a replica sends a workflow call on to the sidecar that runs the workflows: the API path follows.</summary>
+    public const string PeerPrefix = Invocation.PeerRoot + "workflows/";
+
+    public static bool IsWorkflowPath(string path) => Versions.Any(v => path.StartsWith($"/{v}/workflows/", StringComparison.Ordinal));
 
     public static void MapWorkflowHttpApi(this IEndpointRouteBuilder app)
     {
-        foreach (var version in new[] { "v1.0", "v1.0-beta1" })
+        foreach (var version in Versions)
         {
             var workflows = app.MapGroup($"/{version}/workflows/{{component}}");
             workflows.AddEndpointFilter(async (context, next) =>
@@ -51,7 +57,7 @@ public static class WorkflowHttpApi
     }
 
     private static Task ForwardAsync(HttpContext http, Hosting.SidecarAddress leader) =>
-        Invocation.ToPeerAsync(http, http.RequestServices.GetRequiredService<Hosting.Sidecar>(), leader, $"{http.Request.Path}{http.Request.QueryString}",
+        Invocation.ToPeerAsync(http, http.RequestServices.GetRequiredService<Hosting.Sidecar>(), leader, $"{PeerPrefix.TrimEnd('/')}{http.Request.Path}{http.Request.QueryString}",
             ex => new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Unavailable, "ERR_WORKFLOW_BACKEND",
                 $"the sidecar running this app's workflows ({leader.Identity}) is not reachable: {ex.Message}"));
 
