@@ -31,14 +31,7 @@ public sealed class NameRegistry
     {
         _folder = folder ?? Environment.GetEnvironmentVariable("AGENTICFLOW_RESOLVER_DIR")
             ?? Path.Combine(Path.GetTempPath(), $"agenticflow-runtime-{Environment.UserName}", "apps");
-        if (!Directory.Exists(_folder))
-        {
-            Directory.CreateDirectory(_folder);
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(_folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            }
-        }
+        PrivateFolder.Ensure(_folder);
     }
 
     public static string NewPeerKey() => Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
