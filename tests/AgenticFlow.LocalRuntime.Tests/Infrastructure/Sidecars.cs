@@ -49,7 +49,8 @@ public sealed class TestSidecar : IAsyncDisposable
         string? instanceId = null,
         int? httpPort = null,
         int? grpcPort = null,
-        NameRegistry? names = null)
+        NameRegistry? names = null,
+        string? configPath = null)
     {
         var options = new SidecarOptions
         {
@@ -61,6 +62,7 @@ public sealed class TestSidecar : IAsyncDisposable
             DaprApiToken = apiToken,
             AppApiToken = appToken,
             InstanceId = instanceId,
+            ConfigPath = configPath,
         };
         var owned = shared is null ? new SharedResources() : null;
         var loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Warning));

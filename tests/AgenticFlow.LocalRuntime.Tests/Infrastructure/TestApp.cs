@@ -24,6 +24,9 @@ public sealed class TestApp : IAsyncDisposable
     /// <summary>What the app saw, by route: body and headers of every request.</summary>
     public ConcurrentQueue<(string Path, string Body, IReadOnlyDictionary<string, string> Headers)> Requests { get; } = new();
 
+    /// <summary>Every request target exactly as it arrived, before any decoding.</summary>
+    public ConcurrentQueue<string> RawTargets { get; } = new();
+
     public static async Task<TestApp> StartAsync(Action<WebApplication, TestApp> map)
     {
         var port = TestSidecar.FreePort();
@@ -39,6 +42,7 @@ public sealed class TestApp : IAsyncDisposable
             using var reader = new StreamReader(context.Request.Body, leaveOpen: true);
             var body = await reader.ReadToEndAsync();
             context.Request.Body.Position = 0;
+            testApp.RawTargets.Enqueue(context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()!.RawTarget);
             testApp.Requests.Enqueue((context.Request.Path + context.Request.QueryString, body,
                 context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase)));
             await next(context);
