@@ -1,4 +1,5 @@
 using AgenticFlow.Gateway;
+using AgenticFlow.Gateway.Security;
 using AgenticFlow.ServiceDefaults;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -7,6 +8,7 @@ builder.AddGateway();
 
 var app = builder.Build();
 app.UseCorrelationId();
+app.UsePathGuard();
 app.UseRequestSizeLimit();
 app.MapDefaultEndpoints(requireSidecarToken: false);
 app.UseAuthentication();
