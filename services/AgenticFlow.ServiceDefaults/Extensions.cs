@@ -75,8 +75,9 @@ public static class Extensions
         return app;
     }
 
+    /// <summary>Exactly the two health endpoints: nothing below them is exempt from tokens or rate limits.</summary>
     public static bool IsHealthPath(PathString path) =>
-        path.StartsWithSegments("/healthz") || path.StartsWithSegments("/readyz");
+        path.Equals("/healthz", StringComparison.OrdinalIgnoreCase) || path.Equals("/readyz", StringComparison.OrdinalIgnoreCase);
 }
 
 /// <summary>Ready only while the Dapr sidecar answers its outbound health check (its components are up).</summary>

@@ -2,6 +2,7 @@ using System.Security.Claims;
 using System.Threading.RateLimiting;
 using AgenticFlow.Gateway.Routing;
 using AgenticFlow.Gateway.Security;
+using AgenticFlow.ServiceDefaults;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
@@ -18,7 +19,11 @@ public static class GatewayExtensions
     public const string PolicyScheme = "Gateway";
     public const string CorrelationHeader = "X-Correlation-Id";
     public const string ProblemBase = "https://agenticflow.dev/problems/";
-    private static readonly string[] InternalHeaders = ["dapr-api-token", "X-AgenticFlow-Principal", "X-AgenticFlow-Roles", "X-AgenticFlow-Agent-Id", "X-Api-Key", "Authorization"];
+    /// <summary>Headers a client may not pass on: credentials, the identity only the gateway states, and the ones only
+    /// Dapr sidecars set (caller and callee app ids, header-based invocation, the local runtime's peer key).</summary>
+    private static readonly string[] InternalHeaders = [
+        "dapr-api-token", "X-Api-Key", "Authorization", .. AgenticFlow.ServiceDefaults.CallerIdentity.EdgeHeaders,
+        "dapr-caller-app-id", "dapr-callee-app-id", "dapr-app-id", "dapr-caller-namespace", "x-agenticflow-peer-key"];
 
     public static IHostApplicationBuilder AddGateway(this IHostApplicationBuilder builder)
     {
@@ -94,11 +99,11 @@ public static class GatewayExtensions
                     headers.TryAddWithoutValidation("dapr-api-token", daprToken);
                 }
                 var user = context.HttpContext.User;
-                headers.TryAddWithoutValidation("X-AgenticFlow-Principal", user.Identity?.Name ?? "");
-                headers.TryAddWithoutValidation("X-AgenticFlow-Roles", string.Join(',', Roles.All.Where(user.IsInRole)));
+                headers.TryAddWithoutValidation(CallerIdentity.PrincipalHeader, user.Identity?.Name is { Length: > 0 } principal ? principal : "anonymous");
+                headers.TryAddWithoutValidation(CallerIdentity.RolesHeader, string.Join(',', Roles.All.Where(user.IsInRole)));
                 if (user.FindFirst(Roles.AgentIdClaim)?.Value is { } agent)
                 {
-                    headers.TryAddWithoutValidation("X-AgenticFlow-Agent-Id", agent);
+                    headers.TryAddWithoutValidation(CallerIdentity.AgentHeader, agent);
                 }
                 return ValueTask.CompletedTask;
             }));

@@ -9,10 +9,10 @@ namespace AgenticFlow.Gateway.Security;
 
 public static class Roles
 {
-    public const string Admin = "admin";
-    public const string Operator = "operator";
-    public const string Agent = "agent";
-    public const string Viewer = "viewer";
+    public const string Admin = AgenticFlow.ServiceDefaults.CallerIdentity.Admin;
+    public const string Operator = AgenticFlow.ServiceDefaults.CallerIdentity.Operator;
+    public const string Agent = AgenticFlow.ServiceDefaults.CallerIdentity.Agent;
+    public const string Viewer = AgenticFlow.ServiceDefaults.CallerIdentity.Viewer;
     public static readonly IReadOnlyList<string> All = [Admin, Operator, Agent, Viewer];
 
     public const string AgentIdClaim = "agent_id";

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Mvc;
 using AgenticFlow.Messaging.Domain;
+using AgenticFlow.ServiceDefaults;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
@@ -15,13 +16,21 @@ public static class MessagesApi
         var api = app.MapGroup("/api/v1/messages").WithTags("Messages");
         api.MapPost("/", Send).WithName("SendMessage");
         api.MapGet("/{messageId}", Get).WithName("GetMessage");
-        api.MapGet("/queue/{agentId}", Receive).WithName("ReceiveMessages");
-        api.MapPost("/queue/{agentId}/{messageId}/ack", Ack).WithName("AckMessage");
-        api.MapPost("/queue/{agentId}/{messageId}/nack", Nack).WithName("NackMessage");
-        api.MapGet("/queue/{agentId}/dead-letters", DeadLetters).WithName("ListDeadLetters");
-        api.MapGet("/queue/{agentId}/stats", Stats).WithName("QueueStats");
+        // Every queue route is the named agent's own: checked here as well as at the gateway.
+        var queue = api.MapGroup("/queue/{agentId}").AddEndpointFilter(async (context, next) =>
+            CallerIdentity.From(context.HttpContext.Request).MayActFor(context.HttpContext.GetRouteValue("agentId") as string ?? "")
+                ? await next(context)
+                : Forbidden("An agent may use only its own queue."));
+        queue.MapGet("/", Receive).WithName("ReceiveMessages");
+        queue.MapPost("/{messageId}/ack", Ack).WithName("AckMessage");
+        queue.MapPost("/{messageId}/nack", Nack).WithName("NackMessage");
+        queue.MapGet("/dead-letters", DeadLetters).WithName("ListDeadLetters");
+        queue.MapGet("/stats", Stats).WithName("QueueStats");
         return api;
     }
+
+    public static ProblemHttpResult Forbidden(string detail) =>
+        TypedResults.Problem(title: "Forbidden", detail: detail, statusCode: StatusCodes.Status403Forbidden, type: ProblemBase + "forbidden");
 
     public static async Task<Results<Accepted<SendMessageResponse>, ValidationProblem, ProblemHttpResult>> Send(
         SendMessageRequest request, HttpRequest http, MessagingService messaging, IOptions<MessagingOptions> options, CancellationToken ct)
@@ -32,12 +41,12 @@ public static class MessagesApi
             return TypedResults.ValidationProblem(errors, type: ProblemBase + "validation");
         }
         // Behind the gateway, an agent sends as itself: "from" defaults to its id and may not name another agent.
-        var caller = SubscriptionsApi.CallingAgent(http);
+        var caller = CallerIdentity.From(http).RestrictedToAgent;
         if (caller is not null)
         {
             if (command!.From is not null && command.From != caller)
             {
-                return TypedResults.Problem(title: "Forbidden", detail: "An agent may send only as itself.", statusCode: StatusCodes.Status403Forbidden, type: ProblemBase + "forbidden");
+                return Forbidden("An agent may send only as itself.");
             }
             command = command with { From = caller };
         }
@@ -66,10 +75,25 @@ public static class MessagesApi
         return TypedResults.Accepted($"/api/v1/messages/{result.MessageId}", new SendMessageResponse(result.MessageId, "accepted", result.Priority, recipient));
     }
 
-    public static async Task<Results<Ok<MessageView>, NotFound<ProblemDetails>>> Get(string messageId, MessagingService messaging, CancellationToken ct) =>
-        await messaging.GetAsync(messageId, ct) is { } message
-            ? TypedResults.Ok(MessageView.Of(message))
-            : TypedResults.NotFound(NotFoundProblem($"No message {messageId}."));
+    /// <summary>A message, for its sender, its recipient, admins, operators and other services.</summary>
+    public static async Task<Results<Ok<MessageView>, NotFound<ProblemDetails>, ProblemHttpResult>> Get(string messageId, HttpRequest http, MessagingService messaging, CancellationToken ct)
+    {
+        var caller = CallerIdentity.From(http);
+        if (!caller.Privileged && caller.RestrictedToAgent is null)
+        {
+            return Forbidden("Messages are readable by their sender, their recipient, admins and operators.");
+        }
+        if (await messaging.GetAsync(messageId, ct) is not { } message)
+        {
+            return TypedResults.NotFound(NotFoundProblem($"No message {messageId}."));
+        }
+        if (caller.RestrictedToAgent is { } agent && message.From != agent
+            && !(string.Equals(message.RecipientKind, "agent", StringComparison.OrdinalIgnoreCase) && message.RecipientId == agent))
+        {
+            return Forbidden("Messages are readable by their sender, their recipient, admins and operators.");
+        }
+        return TypedResults.Ok(MessageView.Of(message));
+    }
 
     public static async Task<Results<Ok<ReceiveResponse>, ValidationProblem>> Receive(
         string agentId, MessagingService messaging, IOptions<MessagingOptions> options, CancellationToken ct,

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Mvc;
 using AgenticFlow.Messaging.Domain;
+using AgenticFlow.ServiceDefaults;
 using Dapr;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -9,9 +10,6 @@ namespace AgenticFlow.Messaging.Apis;
 /// <summary>Topic subscriptions of agents (<c>/api/v1/subscribe</c>) and the fan-out that feeds them.</summary>
 public static class SubscriptionsApi
 {
-    public const string RolesHeader = "X-AgenticFlow-Roles";
-    public const string AgentHeader = "X-AgenticFlow-Agent-Id";
-
     public static RouteGroupBuilder MapSubscriptionsApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1/subscribe").WithTags("Subscriptions");
@@ -44,7 +42,7 @@ public static class SubscriptionsApi
         }
         if (IsOtherAgent(http, request.AgentId!))
         {
-            return TypedResults.Problem(title: "Forbidden", detail: "An agent may subscribe only itself.", statusCode: StatusCodes.Status403Forbidden, type: MessagesApi.ProblemBase + "forbidden");
+            return MessagesApi.Forbidden("An agent may subscribe only itself.");
         }
         var subscription = await messaging.SubscribeAsync(request.AgentId!, request.Topic!, request.Filter ?? [], ct);
         return TypedResults.Created($"/api/v1/subscribe/{subscription.Id}", View(subscription));
@@ -72,20 +70,13 @@ public static class SubscriptionsApi
         }
         if (IsOtherAgent(http, existing.AgentId))
         {
-            return TypedResults.Problem(title: "Forbidden", detail: "An agent may remove only its own subscriptions.", statusCode: StatusCodes.Status403Forbidden, type: MessagesApi.ProblemBase + "forbidden");
+            return MessagesApi.Forbidden("An agent may remove only its own subscriptions.");
         }
         return await messaging.UnsubscribeAsync(id, ct) ? TypedResults.NoContent() : TypedResults.NotFound(MessagesApi.NotFoundProblem($"No subscription {id}."));
     }
 
-    /// <summary>The gateway names the caller's roles and agent; a caller that is only an agent acts for itself alone.</summary>
-    private static bool IsOtherAgent(HttpRequest http, string agentId) => CallingAgent(http) is { } caller && caller != agentId;
-
-    /// <summary>The agent a call acts for when the caller holds no role but agent; null for admins, operators and internal calls.</summary>
-    public static string? CallingAgent(HttpRequest http)
-    {
-        var roles = http.Headers[RolesHeader].ToString().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        return roles.Length > 0 && roles.All(r => r == "agent") ? http.Headers[AgentHeader].ToString() : null;
-    }
+    /// <summary>An agent acting through the gateway (even one that also holds the viewer role) acts for itself alone.</summary>
+    private static bool IsOtherAgent(HttpRequest http, string agentId) => !CallerIdentity.From(http).MayActFor(agentId);
 
     private static SubscriptionView View(TopicSubscription s) => new(s.Id, s.AgentId, s.Topic, s.Filter, s.CreatedAt);
 }

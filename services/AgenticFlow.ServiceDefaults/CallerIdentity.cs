@@ -1,0 +1,40 @@
+using Microsoft.AspNetCore.Http;
+
+namespace AgenticFlow.ServiceDefaults;
+
+/// <summary>
+/// Who a call acts for. The gateway authenticates the client, removes any identity headers the client sent, and
+/// names the principal, its roles and its agent in these headers; a call between services through Dapr carries none.
+/// Services check every route against this, so a call that slips past the gateway's route policy is still refused.
+/// </summary>
+public sealed record CallerIdentity(string? Principal, IReadOnlySet<string> Roles, string? AgentId)
+{
+    public const string PrincipalHeader = "X-AgenticFlow-Principal";
+    public const string RolesHeader = "X-AgenticFlow-Roles";
+    public const string AgentHeader = "X-AgenticFlow-Agent-Id";
+
+    /// <summary>Headers only the gateway may set towards services; it drops them from every client request.</summary>
+    public static readonly IReadOnlyList<string> EdgeHeaders = [PrincipalHeader, RolesHeader, AgentHeader];
+
+    public const string Admin = "admin", Operator = "operator", Agent = "agent", Viewer = "viewer";
+
+    public static CallerIdentity From(HttpRequest request)
+    {
+        var principal = request.Headers.TryGetValue(PrincipalHeader, out var p) ? p.ToString() : null;
+        var roles = request.Headers[RolesHeader].ToString().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var agent = request.Headers[AgentHeader].ToString();
+        return new CallerIdentity(principal, roles.ToHashSet(StringComparer.Ordinal), agent.Length > 0 ? agent : null);
+    }
+
+    /// <summary>The call came from a client through the gateway (not from another service).</summary>
+    public bool FromEdge => Principal is not null;
+
+    /// <summary>Services, admins and operators may act on any agent's behalf.</summary>
+    public bool Privileged => !FromEdge || Roles.Contains(Admin) || Roles.Contains(Operator);
+
+    /// <summary>The agent an unprivileged edge caller acts as (whatever other roles it also holds); null otherwise.</summary>
+    public string? RestrictedToAgent => !Privileged && Roles.Contains(Agent) ? AgentId ?? "" : null;
+
+    /// <summary>May act on <paramref name="agentId"/>'s queue or subscriptions: privileged callers, or that agent itself.</summary>
+    public bool MayActFor(string agentId) => Privileged || (Roles.Contains(Agent) && AgentId is not null && AgentId == agentId);
+}
