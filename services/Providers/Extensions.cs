@@ -11,7 +11,7 @@ public static class Extensions
         builder.Services.AddOptions<ProvidersOptions>()
             .BindConfiguration(ProvidersOptions.Section)
             .ValidateDataAnnotations()
-            .Validate(o => o.Items.All(p => !p.Validate().Any()), "every configured provider must be valid (kind, endpoint, models, prices, limits)")
+            .Validate(o => o.Items.All(p => !p.Validate(o).Any()), "every configured provider must be valid (kind, endpoint and its address policy, API key secret prefix, models, prices, limits)")
             .ValidateOnStart();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ChatClientFactory>();

@@ -11,7 +11,6 @@ namespace AgenticFlow.Providers.Apis;
 public static class ProvidersApi
 {
     public const string ProblemBase = "https://agenticflow.dev/problems/";
-    public const string AgentHeader = "X-AgenticFlow-Agent-Id";
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     public static RouteGroupBuilder MapProvidersApi(this IEndpointRouteBuilder app)
@@ -27,7 +26,7 @@ public static class ProvidersApi
     }
 
     public static string CallerOf(HttpRequest http, string? bodyCaller) =>
-        http.Headers[AgentHeader].ToString() is { Length: > 0 } agent ? agent : bodyCaller is { Length: > 0 } c ? c : "anonymous";
+        http.Headers[AgenticFlow.ServiceDefaults.CallerIdentity.AgentHeader].ToString() is { Length: > 0 } agent ? agent : bodyCaller is { Length: > 0 } c ? c : "anonymous";
 
     public static async Task<IResult> Complete(CompleteRequest request, HttpContext http, CompletionService completions, ProviderRegistry registry, IOptions<ProvidersOptions> options, CancellationToken ct)
     {
@@ -105,10 +104,10 @@ public static class ProvidersApi
         return TypedResults.Ok(ProviderView.From(found.Settings, found.Version));
     }
 
-    public static async Task<IResult> UpdateConfig(string id, ProviderSettings settings, HttpContext http, ProviderRegistry registry, CancellationToken ct)
+    public static async Task<IResult> UpdateConfig(string id, ProviderSettings settings, HttpContext http, ProviderRegistry registry, IOptions<ProvidersOptions> options, CancellationToken ct)
     {
         settings.Id = id;
-        var errors = settings.Validate().ToArray();
+        var errors = settings.Validate(options.Value).ToArray();
         if (errors.Length > 0)
         {
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["config"] = errors }, type: ProblemBase + "validation");

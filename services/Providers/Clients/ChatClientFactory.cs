@@ -39,7 +39,7 @@ public sealed class ChatClientFactory(DaprClient dapr, IOptions<ProvidersOptions
             return new LocalChatClient(model);
         }
         var key = await ApiKeyAsync(provider, ct);
-        var errors = new ProviderErrors(provider.Id) { InnerHandler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) } };
+        var errors = new ProviderErrors(provider.Id) { InnerHandler = EndpointPolicy.Handler(options.Value) };
         var transportClient = new HttpClient(errors) { Timeout = Timeout.InfiniteTimeSpan };
         if (provider.Kind == "anthropic")
         {
@@ -73,6 +73,10 @@ public sealed class ChatClientFactory(DaprClient dapr, IOptions<ProvidersOptions
         if (string.IsNullOrEmpty(provider.ApiKeySecret))
         {
             return null;
+        }
+        if (!provider.ApiKeySecret.StartsWith(options.Value.ApiKeySecretPrefix, StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"provider {provider.Id}: apiKeySecret must start with '{options.Value.ApiKeySecretPrefix}'");
         }
         var secret = await dapr.GetSecretAsync(options.Value.SecretStore, provider.ApiKeySecret, cancellationToken: ct);
         return secret.TryGetValue(provider.ApiKeySecret, out var value) ? value : secret.Values.FirstOrDefault();

@@ -62,8 +62,21 @@ public sealed class ProviderSettings
     /// <summary>True for the built-in local provider: deterministic answers for development, no network.</summary>
     public bool IsDevelopment => Kind == "local";
 
-    public IEnumerable<string> Validate()
+    /// <summary>What is wrong with these settings under the service's <paramref name="policy"/>: kinds, endpoint,
+    /// the secret naming rule for API keys, models, prices and limits.</summary>
+    public IEnumerable<string> Validate(ProvidersOptions policy)
     {
+        if (!string.IsNullOrEmpty(ApiKeySecret) && !ApiKeySecret.StartsWith(policy.ApiKeySecretPrefix, StringComparison.Ordinal))
+        {
+            yield return $"apiKeySecret must name a secret starting with '{policy.ApiKeySecretPrefix}' (Providers:ApiKeySecretPrefix)";
+        }
+        if (Kind != "local")
+        {
+            foreach (var problem in EndpointPolicy.Check(Endpoint, policy))
+            {
+                yield return problem;
+            }
+        }
         if (!Kinds.Contains(Kind))
         {
             yield return $"kind must be one of {string.Join(", ", Kinds)}";
@@ -130,4 +143,15 @@ public sealed class ProvidersOptions
 
     [Range(0, 10)]
     public int Retries { get; set; } = 2;
+
+    /// <summary>Provider API keys are read only from secrets whose names start with this, so no provider setting
+    /// can make the service read (and send out) another secret of the store.</summary>
+    [Required, MinLength(1)]
+    public string ApiKeySecretPrefix { get; set; } = "provider-";
+
+    /// <summary>Allow provider endpoints on loopback, link-local and private addresses (a local Ollama, a test server).</summary>
+    public bool AllowPrivateEndpoints { get; set; }
+
+    /// <summary>When set, the only hosts provider endpoints may name.</summary>
+    public List<string> AllowedEndpointHosts { get; set; } = [];
 }
