@@ -2,7 +2,8 @@ using AgenticFlow.LocalRuntime.Tests.Infrastructure;
 
 namespace AgenticFlow.IntegrationTests;
 
-/// <summary>Gateway and messaging, each a process with its own sidecar, wired as dapr.yaml wires them.</summary>
+/// <summary>Gateway, messaging and providers, each a process with its own sidecar, wired as dapr.yaml wires them
+/// (each sidecar with its app's Configuration from dapr-config/).</summary>
 public sealed class GatewayHarness : IAsyncDisposable
 {
     private readonly List<IAsyncDisposable> _parts = [];
@@ -10,6 +11,13 @@ public sealed class GatewayHarness : IAsyncDisposable
 
     public HttpClient Client { get; private set; } = null!;
     public int Port { get; private set; }
+
+    /// <summary>The gateway's sidecar and the API token the gateway holds for it.</summary>
+    public TestSidecar GatewaySidecar { get; private set; } = null!;
+    public string DaprToken { get; private set; } = null!;
+    public TestSidecar MessagingSidecar { get; private set; } = null!;
+
+    private static string ConfigOf(string repo, string app) => Path.Combine(repo, "dapr-config", app + ".yaml");
 
     public static async Task<GatewayHarness> StartAsync(Dictionary<string, string>? gatewayEnv = null)
     {
@@ -23,19 +31,22 @@ public sealed class GatewayHarness : IAsyncDisposable
         var messagingToken = Guid.NewGuid().ToString("N");
         var messaging = await ServiceProcess.StartAsync("AgenticFlow.Messaging", mPort, mHttp, mGrpc, new Dictionary<string, string> { ["APP_API_TOKEN"] = messagingToken });
         harness._parts.Add(messaging);
-        harness._parts.Insert(0, await TestSidecar.StartAsync("messaging", harness._folder.Path, mPort, appToken: messagingToken, httpPort: mHttp, grpcPort: mGrpc, names: names));
+        harness.MessagingSidecar = await TestSidecar.StartAsync("messaging", harness._folder.Path, mPort, appToken: messagingToken, httpPort: mHttp, grpcPort: mGrpc, names: names, configPath: ConfigOf(repo, "messaging"));
+        harness._parts.Insert(0, harness.MessagingSidecar);
 
         int pHttp = TestSidecar.FreePort(), pGrpc = TestSidecar.FreePort(), pPort = TestSidecar.FreePort();
         var providersToken = Guid.NewGuid().ToString("N");
         harness._parts.Add(await ServiceProcess.StartAsync("AgenticFlow.Providers", pPort, pHttp, pGrpc, new Dictionary<string, string> { ["APP_API_TOKEN"] = providersToken }));
-        harness._parts.Insert(0, await TestSidecar.StartAsync("providers", harness._folder.Path, pPort, appToken: providersToken, httpPort: pHttp, grpcPort: pGrpc, names: names));
+        harness._parts.Insert(0, await TestSidecar.StartAsync("providers", harness._folder.Path, pPort, appToken: providersToken, httpPort: pHttp, grpcPort: pGrpc, names: names, configPath: ConfigOf(repo, "providers")));
 
         int gHttp = TestSidecar.FreePort(), gGrpc = TestSidecar.FreePort(), gPort = TestSidecar.FreePort();
         var daprToken = Guid.NewGuid().ToString("N");
         var env = new Dictionary<string, string>(gatewayEnv ?? []) { ["DAPR_API_TOKEN"] = daprToken };
         var gateway = await ServiceProcess.StartAsync("AgenticFlow.Gateway", gPort, gHttp, gGrpc, env);
         harness._parts.Add(gateway);
-        harness._parts.Insert(0, await TestSidecar.StartAsync("gateway", harness._folder.Path, null, apiToken: daprToken, httpPort: gHttp, grpcPort: gGrpc, names: names));
+        harness.GatewaySidecar = await TestSidecar.StartAsync("gateway", harness._folder.Path, null, apiToken: daprToken, httpPort: gHttp, grpcPort: gGrpc, names: names, configPath: ConfigOf(repo, "gateway"));
+        harness._parts.Insert(0, harness.GatewaySidecar);
+        harness.DaprToken = daprToken;
         harness.Client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{gPort}") };
         harness.Port = gPort;
         return harness;

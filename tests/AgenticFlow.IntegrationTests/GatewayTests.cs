@@ -45,7 +45,8 @@ public sealed class GatewayTests
             new { leaseToken = message.GetProperty("leaseToken").GetString() }));
         Assert.Equal(HttpStatusCode.NoContent, ack.StatusCode);
         var viewerReads = await gw.Client.SendAsync(gw.Request(HttpMethod.Get, $"/api/v1/messages/{message.GetProperty("id").GetString()}", Viewer));
-        Assert.Equal(HttpStatusCode.OK, viewerReads.StatusCode);
+        // A message is for its sender, its recipient, admins and operators, not for every viewer.
+        Assert.Equal(HttpStatusCode.Forbidden, viewerReads.StatusCode);
     }
 
     [Fact]
@@ -89,8 +90,15 @@ public sealed class GatewayTests
         Assert.True(statuses.Count(r => r.StatusCode == HttpStatusCode.OK) >= 3);
         Assert.True(int.Parse(limited.Headers.GetValues("Retry-After").Single()) >= 1);
         Assert.Equal("application/problem+json", limited.Content.Headers.ContentType?.MediaType);
-        // Health probes are never limited.
+        // Health probes are never limited; other paths below /healthz are, like any path.
+        var belowHealth = new List<HttpStatusCode>();
+        for (var i = 0; i < 10; i++)
+        {
+            belowHealth.Add((await gw.Client.GetAsync($"/healthz/x{i}")).StatusCode);
+        }
+        Assert.Contains(HttpStatusCode.TooManyRequests, belowHealth);
         Assert.Equal(HttpStatusCode.OK, (await gw.Client.GetAsync("/healthz")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await gw.Client.GetAsync("/readyz")).StatusCode);
     }
 
     [Fact]

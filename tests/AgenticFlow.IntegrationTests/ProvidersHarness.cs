@@ -8,6 +8,9 @@ public sealed class ProvidersHarness : IAsyncDisposable
     public const string OpenAiKey = "sk-test-OPENAI-0123456789abcdef";
     public const string AnthropicKey = "sk-ant-test-ABCDEF9876543210";
 
+    /// <summary>A secret of the same store that no provider setting may reach.</summary>
+    public const string JwtKey = "NOT-A-PROVIDER-KEY-the-gateway-signs-with-this";
+
     private readonly List<IAsyncDisposable> _parts = [];
     private ComponentsFolder _folder = null!;
 
@@ -19,13 +22,15 @@ public sealed class ProvidersHarness : IAsyncDisposable
     public static async Task<ProvidersHarness> StartAsync(Dictionary<string, string> settings, string pubsub = "in-memory")
     {
         var harness = new ProvidersHarness { _folder = new ComponentsFolder().State("sqlite").PubSub(pubsub) };
-        harness._folder.SecretStore($$"""{"openai-key": "{{OpenAiKey}}", "anthropic-key": "{{AnthropicKey}}"}""");
+        harness._folder.SecretStore($$"""{"provider-openai-key": "{{OpenAiKey}}", "provider-anthropic-key": "{{AnthropicKey}}", "gateway-jwt-signing-key": "{{JwtKey}}"}""");
         int http = TestSidecar.FreePort(), grpc = TestSidecar.FreePort();
         harness.Port = TestSidecar.FreePort();
         var sidecar = await TestSidecar.StartAsync(TestServers.NewId("providers"), harness._folder.Path, httpPort: http, grpcPort: grpc);
         harness._parts.Add(sidecar);
         harness.Service = await ServiceProcess.StartAsync("AgenticFlow.Providers", harness.Port, http, grpc,
-            new Dictionary<string, string>(settings) { ["Logging__LogLevel__Default"] = "Information" });
+            // The fake providers listen on loopback, which the service refuses unless told otherwise.
+            new Dictionary<string, string> { ["Providers__AllowPrivateEndpoints"] = "true" }.Concat(settings).Concat([new("Logging__LogLevel__Default", "Information")])
+                .GroupBy(kv => kv.Key).ToDictionary(g => g.Key, g => g.Last().Value));
         harness._parts.Insert(0, harness.Service);
         harness.Client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{harness.Port}") };
         return harness;

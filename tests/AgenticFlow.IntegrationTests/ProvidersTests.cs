@@ -36,7 +36,7 @@ public sealed class ProvidersTests
     public async Task OpenAiCompatibleProvider_Answers_CostFollowsThePriceTable_AndTheKeyNeverLeaks()
     {
         await using var fake = await FakeProvider.StartAsync();
-        await using var p = await StartAsync(Provider(0, "fake-openai", "openai-compatible", $"http://127.0.0.1:{fake.Port}/v1", "openai-key", "gpt-test", inPrice: 2m, outPrice: 8m));
+        await using var p = await StartAsync(Provider(0, "fake-openai", "openai-compatible", $"http://127.0.0.1:{fake.Port}/v1", "provider-openai-key", "gpt-test", inPrice: 2m, outPrice: 8m));
 
         var responses = new List<JsonElement>();
         for (var i = 0; i < 3; i++)
@@ -84,8 +84,8 @@ public sealed class ProvidersTests
             broken.Script.Enqueue("500");
         }
         await using var p = await StartAsync(Merge(
-            Provider(0, "primary", "openai", $"http://127.0.0.1:{broken.Port}/v1", "openai-key", "shared-model", priority: 1),
-            Provider(1, "secondary", "anthropic", $"http://127.0.0.1:{anthropic.Port}", "anthropic-key", "shared-model", priority: 2),
+            Provider(0, "primary", "openai", $"http://127.0.0.1:{broken.Port}/v1", "provider-openai-key", "shared-model", priority: 1),
+            Provider(1, "secondary", "anthropic", $"http://127.0.0.1:{anthropic.Port}", "provider-anthropic-key", "shared-model", priority: 2),
             new() { ["Providers__Retries"] = "0", ["Providers__BreakerMinimumThroughput"] = "2", ["Providers__BreakerSeconds"] = "2" }));
 
         for (var i = 0; i < 3; i++)
@@ -117,7 +117,7 @@ public sealed class ProvidersTests
         await using var fake = await FakeProvider.StartAsync();
         fake.Script.Enqueue("429:1");
         await using var p = await StartAsync(Merge(
-            Provider(0, "limited", "openai-compatible", $"http://127.0.0.1:{fake.Port}/v1", "openai-key", "gpt-test", priority: 1, rpm: 3),
+            Provider(0, "limited", "openai-compatible", $"http://127.0.0.1:{fake.Port}/v1", "provider-openai-key", "gpt-test", priority: 1, rpm: 3),
             new() { ["Providers__Budgets__poor"] = "0.000001" }));
 
         var retried = await p.Client.PostAsJsonAsync("/api/v1/providers/complete", Ask("retry me", new { providers = new[] { "limited" } }));
@@ -147,7 +147,7 @@ public sealed class ProvidersTests
     {
         await using var fake = await FakeProvider.StartAsync();
         fake.Reply = "one two three four five";
-        await using var p = await StartAsync(Provider(0, "fake-openai", "openai-compatible", $"http://127.0.0.1:{fake.Port}/v1", "openai-key", "gpt-test"));
+        await using var p = await StartAsync(Provider(0, "fake-openai", "openai-compatible", $"http://127.0.0.1:{fake.Port}/v1", "provider-openai-key", "gpt-test"));
 
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/providers/complete") { Content = JsonContent.Create(Ask("count", stream: true)) };
         using var response = await p.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
@@ -192,7 +192,7 @@ public sealed class ProvidersTests
     {
         await using var fake = await FakeProvider.StartAsync();
         await using var p = await StartAsync(Merge(
-            Provider(0, "fake-openai", "openai-compatible", $"http://127.0.0.1:{fake.Port}/v1", "openai-key", "gpt-test"),
+            Provider(0, "fake-openai", "openai-compatible", $"http://127.0.0.1:{fake.Port}/v1", "provider-openai-key", "gpt-test"),
             new() { ["Providers__MaxPromptCharacters"] = "1000" }));
 
         async Task Bad(object body)
@@ -214,7 +214,7 @@ public sealed class ProvidersTests
 
         var current = await p.Client.GetAsync("/api/v1/providers/fake-openai");
         var etag = current.Headers.ETag!.Tag;
-        var config = new { kind = "openai-compatible", endpoint = $"http://127.0.0.1:{fake.Port}/v1", apiKeySecret = "openai-key", enabled = false, models = new[] { new { name = "gpt-test", inputPricePer1M = 1, outputPricePer1M = 1 } } };
+        var config = new { kind = "openai-compatible", endpoint = $"http://127.0.0.1:{fake.Port}/v1", apiKeySecret = "provider-openai-key", enabled = false, models = new[] { new { name = "gpt-test", inputPricePer1M = 1, outputPricePer1M = 1 } } };
         using var stale = new HttpRequestMessage(HttpMethod.Put, "/api/v1/providers/fake-openai/config") { Content = JsonContent.Create(config) };
         stale.Headers.TryAddWithoutValidation("If-Match", "\"not-the-version\"");
         Assert.Equal(HttpStatusCode.PreconditionFailed, (await p.Client.SendAsync(stale)).StatusCode);
@@ -232,6 +232,36 @@ public sealed class ProvidersTests
     }
 
     [Fact]
+    public async Task ProviderSettings_MayNotReachOtherSecrets_OrInternalAddresses()
+    {
+        // The service as it runs by default: no private endpoints allowed.
+        await using var p = await StartAsync(new() { ["Providers__AllowPrivateEndpoints"] = "false" });
+        var models = new[] { new { name = "m", inputPricePer1M = 1, outputPricePer1M = 1 } };
+
+        async Task Refused(object config, string expected)
+        {
+            var response = await p.Client.PutAsJsonAsync("/api/v1/providers/local/config", config);
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Contains(expected, await response.Content.ReadAsStringAsync());
+        }
+        // An admin pointing a provider at the gateway's signing key, or at loopback, metadata or private addresses.
+        await Refused(new { kind = "openai", endpoint = "https://api.openai.com/v1", apiKeySecret = "gateway-jwt-signing-key", models }, "provider-");
+        await Refused(new { kind = "openai", endpoint = "http://127.0.0.1:9/v1", apiKeySecret = "provider-openai-key", models }, "AllowPrivateEndpoints");
+        await Refused(new { kind = "openai", endpoint = "http://localhost:9/v1", models }, "AllowPrivateEndpoints");
+        await Refused(new { kind = "openai", endpoint = "http://169.254.169.254/latest", models }, "AllowPrivateEndpoints");
+        await Refused(new { kind = "openai", endpoint = "http://[::1]:9/v1", models }, "AllowPrivateEndpoints");
+        await Refused(new { kind = "openai", endpoint = "http://10.1.2.3/v1", models }, "AllowPrivateEndpoints");
+        await Refused(new { kind = "openai", endpoint = "http://api.openai.com/v1", apiKeySecret = "provider-openai-key", models }, "https");
+
+        // Nothing changed; a public https endpoint with a provider secret is accepted.
+        var unchanged = await p.Client.GetFromJsonAsync<JsonElement>("/api/v1/providers/local");
+        Assert.Equal("local", unchanged.GetProperty("kind").GetString());
+        var accepted = await p.Client.PutAsJsonAsync("/api/v1/providers/local/config", new { kind = "openai", endpoint = "https://api.openai.com/v1", apiKeySecret = "provider-openai-key", enabled = false, models });
+        Assert.Equal(HttpStatusCode.OK, accepted.StatusCode);
+        Assert.Equal("provider-openai-key", (await p.Client.GetFromJsonAsync<JsonElement>("/api/v1/providers/local")).GetProperty("apiKeySecret").GetString());
+    }
+
+    [Fact]
     public async Task Strategies_PickDifferently_AndCircuitAndBudgetEventsArePublished()
     {
         await using var cheap = await FakeProvider.StartAsync();
@@ -239,8 +269,8 @@ public sealed class ProvidersTests
         cheap.Reply = "cheap";
         dear.Reply = "dear";
         await using var p = await StartAsync(Merge(
-            Provider(0, "dear", "openai-compatible", $"http://127.0.0.1:{dear.Port}/v1", "openai-key", "m", inPrice: 10m, outPrice: 30m, priority: 1),
-            Provider(1, "cheap", "openai-compatible", $"http://127.0.0.1:{cheap.Port}/v1", "openai-key", "m", inPrice: 0.1m, outPrice: 0.2m, priority: 2),
+            Provider(0, "dear", "openai-compatible", $"http://127.0.0.1:{dear.Port}/v1", "provider-openai-key", "m", inPrice: 10m, outPrice: 30m, priority: 1),
+            Provider(1, "cheap", "openai-compatible", $"http://127.0.0.1:{cheap.Port}/v1", "provider-openai-key", "m", inPrice: 0.1m, outPrice: 0.2m, priority: 2),
             new() { ["Providers__Retries"] = "0", ["Providers__BreakerMinimumThroughput"] = "2", ["Providers__Budgets__thrifty"] = "0.00001" }), pubsub: "redis");
         var events = new System.Collections.Concurrent.ConcurrentQueue<(string Topic, string Body)>();
         await using var watcher = await AgenticFlow.LocalRuntime.Tests.Infrastructure.TestApp.StartAsync((web, _) =>
