@@ -33,13 +33,46 @@ public static class MethodPath
         return "/" + method + query;
     }
 
-    /// <summary>A method named in a gRPC call (plain text, not encoded): each segment is escaped, slashes kept.</summary>
+    /// <summary>A method named in a gRPC call: passed on as written where it is a valid path (pre-encoded escapes
+    /// included, as daprd does), with only characters a path may not hold percent-encoded. The query must already
+    /// be a valid query string: anything else (spaces, CR/LF, non-ASCII) is refused rather than sent on.</summary>
     public static string FromPlain(string method, string? query)
     {
         Check(method);
-        var escaped = string.Join('/', method.Split('/').Select(Uri.EscapeDataString));
-        return "/" + escaped + (string.IsNullOrEmpty(query) ? "" : "?" + query);
+        var path = new StringBuilder(method.Length + 1).Append('/');
+        for (var i = 0; i < method.Length; i++)
+        {
+            var c = method[i];
+            if (IsPathChar(c) || (c == '%' && i + 2 < method.Length && Uri.IsHexDigit(method[i + 1]) && Uri.IsHexDigit(method[i + 2])))
+            {
+                path.Append(c);
+            }
+            else
+            {
+                var length = char.IsSurrogatePair(method, i) ? 2 : 1;
+                path.Append(Uri.EscapeDataString(method.Substring(i, length)));
+                i += length - 1;
+            }
+        }
+        if (!string.IsNullOrEmpty(query))
+        {
+            for (var i = 0; i < query.Length; i++)
+            {
+                var c = query[i];
+                if (!(IsPathChar(c) || c == '?' || (c == '%' && i + 2 < query.Length && Uri.IsHexDigit(query[i + 1]) && Uri.IsHexDigit(query[i + 2]))))
+                {
+                    throw new DaprError(System.Net.HttpStatusCode.BadRequest, Grpc.Core.StatusCode.InvalidArgument, "ERR_DIRECT_INVOKE",
+                        "the query string may hold only URL query characters; percent-encode the rest");
+                }
+            }
+            path.Append('?').Append(query);
+        }
+        return path.ToString();
     }
+
+    /// <summary>RFC 3986 pchar (less '%') and '/'.</summary>
+    private static bool IsPathChar(char c) => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_' or '~' or '!' or '$' or '&' or '\'' or '(' or ')'
+        or '*' or '+' or ',' or ';' or '=' or ':' or '@' or '/';
 
     /// <summary>Refuses dot-segments in any encoding (decoded up to four times), backslashes and control characters.</summary>
     public static void Check(string method)
@@ -73,7 +106,17 @@ public static class MethodPath
     }
 
     /// <summary>An absolute URI for <paramref name="pathAndQuery"/> at <paramref name="origin"/>, exactly as given.</summary>
-    public static Uri Target(string origin, string pathAndQuery) => new(origin.TrimEnd('/') + pathAndQuery, in Opaque);
+    public static Uri Target(string origin, string pathAndQuery)
+    {
+        // Without canonicalisation the client writes the target as given: nothing outside printable ASCII may pass,
+        // or a CR/LF would end the request line and start another request.
+        if (pathAndQuery.Any(c => c is < '!' or > '~'))
+        {
+            throw new DaprError(System.Net.HttpStatusCode.BadRequest, Grpc.Core.StatusCode.InvalidArgument, "ERR_DIRECT_INVOKE",
+                "the method path and query may hold only printable ASCII; percent-encode the rest");
+        }
+        return new Uri(origin.TrimEnd('/') + pathAndQuery, in Opaque);
+    }
 
     private static DaprError Refused(string what) => new(System.Net.HttpStatusCode.BadRequest, Grpc.Core.StatusCode.InvalidArgument,
         "ERR_DIRECT_INVOKE", $"the method path may not contain {what}, in any encoding");
