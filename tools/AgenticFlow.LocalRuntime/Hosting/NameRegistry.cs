@@ -39,13 +39,7 @@ public sealed class NameRegistry
     public string Register(SidecarAddress address)
     {
         var path = Path.Combine(_folder, $"{address.AppId}.{address.InstanceId}.json");
-        var temp = path + ".tmp";
-        File.WriteAllText(temp, JsonSerializer.Serialize(address));
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        }
-        File.Move(temp, path, overwrite: true);
+        PrivateFolder.WriteFile(path, JsonSerializer.Serialize(address));
         return path;
     }
 
