@@ -48,16 +48,17 @@ public static class SubscriptionsApi
         return TypedResults.Created($"/api/v1/subscribe/{subscription.Id}", View(subscription));
     }
 
-    public static async Task<Ok<Page<SubscriptionView>>> List(MessagingService messaging, CancellationToken ct, string? topic = null, string? agentId = null, int offset = 0, int limit = 50)
+    /// <summary>Subscriptions; an agent sees only its own (viewers, operators and admins see all).</summary>
+    public static async Task<Ok<Page<SubscriptionView>>> List(HttpRequest http, MessagingService messaging, CancellationToken ct, string? topic = null, string? agentId = null, int offset = 0, int limit = 50)
     {
         offset = Math.Max(0, offset);
         limit = Math.Clamp(limit, 1, 500);
-        var all = await messaging.ListSubscriptionsAsync(topic, agentId, ct);
+        var all = await messaging.ListSubscriptionsAsync(topic, CallerIdentity.From(http).RestrictedToAgent ?? agentId, ct);
         return TypedResults.Ok(new Page<SubscriptionView>(all.Skip(offset).Take(limit).Select(View).ToList(), all.Count, offset, limit));
     }
 
-    public static async Task<Results<Ok<SubscriptionView>, NotFound<ProblemDetails>>> Get(string id, MessagingService messaging, CancellationToken ct) =>
-        (await messaging.ListSubscriptionsAsync(null, null, ct)).FirstOrDefault(s => s.Id == id) is { } s
+    public static async Task<Results<Ok<SubscriptionView>, NotFound<ProblemDetails>>> Get(string id, HttpRequest http, MessagingService messaging, CancellationToken ct) =>
+        (await messaging.ListSubscriptionsAsync(null, null, ct)).FirstOrDefault(s => s.Id == id && (CallerIdentity.From(http).RestrictedToAgent is not { } agent || agent == s.AgentId)) is { } s
             ? TypedResults.Ok(View(s))
             : TypedResults.NotFound(MessagesApi.NotFoundProblem($"No subscription {id}."));
 

@@ -40,6 +40,8 @@ public sealed partial class MessagingService(
 
     public async Task<SendResult> SendAsync(SendCommand command, CancellationToken ct)
     {
+        // A key is the sender's own: another sender using the same key must not suppress this message.
+        command = command with { IdempotencyKey = command.IdempotencyKey is { } given ? $"{command.From}\n{given}" : null };
         if (command.IdempotencyKey is { } key && await store.GetIdempotentAsync(key, ct) is { } earlier)
         {
             return new SendResult(SendStatus.Duplicate, earlier.MessageId, earlier.Priority);
