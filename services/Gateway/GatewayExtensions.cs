@@ -41,7 +41,19 @@ public static class GatewayExtensions
         {
             jwt.MapInboundClaims = false;
             // Right after start the signing key may still be on its way from the secret store.
-            jwt.Events = new JwtBearerEvents { OnMessageReceived = _ => credentials.WhenLoaded(TimeSpan.FromSeconds(5)) };
+            jwt.Events = new JwtBearerEvents
+            {
+                OnMessageReceived = _ => credentials.WhenLoaded(TimeSpan.FromSeconds(5)),
+                // An agent token acts for one agent, so it must name it.
+                OnTokenValidated = context =>
+                {
+                    if (context.Principal?.IsInRole(Roles.Agent) == true && string.IsNullOrEmpty(context.Principal.FindFirst(Roles.AgentIdClaim)?.Value))
+                    {
+                        context.Fail("a token with the agent role needs an agent_id claim");
+                    }
+                    return Task.CompletedTask;
+                },
+            };
             jwt.TokenValidationParameters = new Microsoft.IdentityModel.Tokens.TokenValidationParameters
             {
                 ValidIssuer = gateway.Value.JwtIssuer,

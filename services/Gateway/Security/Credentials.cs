@@ -69,6 +69,10 @@ public sealed partial class Credentials(DaprClient dapr, IOptions<GatewayOptions
             {
                 throw new FormatException($"API key '{entry.Name}' needs a 64-hex-digit sha256 and roles from {string.Join(", ", Roles.All)}");
             }
+            if (entry.Roles.Contains(Roles.Agent) && string.IsNullOrEmpty(entry.AgentId))
+            {
+                throw new FormatException($"API key '{entry.Name}' has the agent role but no agentId: an agent key acts for one agent");
+            }
         }
         _keys = entries.ToDictionary(e => e.Sha256.ToLowerInvariant());
         if (!string.IsNullOrEmpty(settings.JwtSigningKeySecret))

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using AgenticFlow.Providers.Domain;
 using AgenticFlow.Providers.Storage;
+using AgenticFlow.ServiceDefaults;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
@@ -25,8 +26,21 @@ public static class ProvidersApi
         return api;
     }
 
-    public static string CallerOf(HttpRequest http, string? bodyCaller) =>
-        http.Headers[AgenticFlow.ServiceDefaults.CallerIdentity.AgentHeader].ToString() is { Length: > 0 } agent ? agent : bodyCaller is { Length: > 0 } c ? c : "anonymous";
+    /// <summary>Who is charged and limited: the agent the gateway names; for admins, operators and other services the
+    /// request's own caller (so a team or workflow can be charged); an edge caller that is neither is charged as itself.</summary>
+    public static string CallerOf(HttpRequest http, string? bodyCaller)
+    {
+        var identity = CallerIdentity.From(http);
+        if (identity.AgentId is { } agent && !identity.Privileged)
+        {
+            return agent;
+        }
+        if (identity.Privileged)
+        {
+            return bodyCaller is { Length: > 0 } c ? c : identity.AgentId ?? identity.Principal ?? "anonymous";
+        }
+        return "principal:" + identity.Principal;
+    }
 
     public static async Task<IResult> Complete(CompleteRequest request, HttpContext http, CompletionService completions, ProviderRegistry registry, IOptions<ProvidersOptions> options, CancellationToken ct)
     {
@@ -106,6 +120,11 @@ public static class ProvidersApi
 
     public static async Task<IResult> UpdateConfig(string id, ProviderSettings settings, HttpContext http, ProviderRegistry registry, IOptions<ProvidersOptions> options, CancellationToken ct)
     {
+        // Checked here as well as at the gateway: a provider's settings decide where its API key is sent.
+        if (CallerIdentity.From(http.Request) is { FromEdge: true } caller && !caller.Roles.Contains(CallerIdentity.Admin))
+        {
+            return TypedResults.Problem(title: "Forbidden", detail: "Only admins may change provider settings.", statusCode: StatusCodes.Status403Forbidden, type: ProblemBase + "forbidden");
+        }
         settings.Id = id;
         var errors = settings.Validate(options.Value).ToArray();
         if (errors.Length > 0)

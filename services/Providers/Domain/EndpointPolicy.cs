@@ -78,8 +78,17 @@ public static class EndpointPolicy
         }
         if (address.AddressFamily == AddressFamily.InterNetworkV6)
         {
-            var first = address.GetAddressBytes()[0];
-            return !address.IsIPv6LinkLocal && !address.IsIPv6SiteLocal && !address.IsIPv6Multicast && (first & 0xFE) != 0xFC;
+            var v6 = address.GetAddressBytes();
+            // Forms that carry an IPv4 address: NAT64 (64:ff9b::/96), IPv4-compatible (::/96), 6to4 (2002::/16).
+            if (v6[0] == 0x00 && v6[1] == 0x64 && v6[2] == 0xff && v6[3] == 0x9b && v6[4..12].All(x => x == 0) || v6[..12].All(x => x == 0))
+            {
+                return IsPublic(new IPAddress(v6[12..16]));
+            }
+            if (v6[0] == 0x20 && v6[1] == 0x02)
+            {
+                return IsPublic(new IPAddress(v6[2..6]));
+            }
+            return !address.IsIPv6LinkLocal && !address.IsIPv6SiteLocal && !address.IsIPv6Multicast && (v6[0] & 0xFE) != 0xFC;
         }
         var b = address.GetAddressBytes();
         return b[0] switch
@@ -87,7 +96,8 @@ public static class EndpointPolicy
             0 or 10 or 127 => false,
             169 => b[1] != 254,
             172 => b[1] is < 16 or > 31,
-            192 => b[1] != 168,
+            192 => b[1] != 168 && !(b[1] == 0 && b[2] is 0 or 2),
+            198 => b[1] is not (18 or 19) && !(b[1] == 51 && b[2] == 100), // benchmarking, documentation
             100 => b[1] is < 64 or > 127, // carrier-grade NAT
             >= 224 => false,
             _ => true,
