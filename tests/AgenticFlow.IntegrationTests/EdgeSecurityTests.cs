@@ -120,9 +120,9 @@ public sealed class EdgeSecurityTests(EdgeFixture fixture) : IClassFixture<EdgeF
 
     /// <summary>Calls messaging through the gateway's sidecar with the gateway's own API token, as if the gateway
     /// had let the call through, with identity headers naming <paramref name="agent"/> in <paramref name="roles"/>.</summary>
-    private async Task<HttpStatusCode> AsGatewayWouldForward(HttpMethod method, string path, string roles, string? agent, object? body = null)
+    private async Task<HttpStatusCode> AsGatewayWouldForward(HttpMethod method, string path, string roles, string? agent, object? body = null, string app = "messaging")
     {
-        var request = new HttpRequestMessage(method, $"/v1.0/invoke/messaging/method{path}");
+        var request = new HttpRequestMessage(method, $"/v1.0/invoke/{app}/method{path}");
         request.Headers.Add("dapr-api-token", Gw.DaprToken);
         request.Headers.Add("X-AgenticFlow-Principal", "someone");
         request.Headers.Add("X-AgenticFlow-Roles", roles);
@@ -163,21 +163,8 @@ public sealed class EdgeSecurityTests(EdgeFixture fixture) : IClassFixture<EdgeF
     [Fact]
     public async Task AnAgentThatIsAlsoAViewer_IsStillRestrictedAsAnAgent()
     {
-        var key = new SymmetricSecurityKey(Convert.FromBase64String(fixture.Secrets.GetProperty("gateway-jwt-signing-key").GetString()!));
-        var token = new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
-        {
-            Issuer = "agenticflow",
-            Audience = "agenticflow-api",
-            Expires = DateTime.UtcNow.AddMinutes(5),
-            Subject = new ClaimsIdentity([new Claim("sub", "mixed"), new Claim("role", "agent"), new Claim("role", "viewer"), new Claim("agent_id", "a7")]),
-            SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.HmacSha256),
-        });
-        HttpRequestMessage As(HttpMethod method, string path, object? body = null)
-        {
-            var request = Gw.Request(method, path, null, body);
-            request.Headers.Authorization = new("Bearer", token);
-            return request;
-        }
+        var token = Token(new Claim("sub", "mixed"), new Claim("role", "agent"), new Claim("role", "viewer"), new Claim("agent_id", "a7"));
+        HttpRequestMessage As(HttpMethod method, string path, object? body = null) => WithBearer(Gw.Request(method, path, null, body), token);
 
         var sendAsOther = await Gw.Client.SendAsync(As(HttpMethod.Post, "/api/v1/messages", new { recipient = new { kind = "agent", id = "a1" }, body = "x", from = "a1" }));
         var subscribeOther = await Gw.Client.SendAsync(As(HttpMethod.Post, "/api/v1/subscribe", new { agentId = "a1", topic = "news" }));
@@ -192,6 +179,88 @@ public sealed class EdgeSecurityTests(EdgeFixture fixture) : IClassFixture<EdgeF
         var readOwn = await Gw.Client.SendAsync(As(HttpMethod.Get, $"/api/v1/messages/{ownId}"));
         Assert.Equal(HttpStatusCode.OK, readOwn.StatusCode);
         Assert.Equal("a7", (await readOwn.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("from").GetString());
+    }
+
+    private string Token(params Claim[] claims) => new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+    {
+        Issuer = "agenticflow",
+        Audience = "agenticflow-api",
+        Expires = DateTime.UtcNow.AddMinutes(5),
+        Subject = new ClaimsIdentity(claims),
+        SigningCredentials = new SigningCredentials(new SymmetricSecurityKey(Convert.FromBase64String(fixture.Secrets.GetProperty("gateway-jwt-signing-key").GetString()!)), SecurityAlgorithms.HmacSha256),
+    });
+
+    private static HttpRequestMessage WithBearer(HttpRequestMessage request, string token)
+    {
+        request.Headers.Authorization = new("Bearer", token);
+        return request;
+    }
+
+    [Fact]
+    public async Task AnAgentIsChargedAsItself_AndAnAgentTokenWithoutAnAgentId_IsRefused()
+    {
+        var nameless = Token(new Claim("sub", "drifter"), new Claim("role", "agent"));
+        var ask = new { messages = new[] { new { role = "user", content = "charge someone else" } }, caller = "a1" };
+
+        var refused = await Gw.Client.SendAsync(WithBearer(Gw.Request(HttpMethod.Post, "/api/v1/providers/complete", null, ask), nameless));
+        var charged = await Gw.Client.SendAsync(Gw.Request(HttpMethod.Post, "/api/v1/providers/complete", "dev-agent-a2-key", ask));
+        var costs = await Gw.Client.SendAsync(Gw.Request(HttpMethod.Get, "/api/v1/providers/costs?groupBy=caller", "dev-admin-key"));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, charged.StatusCode);
+        var callers = (await costs.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("groups").EnumerateArray().Select(g => g.GetProperty("key").GetString()).ToList();
+        Assert.Contains("a2", callers);
+        Assert.DoesNotContain("a1", callers);
+    }
+
+    [Fact]
+    public async Task ProviderSettings_AreAdminsOnly_InTheServiceToo()
+    {
+        var config = new { kind = "openai", endpoint = "https://attacker.example/v1", apiKeySecret = "provider-openai", models = new[] { new { name = "m" } } };
+
+        Assert.Equal(HttpStatusCode.Forbidden, await AsGatewayWouldForward(HttpMethod.Put, "/api/v1/providers/local/config", "operator", null, config, app: "providers"));
+        Assert.Equal(HttpStatusCode.Forbidden, await AsGatewayWouldForward(HttpMethod.Put, "/api/v1/providers/local/config", "agent", "a2", config, app: "providers"));
+    }
+
+    [Fact]
+    public async Task IdempotencyKeys_BelongToTheirSender()
+    {
+        async Task<HttpResponseMessage> Send(HttpRequestMessage request)
+        {
+            request.Headers.Add("Idempotency-Key", "invoice-42");
+            return await Gw.Client.SendAsync(request);
+        }
+        var body = new { recipient = new { kind = "agent", id = "a9" }, body = "pay" };
+
+        var first = await Send(Gw.Request(HttpMethod.Post, "/api/v1/messages", "dev-agent-a2-key", body));
+        var other = await Send(WithBearer(Gw.Request(HttpMethod.Post, "/api/v1/messages", null, body), Token(new Claim("sub", "x"), new Claim("role", "agent"), new Claim("agent_id", "a8"))));
+        var again = await Send(Gw.Request(HttpMethod.Post, "/api/v1/messages", "dev-agent-a2-key", body));
+
+        static async Task<string> Id(HttpResponseMessage r) => (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("messageId").GetString()!;
+        Assert.Equal(HttpStatusCode.Accepted, other.StatusCode);
+        Assert.False(other.Headers.Contains("Idempotent-Replayed"));
+        var firstId = await Id(first);
+        Assert.NotEqual(firstId, await Id(other));
+        Assert.Equal("true", again.Headers.GetValues("Idempotent-Replayed").Single());
+        Assert.Equal(firstId, await Id(again));
+    }
+
+    [Fact]
+    public async Task AnAgent_SeesOnlyItsOwnSubscriptions()
+    {
+        var mine = await Gw.Client.SendAsync(Gw.Request(HttpMethod.Post, "/api/v1/subscribe", "dev-agent-a2-key", new { agentId = "a2", topic = "secret-deals", filter = new { customer = "acme" } }));
+        var theirs = await Gw.Client.SendAsync(Gw.Request(HttpMethod.Post, "/api/v1/subscribe", "dev-agent-a1-key", new { agentId = "a1", topic = "secret-deals" }));
+        var theirId = (await theirs.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString();
+
+        var listedByA2 = await Gw.Client.SendAsync(Gw.Request(HttpMethod.Get, "/api/v1/subscribe?topic=secret-deals", "dev-agent-a2-key"));
+        var a2ReadsA1 = await Gw.Client.SendAsync(Gw.Request(HttpMethod.Get, $"/api/v1/subscribe/{theirId}", "dev-agent-a2-key"));
+        var listedByViewer = await Gw.Client.SendAsync(Gw.Request(HttpMethod.Get, "/api/v1/subscribe?topic=secret-deals", "dev-viewer-key"));
+
+        Assert.Equal(HttpStatusCode.Created, mine.StatusCode);
+        var agents = (await listedByA2.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("items").EnumerateArray().Select(i => i.GetProperty("agentId").GetString()).ToList();
+        Assert.Equal(["a2"], agents);
+        Assert.Equal(HttpStatusCode.NotFound, a2ReadsA1.StatusCode);
+        Assert.Equal(2, (await listedByViewer.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("items").GetArrayLength());
     }
 
     [Fact]

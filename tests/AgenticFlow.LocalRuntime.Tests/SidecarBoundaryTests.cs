@@ -94,6 +94,33 @@ public sealed class SidecarBoundaryTests
     }
 
     [Fact]
+    public async Task GrpcInvocation_RefusesAQueryThatWouldSmuggleASecondRequest_AndPassesValidPathsAsWritten()
+    {
+        await using var pair = await Pair.StartAsync();
+        using var channel = Grpc.Net.Client.GrpcChannel.ForAddress($"http://127.0.0.1:{pair.Caller.GrpcPort}");
+        var dapr = new Dapr.Client.Autogen.Grpc.v1.Dapr.DaprClient(channel);
+        var token = new Grpc.Core.Metadata { { "dapr-api-token", "caller-token" } };
+        Dapr.Client.Autogen.Grpc.v1.InvokeServiceRequest Call(string method, string query) => new()
+        {
+            Id = pair.TargetId,
+            Message = new Dapr.Client.Autogen.Grpc.v1.InvokeRequest
+            {
+                Method = method,
+                HttpExtension = new Dapr.Client.Autogen.Grpc.v1.HTTPExtension { Verb = Dapr.Client.Autogen.Grpc.v1.HTTPExtension.Types.Verb.Get, Querystring = query },
+            },
+        };
+
+        const string smuggle = "a=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\nPOST /__agenticflow/workflows/v1.0/workflows/dapr/Evil/start?instanceID=smuggled HTTP/1.1\r\nX-Junk: z";
+        var refused = await Assert.ThrowsAsync<Grpc.Core.RpcException>(async () => await dapr.InvokeServiceAsync(Call("x", smuggle), token));
+        var dots = await Assert.ThrowsAsync<Grpc.Core.RpcException>(async () => await dapr.InvokeServiceAsync(Call("x/../../v1.0/metadata", ""), token));
+        await dapr.InvokeServiceAsync(Call("items/a%20b/caf\u00e9 au lait", "q=1&r=%2F"), token);
+
+        Assert.Equal(Grpc.Core.StatusCode.InvalidArgument, refused.StatusCode);
+        Assert.Equal(Grpc.Core.StatusCode.InvalidArgument, dots.StatusCode);
+        Assert.Equal(["/items/a%20b/caf%C3%A9%20au%20lait?q=1&r=%2F"], pair.Invoked);
+    }
+
+    [Fact]
     public async Task CallerAppId_IsStatedBySidecars_NeverTakenFromTheCaller()
     {
         await using var pair = await Pair.StartAsync();
@@ -191,6 +218,36 @@ public sealed class SidecarBoundaryTests
         Assert.False(providers.Allows("secretstore", "postgres:connectionString"));
         Assert.True(providers.Allows("secretstore", "provider-openai"));
     }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public void NameRegistry_RefusesAFolderUnderOneOtherUsersCouldReplace()
+    {
+        var root = Directory.CreateTempSubdirectory("agenticflow-shared-parent-");
+        try
+        {
+            // A parent anyone may write to (not a sticky folder of root's): whoever can write there can swap the registry.
+            File.SetUnixFileMode(root.FullName, (UnixFileMode)0x1FF);
+            var refused = Assert.Throws<InvalidOperationException>(() => new NameRegistry(Path.Combine(root.FullName, "apps")));
+            Assert.Contains("other users may write", refused.Message);
+
+            // The same parent owned by another user.
+            File.SetUnixFileMode(root.FullName, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            if (Environment.UserName == "root")
+            {
+                Assert.Equal(0, Chown(root.FullName, 12345, 12345));
+                var foreign = Assert.Throws<InvalidOperationException>(() => new NameRegistry(Path.Combine(root.FullName, "apps2")));
+                Assert.Contains("belongs to user id 12345", foreign.Message);
+            }
+        }
+        finally
+        {
+            root.Delete(recursive: true);
+        }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "chown", SetLastError = true)]
+    private static extern int Chown(string path, int owner, int group);
 
     [Fact]
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
