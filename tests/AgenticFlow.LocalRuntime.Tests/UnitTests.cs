@@ -133,6 +133,10 @@ public sealed class OptionsAndFilesTests
         {
             Assert.All(app.ResourcesPaths, p => Assert.True(Directory.Exists(p), p));
             ComponentRegistry.Validate(ResourceLoader.Load(app.ResourcesPaths));
+            // Every app runs with its own Configuration, found where the Dapr CLI looks (relative to appDirPath).
+            Assert.Equal(Path.Combine(root, "dapr-config", app.AppId + ".yaml"), app.ConfigPath);
+            Assert.True(File.Exists(app.ConfigPath), app.ConfigPath);
+            Assert.NotEmpty(ResourceLoader.LoadSecretScopes(app.ConfigPath).ByStore);
         }
         foreach (var profile in Directory.GetDirectories(Path.Combine(root, "components")))
         {

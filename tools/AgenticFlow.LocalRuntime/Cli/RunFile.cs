@@ -57,13 +57,15 @@ public static class RunFile
                 ? cmd.Children.OfType<YamlScalarNode>().Select(s => s.Value!).ToList()
                 : [];
             var resources = Resources(node, dir);
-            var config = Scalar(node, "configFilePath") ?? commonConfig;
+            // As the Dapr CLI does: an app's own paths are relative to its appDirPath, the common section's to the run file.
+            var config = Scalar(node, "configFilePath") is { } own ? Path.GetFullPath(Path.Combine(dir, own))
+                : commonConfig is null ? null : Path.GetFullPath(Path.Combine(baseDir, commonConfig));
             apps.Add(new RunApp(
                 appId, dir,
                 Int(node, "appPort"), Int(node, "daprHTTPPort"), Int(node, "daprGRPCPort"),
                 command, env,
                 resources.Count > 0 ? resources : commonResources.Count > 0 ? commonResources : [Path.Combine(baseDir, "components")],
-                config is null ? null : Path.GetFullPath(Path.Combine(baseDir, config)),
+                config,
                 Scalar(node, "logLevel") ?? Scalar(common, "logLevel") ?? "info",
                 Int(node, "replicas") ?? 1));
         }
