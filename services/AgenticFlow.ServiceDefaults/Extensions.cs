@@ -23,6 +23,7 @@ public static class Extensions
     {
         builder.ConfigureOpenTelemetry();
         builder.Services.AddProblemDetails();
+        builder.Services.AddBadInputHandling();
         builder.Services.AddOpenApi();
         // DaprClient reads DAPR_HTTP_PORT, DAPR_GRPC_PORT and DAPR_API_TOKEN from the environment.
         builder.Services.AddDaprClient();
@@ -64,7 +65,9 @@ public static class Extensions
     public static WebApplication MapDefaultEndpoints(this WebApplication app, bool requireSidecarToken = true)
     {
         app.UseExceptionHandler();
-        app.UseStatusCodePages();
+        // Error answers without a body (415, 405, 404 from routing) get one: problem details, or the writer of the
+        // path's surface (OpenAI's error shape under /v1 of the providers service).
+        app.UseStatusCodePages(BadInputHandler.WriteStatusAsync);
         if (requireSidecarToken)
         {
             app.UseMiddleware<AppTokenCheck>();

@@ -18,7 +18,7 @@ public static class GatewayExtensions
 {
     public const string PolicyScheme = "Gateway";
     public const string CorrelationHeader = "X-Correlation-Id";
-    public const string ProblemBase = "https://agenticflow.dev/problems/";
+    public const string ProblemBase = AgenticFlow.ServiceDefaults.Problems.Base;
     /// <summary>Headers a client may not pass on: credentials, the identity only the gateway states, and the ones only
     /// Dapr sidecars set (caller and callee app ids, header-based invocation, the local runtime's peer key).</summary>
     private static readonly string[] InternalHeaders = [

@@ -1,6 +1,7 @@
 using AgenticFlow.Providers.Clients;
 using AgenticFlow.Providers.Domain;
 using AgenticFlow.Providers.Storage;
+using AgenticFlow.ServiceDefaults;
 
 namespace AgenticFlow.Providers;
 
@@ -13,6 +14,7 @@ public static class Extensions
             .ValidateDataAnnotations()
             .Validate(o => o.Items.All(p => !p.Validate(o).Any()), "every configured provider must be valid (kind, endpoint and its address policy, API key secret prefix, models, prices, limits)")
             .ValidateOnStart();
+        builder.Services.AddBadInputWriter("/v1", Apis.OpenAiCompatibleApi.WriteBadInput);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ChatClientFactory>();
         builder.Services.AddSingleton<ProviderRegistry>();

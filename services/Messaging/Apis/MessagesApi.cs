@@ -9,7 +9,7 @@ namespace AgenticFlow.Messaging.Apis;
 /// <summary>Sending, receiving under a lease, acknowledging and dead letters: <c>/api/v1/messages</c>.</summary>
 public static class MessagesApi
 {
-    public const string ProblemBase = "https://agenticflow.dev/problems/";
+    public const string ProblemBase = Problems.Base;
 
     public static RouteGroupBuilder MapMessagesApi(this IEndpointRouteBuilder app)
     {

@@ -45,6 +45,11 @@ public static class RequestReader
             for (var i = 0; i < request.Messages.Count; i++)
             {
                 var m = request.Messages[i];
+                if (m is null)
+                {
+                    errors[$"messages[{i}]"] = ["a message is an object with a role and content"];
+                    continue;
+                }
                 var text = TextOf(m.Content);
                 if (m.Role is null || !Roles.Contains(m.Role))
                 {
@@ -69,14 +74,17 @@ public static class RequestReader
         if (o.Temperature is < 0 or > 2) { errors["options.temperature"] = ["temperature must be between 0 and 2"]; }
         if (o.TopP is < 0 or > 1) { errors["options.topP"] = ["topP must be between 0 and 1"]; }
         if (o.ResponseFormat is not (null or "text" or "json")) { errors["options.responseFormat"] = ["responseFormat must be text or json"]; }
-        if (o.Tools?.Any(t => string.IsNullOrWhiteSpace(t.Name)) == true) { errors["options.tools"] = ["every tool needs a name"]; }
+        if (o.Tools?.Any(t => string.IsNullOrWhiteSpace(t?.Name)) == true) { errors["options.tools"] = ["every tool needs a name"]; }
+        if (o.Stop?.Any(s => s is null) == true) { errors["options.stop"] = ["stop sequences must be strings"]; }
         var routing = request.Routing ?? new RoutingDto(null, null, null, null, null, null);
         var strategy = routing.Strategy ?? "priority";
         if (!CompletionService.Strategies.Contains(strategy)) { errors["routing.strategy"] = [$"strategy must be one of {string.Join(", ", CompletionService.Strategies)}"]; }
         if (routing.MaxCostUsd is < 0) { errors["routing.maxCostUsd"] = ["maxCostUsd must not be negative"]; }
         if (routing.MaxLatencyMs is <= 0) { errors["routing.maxLatencyMs"] = ["maxLatencyMs must be positive"]; }
         if (routing.CacheTtlSeconds is < 0 or > 7 * 86_400) { errors["routing.cacheTtlSeconds"] = ["cacheTtlSeconds must be between 0 and 604800"]; }
-        if (routing.Providers?.FirstOrDefault(p => !knownProviders.Contains(p)) is { } unknown) { errors["routing.providers"] = [$"unknown provider '{unknown}'"]; }
+        if (routing.Providers?.Any(p => p is null) == true) { errors["routing.providers"] = ["providers are a list of provider ids"]; }
+        else if (routing.Providers?.FirstOrDefault(p => !knownProviders.Contains(p)) is { } unknown) { errors["routing.providers"] = [$"unknown provider '{unknown}'"]; }
+        if (routing.RequiredFeatures?.Any(f => f is null) == true) { errors["routing.requiredFeatures"] = ["features must be strings"]; }
         var features = routing.RequiredFeatures ?? [];
         if (o.Tools is { Count: > 0 } && !features.Contains("tools")) { features = [.. features, "tools"]; }
         if (o.ResponseFormat == "json" && !features.Contains("json")) { features = [.. features, "json"]; }

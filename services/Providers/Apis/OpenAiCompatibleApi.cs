@@ -120,6 +120,10 @@ public static class OpenAiCompatibleApi
         }
     }
 
+    /// <summary>A request the service cannot read gets OpenAI's error shape here too.</summary>
+    public static Task WriteBadInput(HttpContext http, int status, string detail) =>
+        Error(status, detail, "invalid_request_error").ExecuteAsync(http);
+
     private static IResult Error(int status, string message, string code) =>
         Results.Json(new { error = new { message, type = status < 500 ? "invalid_request_error" : "server_error", code } }, Json, statusCode: status);
 }

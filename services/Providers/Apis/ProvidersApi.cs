@@ -11,7 +11,7 @@ namespace AgenticFlow.Providers.Apis;
 /// <summary><c>/api/v1/providers</c>: completions, provider settings, status and costs.</summary>
 public static class ProvidersApi
 {
-    public const string ProblemBase = "https://agenticflow.dev/problems/";
+    public const string ProblemBase = Problems.Base;
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     public static RouteGroupBuilder MapProvidersApi(this IEndpointRouteBuilder app)

@@ -85,13 +85,18 @@ public sealed class ProviderSettings
         {
             yield return "endpoint must be an absolute URL";
         }
-        if (Models.Count == 0 || Models.Any(m => string.IsNullOrWhiteSpace(m.Name)))
+        if (Models is not { Count: > 0 } || Models.Any(m => string.IsNullOrWhiteSpace(m?.Name)))
         {
-            yield return "models must name at least one model";
+            yield return "models must name at least one model, each with a name";
+            yield break;
         }
         if (Models.Any(m => m.InputPricePer1M < 0 || m.OutputPricePer1M < 0))
         {
             yield return "prices must not be negative";
+        }
+        if (Models.Any(m => m.Features is null || m.Features.Any(f => f is null)))
+        {
+            yield return "a model's features are a list of names";
         }
         if (Rpm < 0 || Tpm < 0 || Weight < 0 || TimeoutSeconds is < 1 or > 600)
         {
