@@ -11,7 +11,7 @@ namespace AgenticFlow.IntegrationTests;
 /// <summary>One platform (gateway, messaging, providers and their sidecars) for every attack of this class.</summary>
 public sealed class EdgeFixture : IAsyncLifetime
 {
-    public GatewayHarness Gateway { get; private set; } = null!;
+    public PlatformHarness Gateway { get; private set; } = null!;
     public JsonElement Secrets { get; private set; }
 
     /// <summary>Admin sends a1 this message before any attack; no attack may lease, read or remove it.</summary>
@@ -20,7 +20,7 @@ public sealed class EdgeFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Gateway = await GatewayHarness.StartAsync();
+        Gateway = await PlatformHarness.StartAsync();
         var repo = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../.."));
         Secrets = JsonDocument.Parse(File.ReadAllText(Path.Combine(repo, "components/local/secrets.json"))).RootElement.Clone();
         var sent = await Gateway.Client.SendAsync(Gateway.Request(HttpMethod.Post, "/api/v1/messages", "dev-admin-key",
@@ -37,7 +37,7 @@ public sealed class EdgeFixture : IAsyncLifetime
 /// </summary>
 public sealed class EdgeSecurityTests(EdgeFixture fixture) : IClassFixture<EdgeFixture>
 {
-    private GatewayHarness Gw => fixture.Gateway;
+    private PlatformHarness Gw => fixture.Gateway;
 
     private static readonly string[] Keys = ["dev-admin-key", "dev-operator-key", "dev-agent-a2-key", "dev-viewer-key", ""];
 

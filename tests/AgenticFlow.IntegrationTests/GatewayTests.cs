@@ -18,7 +18,7 @@ public sealed class GatewayTests
     [Fact]
     public async Task Credentials_AndRoles_AreCheckedPerRoute()
     {
-        await using var gw = await GatewayHarness.StartAsync();
+        await using var gw = await PlatformHarness.StartAsync();
 
         var anonymous = await gw.Client.SendAsync(gw.Request(HttpMethod.Post, "/api/v1/messages", null, Message("a1", "hi")));
         var unknownKey = await gw.Client.SendAsync(gw.Request(HttpMethod.Post, "/api/v1/messages", "not-a-key", Message("a1", "hi")));
@@ -52,7 +52,7 @@ public sealed class GatewayTests
     [Fact]
     public async Task JwtBearerTokens_SignedWithTheStoreKey_AreAccepted()
     {
-        await using var gw = await GatewayHarness.StartAsync();
+        await using var gw = await PlatformHarness.StartAsync();
         var repo = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../.."));
         var secrets = JsonDocument.Parse(File.ReadAllText(Path.Combine(repo, "components/local/secrets.json"))).RootElement;
         var key = new SymmetricSecurityKey(Convert.FromBase64String(secrets.GetProperty("gateway-jwt-signing-key").GetString()!));
@@ -77,7 +77,7 @@ public sealed class GatewayTests
     [Fact]
     public async Task OverTheRateLimit_Answers429WithRetryAfter()
     {
-        await using var gw = await GatewayHarness.StartAsync(new() { ["Gateway__RequestsPerSecond"] = "1", ["Gateway__Burst"] = "3" });
+        await using var gw = await PlatformHarness.StartAsync(new() { ["Gateway__RequestsPerSecond"] = "1", ["Gateway__Burst"] = "3" });
 
         var statuses = new List<HttpResponseMessage>();
         // Ten quick calls against a burst of three refilled at one a second: some must be refused.
@@ -104,7 +104,7 @@ public sealed class GatewayTests
     [Fact]
     public async Task BadInput_Gets400Or413ProblemDetails_AndNothingIsStored()
     {
-        await using var gw = await GatewayHarness.StartAsync();
+        await using var gw = await PlatformHarness.StartAsync();
 
         async Task<HttpResponseMessage> Post(HttpContent content)
         {
@@ -125,6 +125,13 @@ public sealed class GatewayTests
             Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         }
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, hugeRequest.StatusCode);
+        // A body that does not bind says where: the field and the position, with a stable problem type.
+        var wrongType = await (await Post(new StringContent("{\"recipient\": 5, \"body\": 1}", Encoding.UTF8, "application/json"))).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("https://agenticflow.dev/problems/malformed-request", wrongType.GetProperty("type").GetString());
+        Assert.Contains("$.recipient", wrongType.GetProperty("detail").GetString());
+        var badQuery = await gw.Client.SendAsync(gw.Request(HttpMethod.Get, "/api/v1/messages/queue/b1?max=abc", Admin));
+        Assert.Equal(HttpStatusCode.BadRequest, badQuery.StatusCode);
+        Assert.Contains("max", (await badQuery.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString());
         var stats = await gw.Client.SendAsync(gw.Request(HttpMethod.Get, "/api/v1/messages/queue/b1/stats", Admin));
         Assert.Equal(0, (await stats.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("depth").GetInt32());
     }
@@ -132,7 +139,7 @@ public sealed class GatewayTests
     [Fact]
     public async Task CorrelationIds_AreEchoed_AndSpoofedIdentityHeadersAreStripped()
     {
-        await using var gw = await GatewayHarness.StartAsync();
+        await using var gw = await PlatformHarness.StartAsync();
 
         var request = gw.Request(HttpMethod.Post, "/api/v1/subscribe", AgentA1, new { agentId = "a2", topic = "news" });
         request.Headers.Add("X-AgenticFlow-Roles", "admin");
@@ -149,7 +156,7 @@ public sealed class GatewayTests
     [Fact]
     public async Task OpenAiClients_UseThePlatformThroughTheGateway_WithAnApiKeyAsTheirBearerToken()
     {
-        await using var gw = await GatewayHarness.StartAsync();
+        await using var gw = await PlatformHarness.StartAsync();
         var sdk = new OpenAI.Chat.ChatClient("local-echo", new System.ClientModel.ApiKeyCredential(AgentA1),
             new OpenAI.OpenAIClientOptions { Endpoint = new Uri($"http://127.0.0.1:{gw.Port}/v1") });
 

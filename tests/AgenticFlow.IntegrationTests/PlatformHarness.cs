@@ -1,0 +1,122 @@
+using System.Xml.Linq;
+using AgenticFlow.LocalRuntime.Cli;
+using AgenticFlow.LocalRuntime.Tests.Infrastructure;
+
+namespace AgenticFlow.IntegrationTests;
+
+/// <summary>
+/// The whole platform as dapr.yaml describes it: every app a process with its own sidecar (with the app's
+/// Configuration from dapr-config/), the gateway last. An app added to dapr.yaml is started here with no change.
+/// </summary>
+public sealed class PlatformHarness : IAsyncDisposable
+{
+    private readonly List<IAsyncDisposable> _parts = [];
+    private ComponentsFolder _folder = null!;
+    private bool _ownsFolder;
+
+    public HttpClient Client { get; private set; } = null!;
+    public int Port { get; private set; }
+
+    /// <summary>Every app's sidecar, service process and app token, by app id.</summary>
+    public Dictionary<string, TestSidecar> Sidecars { get; } = new(StringComparer.Ordinal);
+    public Dictionary<string, ServiceProcess> Services { get; } = new(StringComparer.Ordinal);
+    public Dictionary<string, string> AppTokens { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The gateway's sidecar and the API token the gateway holds for it.</summary>
+    public TestSidecar GatewaySidecar => Sidecars["gateway"];
+    public string DaprToken { get; private set; } = null!;
+    public TestSidecar MessagingSidecar => Sidecars["messaging"];
+    public string ComponentsPath => _folder.Path;
+
+    public static string Repository { get; } = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../.."));
+
+    /// <summary>The apps of the repository's run file.</summary>
+    public static IReadOnlyList<RunApp> Apps { get; } = RunFile.Load(Path.Combine(Repository, "dapr.yaml"));
+
+    /// <summary>Starts every app. <paramref name="env"/> adds settings per app id; <paramref name="folder"/> replaces the
+    /// default components (SQLite state, in-memory pub/sub, the repository's development secrets).</summary>
+    public static async Task<PlatformHarness> StartAsync(Dictionary<string, Dictionary<string, string>>? env = null, ComponentsFolder? folder = null)
+    {
+        var harness = new PlatformHarness { _folder = folder ?? new ComponentsFolder().State("sqlite").PubSub("in-memory"), _ownsFolder = folder is null };
+        harness._folder.SecretStore(File.ReadAllText(Path.Combine(Repository, "components/local/secrets.json")));
+        // A name registry of its own, so this platform's apps find only each other.
+        var names = new AgenticFlow.LocalRuntime.Hosting.NameRegistry(Path.Combine(harness._folder.Path, "names"));
+        try
+        {
+            foreach (var app in Apps.OrderBy(a => a.AppId == "gateway"))
+            {
+                await harness.StartAppAsync(app, env?.GetValueOrDefault(app.AppId) ?? [], names);
+            }
+        }
+        catch
+        {
+            await harness.DisposeAsync();
+            throw;
+        }
+        harness.Port = harness.Services["gateway"].Port;
+        harness.Client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{harness.Port}") };
+        return harness;
+    }
+
+    /// <summary>Gateway settings only: the common case.</summary>
+    public static Task<PlatformHarness> StartAsync(Dictionary<string, string> gatewayEnv) =>
+        StartAsync(new Dictionary<string, Dictionary<string, string>> { ["gateway"] = gatewayEnv });
+
+    private async Task StartAppAsync(RunApp app, Dictionary<string, string> extraEnv, AgenticFlow.LocalRuntime.Hosting.NameRegistry names)
+    {
+        int http = TestSidecar.FreePort(), grpc = TestSidecar.FreePort(), port = TestSidecar.FreePort();
+        var isGateway = app.AppId == "gateway";
+        var token = Guid.NewGuid().ToString("N");
+        var env = new Dictionary<string, string>(extraEnv);
+        if (isGateway)
+        {
+            // The ingress calls its sidecar with an API token; the services are called by theirs with an app token.
+            env["DAPR_API_TOKEN"] = DaprToken = token;
+        }
+        else
+        {
+            env["APP_API_TOKEN"] = AppTokens[app.AppId] = token;
+        }
+        var service = await ServiceProcess.StartAsync(AssemblyOf(app), port, http, grpc, env);
+        Services[app.AppId] = service;
+        _parts.Add(service);
+        var sidecar = await TestSidecar.StartAsync(app.AppId, _folder.Path, isGateway ? null : port,
+            apiToken: isGateway ? token : null, appToken: isGateway ? null : token, httpPort: http, grpcPort: grpc, names: names, configPath: app.ConfigPath);
+        Sidecars[app.AppId] = sidecar;
+        _parts.Insert(0, sidecar);
+    }
+
+    /// <summary>The assembly an app's project builds (its AssemblyName, or the project file's name).</summary>
+    private static string AssemblyOf(RunApp app)
+    {
+        var project = Directory.GetFiles(app.AppDirPath, "*.csproj").Single();
+        return XDocument.Load(project).Descendants("AssemblyName").FirstOrDefault()?.Value ?? Path.GetFileNameWithoutExtension(project);
+    }
+
+    public HttpRequestMessage Request(HttpMethod method, string path, string? apiKey, object? json = null)
+    {
+        var request = new HttpRequestMessage(method, path);
+        if (apiKey is not null)
+        {
+            request.Headers.Add("X-Api-Key", apiKey);
+        }
+        if (json is not null)
+        {
+            request.Content = System.Net.Http.Json.JsonContent.Create(json);
+        }
+        return request;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Client?.Dispose();
+        foreach (var part in _parts)
+        {
+            await part.DisposeAsync();
+        }
+        if (_ownsFolder)
+        {
+            _folder?.Dispose();
+        }
+    }
+}
