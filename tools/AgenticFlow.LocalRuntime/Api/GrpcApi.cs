@@ -219,6 +219,11 @@ public sealed partial class DaprGrpcService(Sidecar sidecar)
         }
         using (response)
         {
+            if (response.Headers.Contains(Sidecar.PeerRefusedHeader))
+            {
+                sidecar.ForgetPeers();
+                throw new DaprError(System.Net.HttpStatusCode.InternalServerError, StatusCode.Unavailable, "ERR_DIRECT_INVOKE", $"failed to invoke, id: {request.Id}, err: its sidecar was restarted; retry");
+            }
             var data = await response.Content.ReadAsByteArrayAsync(context.CancellationToken);
             if (!response.IsSuccessStatusCode)
             {

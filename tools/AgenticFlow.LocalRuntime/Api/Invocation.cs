@@ -64,6 +64,13 @@ public static class Invocation
         }
         using (response)
         {
+            if (response.Headers.Contains(Sidecar.PeerRefusedHeader))
+            {
+                // The peer was started again since it was looked up, with a new key: the caller should retry, and the
+                // next lookup reads the new entry.
+                sidecar.ForgetPeers();
+                throw unreachable(new HttpRequestException($"the sidecar {peer.Identity} was restarted; retry"));
+            }
             await CopyResponse(response, context);
         }
     }

@@ -19,6 +19,7 @@ public sealed class Sidecar : IAsyncDisposable
 {
     public const string RuntimeVersion = "agenticflow-local-1.0";
     public const string PeerKeyHeader = "x-agenticflow-peer-key";
+    public const string PeerRefusedHeader = "x-agenticflow-peer-refused";
 
     private readonly ILogger _logger;
     private readonly NameRegistry _names;
@@ -364,6 +365,10 @@ public sealed class Sidecar : IAsyncDisposable
     // ---- invocation ----
 
     /// <summary>Where a call for <paramref name="appId"/> goes: this sidecar's own app, or another sidecar.</summary>
+    /// <summary>Forgets the sidecars found so far: one of them refused this sidecar's view of its peer key, so it
+    /// was started again meanwhile and the next lookup must read its new entry.</summary>
+    public void ForgetPeers() => _names.Refresh();
+
     public (bool Local, SidecarAddress? Remote) Route(string appId)
     {
         var id = appId.Split('.')[0];

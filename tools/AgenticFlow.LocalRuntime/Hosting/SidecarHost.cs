@@ -158,6 +158,8 @@ public sealed class SidecarHost : IAsyncDisposable
             {
                 if (!sidecar.IsPeerKey(context.Request.Headers[Sidecar.PeerKeyHeader]))
                 {
+                    // Marked, so a calling sidecar holding a stale key (this one was restarted) can tell it from an app's 403.
+                    context.Response.Headers[Sidecar.PeerRefusedHeader] = "1";
                     await Write(context, new DaprError(HttpStatusCode.Forbidden, Grpc.Core.StatusCode.PermissionDenied, "ERR_PERMISSION_DENIED", "peer endpoints take only a sidecar's peer key"));
                     return;
                 }
