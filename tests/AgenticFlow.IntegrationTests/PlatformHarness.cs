@@ -10,15 +10,19 @@ namespace AgenticFlow.IntegrationTests;
 /// </summary>
 public sealed class PlatformHarness : IAsyncDisposable
 {
-    private readonly List<IAsyncDisposable> _parts = [];
     private ComponentsFolder _folder = null!;
     private bool _ownsFolder;
+    private IReadOnlySet<string> _processSidecars = new HashSet<string>();
+    private string _names = null!;
 
     public HttpClient Client { get; private set; } = null!;
     public int Port { get; private set; }
 
     /// <summary>Every app's sidecar, service process and app token, by app id.</summary>
     public Dictionary<string, TestSidecar> Sidecars { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Sidecars started as their own OS processes (so a test can kill -9 them), by app id.</summary>
+    public Dictionary<string, RuntimeProcess> SidecarProcesses { get; } = new(StringComparer.Ordinal);
     public Dictionary<string, ServiceProcess> Services { get; } = new(StringComparer.Ordinal);
     public Dictionary<string, string> AppTokens { get; } = new(StringComparer.Ordinal);
 
@@ -34,13 +38,15 @@ public sealed class PlatformHarness : IAsyncDisposable
     public static IReadOnlyList<RunApp> Apps { get; } = RunFile.Load(Path.Combine(Repository, "dapr.yaml"));
 
     /// <summary>Starts every app. <paramref name="env"/> adds settings per app id; <paramref name="folder"/> replaces the
-    /// default components (SQLite state, in-memory pub/sub, the repository's development secrets).</summary>
-    public static async Task<PlatformHarness> StartAsync(Dictionary<string, Dictionary<string, string>>? env = null, ComponentsFolder? folder = null)
+    /// default components (SQLite state, in-memory pub/sub, the repository's development secrets); the sidecars of
+    /// <paramref name="processSidecars"/> run as their own processes.</summary>
+    public static async Task<PlatformHarness> StartAsync(Dictionary<string, Dictionary<string, string>>? env = null, ComponentsFolder? folder = null, IReadOnlySet<string>? processSidecars = null)
     {
-        var harness = new PlatformHarness { _folder = folder ?? new ComponentsFolder().State("sqlite").PubSub("in-memory"), _ownsFolder = folder is null };
+        var harness = new PlatformHarness { _folder = folder ?? new ComponentsFolder().State("sqlite").PubSub("in-memory"), _ownsFolder = folder is null, _processSidecars = processSidecars ?? new HashSet<string>() };
         harness._folder.SecretStore(File.ReadAllText(Path.Combine(Repository, "components/local/secrets.json")));
         // A name registry of its own, so this platform's apps find only each other.
-        var names = new AgenticFlow.LocalRuntime.Hosting.NameRegistry(Path.Combine(harness._folder.Path, "names"));
+        harness._names = Path.Combine(harness._folder.Path, "names");
+        var names = new AgenticFlow.LocalRuntime.Hosting.NameRegistry(harness._names);
         try
         {
             foreach (var app in Apps.OrderBy(a => a.AppId == "gateway"))
@@ -77,14 +83,26 @@ public sealed class PlatformHarness : IAsyncDisposable
         {
             env["APP_API_TOKEN"] = AppTokens[app.AppId] = token;
         }
-        var service = await ServiceProcess.StartAsync(AssemblyOf(app), port, http, grpc, env);
-        Services[app.AppId] = service;
-        _parts.Add(service);
-        var sidecar = await TestSidecar.StartAsync(app.AppId, _folder.Path, isGateway ? null : port,
+        Services[app.AppId] = await ServiceProcess.StartAsync(AssemblyOf(app), port, http, grpc, env);
+        if (_processSidecars.Contains(app.AppId))
+        {
+            var tokens = new Dictionary<string, string> { [isGateway ? "DAPR_API_TOKEN" : "APP_API_TOKEN"] = token };
+            SidecarProcesses[app.AppId] = await RuntimeProcess.StartAsync(app.AppId, _folder.Path, isGateway ? null : port, http, grpc, _names, app.ConfigPath, tokens);
+            return;
+        }
+        Sidecars[app.AppId] = await TestSidecar.StartAsync(app.AppId, _folder.Path, isGateway ? null : port,
             apiToken: isGateway ? token : null, appToken: isGateway ? null : token, httpPort: http, grpcPort: grpc, names: names, configPath: app.ConfigPath);
-        Sidecars[app.AppId] = sidecar;
-        _parts.Insert(0, sidecar);
     }
+
+    /// <summary>kill -9 of an app's service process, then (when asked) the same service started again.</summary>
+    public Task KillServiceAsync(string appId) => Services[appId].KillAsync();
+
+    public async Task RestartServiceAsync(string appId) => Services[appId] = await Services[appId].StartAgain();
+
+    /// <summary>kill -9 of an app's sidecar process (see <c>processSidecars</c>), and the same sidecar started again.</summary>
+    public Task KillSidecarAsync(string appId) => SidecarProcesses[appId].KillAsync();
+
+    public async Task RestartSidecarAsync(string appId) => SidecarProcesses[appId] = await SidecarProcesses[appId].StartAgain();
 
     /// <summary>The assembly an app's project builds (its AssemblyName, or the project file's name).</summary>
     private static string AssemblyOf(RunApp app)
@@ -110,9 +128,17 @@ public sealed class PlatformHarness : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Client?.Dispose();
-        foreach (var part in _parts)
+        foreach (var sidecar in Sidecars.Values)
         {
-            await part.DisposeAsync();
+            await sidecar.DisposeAsync();
+        }
+        foreach (var sidecar in SidecarProcesses.Values)
+        {
+            await sidecar.DisposeAsync();
+        }
+        foreach (var service in Services.Values)
+        {
+            await service.DisposeAsync();
         }
         if (_ownsFolder)
         {

@@ -18,6 +18,9 @@ public sealed class ServiceProcess : IAsyncDisposable
     public int Port { get; }
     public string Output => string.Join('\n', _output);
 
+    /// <summary>Starts the same service again (same ports and settings), as after a crash.</summary>
+    public Func<Task<ServiceProcess>> StartAgain { get; private set; } = null!;
+
     public static async Task<ServiceProcess> StartAsync(string assembly, int port, int sidecarHttp, int sidecarGrpc, IReadOnlyDictionary<string, string>? env = null)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -32,6 +35,7 @@ public sealed class ServiceProcess : IAsyncDisposable
         }
         var process = Process.Start(info)!;
         var service = new ServiceProcess(process, port);
+        service.StartAgain = () => StartAsync(assembly, port, sidecarHttp, sidecarGrpc, env);
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) { service._output.Enqueue(e.Data); } };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { service._output.Enqueue(e.Data); } };
         process.BeginOutputReadLine();

@@ -17,7 +17,11 @@ public sealed class RuntimeProcess : IAsyncDisposable
     public int HttpPort { get; }
     public HttpClient Http { get; }
 
-    public static async Task<RuntimeProcess> StartAsync(string appId, string resourcesPath, int? appPort, int httpPort, int grpcPort, string? resolverFolder = null)
+    /// <summary>Starts the same sidecar again (same ports, settings and tokens), as after a crash.</summary>
+    public Func<Task<RuntimeProcess>> StartAgain { get; private set; } = null!;
+
+    public static async Task<RuntimeProcess> StartAsync(string appId, string resourcesPath, int? appPort, int httpPort, int grpcPort, string? resolverFolder = null,
+        string? configPath = null, IReadOnlyDictionary<string, string>? env = null)
     {
         var runtime = Path.Combine(AppContext.BaseDirectory, "agenticflow-runtime.dll");
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -30,10 +34,19 @@ public sealed class RuntimeProcess : IAsyncDisposable
             info.ArgumentList.Add("--app-port");
             info.ArgumentList.Add(port.ToString());
         }
+        if (configPath is not null)
+        {
+            info.ArgumentList.Add("--config");
+            info.ArgumentList.Add(configPath);
+        }
         if (resolverFolder is not null)
         {
             // Its own name registry, so placement sees only the sidecars of this test.
             info.Environment["AGENTICFLOW_RESOLVER_DIR"] = resolverFolder;
+        }
+        foreach (var (name, value) in env ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
         }
         var process = Process.Start(info)!;
         process.OutputDataReceived += (_, _) => { };
@@ -41,6 +54,7 @@ public sealed class RuntimeProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         var runtimeProcess = new RuntimeProcess(process, httpPort);
+        runtimeProcess.StartAgain = () => StartAsync(appId, resourcesPath, appPort, httpPort, grpcPort, resolverFolder, configPath, env);
         await Eventually.True(async () =>
         {
             try
