@@ -132,7 +132,13 @@ public static class ProvidersApi
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["config"] = errors }, type: ProblemBase + "validation");
         }
         var ifMatch = http.Request.Headers.IfMatch.ToString().Trim('"');
-        var (result, version) = await registry.UpdateAsync(settings, ifMatch.Length == 0 ? null : ifMatch, ct);
+        if (ifMatch.Length == 0)
+        {
+            // Settings decide where keys and traffic go: a change must name the version it replaces.
+            return TypedResults.Problem(title: "If-Match required", detail: $"Read the provider first (GET /api/v1/providers/{id}) and send its ETag as If-Match.",
+                statusCode: StatusCodes.Status428PreconditionRequired, type: ProblemBase + "precondition-required");
+        }
+        var (result, version) = await registry.UpdateAsync(settings, ifMatch, ct);
         switch (result)
         {
             case ConfigUpdate.NotFound:

@@ -18,6 +18,13 @@ public sealed class ProviderHttpException(string providerId, HttpStatusCode stat
     public TimeSpan? RetryAfter { get; } = retryAfter;
 }
 
+/// <summary>A provider's client could not be made (its key could not be read): the provider is unavailable, not the request wrong.</summary>
+public sealed class ProviderUnavailableException(string providerId, Exception inner)
+    : Exception($"provider {providerId} is unavailable: its client could not be made", inner)
+{
+    public string ProviderId { get; } = providerId;
+}
+
 /// <summary>
 /// Makes one <see cref="IChatClient"/> per provider and model: the OpenAI SDK for OpenAI, Azure OpenAI (its v1
 /// API), Ollama and any OpenAI-compatible endpoint; the Anthropic SDK for Anthropic; the local development client.
@@ -29,11 +36,31 @@ public sealed class ChatClientFactory(DaprClient dapr, IOptions<ProvidersOptions
 {
     private readonly ConcurrentDictionary<(string Provider, string Model, string Version), Lazy<Task<IChatClient>>> _clients = new();
 
-    public Task<IChatClient> GetAsync(ProviderSettings provider, string model, string version, CancellationToken ct) =>
-        _clients.GetOrAdd((provider.Id, model, version), _ => new Lazy<Task<IChatClient>>(() => CreateAsync(provider, model, ct))).Value;
+    /// <summary>How long making a client (reading its key) may take; it does not depend on any one caller's patience.</summary>
+    private static readonly TimeSpan CreateTimeout = TimeSpan.FromSeconds(10);
 
-    private async Task<IChatClient> CreateAsync(ProviderSettings provider, string model, CancellationToken ct)
+    /// <summary>The client for a provider's model, made once and shared. Making it is not tied to the first caller's
+    /// cancellation, and a failure is not kept: the next call tries again (a brief secret-store outage passes).
+    /// A failure surfaces as <see cref="ProviderUnavailableException"/>, so routing falls back to the next provider.</summary>
+    public async Task<IChatClient> GetAsync(ProviderSettings provider, string model, string version, CancellationToken ct)
     {
+        var key = (provider.Id, model, version);
+        var made = _clients.GetOrAdd(key, _ => new Lazy<Task<IChatClient>>(() => CreateAsync(provider, model)));
+        try
+        {
+            return await made.Value.WaitAsync(ct);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            _clients.TryRemove(new KeyValuePair<(string, string, string), Lazy<Task<IChatClient>>>(key, made));
+            throw new ProviderUnavailableException(provider.Id, ex);
+        }
+    }
+
+    private async Task<IChatClient> CreateAsync(ProviderSettings provider, string model)
+    {
+        using var timeout = new CancellationTokenSource(CreateTimeout);
+        var ct = timeout.Token;
         if (provider.Kind == "local")
         {
             return new LocalChatClient(model);

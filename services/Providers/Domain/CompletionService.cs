@@ -157,6 +157,66 @@ public sealed partial class CompletionService(
 
     private async Task<CompletionResult> CompleteUncachedAsync(CompletionRequest request, CancellationToken ct)
     {
+        var (candidate, response, started, attempts) = await FirstAnswerAsync(request,
+            (client, candidate, token) => client.GetResponseAsync(request.Messages, Options(request, candidate), token), ct);
+        var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        candidate.State.Record(elapsed, failed: false);
+        var input = response.Usage?.InputTokenCount ?? TokenEstimate.Of(request.Messages);
+        var output = response.Usage?.OutputTokenCount ?? TokenEstimate.Of(response.Text);
+        var answered = new CompletionResult(response.Text, response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>().ToList(),
+            candidate.Provider.Id, response.ModelId ?? candidate.Model.Name, input, output, Price(candidate.Model, input, output), elapsed,
+            candidate.Provider.IsDevelopment, response.FinishReason?.Value, [.. attempts, $"{candidate.Provider.Id}: ok"]);
+        // After the provider answered: a failure to record is not the provider's failure.
+        await RecordAsync(request.Caller, answered, ct);
+        return answered;
+    }
+
+    /// <summary>Streams a completion. Fallback happens only before the first piece arrives: after that the caller has text.</summary>
+    public async IAsyncEnumerable<(ChatResponseUpdate? Update, CompletionResult? Final)> StreamAsync(CompletionRequest request, [EnumeratorCancellation] CancellationToken ct)
+    {
+        await AdmitAsync(request, ct);
+        var (candidate, (stream, first), started, attempts) = await FirstAnswerAsync(request, async (client, candidate, token) =>
+        {
+            var enumerator = client.GetStreamingResponseAsync(request.Messages, Options(request, candidate), ct).GetAsyncEnumerator(token);
+            return await enumerator.MoveNextAsync() ? (enumerator, enumerator.Current) : (enumerator, (ChatResponseUpdate?)null);
+        }, ct);
+        var text = new System.Text.StringBuilder();
+        UsageDetails? usage = null;
+        string? finish = null;
+        string? modelId = null;
+        await using (stream)
+        {
+            for (var update = first; update is not null; update = await stream.MoveNextAsync() ? stream.Current : null)
+            {
+                text.Append(update.Text);
+                usage = update.Contents.OfType<UsageContent>().FirstOrDefault()?.Details ?? usage;
+                finish = update.FinishReason?.Value ?? finish;
+                modelId ??= update.ModelId;
+                if (!string.IsNullOrEmpty(update.Text))
+                {
+                    yield return (update, null);
+                }
+            }
+        }
+        var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        candidate.State.Record(elapsed, failed: false);
+        var input = usage?.InputTokenCount ?? TokenEstimate.Of(request.Messages);
+        var output = usage?.OutputTokenCount ?? TokenEstimate.Of(text.ToString());
+        var result = new CompletionResult(text.ToString(), [], candidate.Provider.Id, modelId ?? candidate.Model.Name, input, output,
+            Price(candidate.Model, input, output), elapsed, candidate.Provider.IsDevelopment, finish, [.. attempts, $"{candidate.Provider.Id}: ok"]);
+        await RecordAsync(request.Caller, result, ct);
+        yield return (null, result);
+    }
+
+    /// <summary>
+    /// The routing loop both plain and streamed completions use: candidates in the strategy's order, each taken only
+    /// within its limits and closed circuit, <paramref name="attempt"/> run through its resilience pipeline. A
+    /// timeout, 5xx, 429, unreachable or unavailable provider moves on to the next (keeping the soonest
+    /// Retry-After); any other 4xx means the request itself is refused, and another provider would refuse it too.
+    /// </summary>
+    private async Task<(Candidate Candidate, T Answer, long Started, List<string> Attempts)> FirstAnswerAsync<T>(
+        CompletionRequest request, Func<IChatClient, Candidate, CancellationToken, Task<T>> attempt, CancellationToken ct)
+    {
         var candidates = await RequireCandidatesAsync(request, ct);
         var attempts = new List<string>();
         TimeSpan? soonest = null;
@@ -167,23 +227,14 @@ public sealed partial class CompletionService(
                 continue;
             }
             var started = Stopwatch.GetTimestamp();
-            CompletionResult answered;
             try
             {
                 var client = await clients.GetAsync(candidate.Provider, candidate.Model.Name, candidate.Version, ct);
-                var response = await candidate.State.Pipeline.ExecuteAsync(
-                    async token => await client.GetResponseAsync(request.Messages, Options(request, candidate), token), ct);
-                var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-                candidate.State.Record(elapsed, failed: false);
-                var input = response.Usage?.InputTokenCount ?? TokenEstimate.Of(request.Messages);
-                var output = response.Usage?.OutputTokenCount ?? TokenEstimate.Of(response.Text);
-                answered = new CompletionResult(response.Text, response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>().ToList(),
-                    candidate.Provider.Id, response.ModelId ?? candidate.Model.Name, input, output, Price(candidate.Model, input, output), elapsed,
-                    candidate.Provider.IsDevelopment, response.FinishReason?.Value, [.. attempts, $"{candidate.Provider.Id}: ok"]);
+                var answer = await candidate.State.Pipeline.ExecuteAsync(async token => await attempt(client, candidate, token), ct);
+                return (candidate, answer, started, attempts);
             }
             catch (Exception ex) when (!IsFallbackError(ex) && !ct.IsCancellationRequested && ex is not CompletionRefused)
             {
-                // A 4xx other than 429: the request itself was refused; another provider would refuse it too.
                 candidate.State.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds, failed: true);
                 throw new CompletionRefused(RefusalKind.Rejected, $"provider {candidate.Provider.Id} rejected the request ({Describe(ex)})", attempts: [.. attempts, $"{candidate.Provider.Id}: {Describe(ex)}"]);
             }
@@ -196,81 +247,13 @@ public sealed partial class CompletionService(
                     soonest = soonest is null || after < soonest ? after : soonest;
                 }
                 LogFallback(candidate.Provider.Id, Describe(ex));
-                continue;
             }
-            // Outside the provider's try: a failure to record is not the provider's failure.
-            await RecordAsync(request.Caller, answered, ct);
-            return answered;
         }
         if (attempts.All(a => a.EndsWith("rate limited", StringComparison.Ordinal)))
         {
             throw new CompletionRefused(RefusalKind.RateLimited, "every fitting provider is at its rate limit", soonest ?? TimeSpan.FromSeconds(1), attempts);
         }
         throw new CompletionRefused(RefusalKind.AllFailed, "every fitting provider failed", soonest, attempts);
-    }
-
-    /// <summary>Streams a completion. Fallback happens only before the first piece arrives: after that the caller has text.</summary>
-    public async IAsyncEnumerable<(ChatResponseUpdate? Update, CompletionResult? Final)> StreamAsync(CompletionRequest request, [EnumeratorCancellation] CancellationToken ct)
-    {
-        await AdmitAsync(request, ct);
-        var candidates = await RequireCandidatesAsync(request, ct);
-        var attempts = new List<string>();
-        TimeSpan? soonest = null;
-        foreach (var candidate in candidates)
-        {
-            if (!TryTake(candidate, request, attempts, ref soonest))
-            {
-                continue;
-            }
-            var started = Stopwatch.GetTimestamp();
-            IAsyncEnumerator<ChatResponseUpdate>? stream = null;
-            ChatResponseUpdate? first = null;
-            try
-            {
-                var client = await clients.GetAsync(candidate.Provider, candidate.Model.Name, candidate.Version, ct);
-                (stream, first) = await candidate.State.Pipeline.ExecuteAsync(async token =>
-                {
-                    var enumerator = client.GetStreamingResponseAsync(request.Messages, Options(request, candidate), ct).GetAsyncEnumerator(token);
-                    return await enumerator.MoveNextAsync() ? (enumerator, enumerator.Current) : (enumerator, (ChatResponseUpdate?)null);
-                }, ct);
-            }
-            catch (Exception ex) when (IsFallbackError(ex) && !ct.IsCancellationRequested)
-            {
-                candidate.State.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds, failed: true);
-                attempts.Add($"{candidate.Provider.Id}: {Describe(ex)}");
-                LogFallback(candidate.Provider.Id, Describe(ex));
-                continue;
-            }
-            var text = new System.Text.StringBuilder();
-            UsageDetails? usage = null;
-            string? finish = null;
-            string? modelId = null;
-            await using (stream)
-            {
-                for (var update = first; update is not null; update = await stream.MoveNextAsync() ? stream.Current : null)
-                {
-                    text.Append(update.Text);
-                    usage = update.Contents.OfType<UsageContent>().FirstOrDefault()?.Details ?? usage;
-                    finish = update.FinishReason?.Value ?? finish;
-                    modelId ??= update.ModelId;
-                    if (!string.IsNullOrEmpty(update.Text))
-                    {
-                        yield return (update, null);
-                    }
-                }
-            }
-            var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-            candidate.State.Record(elapsed, failed: false);
-            var input = usage?.InputTokenCount ?? TokenEstimate.Of(request.Messages);
-            var output = usage?.OutputTokenCount ?? TokenEstimate.Of(text.ToString());
-            var result = new CompletionResult(text.ToString(), [], candidate.Provider.Id, modelId ?? candidate.Model.Name, input, output,
-                Price(candidate.Model, input, output), elapsed, candidate.Provider.IsDevelopment, finish, [.. attempts, $"{candidate.Provider.Id}: ok"]);
-            await RecordAsync(request.Caller, result, ct);
-            yield return (null, result);
-            yield break;
-        }
-        throw new CompletionRefused(attempts.All(a => a.EndsWith("rate limited", StringComparison.Ordinal)) ? RefusalKind.RateLimited : RefusalKind.AllFailed,
-            "every fitting provider failed or is at its limit", soonest ?? TimeSpan.FromSeconds(1), attempts);
     }
 
     private static bool TryTake(Candidate candidate, CompletionRequest request, List<string> attempts, ref TimeSpan? soonest)
@@ -304,12 +287,13 @@ public sealed partial class CompletionService(
             result.InputTokens, result.OutputTokens, result.CostUsd, result.LatencyMs), ct);
 
     private static bool IsFallbackError(Exception ex) =>
-        ex is ProviderHttpException or HttpRequestException or BrokenCircuitException or Polly.Timeout.TimeoutRejectedException or TaskCanceledException or IOException;
+        ex is ProviderHttpException or ProviderUnavailableException or HttpRequestException or BrokenCircuitException or Polly.Timeout.TimeoutRejectedException or TaskCanceledException or IOException;
 
     /// <summary>What went wrong, in words fit for a response: status codes and kinds, never request details or keys.</summary>
     public static string Describe(Exception ex) => ex switch
     {
         ProviderHttpException p => $"HTTP {(int)p.Status}",
+        ProviderUnavailableException => "unavailable (its API key could not be read)",
         BrokenCircuitException => "circuit open",
         Polly.Timeout.TimeoutRejectedException or TaskCanceledException => "timed out",
         System.ClientModel.ClientResultException c => $"HTTP {c.Status}",

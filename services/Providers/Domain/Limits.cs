@@ -21,21 +21,30 @@ public sealed class ProviderLimits(int rpm, int tpm)
         AutoReplenishment = true,
     });
 
-    /// <summary>Takes one request and <paramref name="tokens"/> tokens, or nothing: returns when to try again instead.</summary>
+    private readonly Lock _gate = new();
+
+    /// <summary>Takes one request and <paramref name="tokens"/> tokens, or nothing at all: returns when to try again
+    /// instead. Both buckets are checked before either is taken from, under one lock, so a call refused for its
+    /// tokens does not spend a request (replenishing only ever adds, so a check made under the lock still holds).</summary>
     public (bool Granted, TimeSpan RetryAfter) TryAcquire(long tokens)
     {
-        var request = _requests?.AttemptAcquire(1);
-        if (request is { IsAcquired: false })
-        {
-            return (false, RetryAfter(request));
-        }
         // A call larger than the whole bucket takes the whole bucket.
-        var tokenLease = _tokens?.AttemptAcquire((int)Math.Clamp(tokens, 1, Tpm));
-        if (tokenLease is { IsAcquired: false })
+        var wanted = (int)Math.Clamp(tokens, 1, Math.Max(1, Tpm));
+        lock (_gate)
         {
-            return (false, RetryAfter(tokenLease));
+            if (_tokens is not null && _tokens.GetStatistics()!.CurrentAvailablePermits < wanted)
+            {
+                // A failed attempt takes nothing and says when enough tokens will be there.
+                return (false, RetryAfter(_tokens.AttemptAcquire(wanted)));
+            }
+            var request = _requests?.AttemptAcquire(1);
+            if (request is { IsAcquired: false })
+            {
+                return (false, RetryAfter(request));
+            }
+            _tokens?.AttemptAcquire(wanted);
+            return (true, TimeSpan.Zero);
         }
-        return (true, TimeSpan.Zero);
     }
 
     public (long? Requests, long? Tokens) Remaining() =>
