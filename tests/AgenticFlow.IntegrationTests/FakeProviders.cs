@@ -54,6 +54,10 @@ public sealed class FakeProvider : IAsyncDisposable
         {
             return (default, Results.Json(new { error = new { message = "upstream exploded" } }, statusCode: 500));
         }
+        if (step == "400")
+        {
+            return (default, Results.Json(new { error = new { message = "this request is not acceptable" } }, statusCode: 400));
+        }
         if (step.StartsWith("429:", StringComparison.Ordinal))
         {
             http.Response.Headers.RetryAfter = step[4..];

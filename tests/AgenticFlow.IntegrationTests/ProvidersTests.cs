@@ -256,9 +256,76 @@ public sealed class ProvidersTests
         // Nothing changed; a public https endpoint with a provider secret is accepted.
         var unchanged = await p.Client.GetFromJsonAsync<JsonElement>("/api/v1/providers/local");
         Assert.Equal("local", unchanged.GetProperty("kind").GetString());
-        var accepted = await p.Client.PutAsJsonAsync("/api/v1/providers/local/config", new { kind = "openai", endpoint = "https://api.openai.com/v1", apiKeySecret = "provider-openai-key", enabled = false, models });
+        var unconditional = await p.Client.PutAsJsonAsync("/api/v1/providers/local/config", new { kind = "openai", endpoint = "https://api.openai.com/v1", apiKeySecret = "provider-openai-key", enabled = false, models });
+        Assert.Equal(HttpStatusCode.PreconditionRequired, unconditional.StatusCode);
+        var etag = (await p.Client.GetAsync("/api/v1/providers/local")).Headers.ETag!.Tag;
+        using var conditional = new HttpRequestMessage(HttpMethod.Put, "/api/v1/providers/local/config")
+        {
+            Content = JsonContent.Create(new { kind = "openai", endpoint = "https://api.openai.com/v1", apiKeySecret = "provider-openai-key", enabled = false, models }),
+        };
+        conditional.Headers.TryAddWithoutValidation("If-Match", etag);
+        var accepted = await p.Client.SendAsync(conditional);
         Assert.Equal(HttpStatusCode.OK, accepted.StatusCode);
         Assert.Equal("provider-openai-key", (await p.Client.GetFromJsonAsync<JsonElement>("/api/v1/providers/local")).GetProperty("apiKeySecret").GetString());
+    }
+
+    [Fact]
+    public async Task TimeoutsAndUnreadableKeys_FallBack_WhileARejectedStreamIsNotRetriedElsewhere()
+    {
+        await using var slow = await FakeProvider.StartAsync();
+        await using var picky = await FakeProvider.StartAsync();
+        var settings = Merge(
+            Provider(0, "slow", "openai-compatible", $"http://127.0.0.1:{slow.Port}/v1", "provider-openai-key", "m", priority: 1),
+            Provider(1, "keyless", "openai-compatible", $"http://127.0.0.1:{picky.Port}/v1", "provider-not-in-the-store", "m", priority: 2),
+            Provider(2, "picky", "openai-compatible", $"http://127.0.0.1:{picky.Port}/v1", "provider-openai-key", "m", priority: 3),
+            new() { ["Providers__Items__0__TimeoutSeconds"] = "1", ["Providers__Retries"] = "0" });
+        await using var p = await StartAsync(settings);
+
+        // The slow provider times out and the keyless one cannot be made: both fall back (a missing key is the
+        // provider's trouble, not a 502 for the caller), and the third answers.
+        slow.Script.Enqueue("slow:3000");
+        var answer = await (await p.Client.PostAsJsonAsync("/api/v1/providers/complete", Ask("who is there"))).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("picky", answer.GetProperty("provider").GetString());
+        var attempts = answer.GetProperty("attempts").EnumerateArray().Select(a => a.GetString()).ToList();
+        Assert.Contains("slow: timed out", attempts);
+        Assert.Contains(attempts, a => a!.StartsWith("keyless: unavailable", StringComparison.Ordinal));
+
+        // A stream the provider refuses as a bad request (400) is the request's fault: 502, not another provider.
+        slow.Script.Enqueue("400");
+        var rejected = await p.Client.PostAsJsonAsync("/api/v1/providers/complete", Ask("refuse me", new { providers = new[] { "slow", "picky" } }, stream: true));
+        Assert.Equal(HttpStatusCode.BadGateway, rejected.StatusCode);
+        Assert.Single(picky.Requests);
+    }
+
+    [Fact]
+    public async Task CallerLimits_AndProviderTokenLimits_Refuse_WithoutSpendingOtherPermits()
+    {
+        await using var fake = await FakeProvider.StartAsync();
+        await using var p = await StartAsync(Merge(
+            Provider(0, "small", "openai-compatible", $"http://127.0.0.1:{fake.Port}/v1", "provider-openai-key", "m", priority: 1, rpm: 3),
+            new() { ["Providers__Items__0__Tpm"] = "1000", ["Providers__CallerRpm"] = "4" }));
+
+        async Task<JsonElement> Complete(int maxTokens, string caller) =>
+            await (await p.Client.PostAsJsonAsync("/api/v1/providers/complete", Ask("count me", new { providers = new[] { "small", "local" } }, caller: caller, maxTokens: maxTokens))).Content.ReadFromJsonAsync<JsonElement>();
+
+        // 900 tokens fit the 1,000-token bucket once; the second is refused for its tokens and goes to the local
+        // provider, and that refusal spends none of the provider's 3 requests.
+        async Task<int> RemainingRequests() => (await p.Client.GetFromJsonAsync<JsonElement>("/api/v1/providers/status")).EnumerateArray()
+            .Single(s => s.GetProperty("id").GetString() == "small").GetProperty("remainingRequests").GetInt32();
+        Assert.Equal("small", (await Complete(900, "c1")).GetProperty("provider").GetString());
+        var before = await RemainingRequests();
+        Assert.Equal("local", (await Complete(900, "c2")).GetProperty("provider").GetString());
+        // The bucket only refills meanwhile, so fewer requests than before means the refusal spent one.
+        Assert.True(await RemainingRequests() >= before, "a call refused for its tokens spent a request permit");
+
+        // A caller over its own requests per minute gets 429 with Retry-After.
+        for (var i = 0; i < 4; i++)
+        {
+            await Complete(1, "greedy");
+        }
+        var limited = await p.Client.PostAsJsonAsync("/api/v1/providers/complete", Ask("once more", caller: "greedy"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, limited.StatusCode);
+        Assert.True(limited.Headers.RetryAfter is not null);
     }
 
     [Fact]
