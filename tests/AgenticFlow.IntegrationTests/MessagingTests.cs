@@ -47,7 +47,8 @@ public sealed class MessagingTests
         await using var bus = await MessagingHarness.StartAsync();
         await bus.SendAsync(MessagingHarness.Send("a2", new { n = 1 }));
 
-        var first = Assert.Single(await bus.ReceiveAsync("a2", leaseSeconds: 1));
+        // Three seconds leave room for the check that the message is held, even on a loaded machine.
+        var first = Assert.Single(await bus.ReceiveAsync("a2", leaseSeconds: 3));
         Assert.Empty(await bus.ReceiveAsync("a2"));
         List<JsonElement> again = [];
         await Eventually.True(async () => (again = await bus.ReceiveAsync("a2")).Count == 1, "the lease to expire and the message to come back", 10);
@@ -241,10 +242,12 @@ public sealed class MessagingTests
             }
 
             var handed = new ConcurrentBag<string>();
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
             await Task.WhenAll(replicas.SelectMany(r => Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
             {
                 while (handed.Count < 40)
                 {
+                    Assert.False(deadline.IsCancellationRequested, $"only {handed.Count} of 40 messages were handed out within 60 s");
                     var batch = (await r.Client.GetFromJsonAsync<JsonElement>("/api/v1/messages/queue/shared?max=3&leaseSeconds=60")).GetProperty("messages");
                     foreach (var m in batch.EnumerateArray())
                     {

@@ -86,7 +86,7 @@ public sealed class ProvidersTests
         await using var p = await StartAsync(Merge(
             Provider(0, "primary", "openai", $"http://127.0.0.1:{broken.Port}/v1", "provider-openai-key", "shared-model", priority: 1),
             Provider(1, "secondary", "anthropic", $"http://127.0.0.1:{anthropic.Port}", "provider-anthropic-key", "shared-model", priority: 2),
-            new() { ["Providers__Retries"] = "0", ["Providers__BreakerMinimumThroughput"] = "2", ["Providers__BreakerSeconds"] = "2" }));
+            new() { ["Providers__Retries"] = "0", ["Providers__BreakerMinimumThroughput"] = "2", ["Providers__BreakerSeconds"] = "5" }));
 
         for (var i = 0; i < 3; i++)
         {
@@ -103,10 +103,14 @@ public sealed class ProvidersTests
         Assert.Equal(callsWhileOpen, broken.Requests.Count);
         Assert.Contains(AnthropicKey, anthropic.Requests.First().Auth);
 
+        // Once the break (5 s, long enough that three quick calls fall in one sampling window however loaded the
+        // machine is) is over, the circuit half-opens, the next call reaches the primary, and it closes.
         broken.Script.Clear();
-        await Task.Delay(TimeSpan.FromSeconds(2.5));
-        var healed = await (await p.Client.PostAsJsonAsync("/api/v1/providers/complete", Ask("heal"))).Content.ReadFromJsonAsync<JsonElement>();
-        Assert.Equal("primary", healed.GetProperty("provider").GetString());
+        await AgenticFlow.LocalRuntime.Tests.Infrastructure.Eventually.True(async () =>
+        {
+            var healed = await (await p.Client.PostAsJsonAsync("/api/v1/providers/complete", Ask("heal"))).Content.ReadFromJsonAsync<JsonElement>();
+            return healed.GetProperty("provider").GetString() == "primary";
+        }, "the primary to answer again after the break", 30);
         status = await p.Client.GetFromJsonAsync<JsonElement>("/api/v1/providers/status");
         Assert.Equal("closed", status.EnumerateArray().Single(s => s.GetProperty("id").GetString() == "primary").GetProperty("circuit").GetString());
     }
