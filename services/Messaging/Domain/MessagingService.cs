@@ -1,3 +1,4 @@
+using AgenticFlow.ServiceDefaults;
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Text.Json;
@@ -289,24 +290,11 @@ public sealed partial class MessagingService(
         }
     }
 
-    private async Task NotifyAsync(string topic, object payload, CancellationToken ct)
-    {
-        try
-        {
-            await dapr.PublishEventAsync(Options.PubSub, topic, payload, ct);
-        }
-        catch (Dapr.DaprException ex)
-        {
-            // Events describe what was stored; the stored message stands even when an event cannot leave.
-            LogEventNotPublished(ex, topic);
-        }
-    }
+    private Task NotifyAsync(string topic, object payload, CancellationToken ct) => dapr.TryPublishEventAsync(Options.PubSub, topic, payload, logger, ct);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Fan-out for message {MessageId} found no stored message; skipped")]
     private partial void LogFanOutMissing(string messageId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Event for topic {Topic} could not be published")]
-    private partial void LogEventNotPublished(Exception ex, string topic);
 }
 
 public sealed record FanOutRequest(string MessageId);

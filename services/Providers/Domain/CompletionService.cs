@@ -1,3 +1,4 @@
+using AgenticFlow.ServiceDefaults;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using AgenticFlow.Providers.Clients;
@@ -301,21 +302,8 @@ public sealed partial class CompletionService(
         _ => "failed",
     };
 
-    private async Task NotifyAsync(string topic, object payload, CancellationToken ct)
-    {
-        try
-        {
-            await dapr.PublishEventAsync(options.Value.PubSub, topic, payload, ct);
-        }
-        catch (Dapr.DaprException ex)
-        {
-            LogEventFailed(ex, topic);
-        }
-    }
+    private Task NotifyAsync(string topic, object payload, CancellationToken ct) => dapr.TryPublishEventAsync(options.Value.PubSub, topic, payload, logger, ct);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Provider {ProviderId} failed ({Reason}); trying the next")]
     private partial void LogFallback(string providerId, string reason);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Event {Topic} could not be published")]
-    private partial void LogEventFailed(Exception ex, string topic);
 }

@@ -1,3 +1,4 @@
+using AgenticFlow.ServiceDefaults;
 using System.Collections.Concurrent;
 using AgenticFlow.Providers.Clients;
 using Dapr.Client;
@@ -103,21 +104,9 @@ public sealed partial class ProviderHealth(IOptions<ProvidersOptions> options, D
         return new ProviderState(provider.Id, pipeline, breaker, new ProviderLimits(provider.Rpm, provider.Tpm));
     }
 
-    private async Task Notify(string topic, string providerId)
-    {
-        try
-        {
-            await dapr.PublishEventAsync(options.Value.PubSub, topic, new { providerId, at = DateTimeOffset.UtcNow });
-        }
-        catch (Dapr.DaprException ex)
-        {
-            LogEventFailed(ex, topic);
-        }
-    }
+    private Task Notify(string topic, string providerId) =>
+        dapr.TryPublishEventAsync(options.Value.PubSub, topic, new { providerId, at = DateTimeOffset.UtcNow }, logger);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Circuit of provider {ProviderId} {State}")]
     private partial void LogCircuit(string providerId, string state);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Event {Topic} could not be published")]
-    private partial void LogEventFailed(Exception ex, string topic);
 }
