@@ -56,6 +56,24 @@ public static class MessagingBenchmark
             var redis = await ConnectionMultiplexer.ConnectAsync(redisAddress);
             var db = redis.GetDatabase();
 
+            using var app = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{mPort}") };
+            Console.WriteLine($"Hops on a cheap read (GET .../stats), {ReadWorkers} closed loops, {seconds}s each:");
+            Console.WriteLine();
+            Measure.Header();
+            var appRead = await CheapRead(app, duration);
+            var sidecarRead = await CheapRead(direct, duration);
+            var gatewayRead = await CheapRead(gateway, duration);
+            Measure.Print("cheap read", "app direct", appRead);
+            Measure.Print("cheap read", "app's sidecar", sidecarRead);
+            Measure.Print("cheap read", "via gateway", gatewayRead);
+            Console.WriteLine();
+            Console.WriteLine($"via gateway / app direct: throughput {gatewayRead.Item2 / appRead.Item2:P0}, p50 +{gatewayRead.Item1.Percentile(50) - appRead.Item1.Percentile(50):F2} ms" +
+                $" (target: >= 60%, <= +1 ms); app's sidecar adds p50 +{sidecarRead.Item1.Percentile(50) - appRead.Item1.Percentile(50):F2} ms");
+            Console.WriteLine();
+            if (Environment.GetEnvironmentVariable("BENCH_ONLY") == "hops")
+            {
+                return;
+            }
             Console.WriteLine($"AgenticFlow message bus benchmark: {Environment.ProcessorCount} cores, {seconds}s per scenario, {Agents} agents, Redis profile");
             Console.WriteLine("send->receive: from the send call to the message in a consumer's hands (consumers long-poll, max 10 per receive, and ack).");
             Console.WriteLine();
@@ -83,6 +101,16 @@ public static class MessagingBenchmark
             }
         }
     }
+
+    private const int ReadWorkers = 16;
+
+    private static Task<(Samples Samples, double Throughput)> CheapRead(HttpClient client, TimeSpan duration) =>
+        Measure.Saturate(ReadWorkers, duration, async () =>
+        {
+            using var response = await client.GetAsync("/api/v1/messages/queue/warmup/stats");
+            response.EnsureSuccessStatusCode();
+            await response.Content.ReadAsByteArrayAsync();
+        });
 
     private static async Task<(Samples, double)> SendReceive(HttpClient client, TimeSpan duration, int? rate)
     {
