@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using AgenticFlow.LocalRuntime.Components;
@@ -43,13 +41,13 @@ public static partial class MultiAppRun
             {
                 for (var replica = 0; replica < Math.Max(1, app.Replicas); replica++)
                 {
-                    var appPort = app.AppPort is { } p ? p + replica : FreePort();
+                    var appPort = app.AppPort is { } p ? p + replica : LoopbackPorts.PickFree();
                     var options = new SidecarOptions
                     {
                         AppId = app.AppId,
                         AppPort = app.Command.Count > 0 || app.AppPort is not null ? appPort : null,
-                        HttpPort = app.HttpPort is { } h ? h + replica : FreePort(),
-                        GrpcPort = app.GrpcPort is { } g ? g + replica : FreePort(),
+                        HttpPort = app.HttpPort is { } h ? h + replica : LoopbackPorts.PickFree(),
+                        GrpcPort = app.GrpcPort is { } g ? g + replica : LoopbackPorts.PickFree(),
                         ResourcesPaths = app.ResourcesPaths,
                         ConfigPath = app.ConfigPath,
                         LogLevel = app.LogLevel,
@@ -163,35 +161,4 @@ public static partial class MultiAppRun
     }
 
     private static string Token() => Convert.ToHexString(RandomNumberGenerator.GetBytes(24)).ToLowerInvariant();
-
-    /// <summary>
-    /// A loopback port that is free now, for a listener started a moment later. Taken from 10000-32767, below the
-    /// kernel's ephemeral range, because a port from that range (what binding port 0 gives) can be taken by any
-    /// outgoing connection before the listener binds it; never handed out twice by one process.
-    /// </summary>
-    public static int FreePort()
-    {
-        for (var attempt = 0; ; attempt++)
-        {
-            var port = attempt < 200 ? Random.Shared.Next(10000, 32768) : 0;
-            if (port != 0 && !HandedOut.TryAdd(port, true))
-            {
-                continue;
-            }
-            try
-            {
-                using var listener = new TcpListener(IPAddress.Loopback, port);
-                listener.Start();
-                var bound = ((IPEndPoint)listener.LocalEndpoint).Port;
-                HandedOut.TryAdd(bound, true);
-                return bound;
-            }
-            catch (SocketException)
-            {
-                // In use: try another.
-            }
-        }
-    }
-
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, bool> HandedOut = new();
 }
