@@ -10,7 +10,8 @@ namespace AgenticFlow.LocalRuntime.Cli;
 /// <summary>
 /// <c>run -f dapr.yaml</c>: a sidecar per app (per replica), then the app's command with the variables
 /// <c>dapr run</c> gives (DAPR_HTTP_PORT, DAPR_GRPC_PORT, APP_ID, APP_PORT) plus fresh API tokens both
-/// ways; app output is streamed with the app-id as prefix; Ctrl+C stops the apps, then the sidecars.
+/// ways; app output is streamed with the app-id as prefix; an app that crashes is restarted
+/// (<see cref="SupervisedApp"/>); Ctrl+C stops the apps, then the sidecars.
 /// </summary>
 public static class MultiAppRun
 {
@@ -47,7 +48,7 @@ public static class MultiAppRun
             }
             RunConsole.Write("run", "RUN", $"{sidecars.Count} sidecar(s) and {supervised.Count} app(s) running. Press Ctrl+C to stop.");
             supervision.AddRange(supervised.Select(a => a.Process.SuperviseAsync(stopping.Token)));
-            // Until Ctrl+C, or an app that exits.
+            // Until Ctrl+C, or an app that finished its work (exit code 0); crashed apps are restarted meanwhile.
             await Task.WhenAny(supervision.Append(Task.Delay(Timeout.Infinite, ct)));
             return 0;
         }
