@@ -24,7 +24,7 @@ void Stop(PosixSignalContext context)
 }
 using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
 using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
-var debug = args.Select((arg, i) => arg == "--log-level=debug" || (arg == "--log-level" && i + 1 < args.Length && args[i + 1] == "debug")).Any(b => b);
+var debug = args.Contains("--log-level=debug") || args.Zip(args.Skip(1)).Contains(("--log-level", "debug"));
 
 try
 {
