@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using AgenticFlow.LocalRuntime.Cli;
 using AgenticFlow.LocalRuntime.Components;
 using AgenticFlow.LocalRuntime.Hosting;
 using Dapr.Actors;
@@ -45,8 +44,8 @@ public static class ActorsBenchmark
         const int Rate = 500, Workers = 32, Actors = 1000;
         var folder = BenchComponents.Write(redisAddress, pubsub: false, null);
 
-        var sidecarHttp = MultiAppRun.FreePort();
-        var appPort = MultiAppRun.FreePort();
+        var sidecarHttp = LoopbackPorts.PickFree();
+        var appPort = LoopbackPorts.PickFree();
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, appPort));
@@ -61,7 +60,7 @@ public static class ActorsBenchmark
         await app.StartAsync();
 
         await using var shared = new SharedResources();
-        var options = new SidecarOptions { AppId = "bench-actors", AppPort = appPort, HttpPort = sidecarHttp, GrpcPort = MultiAppRun.FreePort(), ResourcesPaths = [folder] };
+        var options = new SidecarOptions { AppId = "bench-actors", AppPort = appPort, HttpPort = sidecarHttp, GrpcPort = LoopbackPorts.PickFree(), ResourcesPaths = [folder] };
         await using var sidecar = await SidecarHost.StartAsync(options, ResourceLoader.Load([folder]), shared, new NameRegistry(Path.Combine(folder, "names")),
             LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Error)));
         await sidecar.Sidecar.WhenReady;

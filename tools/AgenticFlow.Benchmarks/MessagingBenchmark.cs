@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
-using AgenticFlow.LocalRuntime.Cli;
 using AgenticFlow.LocalRuntime.Components;
 using AgenticFlow.LocalRuntime.Hosting;
 using Dapr.Client;
@@ -40,9 +39,9 @@ public static class MessagingBenchmark
         var sidecars = new List<SidecarHost>();
         try
         {
-            int mPort = MultiAppRun.FreePort(), gPort = MultiAppRun.FreePort();
-            var mOptions = new SidecarOptions { AppId = "messaging", AppPort = mPort, HttpPort = MultiAppRun.FreePort(), GrpcPort = MultiAppRun.FreePort(), ResourcesPaths = [folder] };
-            var gOptions = new SidecarOptions { AppId = "gateway", HttpPort = MultiAppRun.FreePort(), GrpcPort = MultiAppRun.FreePort(), ResourcesPaths = [folder] };
+            int mPort = LoopbackPorts.PickFree(), gPort = LoopbackPorts.PickFree();
+            var mOptions = new SidecarOptions { AppId = "messaging", AppPort = mPort, HttpPort = LoopbackPorts.PickFree(), GrpcPort = LoopbackPorts.PickFree(), ResourcesPaths = [folder] };
+            var gOptions = new SidecarOptions { AppId = "gateway", HttpPort = LoopbackPorts.PickFree(), GrpcPort = LoopbackPorts.PickFree(), ResourcesPaths = [folder] };
             processes.Add(Start(repo, "Messaging", "AgenticFlow.Messaging", mPort, mOptions, []));
             processes.Add(Start(repo, "Gateway", "AgenticFlow.Gateway", gPort, gOptions, new() { ["Gateway__RequestsPerSecond"] = "1000000", ["Gateway__Burst"] = "1000000" }));
             sidecars.Add(await SidecarHost.StartAsync(mOptions, resources, shared, names, loggers));

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using AgenticFlow.Benchmarks;
-using AgenticFlow.LocalRuntime.Cli;
 using AgenticFlow.LocalRuntime.Components;
 using AgenticFlow.LocalRuntime.Hosting;
 using Dapr.Client;
@@ -42,7 +41,7 @@ var folder = BenchComponents.Write(redisAddress, pubsub: true, null);
 
 // The subscriber app: records when each event arrived.
 var arrivals = new ConcurrentDictionary<string, long>();
-var appPort = MultiAppRun.FreePort();
+var appPort = LoopbackPorts.PickFree();
 var appBuilder = WebApplication.CreateSlimBuilder();
 appBuilder.Logging.ClearProviders();
 appBuilder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, appPort));
@@ -53,7 +52,7 @@ app.MapPost("/bench", (Tick tick) => { arrivals[tick.Id] = Stopwatch.GetTimestam
 await app.StartAsync();
 
 await using var shared = new SharedResources();
-var options = new SidecarOptions { AppId = "bench", AppPort = appPort, HttpPort = MultiAppRun.FreePort(), GrpcPort = MultiAppRun.FreePort(), ResourcesPaths = [folder] };
+var options = new SidecarOptions { AppId = "bench", AppPort = appPort, HttpPort = LoopbackPorts.PickFree(), GrpcPort = LoopbackPorts.PickFree(), ResourcesPaths = [folder] };
 await using var sidecar = await SidecarHost.StartAsync(options, ResourceLoader.Load([folder]), shared, new NameRegistry(Path.Combine(folder, "names")),
     LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Error)));
 await sidecar.Sidecar.WhenReady;

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
-using AgenticFlow.LocalRuntime.Cli;
 using AgenticFlow.LocalRuntime.Components;
 using AgenticFlow.LocalRuntime.Hosting;
 using Microsoft.AspNetCore.Builder;
@@ -24,7 +23,7 @@ public static class ProvidersBenchmark
         var seconds = double.TryParse(Environment.GetEnvironmentVariable("BENCH_SECONDS"), out var s) ? s : 5;
         var duration = TimeSpan.FromSeconds(seconds);
 
-        var fakePort = MultiAppRun.FreePort();
+        var fakePort = LoopbackPorts.PickFree();
         var fakeBuilder = WebApplication.CreateSlimBuilder();
         fakeBuilder.Logging.ClearProviders();
         fakeBuilder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, fakePort));
@@ -35,10 +34,10 @@ public static class ProvidersBenchmark
 
         var folder = BenchComponents.Write(redisAddress, pubsub: false, """{"bench-key": "sk-bench"}""");
         await using var shared = new SharedResources();
-        var options = new SidecarOptions { AppId = "providers", HttpPort = MultiAppRun.FreePort(), GrpcPort = MultiAppRun.FreePort(), ResourcesPaths = [folder] };
+        var options = new SidecarOptions { AppId = "providers", HttpPort = LoopbackPorts.PickFree(), GrpcPort = LoopbackPorts.PickFree(), ResourcesPaths = [folder] };
         await using var sidecar = await SidecarHost.StartAsync(options, ResourceLoader.Load([folder]), shared, new NameRegistry(Path.Combine(folder, "names")),
             LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Error)));
-        var servicePort = MultiAppRun.FreePort();
+        var servicePort = LoopbackPorts.PickFree();
         var dll = Path.Combine(BenchComponents.RepositoryRoot(), "services", "Providers", "bin", "Release", "net10.0", "AgenticFlow.Providers.dll");
         var info = new ProcessStartInfo("dotnet", dll) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         info.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{servicePort}";

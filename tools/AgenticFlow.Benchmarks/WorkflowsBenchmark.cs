@@ -1,5 +1,4 @@
 using System.Net;
-using AgenticFlow.LocalRuntime.Cli;
 using AgenticFlow.LocalRuntime.Components;
 using AgenticFlow.LocalRuntime.Hosting;
 using Dapr.Workflow;
@@ -27,7 +26,7 @@ public static class WorkflowsBenchmark
         var folder = BenchComponents.Write(redisAddress, pubsub: false, null);
 
         await using var shared = new SharedResources();
-        var options = new SidecarOptions { AppId = "bench-workflows", HttpPort = MultiAppRun.FreePort(), GrpcPort = MultiAppRun.FreePort(), ResourcesPaths = [folder] };
+        var options = new SidecarOptions { AppId = "bench-workflows", HttpPort = LoopbackPorts.PickFree(), GrpcPort = LoopbackPorts.PickFree(), ResourcesPaths = [folder] };
         await using var sidecar = await SidecarHost.StartAsync(options, ResourceLoader.Load([folder]), shared, new NameRegistry(Path.Combine(folder, "names")),
             LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Error)));
 

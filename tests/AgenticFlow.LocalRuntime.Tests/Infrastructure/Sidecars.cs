@@ -75,7 +75,7 @@ public sealed class TestSidecar : IAsyncDisposable
         return sidecar;
     }
 
-    public static int FreePort() => Cli.MultiAppRun.FreePort();
+    public static int FreePort() => LoopbackPorts.PickFree();
 
     public async ValueTask DisposeAsync()
     {

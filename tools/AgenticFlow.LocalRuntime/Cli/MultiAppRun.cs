@@ -1,7 +1,6 @@
+using System.ComponentModel;
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
-using System.Runtime.InteropServices;
+using System.Globalization;
 using System.Security.Cryptography;
 using AgenticFlow.LocalRuntime.Components;
 using AgenticFlow.LocalRuntime.Hosting;
@@ -11,76 +10,57 @@ namespace AgenticFlow.LocalRuntime.Cli;
 /// <summary>
 /// <c>run -f dapr.yaml</c>: a sidecar per app (per replica), then the app's command with the variables
 /// <c>dapr run</c> gives (DAPR_HTTP_PORT, DAPR_GRPC_PORT, APP_ID, APP_PORT) plus fresh API tokens both
-/// ways; app output is streamed with the app-id as prefix; Ctrl+C stops the apps, then the sidecars.
+/// ways; app output is streamed with the app-id as prefix; an app that crashes is restarted
+/// (<see cref="SupervisedApp"/>); Ctrl+C stops the apps, then the sidecars.
 /// </summary>
-public static partial class MultiAppRun
+public static class MultiAppRun
 {
-    public static async Task<int> RunAsync(string file, CancellationToken ct)
+    /// <summary>One sidecar, and the app process beside it when the app has a command.</summary>
+    private sealed record Instance(RunApp App, SidecarOptions Options, AppStartupChecks Checks);
+
+    public static async Task<int> RunAsync(RunArguments arguments, CancellationToken ct)
     {
-        var apps = RunFile.Load(file);
+        var runFile = RunFile.Find(arguments.File);
+        var apps = RunFile.Load(runFile);
         // Relative paths in components (SQLite files, secrets files) resolve against the run file's folder.
-        Directory.SetCurrentDirectory(Path.GetDirectoryName(Path.GetFullPath(Directory.Exists(file) ? Path.Combine(file, "dapr.yaml") : file))!);
-        if (apps.Count == 0)
-        {
-            Console.Error.WriteLine($"{file} lists no apps.");
-            return 1;
-        }
-        // Validate every app's components before anything starts.
-        var resourceSets = apps.ToDictionary(a => a.AppId, a => ResourceLoader.Load(a.ResourcesPaths));
-        foreach (var set in resourceSets.Values)
-        {
-            ComponentRegistry.Validate(set);
-        }
+        Directory.SetCurrentDirectory(Path.GetDirectoryName(runFile)!);
+        var settings = SettingNames.InRunFile(Path.GetFileName(runFile));
+        var instances = Plan(apps, arguments.LogLevel, settings);
+        // Everything is checked before anything starts, so most mistakes leave nothing running to stop.
+        var resourceSets = Check(instances);
 
         await using var shared = new SharedResources();
         var names = new NameRegistry();
         var sidecars = new List<SidecarHost>();
-        var processes = new List<(string AppId, Process Process)>();
-        var consoleLock = new Lock();
+        var supervised = new List<(string AppId, SupervisedApp Process)>();
+        var supervision = new List<Task<bool>>();
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(ct);
         try
         {
-            foreach (var app in apps)
+            foreach (var (app, options, checks) in instances)
             {
-                for (var replica = 0; replica < Math.Max(1, app.Replicas); replica++)
+                sidecars.Add(await checks.StartSidecarAsync(() => SidecarHost.StartAsync(options, resourceSets[app.AppId], shared, names, ct: ct)));
+                RunConsole.Write(app.AppId, "DAPR", $"sidecar listening: HTTP {options.HttpPort}, gRPC {options.GrpcPort}" + (options.AppPort is { } ap ? $", app port {ap}" : ""));
+                if (app.Command.Count > 0)
                 {
-                    var appPort = app.AppPort is { } p ? p + replica : FreePort();
-                    var options = new SidecarOptions
-                    {
-                        AppId = app.AppId,
-                        AppPort = app.Command.Count > 0 || app.AppPort is not null ? appPort : null,
-                        HttpPort = app.HttpPort is { } h ? h + replica : FreePort(),
-                        GrpcPort = app.GrpcPort is { } g ? g + replica : FreePort(),
-                        ResourcesPaths = app.ResourcesPaths,
-                        ConfigPath = app.ConfigPath,
-                        LogLevel = app.LogLevel,
-                        DaprApiToken = app.Env.GetValueOrDefault("DAPR_API_TOKEN") ?? Token(),
-                        AppApiToken = app.Env.GetValueOrDefault("APP_API_TOKEN") ?? Token(),
-                        InstanceId = replica.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                    };
-                    var sidecar = await SidecarHost.StartAsync(options, resourceSets[app.AppId], shared, names, ct: ct);
-                    sidecars.Add(sidecar);
-                    Write(consoleLock, app.AppId, "DAPR", $"sidecar listening: HTTP {options.HttpPort}, gRPC {options.GrpcPort}" + (options.AppPort is { } ap ? $", app port {ap}" : ""));
-                    if (app.Command.Count > 0)
-                    {
-                        processes.Add((app.AppId, StartApp(app, options, consoleLock)));
-                    }
+                    supervised.Add((app.AppId, StartApp(app, options, checks)));
                 }
             }
-            Write(consoleLock, "run", "RUN", $"{sidecars.Count} sidecar(s) and {processes.Count} app(s) running. Press Ctrl+C to stop.");
-            var exited = processes.Count == 0 ? Task.Delay(Timeout.Infinite, ct) : Task.WhenAny(processes.Select(p => p.Process.WaitForExitAsync(ct)));
-            await Task.WhenAny(exited, Task.Delay(Timeout.Infinite, ct)).ContinueWith(_ => { }, TaskScheduler.Default);
-            foreach (var (appId, process) in processes.Where(p => p.Process.HasExited))
-            {
-                Write(consoleLock, appId, "RUN", $"app exited with code {process.ExitCode}; stopping the run");
-            }
-            return processes.Any(p => p.Process.HasExited && p.Process.ExitCode != 0) ? 1 : 0;
+            RunConsole.Write("run", "RUN", $"{sidecars.Count} sidecar(s) and {supervised.Count} app(s) running. Press Ctrl+C to stop.");
+            supervision.AddRange(supervised.Select(a => a.Process.SuperviseAsync(stopping.Token)));
+            // Until Ctrl+C, or an app that finished its work (exit code 0); crashed apps are restarted meanwhile.
+            await Task.WhenAny(supervision.Append(Task.Delay(Timeout.Infinite, ct)));
+            return 0;
         }
         finally
         {
-            foreach (var (appId, process) in processes)
+            await stopping.CancelAsync();
+            await Task.WhenAll(supervision);
+            foreach (var (appId, process) in supervised)
             {
-                await StopAsync(process);
-                Write(consoleLock, appId, "RUN", "app stopped");
+                await process.StopAsync();
+                process.Dispose();
+                RunConsole.Write(appId, "RUN", "app stopped");
             }
             foreach (var sidecar in sidecars)
             {
@@ -89,7 +69,83 @@ public static partial class MultiAppRun
         }
     }
 
-    private static Process StartApp(RunApp app, SidecarOptions options, Lock consoleLock)
+    private static List<Instance> Plan(IReadOnlyList<RunApp> apps, string? logLevel, SettingNames settings)
+    {
+        // Named ports first, so a port picked for an app that names none is never one another app names.
+        foreach (var app in apps)
+        {
+            for (var replica = 0; replica < Math.Max(1, app.Replicas); replica++)
+            {
+                foreach (var port in new[] { app.AppPort, app.HttpPort, app.GrpcPort }.OfType<int>())
+                {
+                    LoopbackPorts.Reserve(port + replica);
+                }
+            }
+        }
+        var instances = new List<Instance>();
+        foreach (var app in apps)
+        {
+            var level = logLevel ?? app.LogLevel;
+            var checks = new AppStartupChecks(app.AppId, settings, debug: SidecarHost.ParseLevel(level) == Microsoft.Extensions.Logging.LogLevel.Debug);
+            for (var replica = 0; replica < Math.Max(1, app.Replicas); replica++)
+            {
+                var appPort = app.AppPort is { } p ? p + replica : LoopbackPorts.PickFree();
+                instances.Add(new Instance(app, new SidecarOptions
+                {
+                    AppId = app.AppId,
+                    AppPort = app.Command.Count > 0 || app.AppPort is not null ? appPort : null,
+                    HttpPort = app.HttpPort is { } h ? h + replica : LoopbackPorts.PickFree(),
+                    GrpcPort = app.GrpcPort is { } g ? g + replica : LoopbackPorts.PickFree(),
+                    ResourcesPaths = app.ResourcesPaths,
+                    ConfigPath = app.ConfigPath,
+                    LogLevel = level,
+                    DaprApiToken = app.Env.GetValueOrDefault("DAPR_API_TOKEN") ?? Token(),
+                    AppApiToken = app.Env.GetValueOrDefault("APP_API_TOKEN") ?? Token(),
+                    InstanceId = replica.ToString(CultureInfo.InvariantCulture),
+                }, checks));
+            }
+        }
+        return instances;
+    }
+
+    /// <summary>Every app's components, Configuration, folder and ports, before anything starts; the components by app-id.</summary>
+    private static Dictionary<string, ResourceSet> Check(List<Instance> instances)
+    {
+        var resourceSets = new Dictionary<string, ResourceSet>(StringComparer.Ordinal);
+        foreach (var (app, _, checks) in instances.DistinctBy(i => i.App.AppId))
+        {
+            if (app.Command.Count > 0 && !Directory.Exists(app.AppDirPath))
+            {
+                throw checks.Failure($"app folder {app.AppDirPath} does not exist", $"create it or change {checks.Settings.AppDir}");
+            }
+            resourceSets[app.AppId] = checks.LoadResources(app.ResourcesPaths);
+            checks.CheckConfiguration(app.ConfigPath);
+        }
+        var owners = new Dictionary<int, string>();
+        foreach (var (app, options, checks) in instances)
+        {
+            var ports = new List<(int Port, string What, Action Check)>
+            {
+                (options.HttpPort, "dapr HTTP port", () => checks.CheckPortFree(SidecarListener.Http, options.HttpPort)),
+                (options.GrpcPort, "dapr gRPC port", () => checks.CheckPortFree(SidecarListener.Grpc, options.GrpcPort)),
+            };
+            if (app.Command.Count > 0 && options.AppPort is { } appPort)
+            {
+                ports.Add((appPort, "app port", () => checks.CheckAppPortFree(appPort)));
+            }
+            foreach (var (port, what, check) in ports)
+            {
+                if (!owners.TryAdd(port, $"the {what} of app '{app.AppId}'"))
+                {
+                    throw checks.Failure($"{what} {port} is also {owners[port]}", "give every sidecar and app its own ports in the run file");
+                }
+                check();
+            }
+        }
+        return resourceSets;
+    }
+
+    private static SupervisedApp StartApp(RunApp app, SidecarOptions options, AppStartupChecks checks)
     {
         var info = new ProcessStartInfo(app.Command[0])
         {
@@ -108,8 +164,8 @@ public static partial class MultiAppRun
         }
         info.Environment["APP_ID"] = app.AppId;
         info.Environment["APP_PORT"] = options.AppPort.ToString();
-        info.Environment["DAPR_HTTP_PORT"] = options.HttpPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        info.Environment["DAPR_GRPC_PORT"] = options.GrpcPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        info.Environment["DAPR_HTTP_PORT"] = options.HttpPort.ToString(CultureInfo.InvariantCulture);
+        info.Environment["DAPR_GRPC_PORT"] = options.GrpcPort.ToString(CultureInfo.InvariantCulture);
         // Endpoints name 127.0.0.1, where the sidecar listens, so clients do not try ::1 first.
         info.Environment["DAPR_HTTP_ENDPOINT"] = $"http://127.0.0.1:{options.HttpPort}";
         info.Environment["DAPR_GRPC_ENDPOINT"] = $"http://127.0.0.1:{options.GrpcPort}";
@@ -119,79 +175,15 @@ public static partial class MultiAppRun
         {
             info.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{options.AppPort}";
         }
-        var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {app.Command[0]} for {app.AppId}");
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { Write(consoleLock, app.AppId, "APP", e.Data); } };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { Write(consoleLock, app.AppId, "APP", e.Data); } };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
-
-    private static async Task StopAsync(Process process)
-    {
-        if (process.HasExited)
-        {
-            return;
-        }
-        if (!OperatingSystem.IsWindows())
-        {
-            _ = Kill(process.Id, 15);
-        }
-        using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         try
         {
-            await process.WaitForExitAsync(grace.Token);
+            return SupervisedApp.Start(app.AppId, info, TimeProvider.System);
         }
-        catch (OperationCanceledException)
+        catch (Win32Exception ex)
         {
-        }
-        if (!process.HasExited)
-        {
-            process.Kill(entireProcessTree: true);
-        }
-    }
-
-    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static partial int Kill(int pid, int signal);
-
-    private static void Write(Lock consoleLock, string appId, string kind, string line)
-    {
-        lock (consoleLock)
-        {
-            Console.Out.WriteLine($"== {kind} - {appId} == {line}");
+            throw checks.Failure($"could not start {app.Command[0]}: {ex.Message}", $"check {checks.Settings.Command}", ex);
         }
     }
 
     private static string Token() => Convert.ToHexString(RandomNumberGenerator.GetBytes(24)).ToLowerInvariant();
-
-    /// <summary>
-    /// A loopback port that is free now, for a listener started a moment later. Taken from 10000-32767, below the
-    /// kernel's ephemeral range, because a port from that range (what binding port 0 gives) can be taken by any
-    /// outgoing connection before the listener binds it; never handed out twice by one process.
-    /// </summary>
-    public static int FreePort()
-    {
-        for (var attempt = 0; ; attempt++)
-        {
-            var port = attempt < 200 ? Random.Shared.Next(10000, 32768) : 0;
-            if (port != 0 && !HandedOut.TryAdd(port, true))
-            {
-                continue;
-            }
-            try
-            {
-                using var listener = new TcpListener(IPAddress.Loopback, port);
-                listener.Start();
-                var bound = ((IPEndPoint)listener.LocalEndpoint).Port;
-                HandedOut.TryAdd(bound, true);
-                return bound;
-            }
-            catch (SocketException)
-            {
-                // In use: try another.
-            }
-        }
-    }
-
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, bool> HandedOut = new();
 }

@@ -18,23 +18,30 @@ public sealed record RunApp(
 /// <summary>A Dapr multi-app run file (<c>dapr.yaml</c>): the same file <c>dapr run -f .</c> reads.</summary>
 public static class RunFile
 {
+    /// <summary>The full path of the run file <c>run</c> was given: the file itself, or a folder's <c>dapr.yaml</c>.</summary>
+    public static string Find(string path)
+    {
+        var file = Path.GetFullPath(Directory.Exists(path) ? Path.Combine(path, "dapr.yaml") : path);
+        return File.Exists(file) ? file
+            : throw new StartupException($"run file {file} does not exist; pass the multi-app run file to run: run -f dapr.yaml");
+    }
+
     public static IReadOnlyList<RunApp> Load(string path)
     {
-        if (Directory.Exists(path))
-        {
-            path = Path.Combine(path, "dapr.yaml");
-        }
-        if (!File.Exists(path))
-        {
-            throw new FileNotFoundException($"run file '{path}' does not exist");
-        }
-        var baseDir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        path = Find(path);
+        var baseDir = Path.GetDirectoryName(path)!;
         var stream = new YamlStream();
-        using (var reader = new StreamReader(path))
+        try
         {
+            using var reader = new StreamReader(path);
             stream.Load(reader);
         }
-        var root = stream.Documents.FirstOrDefault()?.RootNode as YamlMappingNode ?? throw new FormatException($"{path}: not a run file");
+        catch (YamlDotNet.Core.YamlException ex)
+        {
+            throw new StartupException($"run file {path} is not valid YAML at {Components.YamlErrors.Describe(ex)}; correct it", ex);
+        }
+        var root = stream.Documents.FirstOrDefault()?.RootNode as YamlMappingNode
+            ?? throw new StartupException($"run file {path} is not a multi-app run file; give it an apps: list (see dapr.yaml)");
         var common = Map(root, "common");
         var commonEnv = Env(common);
         var commonResources = Resources(common, baseDir);
@@ -42,11 +49,11 @@ public static class RunFile
         var apps = new List<RunApp>();
         if (Child(root, "apps") is not YamlSequenceNode list)
         {
-            throw new FormatException($"{path}: no apps: section");
+            throw new StartupException($"run file {path} has no apps: list; list the apps to run under apps:");
         }
         foreach (var node in list.Children.OfType<YamlMappingNode>())
         {
-            var appId = Scalar(node, "appID") ?? Scalar(node, "appId") ?? throw new FormatException($"{path}: an app has no appID");
+            var appId = Scalar(node, "appID") ?? Scalar(node, "appId") ?? throw new StartupException($"run file {path}: an app has no appID; give every app an appID");
             var dir = Path.GetFullPath(Path.Combine(baseDir, Scalar(node, "appDirPath") ?? "."));
             var env = new Dictionary<string, string>(commonEnv, StringComparer.Ordinal);
             foreach (var (k, v) in Env(node))
@@ -69,8 +76,12 @@ public static class RunFile
                 Scalar(node, "logLevel") ?? Scalar(common, "logLevel") ?? "info",
                 Int(node, "replicas") ?? 1));
         }
+        if (apps.Count == 0)
+        {
+            throw new StartupException($"run file {path} lists no apps; list the apps to run under apps:");
+        }
         var duplicate = apps.GroupBy(a => a.AppId).FirstOrDefault(g => g.Count() > 1);
-        return duplicate is null ? apps : throw new FormatException($"{path}: app id '{duplicate.Key}' appears twice");
+        return duplicate is null ? apps : throw new StartupException($"run file {path}: app id '{duplicate.Key}' appears twice; give every app its own appID");
     }
 
     private static List<string> Resources(YamlMappingNode? node, string baseDir)

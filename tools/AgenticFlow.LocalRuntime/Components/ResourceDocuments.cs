@@ -100,7 +100,7 @@ public static class ResourceLoader
         }
         catch (YamlDotNet.Core.YamlException ex)
         {
-            throw new ComponentException($"{path}: invalid YAML: {ex.Message}");
+            throw new ComponentException($"{path}: invalid YAML at {YamlErrors.Describe(ex)}");
         }
         var scopes = new Dictionary<string, Secrets.SecretScope>(StringComparer.Ordinal);
         foreach (var root in stream.Documents.Select(d => d.RootNode).OfType<YamlMappingNode>().Where(r => Scalar(r, "kind") == "Configuration"))
@@ -134,7 +134,7 @@ public static class ResourceLoader
         }
         catch (YamlDotNet.Core.YamlException ex)
         {
-            throw new ComponentException($"{file}: invalid YAML: {ex.Message}");
+            throw new ComponentException($"{file}: invalid YAML at {YamlErrors.Describe(ex)}");
         }
 
         foreach (var doc in stream.Documents)
@@ -271,6 +271,13 @@ public static class ResourceLoader
 }
 
 public sealed class ComponentException(string message) : Exception(message);
+
+public static class YamlErrors
+{
+    /// <summary>Where a YAML file stops parsing and why, for a one-line message: <c>line 3, column 7: did not find ...</c>.</summary>
+    public static string Describe(YamlDotNet.Core.YamlException ex) =>
+        $"line {ex.Start.Line}, column {ex.Start.Column}: {ex.Message.TrimEnd('.')}";
+}
 
 /// <summary>Parses Go-style durations (<c>1h2m3s</c>, <c>500ms</c>) and plain seconds.</summary>
 public static class DurationParser

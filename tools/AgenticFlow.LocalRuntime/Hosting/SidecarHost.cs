@@ -57,6 +57,11 @@ public sealed class SidecarHost : IAsyncDisposable
             builder.Logging.SetMinimumLevel(ParseLevel(options.LogLevel));
             builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
             builder.Logging.AddFilter("System.Net.Http", LogLevel.Warning);
+            if (ParseLevel(options.LogLevel) > LogLevel.Debug)
+            {
+                // A host that fails to start logs the exception with its stack trace; the CLI reports it in one line instead.
+                builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.Critical);
+            }
         }
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -81,10 +86,50 @@ public sealed class SidecarHost : IAsyncDisposable
 
         var app = builder.Build();
         var loggers = app.Services.GetRequiredService<ILoggerFactory>();
-        var components = await ComponentRegistry.CreateAsync(resources, options.AppId, options.ConsumerName, shared, loggers, ct);
-        var sidecar = new Sidecar(options, components, names, app.Services.GetRequiredService<IHttpClientFactory>(), loggers, ResourceLoader.LoadSecretScopes(options.ConfigPath));
-        created = sidecar;
+        Sidecar? sidecar = null;
+        try
+        {
+            var secretScopes = ResourceLoader.LoadSecretScopes(options.ConfigPath);
+            var components = await ComponentRegistry.CreateAsync(resources, options.AppId, options.ConsumerName, shared, loggers, ct);
+            sidecar = new Sidecar(options, components, names, app.Services.GetRequiredService<IHttpClientFactory>(), loggers, secretScopes);
+            created = sidecar;
+            MapEndpoints(app, sidecar);
+            await app.StartAsync(ct);
+        }
+        catch (Exception ex)
+        {
+            // Nothing of a sidecar that did not start stays behind: not its components, not a port it did bind.
+            if (sidecar is not null)
+            {
+                await sidecar.DisposeAsync();
+            }
+            await app.DisposeAsync();
+            if (IsAddressInUse(ex))
+            {
+                throw PortInUse(options, ex);
+            }
+            throw;
+        }
+        var host = new SidecarHost(app, sidecar) { HttpPort = options.HttpPort, GrpcPort = options.GrpcPort };
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await sidecar.StartAsync(resources, options.HttpPort, options.GrpcPort);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            catch (Exception ex)
+            {
+                loggers.CreateLogger("sidecar." + options.AppId).LogError(ex, "Sidecar for {AppId} failed to start its subscriptions", options.AppId);
+            }
+        }, CancellationToken.None);
+        return host;
+    }
 
+    private static void MapEndpoints(WebApplication app, Sidecar sidecar)
+    {
         // The actor SDK joins its endpoint and paths with an extra slash (//v1.0/actors/...): routes see one.
         app.Use((context, next) =>
         {
@@ -103,25 +148,27 @@ public sealed class SidecarHost : IAsyncDisposable
         app.MapGrpcService<DaprGrpcService>();
         app.MapGrpcService<Grpc.Reflection.ReflectionV1ServiceImpl>();
         app.MapGrpcService<Grpc.Reflection.ReflectionServiceImpl>();
-
-        await app.StartAsync(ct);
-        var host = new SidecarHost(app, sidecar) { HttpPort = options.HttpPort, GrpcPort = options.GrpcPort };
-        _ = Task.Run(async () =>
-        {
-            try
-            {
-                await sidecar.StartAsync(resources, options.HttpPort, options.GrpcPort);
-            }
-            catch (OperationCanceledException)
-            {
-            }
-            catch (Exception ex)
-            {
-                loggers.CreateLogger("sidecar." + options.AppId).LogError(ex, "Sidecar for {AppId} failed to start its subscriptions", options.AppId);
-            }
-        }, CancellationToken.None);
-        return host;
     }
+
+    private static bool IsAddressInUse(Exception ex)
+    {
+        for (Exception? e = ex; e is not null; e = e.InnerException)
+        {
+            if (e is Microsoft.AspNetCore.Connections.AddressInUseException)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>Which of the two ports is taken: asked once the failed host has let go of the one it may have bound.</summary>
+    private static PortInUseException PortInUse(SidecarOptions options, Exception cause) =>
+        !LoopbackPorts.IsFree(options.HttpPort) ? new PortInUseException(SidecarListener.Http, options.HttpPort, cause)
+        : !LoopbackPorts.IsFree(options.GrpcPort) ? new PortInUseException(SidecarListener.Grpc, options.GrpcPort, cause)
+        // Released again already: Kestrel's message names the endpoint it could not bind.
+        : cause.Message.Contains($":{options.GrpcPort}:", StringComparison.Ordinal) ? new PortInUseException(SidecarListener.Grpc, options.GrpcPort, cause)
+        : new PortInUseException(SidecarListener.Http, options.HttpPort, cause);
 
     public Task WaitForShutdownAsync(CancellationToken ct) => Task.Delay(Timeout.Infinite, CancellationTokenSource.CreateLinkedTokenSource(ct, Sidecar.Lifetime).Token)
         .ContinueWith(_ => { }, TaskScheduler.Default);

@@ -9,6 +9,10 @@ public sealed record SidecarOptions
     public int HttpPort { get; init; } = 3500;
     public int GrpcPort { get; init; } = 50001;
     public IReadOnlyList<string> ResourcesPaths { get; init; } = [];
+
+    /// <summary>No resources path was given, so <see cref="ResourcesPaths"/> is daprd's default folder, which may not exist.</summary>
+    public bool ResourcesPathIsDefault { get; init; }
+
     public string? ConfigPath { get; init; }
     public string LogLevel { get; init; } = "info";
     public string? DaprApiToken { get; init; }
@@ -73,7 +77,8 @@ public sealed record SidecarOptions
         {
             throw new ArgumentException("--app-id is required");
         }
-        if (resources.Count == 0)
+        var resourcesPathIsDefault = resources.Count == 0;
+        if (resourcesPathIsDefault)
         {
             var home = env("HOME") ?? ".";
             resources.Add(Path.Combine(home, ".dapr", "components"));
@@ -85,6 +90,7 @@ public sealed record SidecarOptions
             HttpPort = httpPort,
             GrpcPort = grpcPort,
             ResourcesPaths = resources,
+            ResourcesPathIsDefault = resourcesPathIsDefault,
             ConfigPath = config,
             LogLevel = logLevel ?? "info",
             AppChannelAddress = appChannel ?? "127.0.0.1",
