@@ -92,16 +92,7 @@ public static class ResourceLoader
         {
             throw new ComponentException($"configuration file '{path}' does not exist");
         }
-        var stream = new YamlStream();
-        try
-        {
-            using var reader = new StreamReader(path);
-            stream.Load(reader);
-        }
-        catch (YamlDotNet.Core.YamlException ex)
-        {
-            throw new ComponentException($"{path}: invalid YAML at {YamlErrors.Describe(ex)}");
-        }
+        var stream = ReadYaml(path);
         var scopes = new Dictionary<string, Secrets.SecretScope>(StringComparer.Ordinal);
         foreach (var root in stream.Documents.Select(d => d.RootNode).OfType<YamlMappingNode>().Where(r => Scalar(r, "kind") == "Configuration"))
         {
@@ -124,7 +115,7 @@ public static class ResourceLoader
         return new Secrets.SecretScopes(scopes);
     }
 
-    private static void LoadFile(string file, ResourceSet set)
+    private static YamlStream ReadYaml(string file)
     {
         var stream = new YamlStream();
         try
@@ -136,6 +127,12 @@ public static class ResourceLoader
         {
             throw new ComponentException($"{file}: invalid YAML at {YamlErrors.Describe(ex)}");
         }
+        return stream;
+    }
+
+    private static void LoadFile(string file, ResourceSet set)
+    {
+        var stream = ReadYaml(file);
 
         foreach (var doc in stream.Documents)
         {
