@@ -47,15 +47,22 @@ public static class MessagingBenchmark
             sidecars.Add(await SidecarHost.StartAsync(mOptions, resources, shared, names, loggers));
             sidecars.Add(await SidecarHost.StartAsync(gOptions, resources, shared, names, loggers));
             await sidecars[0].Sidecar.WhenReady;
-            using var gateway = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{gPort}") };
+            // Open-loop overload must queue in the client, as real clients' connection pools do: without a cap every
+            // late request opened its own connection, tens of thousands of sockets in the services and the sidecars'
+            // process, until it died with "Out of memory" starting a thread and left the services running.
+            using var gateway = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = MaxConnections }) { BaseAddress = new Uri($"http://127.0.0.1:{gPort}") };
             gateway.DefaultRequestHeaders.Add("X-Api-Key", "dev-admin-key");
-            using var direct = DaprClient.CreateInvokeHttpClient("messaging", $"http://127.0.0.1:{mOptions.HttpPort}");
+            using var direct = new HttpClient(new InvocationHandler
+            {
+                DaprEndpoint = $"http://127.0.0.1:{mOptions.HttpPort}",
+                InnerHandler = new SocketsHttpHandler { MaxConnectionsPerServer = MaxConnections },
+            }) { BaseAddress = new Uri("http://messaging") };
             await WaitHealthy(gateway, direct);
 
             var redis = await ConnectionMultiplexer.ConnectAsync(redisAddress);
             var db = redis.GetDatabase();
 
-            using var app = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{mPort}") };
+            using var app = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = MaxConnections }) { BaseAddress = new Uri($"http://127.0.0.1:{mPort}") };
             Console.WriteLine($"Hops on a cheap read (GET .../stats), {ReadWorkers} closed loops, {seconds}s each:");
             Console.WriteLine();
             Measure.Header();
@@ -102,6 +109,7 @@ public static class MessagingBenchmark
     }
 
     private const int ReadWorkers = 16;
+    private const int MaxConnections = 256;
 
     private static Task<(Samples Samples, double Throughput)> CheapRead(HttpClient client, TimeSpan duration) =>
         Measure.Saturate(ReadWorkers, duration, async () =>
