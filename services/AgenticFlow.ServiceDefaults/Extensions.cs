@@ -1,5 +1,6 @@
 using Dapr.Client;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -21,6 +22,13 @@ public static class Extensions
 
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
+        // dapr run sets APP_PORT (the port its sidecar calls), not ASPNETCORE_URLS: listen there unless told otherwise.
+        // Loopback only, where the sidecar lives; a container sets ASPNETCORE_URLS to listen on its pod address.
+        if (builder is WebApplicationBuilder web && builder.Configuration["APP_PORT"] is { Length: > 0 } appPort
+            && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]) && string.IsNullOrEmpty(builder.Configuration["urls"]))
+        {
+            web.WebHost.UseUrls($"http://127.0.0.1:{appPort}");
+        }
         builder.ConfigureOpenTelemetry();
         builder.Services.AddProblemDetails();
         builder.Services.AddBadInputHandling();

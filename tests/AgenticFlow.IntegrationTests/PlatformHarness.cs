@@ -104,10 +104,13 @@ public sealed class PlatformHarness : IAsyncDisposable
 
     public async Task RestartSidecarAsync(string appId) => SidecarProcesses[appId] = await SidecarProcesses[appId].StartAgain();
 
-    /// <summary>The assembly an app's project builds (its AssemblyName, or the project file's name).</summary>
-    private static string AssemblyOf(RunApp app)
+    /// <summary>The assembly an app's project builds (its AssemblyName, or the project file's name); the project is the
+    /// one its command names with <c>--project</c>, or the one in its appDirPath.</summary>
+    public static string AssemblyOf(RunApp app)
     {
-        var project = Directory.GetFiles(app.AppDirPath, "*.csproj").Single();
+        var named = app.Command.SkipWhile(a => a != "--project").Skip(1).FirstOrDefault();
+        var folder = named is null ? app.AppDirPath : Path.Combine(app.AppDirPath, named);
+        var project = named is not null && named.EndsWith(".csproj", StringComparison.Ordinal) ? folder : Directory.GetFiles(folder, "*.csproj").Single();
         return XDocument.Load(project).Descendants("AssemblyName").FirstOrDefault()?.Value ?? Path.GetFileNameWithoutExtension(project);
     }
 

@@ -146,12 +146,12 @@ internal sealed partial class SupervisedApp : IDisposable
 }
 
 /// <summary>
-/// The pauses before the restarts of one app: 1 s, 2 s, 4 s … at most 30 s (the exponential policy pub/sub delivery
-/// uses too), from 1 s again once the app had stayed up for a minute.
+/// The pauses before the restarts of one app: 1 s, 2 s, 4 s … at most 30 s, from 1 s again once the app had stayed
+/// up for a minute.
 /// </summary>
 internal sealed class RestartPauses
 {
-    private static readonly RetryPolicy Policy = new("exponential", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), -1);
+    private static readonly RetryPolicy Policy = new("exponential", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), -1) { Growth = 2 };
 
     public static readonly TimeSpan StableAfter = TimeSpan.FromMinutes(1);
 

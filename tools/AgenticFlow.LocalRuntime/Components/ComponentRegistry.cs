@@ -133,7 +133,7 @@ public sealed class ComponentRegistry : IAsyncDisposable
     {
         "state.in-memory" => new InMemoryStateStore(TimeProvider.System),
         "state.sqlite" => SqlStateStore.Sqlite(Required(spec, meta, "connectionString"), TableName(meta), TimeProvider.System),
-        "state.postgresql" => SqlStateStore.Postgres(Required(spec, meta, "connectionString"), TableName(meta), TimeProvider.System),
+        "state.postgresql" => SqlStateStore.Postgres(PostgresConnectionString.ToNpgsql(Required(spec, meta, "connectionString")), TableName(meta), TimeProvider.System),
         _ => new RedisStateStore(shared.Redis(RedisOptions(spec, meta)), RedisDb(meta)),
     };
 

@@ -40,11 +40,17 @@ public sealed record DeclarativeSubscription(
 public sealed record RetryPolicy(string Policy, TimeSpan Duration, TimeSpan MaxInterval, int MaxRetries)
 {
     /// <summary>Used when no Resiliency resource targets a pub/sub component: three retries, 100 ms doubling.</summary>
-    public static readonly RetryPolicy DeliveryDefault = new("exponential", TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5), 3);
+    public static readonly RetryPolicy DeliveryDefault = new("exponential", TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5), 3) { Growth = 2 };
+
+    /// <summary>Where daprd's exponential back-off starts; it grows 1.5x per retry (without daprd's random jitter here).</summary>
+    public static readonly TimeSpan ExponentialStart = TimeSpan.FromMilliseconds(500);
 
     public TimeSpan DelayFor(int attempt) => Policy == "constant"
         ? Duration
-        : TimeSpan.FromMilliseconds(Math.Min(MaxInterval.TotalMilliseconds, Duration.TotalMilliseconds * Math.Pow(2, attempt)));
+        : TimeSpan.FromMilliseconds(Math.Min(MaxInterval.TotalMilliseconds, Duration.TotalMilliseconds * Math.Pow(Growth, attempt)));
+
+    /// <summary>Per-retry growth of an exponential policy: daprd's 1.5, unless a policy made in code asks for another.</summary>
+    public double Growth { get; init; } = 1.5;
 }
 
 /// <summary>Everything read from the resources paths: components, subscriptions, and pub/sub retry targets.</summary>
@@ -234,9 +240,11 @@ public static class ResourceLoader
                 {
                     continue;
                 }
+                var kind = Scalar(p, "policy") ?? "constant";
                 policies[((YamlScalarNode)k).Value!] = new RetryPolicy(
-                    Scalar(p, "policy") ?? "constant",
-                    DurationParser.Parse(Scalar(p, "duration") ?? "1s"),
+                    kind,
+                    // As daprd: duration applies to constant policies (default 5s); exponential ones start at 500 ms.
+                    kind == "exponential" ? RetryPolicy.ExponentialStart : DurationParser.Parse(Scalar(p, "duration") ?? "5s"),
                     DurationParser.Parse(Scalar(p, "maxInterval") ?? "60s"),
                     int.TryParse(Scalar(p, "maxRetries"), out var n) ? n : -1);
             }
