@@ -26,7 +26,8 @@ public sealed class BadInputOptions
 /// A request whose body does not parse or bind, or whose route or query values have the wrong type, is the
 /// caller's mistake: it answers 400 (413 when too large, 415 for a content type the endpoint does not read) with
 /// what was wrong and where, and the endpoint never runs, so nothing is stored or sent. Every other exception is
-/// left to the default handler: a 500 means the service broke.
+/// left to the default handler: a 500 means the service broke (a JSON error reading stored data included; only
+/// binding errors, which ASP.NET wraps in BadHttpRequestException, are the caller's).
 /// </summary>
 public sealed partial class BadInputHandler(Microsoft.Extensions.Options.IOptions<BadInputOptions> options, ILogger<BadInputHandler> logger) : IExceptionHandler
 {
@@ -63,11 +64,9 @@ public sealed partial class BadInputHandler(Microsoft.Extensions.Options.IOption
                 return;
             }
         }
-        await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = http,
-            ProblemDetails = { Status = code },
-        });
+        // Problem details as JSON whatever the caller's Accept says (the problem details service refuses to write
+        // when Accept excludes JSON, which would turn this answer into a 500).
+        await Results.Problem(statusCode: code).ExecuteAsync(http);
     }
 
     /// <summary>The status, title and detail for an exception that means the request was malformed; null otherwise.</summary>
@@ -85,8 +84,6 @@ public sealed partial class BadInputHandler(Microsoft.Extensions.Options.IOption
                     StatusCodes.Status415UnsupportedMediaType => "Unsupported content type",
                     _ => "Malformed request",
                 }, bad.Message + where);
-            case JsonException json:
-                return (StatusCodes.Status400BadRequest, "Malformed request", "The body is not valid JSON of the expected shape" + Position(json));
             default:
                 return null;
         }

@@ -107,11 +107,18 @@ public static class RequestReader
     }
 
     /// <summary>Message content as OpenAI clients send it: a string, or an array of parts whose text parts are joined.</summary>
+    /// <remarks>Any other shape (a part without text, a text that is not a string) is null: the caller's mistake, never a crash.</remarks>
     public static string? TextOf(JsonElement? content) => content switch
     {
         { ValueKind: JsonValueKind.String } s => s.GetString(),
-        { ValueKind: JsonValueKind.Array } a when a.EnumerateArray().All(p => p.ValueKind == JsonValueKind.Object) =>
-            string.Concat(a.EnumerateArray().Where(p => p.TryGetProperty("type", out var t) && t.GetString() == "text").Select(p => p.GetProperty("text").GetString())),
+        { ValueKind: JsonValueKind.Array } a when a.EnumerateArray().All(IsPart) =>
+            string.Concat(a.EnumerateArray().Where(p => p.GetProperty("type").GetString() == "text").Select(p => p.GetProperty("text").GetString())),
         _ => null,
     };
+
+    /// <summary>A content part: an object with a string type; a text part also has a string text.</summary>
+    private static bool IsPart(JsonElement part) =>
+        part.ValueKind == JsonValueKind.Object
+        && part.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String
+        && (type.GetString() != "text" || part.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String);
 }

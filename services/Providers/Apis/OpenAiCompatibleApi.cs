@@ -43,18 +43,32 @@ public static class OpenAiCompatibleApi
 
     public static async Task<IResult> ChatCompletions(ChatCompletionRequest request, HttpContext http, CompletionService completions, ProviderRegistry registry, IOptions<ProvidersOptions> options, CancellationToken ct)
     {
+        // stop is a string or a list of strings; response_format an object whose type is a string. Other shapes are
+        // the caller's mistake, answered in OpenAI's error shape.
         var stop = request.Stop switch
         {
+            null or { ValueKind: JsonValueKind.Null } => (List<string>?)null,
             { ValueKind: JsonValueKind.String } s => [s.GetString()!],
-            { ValueKind: JsonValueKind.Array } a => a.EnumerateArray().Select(x => x.GetString() ?? "").ToList(),
-            _ => (List<string>?)null,
+            { ValueKind: JsonValueKind.Array } a when a.EnumerateArray().All(x => x.ValueKind == JsonValueKind.String) => a.EnumerateArray().Select(x => x.GetString()!).ToList(),
+            _ => null,
         };
-        var format = request.ResponseFormat is { ValueKind: JsonValueKind.Object } f && f.TryGetProperty("type", out var t) && t.GetString() == "json_object" ? "json" : null;
+        var badStop = stop is null && request.Stop is { ValueKind: not JsonValueKind.Null };
+        var formatType = request.ResponseFormat is { ValueKind: JsonValueKind.Object } f && f.TryGetProperty("type", out var t) ? t : (JsonElement?)null;
+        var badFormat = request.ResponseFormat is { ValueKind: not JsonValueKind.Null } && formatType is not { ValueKind: JsonValueKind.String };
+        var format = formatType is { ValueKind: JsonValueKind.String } type && type.GetString() == "json_object" ? "json" : null;
         var known = (await registry.AllAsync(ct)).Select(p => p.Settings.Id).ToList();
         var apiRequest = new CompleteRequest(request.Messages, request.Model, null,
             new OptionsDto(request.MaxCompletionTokens ?? request.MaxTokens, request.Temperature, request.TopP, stop, format, null),
             null, request.User, request.Stream == true);
         var errors = RequestReader.Read(apiRequest, options.Value.MaxPromptCharacters, ProvidersApi.CallerOf(http.Request, request.User), known, out var completion);
+        if (badStop)
+        {
+            errors["stop"] = ["stop must be a string or a list of strings"];
+        }
+        if (badFormat)
+        {
+            errors["response_format"] = ["response_format must be an object with a string type"];
+        }
         if (string.IsNullOrEmpty(request.Model))
         {
             errors["model"] = ["model is required"];
