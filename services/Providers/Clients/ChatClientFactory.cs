@@ -48,14 +48,22 @@ public sealed class ChatClientFactory(DaprClient dapr, IOptions<ProvidersOptions
         var made = _clients.GetOrAdd(key, _ => new Lazy<Task<IChatClient>>(() => CreateAsync(provider, model)));
         try
         {
-            return await made.Value.WaitAsync(ct);
+            // The caller waits at most the provider's own timeout; the making goes on for the next caller.
+            return await made.Value.WaitAsync(TimeSpan.FromSeconds(provider.TimeoutSeconds), ct);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
         {
-            _clients.TryRemove(new KeyValuePair<(string, string, string), Lazy<Task<IChatClient>>>(key, made));
+            if (made.Value.IsFaulted)
+            {
+                // A failure is kept briefly, so an outage of the secret store is not asked again by every request.
+                _ = Task.Delay(FailureKeptFor).ContinueWith(_ => _clients.TryRemove(new KeyValuePair<(string, string, string), Lazy<Task<IChatClient>>>(key, made)), TaskScheduler.Default);
+            }
             throw new ProviderUnavailableException(provider.Id, ex);
         }
     }
+
+    /// <summary>How long a failure to make a client is answered from memory before the next try.</summary>
+    private static readonly TimeSpan FailureKeptFor = TimeSpan.FromSeconds(5);
 
     private async Task<IChatClient> CreateAsync(ProviderSettings provider, string model)
     {

@@ -223,14 +223,20 @@ public sealed partial class CompletionService(
         TimeSpan? soonest = null;
         foreach (var candidate in candidates)
         {
-            if (!TryTake(candidate, request, attempts, ref soonest))
+            if (candidate.State.Breaker.CircuitState is CircuitState.Isolated)
             {
+                attempts.Add($"{candidate.Provider.Id}: circuit open");
                 continue;
             }
             var started = Stopwatch.GetTimestamp();
             try
             {
+                // The client first: a provider that cannot be made spends none of its rate limit.
                 var client = await clients.GetAsync(candidate.Provider, candidate.Model.Name, candidate.Version, ct);
+                if (!TryTake(candidate, request, attempts, ref soonest))
+                {
+                    continue;
+                }
                 var answer = await candidate.State.Pipeline.ExecuteAsync(async token => await attempt(client, candidate, token), ct);
                 return (candidate, answer, started, attempts);
             }
@@ -259,13 +265,6 @@ public sealed partial class CompletionService(
 
     private static bool TryTake(Candidate candidate, CompletionRequest request, List<string> attempts, ref TimeSpan? soonest)
     {
-        // An open circuit is left to the pipeline: it refuses at once without calling the provider, and it is
-        // also what lets the circuit half-open and close again once the break is over.
-        if (candidate.State.Breaker.CircuitState is CircuitState.Isolated)
-        {
-            attempts.Add($"{candidate.Provider.Id}: circuit open");
-            return false;
-        }
         var (granted, retryAfter) = candidate.State.Limits.TryAcquire(TokenEstimate.Of(request.Messages) + (request.Options.MaxOutputTokens ?? 512));
         if (!granted)
         {

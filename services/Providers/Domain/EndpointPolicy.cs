@@ -21,16 +21,14 @@ public static class EndpointPolicy
         {
             yield return $"endpoint host {uri.IdnHost} is not in Providers:AllowedEndpointHosts";
         }
-        if (options.AllowPrivateEndpoints)
-        {
-            yield break;
-        }
-        if (IsLocalName(uri.IdnHost) || (IPAddress.TryParse(uri.IdnHost, out var address) && !IsPublic(address)))
+        var isPrivate = IsLocalName(uri.IdnHost) || (IPAddress.TryParse(uri.IdnHost, out var address) && !IsPublic(address));
+        if (isPrivate && !options.AllowPrivateEndpoints)
         {
             yield return $"endpoint {uri.IdnHost} is a loopback, link-local or private address; set Providers:AllowPrivateEndpoints to use one";
         }
-        else if (uri.Scheme != "https")
+        else if (!isPrivate && uri.Scheme != "https")
         {
+            // Whatever else is allowed, a key never crosses a public network in clear text.
             yield return "endpoint must use https (API keys are sent to it)";
         }
     }

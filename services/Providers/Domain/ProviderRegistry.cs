@@ -58,9 +58,14 @@ public sealed class ProviderRegistry(DaprClient dapr, IOptions<ProvidersOptions>
             foreach (var provider in configured)
             {
                 var item = saved.FirstOrDefault(s => s.Key == Key(provider.Id));
-                next[provider.Id] = string.IsNullOrEmpty(item.Value)
-                    ? (provider, "configured")
-                    : (JsonSerializer.Deserialize<ProviderSettings>(item.Value, Json)!, item.ETag);
+                var stored = string.IsNullOrEmpty(item.Value) ? null : JsonSerializer.Deserialize<ProviderSettings>(item.Value, Json);
+                // Settings saved before a rule existed are checked again: ones the rules refuse now are not used (kept
+                // stored, shown disabled, until an admin saves valid ones).
+                if (stored is not null && stored.Validate(options.Value).Any())
+                {
+                    stored.Enabled = false;
+                }
+                next[provider.Id] = stored is null ? (provider, "configured") : (stored, item.ETag);
             }
             foreach (var (id, (settings, version)) in next)
             {
