@@ -19,7 +19,7 @@ public static class Invocation
     {
         "Host", "Connection", "Keep-Alive", "Transfer-Encoding", "Upgrade", "Proxy-Connection", "TE", "Trailer",
         "Content-Length", AppChannel.TokenHeader, Sidecar.PeerKeyHeader, "traceparent", "tracestate",
-        CallerAppIdHeader, CalleeAppIdHeader,
+        CallerAppIdHeader, CalleeAppIdHeader, Sidecar.PeerRefusedHeader,
     };
 
     public const string CallerAppIdHeader = "dapr-caller-app-id";

@@ -50,22 +50,38 @@ public static class MultiAppRun
             supervision.AddRange(supervised.Select(a => a.Process.SuperviseAsync(stopping.Token)));
             // Until Ctrl+C, or an app that finished its work (exit code 0); crashed apps are restarted meanwhile.
             await Task.WhenAny(supervision.Append(Task.Delay(Timeout.Infinite, ct)));
-            return 0;
+            return supervised.Any(a => a.Process.FailedToStart) ? 1 : 0;
         }
         finally
         {
+            // Every step on its own: one that fails must not leave the apps or sidecars after it running.
             await stopping.CancelAsync();
-            await Task.WhenAll(supervision);
+            await Quietly("supervision", () => Task.WhenAll(supervision));
             foreach (var (appId, process) in supervised)
             {
-                await process.StopAsync();
-                process.Dispose();
-                RunConsole.Write(appId, "RUN", "app stopped");
+                await Quietly(appId, async () =>
+                {
+                    await process.StopAsync();
+                    process.Dispose();
+                    RunConsole.Write(appId, "RUN", "app stopped");
+                });
             }
             foreach (var sidecar in sidecars)
             {
-                await sidecar.DisposeAsync();
+                await Quietly("sidecar", async () => await sidecar.DisposeAsync());
             }
+        }
+    }
+
+    private static async Task Quietly(string what, Func<Task> step)
+    {
+        try
+        {
+            await step();
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            RunConsole.Write(what, "RUN", $"while stopping: {ex.Message}");
         }
     }
 

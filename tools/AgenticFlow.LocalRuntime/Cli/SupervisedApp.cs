@@ -42,7 +42,7 @@ internal sealed partial class SupervisedApp : IDisposable
     public async Task<bool> SuperviseAsync(CancellationToken stopping)
     {
         var pauses = new RestartPauses();
-        while (true)
+        for (var launch = 1; ; launch++)
         {
             string ended;
             if (_process is { } process)
@@ -66,6 +66,14 @@ internal sealed partial class SupervisedApp : IDisposable
                     return true;
                 }
                 ended = $"exited with code {process.ExitCode}";
+                if (launch == 1 && process.ExitCode is > 0 and < 128 && _time.GetElapsedTime(_startedAt) < FirstStartGrace)
+                {
+                    // It gave up by itself right away (a missing build, a bad argument; a signal's exit code is 128+N):
+                    // restarting would only repeat that.
+                    RunConsole.Write(_appId, "RUN", $"app {ended} within {FirstStartGrace.TotalSeconds:0} s of its first start; not restarting it: fix it and run again");
+                    FailedToStart = true;
+                    return true;
+                }
             }
             else
             {
@@ -91,6 +99,12 @@ internal sealed partial class SupervisedApp : IDisposable
             }
         }
     }
+
+    /// <summary>An app whose first process exits by itself (not by a signal) this soon is not restarted: the run ends, failed.</summary>
+    public static readonly TimeSpan FirstStartGrace = TimeSpan.FromSeconds(10);
+
+    /// <summary>True when the app died at its first start, which ends the run with a failure.</summary>
+    public bool FailedToStart { get; private set; }
 
     /// <summary>Stops the app gracefully: SIGTERM, up to 10 s to exit, then a kill of its whole process tree.</summary>
     public async Task StopAsync()

@@ -29,8 +29,15 @@ public sealed class NameRegistry
 
     public NameRegistry(string? folder = null)
     {
-        _folder = folder ?? Environment.GetEnvironmentVariable("AGENTICFLOW_RESOLVER_DIR")
-            ?? Path.Combine(Path.GetTempPath(), $"agenticflow-runtime-{Environment.UserName}", "apps");
+        var chosen = folder ?? Environment.GetEnvironmentVariable("AGENTICFLOW_RESOLVER_DIR");
+        if (chosen is null)
+        {
+            // The default lives under the shared temp folder: its parent is the runtime's own, made private first.
+            var own = Path.Combine(Path.GetTempPath(), $"agenticflow-runtime-{Environment.UserName}");
+            PrivateFolder.CreateOwn(own);
+            chosen = Path.Combine(own, "apps");
+        }
+        _folder = chosen;
         PrivateFolder.Ensure(_folder);
     }
 

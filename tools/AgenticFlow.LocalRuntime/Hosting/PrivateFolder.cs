@@ -41,7 +41,9 @@ public static partial class PrivateFolder
             return;
         }
         var me = geteuid();
-        if (Stat(folder, follow: false) is { } own && own.Uid != me)
+        // A check that cannot be made refuses: an unverified folder is what this guards against.
+        var own = Stat(folder, follow: false) ?? throw Refused(folder, "cannot be checked (stat failed); choose another folder (AGENTICFLOW_RESOLVER_DIR)");
+        if (own.Uid != me)
         {
             throw Refused(folder, $"belongs to user id {own.Uid}, not to this user ({me}); remove it or choose another folder (AGENTICFLOW_RESOLVER_DIR)");
         }
@@ -49,10 +51,7 @@ public static partial class PrivateFolder
         {
             foreach (var follow in new[] { false, true })
             {
-                if (Stat(above, follow) is not { } entry)
-                {
-                    continue;
-                }
+                var entry = Stat(above, follow) ?? throw Refused(folder, $"lies under '{above}', which cannot be checked (stat failed)");
                 if (entry.Uid != me && entry.Uid != 0)
                 {
                     throw Refused(folder, $"lies under '{above}', which belongs to user id {entry.Uid}: that user could replace it; choose another folder (AGENTICFLOW_RESOLVER_DIR)");
@@ -60,9 +59,31 @@ public static partial class PrivateFolder
                 const int GroupOrOtherWrite = 0x12, Sticky = 0x200, TypeMask = 0xF000, Link = 0xA000;
                 if ((entry.Mode & TypeMask) != Link && (entry.Mode & GroupOrOtherWrite) != 0 && !(entry.Uid == 0 && (entry.Mode & Sticky) != 0))
                 {
-                    throw Refused(folder, $"lies under '{above}', which other users may write to and is not a sticky folder of root's; choose another folder (AGENTICFLOW_RESOLVER_DIR)");
+                    throw Refused(folder, entry.Uid == me
+                        ? $"lies under '{above}', which other users may write to: chmod go-w '{above}'"
+                        : $"lies under '{above}', which other users may write to and is not a sticky folder of root's; choose another folder (AGENTICFLOW_RESOLVER_DIR)");
                 }
             }
+        }
+    }
+
+    /// <summary>Creates <paramref name="folder"/> (and its missing parents) with mode 0700, and tightens it to 0700
+    /// when it exists already and belongs to this user: the runtime's own folder may have been made by an older version
+    /// under a looser umask.</summary>
+    public static void CreateOwn(string folder)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(folder);
+            return;
+        }
+        if (!Directory.Exists(folder))
+        {
+            Directory.CreateDirectory(folder, OwnerOnly);
+        }
+        else if (OperatingSystem.IsLinux() && Stat(folder, follow: false) is { } own && own.Uid == geteuid() && (own.Mode & 0xF000) != 0xA000)
+        {
+            File.SetUnixFileMode(folder, OwnerOnly);
         }
     }
 

@@ -24,7 +24,7 @@ public static class PostgresConnectionString
         {
             return FromUrl(new Uri(text));
         }
-        if (text.Contains(';') || !text.Contains('='))
+        if (SemicolonOutsideQuotes(text) || !text.Contains('='))
         {
             return text;
         }
@@ -42,7 +42,7 @@ public static class PostgresConnectionString
 
     private static string FromUrl(Uri url)
     {
-        var builder = new NpgsqlConnectionStringBuilder { Host = url.Host, Port = url.IsDefaultPort || url.Port < 0 ? 5432 : url.Port };
+        var builder = new NpgsqlConnectionStringBuilder { Host = url.DnsSafeHost, Port = url.IsDefaultPort || url.Port < 0 ? 5432 : url.Port };
         var user = url.UserInfo.Split(':', 2);
         if (user[0].Length > 0)
         {
@@ -84,6 +84,11 @@ public static class PostgresConnectionString
             }
             var key = text[i..eq].Trim();
             i = eq + 1;
+            // libpq allows spaces around '='.
+            while (i < text.Length && char.IsWhiteSpace(text[i]))
+            {
+                i++;
+            }
             var value = new System.Text.StringBuilder();
             if (i < text.Length && text[i] == '\'')
             {
@@ -102,6 +107,27 @@ public static class PostgresConnectionString
             }
             yield return (key, value.ToString());
         }
+    }
+
+    /// <summary>Npgsql's form separates settings with ';'; libpq's may hold one only inside a quoted value.</summary>
+    private static bool SemicolonOutsideQuotes(string text)
+    {
+        var quoted = false;
+        for (var i = 0; i < text.Length; i++)
+        {
+            switch (text[i])
+            {
+                case '\\' when quoted:
+                    i++;
+                    break;
+                case '\'':
+                    quoted = !quoted;
+                    break;
+                case ';' when !quoted:
+                    return true;
+            }
+        }
+        return false;
     }
 
     private static string SslMode(string pgx) => pgx.ToLowerInvariant() switch
