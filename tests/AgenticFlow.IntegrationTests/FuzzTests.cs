@@ -98,6 +98,7 @@ public sealed class FuzzTests(ITestOutputHelper output) : IAsyncLifetime
             }
         }
 
+        Assert.True(DateTime.UtcNow <= deadline, $"the fuzz ran out of its {Budget.TotalMinutes} min budget before sending every variant: coverage would be partial");
         output.WriteLine($"{_operations.Count} operations; requests by app and status class: {string.Join(", ", counts.OrderBy(c => c.Key).Select(c => $"{c.Key} {c.Value}"))}");
         Assert.True(failures.Count == 0, $"{failures.Count} failures:\n{string.Join('\n', failures.Take(30))}");
         var unreachable = _operations.Where(o => !reached.Contains(o)).ToList();
@@ -120,8 +121,12 @@ public sealed class FuzzTests(ITestOutputHelper output) : IAsyncLifetime
 
     private async Task<(int Status, string Body)> SendAsync(Operation operation, Variant variant)
     {
-        using var request = new HttpRequestMessage(new HttpMethod(operation.Method), variant.PathAndQuery);
+        using var request = new HttpRequestMessage(new HttpMethod(variant.Method ?? operation.Method), variant.PathAndQuery);
         request.Headers.Add("X-Api-Key", "dev-admin-key");
+        if (variant.Accept is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Accept", variant.Accept);
+        }
         if (variant.Body is not null)
         {
             request.Content = new ByteArrayContent(Encoding.UTF8.GetBytes(variant.Body));
@@ -154,6 +159,11 @@ public sealed class FuzzTests(ITestOutputHelper output) : IAsyncLifetime
     /// <summary>One request to send: path and query already filled in, and a body with its content type.</summary>
     private sealed record Variant(string What, string PathAndQuery, string? Body, string ContentType = "application/json")
     {
+        public string? Accept { get; init; }
+
+        /// <summary>Another method than the operation's, to reach the routing's own answers (405).</summary>
+        public string? Method { get; init; }
+
         public override string ToString() => $"[{What}] {PathAndQuery}{(Body is null ? "" : " " + (Body.Length > 120 ? Body[..120] + "…" : Body))}";
     }
 
@@ -258,8 +268,13 @@ public sealed class FuzzTests(ITestOutputHelper output) : IAsyncLifetime
         public IEnumerable<Variant> Boundary(Random random)
         {
             var query = ValidQuery();
-            // First the plain request, as a well-behaved client would send it.
+            // First the plain request, as a well-behaved client would send it, then with Accept headers that exclude JSON.
             yield return new Variant("plain", FillPath(_ => "fuzz-1") + query, BodySchema is null ? null : Json(Example(BodySchema, required: false)));
+            foreach (var accept in new[] { "text/plain", "application/xml", "text/event-stream" })
+            {
+                yield return new Variant($"accept {accept}", FillPath(_ => "fuzz-1") + query, BodySchema is null ? null : Json(Example(BodySchema, required: false))) { Accept = accept };
+                yield return new Variant($"accept {accept}, wrong method", FillPath(_ => "fuzz-1") + query, null) { Accept = accept, Method = Method == "GET" ? "DELETE" : "GET" };
+            }
             foreach (var odd in new[] { "..", "%2e%2e", "%00", "a%2Fb", new string('x', 5000), "%C3%A9", " ", "-", "null" })
             {
                 if (Parameters.Any(p => p.In == "path"))
@@ -485,6 +500,14 @@ public sealed class FuzzTests(ITestOutputHelper output) : IAsyncLifetime
         {
             yield return ("null", null);
             var kinds = Kinds(schema);
+            if (kinds.Count == 0)
+            {
+                // A field that takes any JSON: the shapes code reading it must expect.
+                foreach (var shape in new[] { "1", "true", "{}", "[1]", "[[]]", "[{\"type\":1}]", "[{\"type\":\"text\"}]", "[{\"type\":\"text\",\"text\":1}]", "{\"type\":1}" })
+                {
+                    yield return ($"shaped {shape}", JsonNode.Parse(shape));
+                }
+            }
             if (kinds.Count == 0 || kinds.Contains("string"))
             {
                 yield return ("empty string", JsonValue.Create(""));

@@ -131,21 +131,27 @@ public sealed class PlatformHarness : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Client?.Dispose();
-        foreach (var sidecar in Sidecars.Values)
+        // Each part on its own, so one that fails to stop leaves none of the others running.
+        var parts = Sidecars.Values.Cast<IAsyncDisposable>().Concat(SidecarProcesses.Values).Concat(Services.Values).ToList();
+        var failures = new List<Exception>();
+        foreach (var part in parts)
         {
-            await sidecar.DisposeAsync();
-        }
-        foreach (var sidecar in SidecarProcesses.Values)
-        {
-            await sidecar.DisposeAsync();
-        }
-        foreach (var service in Services.Values)
-        {
-            await service.DisposeAsync();
+            try
+            {
+                await part.DisposeAsync();
+            }
+            catch (Exception ex)
+            {
+                failures.Add(ex);
+            }
         }
         if (_ownsFolder)
         {
             _folder?.Dispose();
+        }
+        if (failures.Count > 0)
+        {
+            throw new AggregateException("stopping the platform", failures);
         }
     }
 }

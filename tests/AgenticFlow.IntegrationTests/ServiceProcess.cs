@@ -41,21 +41,30 @@ public sealed class ServiceProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
-        await Eventually.True(async () =>
+        try
         {
-            if (process.HasExited)
+            await Eventually.True(async () =>
             {
-                Assert.Fail($"{assembly} exited at start:\n{service.Output}");
-            }
-            try
-            {
-                return (await http.GetAsync("/healthz")).IsSuccessStatusCode;
-            }
-            catch (HttpRequestException)
-            {
-                return false;
-            }
-        }, $"{assembly} to answer /healthz", 60);
+                if (process.HasExited)
+                {
+                    Assert.Fail($"{assembly} exited at start:\n{service.Output}");
+                }
+                try
+                {
+                    return (await http.GetAsync("/healthz")).IsSuccessStatusCode;
+                }
+                catch (HttpRequestException)
+                {
+                    return false;
+                }
+            }, $"{assembly} to answer /healthz", 60);
+        }
+        catch
+        {
+            // A service that never came up must not outlive the test, holding its port.
+            await service.DisposeAsync();
+            throw;
+        }
         return service;
     }
 

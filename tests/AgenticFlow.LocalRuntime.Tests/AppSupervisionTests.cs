@@ -43,6 +43,25 @@ public sealed class AppSupervisionTests
     }
 
     [Fact]
+    public async Task AppThatFailsAtItsFirstStart_EndsTheRunWithAFailure_InsteadOfRestartingForever()
+    {
+        using var components = new ComponentsFolder().State("in-memory");
+        using var run = new ComponentsFolder().Add("dapr.yaml", $"""
+            version: 1
+            apps:
+              - appID: broken
+                resourcesPath: {components.Path}
+                command: ["sh", "-c", "echo cannot find my build >&2; exit 3"]
+            """);
+
+        await using var cli = RuntimeCli.Start(run.Path, "run", "-f", "dapr.yaml");
+
+        Assert.Equal(1, await cli.ExitCodeAsync(20));
+        Assert.Contains(cli.Stdout, l => l.Contains("app exited with code 3 within 10 s of its first start; not restarting it", StringComparison.Ordinal));
+        Assert.DoesNotContain(cli.Stdout, l => l.Contains("restarting in", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task AppThatExitsWithCodeZero_EndsTheRunInsteadOfBeingRestarted()
     {
         using var components = new ComponentsFolder().State("in-memory");

@@ -12,6 +12,7 @@ public sealed class PostgresConnectionStringTests
     [InlineData("postgres://agent:s3cret@db.local:6543/flows?sslmode=disable")]
     [InlineData("postgresql://agent:s3cret@db.local:6543/flows?sslmode=disable&pool_max_conns=10")]
     [InlineData("Host=db.local;Port=6543;Username=agent;Password=s3cret;Database=flows;SSL Mode=Disable")]
+    [InlineData("host = db.local port = 6543 user = agent password = s3cret dbname = flows sslmode = disable")]
     public void PgxAndNpgsqlForms_NameTheSameServer(string given)
     {
         var read = new NpgsqlConnectionStringBuilder(PostgresConnectionString.ToNpgsql(given));
@@ -31,5 +32,7 @@ public sealed class PostgresConnectionStringTests
 
         Assert.Equal("a b'c", read.Password);
         Assert.Equal("d", read.Database);
+        Assert.Equal("p;w", new NpgsqlConnectionStringBuilder(PostgresConnectionString.ToNpgsql("host=h user=u password='p;w' dbname=d")).Password);
+        Assert.Equal("::1", new NpgsqlConnectionStringBuilder(PostgresConnectionString.ToNpgsql("postgres://u@[::1]:5432/d")).Host);
     }
 }
