@@ -1,0 +1,203 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using AgenticFlow.Gateway.Routing;
+using AgenticFlow.LocalRuntime.Cli;
+using k8s;
+using k8s.Models;
+using YamlDotNet.RepresentationModel;
+
+namespace AgenticFlow.Deployment.Tests;
+
+/// <summary>
+/// Every overlay under k8s/ rendered with kubectl kustomize and held to the platform's deployment rules: each app of
+/// dapr.yaml deployed with matching Dapr annotations, probes, limits, non-root, a disruption budget, autoscaling and
+/// network policy; components scoped and free of secret literals; access control lists that allow exactly the calls
+/// the gateway's route table makes. These check shape only: no cluster runs on the machines this is built on.
+/// </summary>
+public sealed class ManifestPolicyTests
+{
+    private static readonly string Repo = FindRepo();
+
+    /// <summary>The platform's app ids (ARCHITECTURE.md): components may be scoped to services still to come.</summary>
+    private static readonly string[] PlatformApps = ["agents", "coordination", "workflows", "messaging", "neural", "memory", "providers", "monitoring", "gateway"];
+
+    public static TheoryData<string> Overlays()
+    {
+        var data = new TheoryData<string>();
+        foreach (var overlay in Directory.GetDirectories(Path.Combine(FindRepo(), "k8s", "overlays")).Order(StringComparer.Ordinal))
+        {
+            data.Add(Path.GetFileName(overlay));
+        }
+        return data;
+    }
+
+    private static string FindRepo()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "AgenticFlow.sln")))
+        {
+            dir = dir.Parent;
+        }
+        return dir?.FullName ?? throw new InvalidOperationException("AgenticFlow.sln not found");
+    }
+
+    private sealed record Rendered(List<(string Kind, string Name, string Yaml, YamlMappingNode Node)> Objects)
+    {
+        public IEnumerable<T> Typed<T>(string kind) => Objects.Where(o => o.Kind == kind).Select(o => KubernetesYaml.Deserialize<T>(o.Yaml));
+
+        public IEnumerable<YamlMappingNode> Custom(string kind) => Objects.Where(o => o.Kind == kind).Select(o => o.Node);
+    }
+
+    private static Rendered Render(string overlay)
+    {
+        var info = new ProcessStartInfo("kubectl", ["kustomize", Path.Combine(Repo, "k8s", "overlays", overlay)]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var process = Process.Start(info)!;
+        var output = process.StandardOutput.ReadToEnd();
+        var errors = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, $"kubectl kustomize {overlay} failed: {errors}");
+        var objects = new List<(string, string, string, YamlMappingNode)>();
+        foreach (var document in Regex.Split(output, @"^---\s*$", RegexOptions.Multiline).Where(d => d.Trim().Length > 0))
+        {
+            var stream = new YamlStream();
+            stream.Load(new StringReader(document));
+            var node = (YamlMappingNode)stream.Documents[0].RootNode;
+            objects.Add((Scalar(node, "kind")!, Scalar(Child(node, "metadata"), "name")!, document, node));
+        }
+        return new Rendered(objects);
+    }
+
+    private static YamlNode? Child(YamlNode? node, string key) =>
+        node is YamlMappingNode map && map.Children.TryGetValue(new YamlScalarNode(key), out var value) ? value : null;
+
+    private static string? Scalar(YamlNode? node, string key) => (Child(node, key) as YamlScalarNode)?.Value;
+
+    private static IEnumerable<YamlNode> Items(YamlNode? node) => node is YamlSequenceNode seq ? seq.Children : [];
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void EveryAppOfTheRunFile_IsDeployedWithItsDaprAnnotations(string overlay)
+    {
+        var rendered = Render(overlay);
+        var deployments = rendered.Typed<V1Deployment>("Deployment").ToList();
+        var configurations = rendered.Custom("Configuration").Select(c => Scalar(Child(c, "metadata"), "name")).ToHashSet();
+        foreach (var app in RunFile.Load(Path.Combine(Repo, "dapr.yaml")))
+        {
+            var mine = deployments.Where(d => d.Spec.Template.Metadata.Annotations is { } a && a.TryGetValue("dapr.io/app-id", out var id) && id == app.AppId).ToList();
+            Assert.True(mine.Count > 0, $"{overlay}: no Deployment runs app {app.AppId}");
+            foreach (V1Deployment deployment in mine)
+            {
+                var annotations = deployment.Spec.Template.Metadata.Annotations;
+                Assert.Equal("true", annotations["dapr.io/enabled"]);
+                Assert.Equal(app.AppPort?.ToString(), annotations["dapr.io/app-port"]);
+                Assert.Equal("http", annotations["dapr.io/app-protocol"]);
+                Assert.Contains("dapr.io/enable-api-logging", annotations.Keys);
+                Assert.Contains("dapr.io/api-token-secret", annotations.Keys);
+                Assert.All(new[] { "dapr.io/sidecar-cpu-request", "dapr.io/sidecar-memory-request", "dapr.io/sidecar-cpu-limit", "dapr.io/sidecar-memory-limit" }, a => Assert.Contains(a, annotations.Keys));
+                Assert.Contains(annotations["dapr.io/config"], configurations);
+                // The container listens where the sidecar calls it.
+                Assert.Contains(deployment.Spec.Template.Spec.Containers.SelectMany(c => c.Ports ?? []), p => p.ContainerPort == app.AppPort);
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void EveryDeployment_HasLimitsProbesNonRootABudgetAutoscalingAndANetworkPolicy(string overlay)
+    {
+        var rendered = Render(overlay);
+        var budgets = rendered.Typed<V1PodDisruptionBudget>("PodDisruptionBudget").ToList();
+        var autoscalers = rendered.Typed<V2HorizontalPodAutoscaler>("HorizontalPodAutoscaler").ToList();
+        var policies = rendered.Typed<V1NetworkPolicy>("NetworkPolicy").ToList();
+        Assert.Contains(policies, p => p.Spec.PodSelector.MatchLabels is null or { Count: 0 } && p.Spec.PolicyTypes.Contains("Ingress") && p.Spec.PolicyTypes.Contains("Egress") && p.Spec.Ingress is null && p.Spec.Egress is null);
+        foreach (var deployment in rendered.Typed<V1Deployment>("Deployment"))
+        {
+            var name = deployment.Metadata.Name;
+            var labels = deployment.Spec.Template.Metadata.Labels;
+            bool Selects(IDictionary<string, string>? selector) => selector is { Count: > 0 } && selector.All(s => labels.TryGetValue(s.Key, out var v) && v == s.Value);
+            var pod = deployment.Spec.Template.Spec;
+            Assert.True(pod.SecurityContext?.RunAsNonRoot == true, $"{overlay}/{name}: runAsNonRoot");
+            foreach (var container in pod.Containers)
+            {
+                Assert.True(container.Resources?.Requests?.ContainsKey("cpu") == true && container.Resources.Limits?.ContainsKey("memory") == true, $"{overlay}/{name}: resources");
+                Assert.Equal("/healthz", container.LivenessProbe?.HttpGet?.Path);
+                Assert.Equal("/readyz", container.ReadinessProbe?.HttpGet?.Path);
+                Assert.True(container.SecurityContext?.ReadOnlyRootFilesystem == true && container.SecurityContext.AllowPrivilegeEscalation == false, $"{overlay}/{name}: read-only root, no escalation");
+            }
+            Assert.True(budgets.Any(b => Selects(b.Spec.Selector.MatchLabels)), $"{overlay}/{name}: no PodDisruptionBudget");
+            // The idle slot of a blue-green pair runs no replicas and so has nothing to scale.
+            if (deployment.Spec.Replicas is not 0)
+            {
+                Assert.True(autoscalers.Any(h => h.Spec.ScaleTargetRef.Kind == "Deployment" && h.Spec.ScaleTargetRef.Name == name), $"{overlay}/{name}: no HorizontalPodAutoscaler");
+            }
+            Assert.True(policies.Any(p => Selects(p.Spec.PodSelector.MatchLabels)), $"{overlay}/{name}: no NetworkPolicy allows its traffic");
+            Assert.Equal("RollingUpdate", deployment.Spec.Strategy?.Type);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void Components_AreScopedToPlatformApps_AndHoldNoSecretLiterals(string overlay)
+    {
+        var secretish = new Regex("(password|token|secretkey|accesskey|connectionstring|username)$", RegexOptions.IgnoreCase);
+        var components = Render(overlay).Custom("Component").ToList();
+        Assert.NotEmpty(components);
+        foreach (var component in components)
+        {
+            var name = Scalar(Child(component, "metadata"), "name");
+            var scopes = Items(Child(component, "scopes")).Select(s => ((YamlScalarNode)s).Value!).ToList();
+            Assert.True(scopes.Count > 0, $"{overlay}: component {name} has no scopes");
+            Assert.All(scopes, s => Assert.Contains(s, PlatformApps));
+            foreach (var entry in Items(Child(Child(component, "spec"), "metadata")))
+            {
+                var key = Scalar(entry, "name")!;
+                if (secretish.IsMatch(key))
+                {
+                    Assert.True(Child(entry, "secretKeyRef") is not null && Scalar(entry, "value") is null, $"{overlay}: component {name} holds {key} as a literal");
+                }
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void AccessControl_AllowsExactlyTheCallsTheGatewayMakes(string overlay)
+    {
+        var configurations = Render(overlay).Custom("Configuration").ToDictionary(c => Scalar(Child(c, "metadata"), "name")!);
+        var calls = RouteTable.Routes.SelectMany(r => r.Methods.Select(m => (Target: r.AppId, Verb: m, Path: Regex.Replace(r.Path, @"\{\*\*[^}]+\}|\{[^}]+\}", "x")))).ToList();
+        foreach (var (appId, configuration) in configurations)
+        {
+            var control = Child(Child(configuration, "spec"), "accessControl");
+            Assert.True(control is not null, $"{overlay}: Configuration {appId} has no accessControl");
+            Assert.Equal("deny", Scalar(control, "defaultAction"));
+            var policies = Items(Child(control, "policies")).ToList();
+            var expected = calls.Where(c => c.Target == appId).ToList();
+            // Only the gateway calls services; a policy for any other caller would be a call the code does not make.
+            Assert.All(policies, p => Assert.Equal("gateway", Scalar(p, "appId")));
+            var operations = policies.SelectMany(p => Items(Child(p, "operations"))).Select(o => (
+                Name: Scalar(o, "name")!, Verbs: Items(Child(o, "httpVerb")).Select(v => ((YamlScalarNode)v).Value!).ToList(), Allow: Scalar(o, "action") == "allow")).ToList();
+            foreach (var call in expected)
+            {
+                Assert.True(operations.Any(o => o.Allow && o.Verbs.Contains(call.Verb) && Matches(o.Name, call.Path)), $"{overlay}: {appId} does not allow the gateway's {call.Verb} {call.Path}");
+            }
+            foreach (var operation in operations.Where(o => o.Allow))
+            {
+                foreach (var verb in operation.Verbs)
+                {
+                    Assert.True(expected.Any(c => c.Verb == verb && Matches(operation.Name, c.Path)), $"{overlay}: {appId} allows {verb} {operation.Name}, which no route of the gateway calls");
+                }
+            }
+            if (expected.Count == 0)
+            {
+                Assert.Empty(policies);
+            }
+        }
+    }
+
+    /// <summary>Dapr's operation names: '*' one path segment, a trailing '/**' any number of them.</summary>
+    private static bool Matches(string pattern, string path)
+    {
+        var regex = "^" + Regex.Escape(pattern).Replace(@"/\*\*", "(/.+)?").Replace(@"\*", "[^/]+") + "$";
+        return Regex.IsMatch(path, regex);
+    }
+}
