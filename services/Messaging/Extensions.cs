@@ -15,6 +15,7 @@ public static class Extensions
         builder.Services.AddSingleton<MessageStore>();
         builder.Services.AddSingleton<MessagingMetrics>();
         builder.Services.AddSingleton<MessagingService>();
+        builder.Services.AddHostedService<MailboxSweeper>();
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
         return builder;
     }

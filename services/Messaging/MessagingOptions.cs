@@ -33,4 +33,12 @@ public sealed class MessagingOptions
 
     [Range(60, 30 * 86_400)]
     public int AckedRetentionSeconds { get; set; } = 86_400;
+
+    /// <summary>How often every mailbox is swept for expired and over-delivered messages, whether or not anyone receives.</summary>
+    [Range(1, 3600)]
+    public int SweepSeconds { get; set; } = 10;
+
+    /// <summary>Dead letters kept per mailbox (the newest); older ones leave the list, their records stay.</summary>
+    [Range(1, 100_000)]
+    public int MaxDeadLetters { get; set; } = 1_000;
 }

@@ -63,6 +63,31 @@ public sealed class MessagingTests
     }
 
     [Fact]
+    public async Task ExpiredMessages_InAQueueNobodyReads_AreDeadLettered_AndTheListKeepsTheNewest()
+    {
+        await using var bus = await MessagingHarness.StartAsync(env: new() { ["Messaging__SweepSeconds"] = "1", ["Messaging__MaxDeadLetters"] = "2" });
+        var ids = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            ids.Add(await bus.SendAsync(MessagingHarness.Send("unread", new { n = i }, ttlSeconds: 1)));
+        }
+
+        // Nobody receives: the periodic sweep alone moves them, and the list keeps the newest two.
+        JsonElement letters = default;
+        await Eventually.True(async () =>
+        {
+            var stats = await bus.Client.GetFromJsonAsync<JsonElement>("/api/v1/messages/queue/unread/stats");
+            letters = await bus.Client.GetFromJsonAsync<JsonElement>("/api/v1/messages/queue/unread/dead-letters");
+            return stats.GetProperty("depth").GetInt32() == 0 && letters.GetArrayLength() == 2;
+        }, "the expired messages to be swept into the dead letters", 30);
+
+        Assert.All(letters.EnumerateArray(), l => Assert.Equal("expired", l.GetProperty("reason").GetString()));
+        Assert.Equal(ids.Skip(1).Order(), letters.EnumerateArray().Select(l => l.GetProperty("messageId").GetString()!).Order());
+        var first = await bus.Client.GetFromJsonAsync<JsonElement>($"/api/v1/messages/{ids[0]}");
+        Assert.Equal("dead-lettered", first.GetProperty("status").GetString());
+    }
+
+    [Fact]
     public async Task Nack_MakesTheMessageAvailableAgain()
     {
         await using var bus = await MessagingHarness.StartAsync();

@@ -56,8 +56,9 @@ public sealed class Mailbox
         }
     }
 
-    /// <summary>Moves expired entries, and entries whose lease ran out after the last allowed delivery, to the dead letters.</summary>
-    public List<DeadLetter> Sweep(DateTimeOffset now, int maxDeliveries)
+    /// <summary>Moves expired entries, and entries whose lease ran out after the last allowed delivery, to the dead
+    /// letters, which keep the newest <paramref name="keepDeadLetters"/> (the message records stay, marked dead-lettered).</summary>
+    public List<DeadLetter> Sweep(DateTimeOffset now, int maxDeliveries, int keepDeadLetters = int.MaxValue)
     {
         var moved = new List<DeadLetter>();
         foreach (var entry in Entries.ToList())
@@ -73,6 +74,10 @@ public sealed class Mailbox
                 DeadLetters.Add(letter);
                 moved.Add(letter);
             }
+        }
+        if (DeadLetters.Count > keepDeadLetters)
+        {
+            DeadLetters.RemoveRange(0, DeadLetters.Count - keepDeadLetters);
         }
         return moved;
     }

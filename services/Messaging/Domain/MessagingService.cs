@@ -68,6 +68,8 @@ public sealed partial class MessagingService(
 
     private async Task<SendResult> EnqueueAsync(string agentId, StoredMessage message, string? idempotencyKey, CancellationToken ct)
     {
+        // Listed before anything is queued, so the sweeper finds every mailbox that holds a message.
+        await store.ListMailboxAsync(agentId, ct);
         var result = await store.ChangeMailboxAsync<SendResult>(agentId, mailbox =>
         {
             if (mailbox.Depth >= Options.MaxQueueDepth)
@@ -120,6 +122,7 @@ public sealed partial class MessagingService(
         var subscriptions = (await store.GetSubscriptionsAsync(ct)).Items.Where(s => s.Topic == message.RecipientId && s.Matches(message)).ToList();
         foreach (var subscription in subscriptions)
         {
+            await store.ListMailboxAsync(subscription.AgentId, ct);
             var copy = message with { Id = $"{message.Id}-{subscription.Id}", RecipientKind = "agent", RecipientId = subscription.AgentId, SourceMessageId = message.Id };
             var added = await store.ChangeMailboxAsync<bool>(subscription.AgentId, mailbox =>
             {
@@ -162,7 +165,7 @@ public sealed partial class MessagingService(
         var now = time.GetUtcNow();
         var changed = await store.ChangeMailboxAsync<LeaseOutcome?>(agentId, mailbox =>
         {
-            var dead = mailbox.Sweep(now, Options.MaxDeliveries);
+            var dead = mailbox.Sweep(now, Options.MaxDeliveries, Options.MaxDeadLetters);
             var granted = mailbox.LeaseNext(max, leaseFor, now);
             metrics.ObserveDepth(agentId, mailbox.Depth);
             return granted.Count == 0 && dead.Count == 0 ? null : new MailboxChange<LeaseOutcome?>(new LeaseOutcome(granted, dead), []);
@@ -196,6 +199,29 @@ public sealed partial class MessagingService(
             }
             await NotifyAsync(DeadLetteredTopic, new { messageId = letter.MessageId, agentId, reason = letter.Reason, deliveries = letter.Deliveries }, ct);
         }
+    }
+
+    /// <summary>Moves expired and over-delivered messages of every mailbox to its dead letters, with their events;
+    /// run periodically, so a queue nobody reads still shows them (and sends the events) on time.</summary>
+    public async Task<int> SweepAllAsync(CancellationToken ct)
+    {
+        var swept = 0;
+        foreach (var agentId in await store.ListedMailboxesAsync(ct))
+        {
+            var now = time.GetUtcNow();
+            var dead = await store.ChangeMailboxAsync<List<DeadLetter>?>(agentId, mailbox =>
+            {
+                var moved = mailbox.Sweep(now, Options.MaxDeliveries, Options.MaxDeadLetters);
+                metrics.ObserveDepth(agentId, mailbox.Depth);
+                return moved.Count == 0 ? null : new MailboxChange<List<DeadLetter>?>(moved, []);
+            }, ct);
+            if (dead is { Count: > 0 })
+            {
+                await RecordDeadLettersAsync(agentId, dead, ct);
+                swept += dead.Count;
+            }
+        }
+        return swept;
     }
 
     public async Task<AckStatus> AckAsync(string agentId, string messageId, string leaseToken, CancellationToken ct)

@@ -26,6 +26,47 @@ public sealed class MessageStore(DaprClient dapr, IOptions<MessagingOptions> opt
     public static string MessageKey(string messageId) => "message:" + messageId;
     public static string IdempotencyKey(string key) => "idempotency:" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
     public const string SubscriptionsKey = "subscriptions";
+    public const string MailboxesKey = "mailboxes";
+
+    /// <summary>Agents this replica has already seen listed: listing is needed once per agent, not per message.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _listed = new(StringComparer.Ordinal);
+
+    /// <summary>Adds an agent to the list of mailboxes the sweeper visits (once; idempotent).</summary>
+    public async Task ListMailboxAsync(string agentId, CancellationToken ct)
+    {
+        if (_listed.ContainsKey(agentId))
+        {
+            return;
+        }
+        for (var attempt = 0; ; attempt++)
+        {
+            var (set, etag) = await dapr.GetStateAndETagAsync<SortedSet<string>?>(Store, MailboxesKey, cancellationToken: ct);
+            set ??= new SortedSet<string>(StringComparer.Ordinal);
+            if (!set.Add(agentId))
+            {
+                _listed[agentId] = true;
+                return;
+            }
+            try
+            {
+                await dapr.ExecuteStateTransactionAsync(Store,
+                [
+                    string.IsNullOrEmpty(etag)
+                        ? new StateTransactionRequest(MailboxesKey, Bytes(set), StateOperationType.Upsert, options: InsertOnly)
+                        : new StateTransactionRequest(MailboxesKey, Bytes(set), StateOperationType.Upsert, etag),
+                ], cancellationToken: ct);
+                _listed[agentId] = true;
+                return;
+            }
+            catch (DaprException ex) when (ex.IsETagConflict() && attempt < MaxAttempts)
+            {
+                await Task.Delay(Random.Shared.Next(1, 5 + attempt * 2), ct);
+            }
+        }
+    }
+
+    public async Task<IReadOnlyCollection<string>> ListedMailboxesAsync(CancellationToken ct) =>
+        await dapr.GetStateAsync<SortedSet<string>?>(Store, MailboxesKey, cancellationToken: ct) ?? [];
 
     public Task<StoredMessage?> GetMessageAsync(string id, CancellationToken ct) => dapr.GetStateAsync<StoredMessage?>(Store, MessageKey(id), cancellationToken: ct);
 
