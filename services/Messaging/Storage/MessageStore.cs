@@ -38,31 +38,8 @@ public sealed class MessageStore(DaprClient dapr, IOptions<MessagingOptions> opt
         {
             return;
         }
-        for (var attempt = 0; ; attempt++)
-        {
-            var (set, etag) = await dapr.GetStateAndETagAsync<SortedSet<string>?>(Store, MailboxesKey, cancellationToken: ct);
-            set ??= new SortedSet<string>(StringComparer.Ordinal);
-            if (!set.Add(agentId))
-            {
-                _listed[agentId] = true;
-                return;
-            }
-            try
-            {
-                await dapr.ExecuteStateTransactionAsync(Store,
-                [
-                    string.IsNullOrEmpty(etag)
-                        ? new StateTransactionRequest(MailboxesKey, Bytes(set), StateOperationType.Upsert, options: InsertOnly)
-                        : new StateTransactionRequest(MailboxesKey, Bytes(set), StateOperationType.Upsert, etag),
-                ], cancellationToken: ct);
-                _listed[agentId] = true;
-                return;
-            }
-            catch (DaprException ex) when (ex.IsETagConflict() && attempt < MaxAttempts)
-            {
-                await Task.Delay(Random.Shared.Next(1, 5 + attempt * 2), ct);
-            }
-        }
+        await ChangeDocumentAsync<SortedSet<string>, bool>(MailboxesKey, () => new SortedSet<string>(StringComparer.Ordinal), set => (set.Add(agentId), true), ct);
+        _listed[agentId] = true;
     }
 
     public async Task<IReadOnlyCollection<string>> ListedMailboxesAsync(CancellationToken ct) =>
@@ -124,13 +101,19 @@ public sealed class MessageStore(DaprClient dapr, IOptions<MessagingOptions> opt
         }
     }
 
-    public async Task<T> ChangeSubscriptionsAsync<T>(Func<SubscriptionSet, (bool Changed, T Value)> change, CancellationToken ct)
+    public Task<T> ChangeSubscriptionsAsync<T>(Func<SubscriptionSet, (bool Changed, T Value)> change, CancellationToken ct) =>
+        ChangeDocumentAsync(SubscriptionsKey, () => new SubscriptionSet(), change, ct);
+
+    /// <summary>Read, change and write one document under its ETag (insert-only when new), redone on fresh state
+    /// when another writer got there first; nothing is written when <paramref name="change"/> says nothing changed.</summary>
+    private async Task<T> ChangeDocumentAsync<TDocument, T>(string key, Func<TDocument> empty, Func<TDocument, (bool Changed, T Value)> change, CancellationToken ct)
+        where TDocument : class
     {
         for (var attempt = 0; ; attempt++)
         {
-            var (set, etag) = await dapr.GetStateAndETagAsync<SubscriptionSet?>(Store, SubscriptionsKey, cancellationToken: ct);
-            set ??= new SubscriptionSet();
-            var (changed, value) = change(set);
+            var (document, etag) = await dapr.GetStateAndETagAsync<TDocument?>(Store, key, cancellationToken: ct);
+            document ??= empty();
+            var (changed, value) = change(document);
             if (!changed)
             {
                 return value;
@@ -140,8 +123,8 @@ public sealed class MessageStore(DaprClient dapr, IOptions<MessagingOptions> opt
                 await dapr.ExecuteStateTransactionAsync(Store,
                 [
                     string.IsNullOrEmpty(etag)
-                        ? new StateTransactionRequest(SubscriptionsKey, Bytes(set), StateOperationType.Upsert, options: InsertOnly)
-                        : new StateTransactionRequest(SubscriptionsKey, Bytes(set), StateOperationType.Upsert, etag),
+                        ? new StateTransactionRequest(key, Bytes(document), StateOperationType.Upsert, options: InsertOnly)
+                        : new StateTransactionRequest(key, Bytes(document), StateOperationType.Upsert, etag),
                 ], cancellationToken: ct);
                 return value;
             }
