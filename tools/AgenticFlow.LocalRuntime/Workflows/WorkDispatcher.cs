@@ -25,7 +25,9 @@ public sealed class WorkerConnection(int id, bool wantsHealthPings)
 /// <summary>
 /// Hands work to connected workers, round robin, and remembers what each holds by completion token. When a worker's
 /// stream ends, what it held goes back to the queue, so the next worker gets it. Work waits while no worker is
-/// connected. One loop hands out work; nothing polls.
+/// connected. One loop hands out work; nothing polls. <c>build</c> is offered a fresh token and returns the work
+/// item to send, or null when the work is no longer needed; the item's token (which may be one given before) is the
+/// one the work is held under.
 /// </summary>
 public sealed class WorkDispatcher(
     Func<PendingWork, string, Task<WorkItem?>> build,
@@ -107,6 +109,17 @@ public sealed class WorkDispatcher(
         }
     }
 
+    /// <summary>The tokens under which workers hold an activity of <paramref name="instanceId"/> with task id
+    /// <paramref name="taskId"/> (of any execution), for a completion that names the activity but carries no token.</summary>
+    public List<(string Token, ActivityWork Work)> HeldActivities(string instanceId, int taskId)
+    {
+        lock (_gate)
+        {
+            return _inFlight.Where(kv => kv.Value.Work is ActivityWork a && a.InstanceId == instanceId && a.TaskId == taskId)
+                .Select(kv => (kv.Key, (ActivityWork)kv.Value.Work)).ToList();
+        }
+    }
+
     public async Task RunAsync(CancellationToken ct)
     {
         await foreach (var work in _ready.Reader.ReadAllAsync(ct))
@@ -127,18 +140,20 @@ public sealed class WorkDispatcher(
             {
                 continue; // stale: the instance finished, or the step is no longer needed
             }
+            // A step handed out again keeps the token it was first given.
+            var held = item.CompletionToken;
             bool sent;
             lock (_gate)
             {
                 sent = worker.Connected && worker.Items.Writer.TryWrite(item);
                 if (sent)
                 {
-                    _inFlight[token] = (work, worker);
+                    _inFlight[held] = (work, worker);
                 }
             }
             if (!sent)
             {
-                await ReturnAsync(work, token);
+                await ReturnAsync(work, held);
             }
         }
     }
