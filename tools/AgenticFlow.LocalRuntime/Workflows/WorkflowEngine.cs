@@ -25,7 +25,8 @@ namespace AgenticFlow.LocalRuntime.Workflows;
 /// <item>Terminate, suspend and resume are applied by the backend itself, so they work with no worker connected:
 /// terminate appends <c>ExecutionTerminated</c> and <c>ExecutionCompleted</c> to history and drops a step in flight.</item>
 /// <item>Activity and timer results are accepted once: a second completion of one activity (a worker finishing work
-/// that was already handed to another) is ignored, matched by execution id and task id from the completion token.</item>
+/// that was already handed to another) is ignored. Answers are matched as daprd matches them, with or without a
+/// completion token (see <c>WorkflowEngine.Completions.cs</c>).</item>
 /// <item>At start the engine scans its keys and resumes every unfinished instance: pending activities are queued,
 /// timers re-armed, steps with inbox events queued.</item>
 /// </list>
