@@ -95,12 +95,8 @@ public static class ActorHttpApi
             }
             return request;
         }, checkPlacement, context.RequestAborted);
-        if (!response.IsSuccessStatusCode)
-        {
-            var text = await response.Content.ReadAsStringAsync(context.RequestAborted);
-            throw new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Internal, "ERR_ACTOR_INVOKE_METHOD",
-                $"error invoke actor method: the actor {type}/{id} answered {(int)response.StatusCode}{(text.Length > 0 ? ": " + text : "")}");
-        }
+        // The app's answer goes back as it is, an error too (status, headers, body), as daprd passes an actor error on:
+        // the JavaScript, Python and Java SDKs read the app's own error from it.
         await Invocation.CopyResponse(response, context);
     }
 
