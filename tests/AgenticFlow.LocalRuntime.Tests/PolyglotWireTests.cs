@@ -11,9 +11,10 @@ using Microsoft.Extensions.Logging;
 
 namespace AgenticFlow.LocalRuntime.Tests;
 
-/// <summary>daprd reads JSON with Go's encoding/json, which matches field names ignoring case; SDKs rely on it
-/// (the JavaScript SDK's bulk publish sends <c>entryID</c>). Every body the runtime reads must do the same.</summary>
-public sealed class HttpFieldNameTests
+/// <summary>What SDKs other than .NET's rely on from daprd at the HTTP level. daprd reads JSON with Go's
+/// encoding/json, which matches field names ignoring case (the JavaScript SDK's bulk publish sends <c>entryID</c>),
+/// passes an actor's error answer on as the app gave it, and passes content types on as written.</summary>
+public sealed class PolyglotWireTests
 {
     [Fact]
     public void JsonFields_MatchNamesIgnoringCase_TheLastMatchingMemberWins_MapKeysAndValuesStayAsSent()
@@ -70,6 +71,23 @@ public sealed class HttpFieldNameTests
         Assert.Equal("t", timer.GetProperty("data").GetString());
     }
 
+    [Fact]
+    public async Task ActorMethodError_ReachesTheCallerAsTheAppAnsweredIt_AndContentTypesPassAsWritten()
+    {
+        await using var app = await CaseApp.StartAsync(TestServers.NewId("unused"));
+        using var folder = new ComponentsFolder().State("in-memory", extraMetadata: ComponentsFolder.ActorStateStore);
+        await using var sidecar = await TestSidecar.StartAsync(TestServers.NewId("wire"), folder.Path, appPort: app.Port);
+
+        using var refuse = new HttpRequestMessage(HttpMethod.Post, "/v1.0/actors/Crate/c2/method/refuse") { Content = new ByteArrayContent("[]"u8.ToArray()) };
+        refuse.Content.Headers.TryAddWithoutValidation("Content-Type", "application/json; utf-8");
+        using var refused = await sidecar.Http.SendAsync(refuse);
+
+        // daprd answers with the app's status and body, so the Python and JavaScript SDKs read the app's own error.
+        Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+        Assert.Equal("""{"message":"the crate is full","errorCode":"CRATE_FULL"}""", await refused.Content.ReadAsStringAsync());
+        Assert.Equal("application/json; utf-8", Assert.Single(app.Callbacks, c => c.Path.EndsWith("/refuse", StringComparison.Ordinal)).ContentType);
+    }
+
     private static async Task<string> Send(HttpClient http, HttpMethod method, string path, string json)
     {
         using var request = new HttpRequestMessage(method, path) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
@@ -92,7 +110,7 @@ public sealed class HttpFieldNameTests
 
         public int Port { get; }
         public ConcurrentQueue<string> Delivered { get; } = new();
-        public ConcurrentQueue<(string Path, string Body)> Callbacks { get; } = new();
+        public ConcurrentQueue<(string Path, string Body, string ContentType)> Callbacks { get; } = new();
 
         public static async Task<CaseApp> StartAsync(string topic)
         {
@@ -109,10 +127,12 @@ public sealed class HttpFieldNameTests
                 app.Delivered.Enqueue(await new StreamReader(request.Body).ReadToEndAsync());
                 return Results.Text("""{"Status":"SUCCESS"}""", "application/json");
             });
-            web.MapPut("/actors/Crate/{id}/method/{**rest}", async (HttpRequest request) =>
+            web.MapPut("/actors/Crate/{id}/method/{**rest}", async (HttpRequest request, string rest) =>
             {
-                app.Callbacks.Enqueue((request.Path.Value!, await new StreamReader(request.Body).ReadToEndAsync()));
-                return Results.Ok();
+                app.Callbacks.Enqueue((request.Path.Value!, await new StreamReader(request.Body).ReadToEndAsync(), request.Headers.ContentType.ToString()));
+                return rest == "refuse"
+                    ? Results.Text("""{"message":"the crate is full","errorCode":"CRATE_FULL"}""", "application/json", statusCode: 409)
+                    : Results.Ok();
             });
             web.MapDelete("/actors/Crate/{id}", () => Results.Ok());
             await web.StartAsync();
