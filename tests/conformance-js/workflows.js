@@ -29,7 +29,8 @@ run({
   },
 
   async fanOutFanIn() {
-    const id = await workflows.scheduleNewWorkflow("fanOut", 20, unique("fan"));
+    // More activities than the SDK's worker keeps (10 running, 100 waiting; it drops the rest).
+    const id = await workflows.scheduleNewWorkflow("fanOut", 300, unique("fan"));
     const state = await finish(id);
     return { instanceId: id, status: statusName(state), output: output(state), activities: (await activitiesOf(id)).length };
   },

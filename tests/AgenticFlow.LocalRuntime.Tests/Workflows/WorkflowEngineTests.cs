@@ -193,6 +193,27 @@ public sealed class WorkflowEngineTests
         Assert.Equal("Act", Assert.Single(history, e => e.TaskScheduled is not null).TaskScheduled.Name);
     }
 
+    [Fact]
+    public async Task Worker_IsNeverHandedMoreThanItCanHold_TheRestFollowAsItCompletes()
+    {
+        await using var env = await EngineEnvironment.StartAsync();
+        await env.Engine.StartInstanceAsync(new CreateInstanceRequest { InstanceId = "many", Name = "W" }, env.Limit);
+        var fanOut = Enumerable.Range(1, 150).Select(i => new WorkflowAction { Id = i, ScheduleTask = new ScheduleTaskAction { Name = "Act" } }).ToArray();
+        await env.CompleteStepAsync(await env.NextAsync(), fanOut);
+
+        var held = new List<WorkItem>();
+        for (var i = 0; i < WorkDispatcher.Capacity; i++)
+        {
+            held.Add(await env.NextAsync());
+        }
+        Assert.All(held, item => Assert.NotNull(item.ActivityRequest));
+        Assert.False(env.TryNext(out _), "a worker holding 100 work items was sent another");
+
+        // The JavaScript SDK would drop a 111th; once one is answered, the next one follows.
+        await env.Engine.CompleteActivityAsync(new ActivityResponse { InstanceId = "many", TaskId = held[0].ActivityRequest.TaskId, Result = "1" }, env.Limit);
+        Assert.Equal(WorkDispatcher.Capacity + 1, (await env.NextAsync()).ActivityRequest.TaskId);
+    }
+
     private static WorkflowResponse Tokenless(string instanceId, params WorkflowAction[] actions)
     {
         var response = new WorkflowResponse { InstanceId = instanceId };
@@ -234,6 +255,8 @@ public sealed class WorkflowEngineTests
         }
 
         public async Task<WorkItem> NextAsync() => await _items.Reader.ReadAsync(Limit);
+
+        public bool TryNext(out WorkItem? item) => _items.Reader.TryRead(out item);
 
         /// <summary>The worker's stream ends and a new one connects: what the first held goes to the second.</summary>
         public async Task ReconnectWorkerAsync()
