@@ -109,6 +109,45 @@ run({
     return { instanceId: id, finished, purged, existsAfter, purgedAgain, runningRefused, runningPurgedOnceEnded: await workflows.purgeWorkflow(running) };
   },
 
+  // The SDK's older HTTP workflow client (DaprClient.workflow), over daprd's /v1.0-beta1/workflows API.
+  async httpWorkflowApi() {
+    const statusOf = async (id) => (await client.workflow.get(id)).runtimeStatus;
+    const reached = (id, status) => eventually(async () => (await statusOf(id)) === status, `${id} to be ${status}`, 30_000);
+
+    const summed = await client.workflow.start("fanOut", 5, unique("http-fan"));
+    await reached(summed, "COMPLETED");
+    const sum = await client.workflow.get(summed);
+
+    const waiting = await client.workflow.start("waitForGo", { note: "json input" }, unique("http-wait"));
+    await reached(waiting, "RUNNING");
+    await client.workflow.pause(waiting);
+    const paused = await statusOf(waiting);
+    await client.workflow.raise(waiting, "go", { via: "http" });
+    await client.workflow.resume(waiting);
+    await reached(waiting, "COMPLETED");
+    const raised = await client.workflow.get(waiting);
+
+    const stopped = await client.workflow.start("waitForGo", undefined, unique("http-stop"));
+    await reached(stopped, "RUNNING");
+    await client.workflow.terminate(stopped);
+    await reached(stopped, "TERMINATED");
+    await client.workflow.purge(stopped);
+    const purged = await client.workflow.get(stopped).then(() => false, () => true);
+
+    // A string input goes as plain text, not JSON; daprd takes the body as it is.
+    const text = await client.workflow.start("chaining", "plain text", unique("http-text"));
+    const textInput = (await client.workflow.get(text)).properties["dapr.workflow.input"];
+
+    return {
+      instanceId: summed,
+      sum: JSON.parse(sum.properties["dapr.workflow.output"]),
+      textInput,
+      paused,
+      raised: { input: JSON.parse(raised.properties["dapr.workflow.input"]), output: JSON.parse(raised.properties["dapr.workflow.output"]) },
+      purged,
+    };
+  },
+
   async failures() {
     const failed = await workflows.scheduleNewWorkflow("failing", "boom", unique("fail"));
     const recovered = await workflows.scheduleNewWorkflow("recovering", "bang", unique("recover"));

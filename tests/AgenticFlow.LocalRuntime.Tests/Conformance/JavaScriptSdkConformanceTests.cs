@@ -128,6 +128,20 @@ public sealed class JavaScriptSdkConformanceTests(JavaScriptApp js) : IClassFixt
     }
 
     [Fact]
+    public async Task Workflow_HttpWorkflowClient_StartsGetsPausesRaisesResumesTerminatesAndPurges()
+    {
+        var result = await js.RunAsync("workflows.js", "httpWorkflowApi");
+
+        Assert.Equal(55, result.GetProperty("sum").GetProperty("sum").GetInt32());
+        Assert.Equal("SUSPENDED", result.GetProperty("paused").GetString());
+        Assert.Equal("json input", result.GetProperty("raised").GetProperty("input").GetProperty("note").GetString());
+        Assert.Equal("http", result.GetProperty("raised").GetProperty("output").GetProperty("received").GetProperty("via").GetString());
+        Assert.True(result.GetProperty("purged").GetBoolean());
+        // The SDK sends a string input as plain text; it is kept as sent, as daprd keeps it.
+        Assert.Equal("plain text", result.GetProperty("textInput").GetString());
+    }
+
+    [Fact]
     public async Task Workflow_FailingActivity_FailsTheWorkflowWithItsMessage_UnlessTheWorkflowCatchesIt()
     {
         var result = await js.RunAsync("workflows.js", "failures");
