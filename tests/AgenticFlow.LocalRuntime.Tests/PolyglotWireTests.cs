@@ -88,6 +88,35 @@ public sealed class PolyglotWireTests
         Assert.Equal("application/json; utf-8", Assert.Single(app.Callbacks, c => c.Path.EndsWith("/refuse", StringComparison.Ordinal)).ContentType);
     }
 
+    [Fact]
+    public async Task PublishWithoutContentType_CarriesTextData_AndCloudEventOverridesIgnoreCase()
+    {
+        var topic = TestServers.NewId("plain");
+        await using var app = await CaseApp.StartAsync(topic);
+        using var folder = new ComponentsFolder().State("in-memory", extraMetadata: ComponentsFolder.ActorStateStore).PubSub("in-memory");
+        await using var sidecar = await TestSidecar.StartAsync(TestServers.NewId("plain"), folder.Path, appPort: app.Port);
+
+        // Over HTTP with no Content-Type (as curl or a bare client sends), and over gRPC with none (as the Python SDK
+        // publishes unless told): daprd treats the data as text/plain.
+        using var http = new HttpRequestMessage(HttpMethod.Post, $"/v1.0/publish/pubsub/{topic}?metadata.cloudevent.TYPE=order.placed&metadata.cloudevent.nonsense=x")
+        {
+            Content = new ByteArrayContent("""{"n":1}"""u8.ToArray()),
+        };
+        Assert.Equal(HttpStatusCode.NoContent, (await sidecar.Http.SendAsync(http)).StatusCode);
+        using var channel = Grpc.Net.Client.GrpcChannel.ForAddress($"http://127.0.0.1:{sidecar.GrpcPort}");
+        await new Dapr.Client.Autogen.Grpc.v1.Dapr.DaprClient(channel).PublishEventAsync(new Dapr.Client.Autogen.Grpc.v1.PublishEventRequest
+        {
+            PubsubName = "pubsub", Topic = topic, Data = Google.Protobuf.ByteString.CopyFromUtf8("""{"n":2}"""),
+        });
+
+        await Eventually.True(() => app.Delivered.Count == 2, "both events delivered");
+        var events = app.Delivered.Select(d => JsonDocument.Parse(d).RootElement).OrderBy(e => e.GetProperty("data").GetString()).ToList();
+        Assert.All(events, e => Assert.Equal("text/plain", e.GetProperty("datacontenttype").GetString()));
+        Assert.Equal(["""{"n":1}""", """{"n":2}"""], events.Select(e => e.GetProperty("data").GetString()));
+        Assert.Equal("order.placed", events[0].GetProperty("type").GetString());
+        Assert.False(events[0].TryGetProperty("nonsense", out _));
+    }
+
     private static async Task<string> Send(HttpClient http, HttpMethod method, string path, string json)
     {
         using var request = new HttpRequestMessage(method, path) { Content = new StringContent(json, Encoding.UTF8, "application/json") };

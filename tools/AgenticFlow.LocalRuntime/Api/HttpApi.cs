@@ -166,7 +166,7 @@ public static class HttpApi
         sidecar.PubSub(pubsub);
         var data = await ReadBytes(request, ct);
         var metadata = QueryMetadata(request);
-        var message = sidecar.BuildMessage(pubsub, topic, data, request.ContentType ?? "application/json", metadata);
+        var message = sidecar.BuildMessage(pubsub, topic, data, request.ContentType, metadata);
         await sidecar.PublishAsync(pubsub, topic, message, ct);
         return Results.NoContent();
     }
