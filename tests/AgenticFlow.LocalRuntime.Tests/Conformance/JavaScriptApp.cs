@@ -112,6 +112,8 @@ public sealed class JavaScriptApp : IAsyncLifetime
         return JsonDocument.Parse(result["RESULT ".Length..]).RootElement.Clone();
     }
 
+    /// <summary>The variables <c>agenticflow-runtime run -f</c> (and <c>dapr run</c>) give an app: the SDK reads the
+    /// endpoints first, the ports when there are none.</summary>
     private Dictionary<string, string> Environment(int? appPort, int httpPort, int grpcPort)
     {
         var env = new Dictionary<string, string>
@@ -119,6 +121,8 @@ public sealed class JavaScriptApp : IAsyncLifetime
             ["APP_ID"] = AppId,
             ["DAPR_HTTP_PORT"] = httpPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["DAPR_GRPC_PORT"] = grpcPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["DAPR_HTTP_ENDPOINT"] = $"http://127.0.0.1:{httpPort}",
+            ["DAPR_GRPC_ENDPOINT"] = $"http://127.0.0.1:{grpcPort}",
             ["DAPR_API_TOKEN"] = ApiToken,
         };
         if (appPort is { } port)
