@@ -79,6 +79,25 @@ public sealed class ActorUnitTests
     }
 
     [Fact]
+    public void Config_AsThePythonSdkWritesIt_IsRead()
+    {
+        // ActorRuntimeConfig.as_dict() serialised by the Python SDK: durations with microseconds in Greek mu,
+        // settings daprd ignores here (drainRebalancedActors, remindersStoragePartitions).
+        using var json = JsonDocument.Parse("""
+            {"actorIdleTimeout":"1h0m0s0ms0\u03bcs","actorScanInterval":"0h0m30s0ms0\u03bcs","drainOngoingCallTimeout":"0h1m0s0ms0\u03bcs",
+             "drainRebalancedActors":true,"reentrancy":{"enabled":true,"maxStackDepth":32},"remindersStoragePartitions":0,
+             "entitiesConfig":[{"entities":["B"],"actorIdleTimeout":"0h5m0s0ms0\u03bcs"}],"entities":["A","B"]}
+            """);
+        var config = ActorConfig.Parse(json.RootElement);
+
+        Assert.Equal(["A", "B"], config.Types);
+        Assert.Equal(TimeSpan.FromSeconds(30), config.ScanInterval);
+        Assert.Equal(TimeSpan.FromMinutes(1), config.DrainTimeout);
+        Assert.Equal(new ActorTypeSettings(TimeSpan.FromHours(1), true, 32), config.For("A"));
+        Assert.Equal(TimeSpan.FromMinutes(5), config.For("B").IdleTimeout);
+    }
+
+    [Fact]
     public void Placement_IsStable_AndMovesFewActorsWhenAHostJoins()
     {
         static SidecarAddress Host(string instance) => new("app", instance, 1, 2, 3, "key", ["T"]);
