@@ -1,11 +1,25 @@
 #!/usr/bin/env bash
-# The test command: starts throwaway Redis and PostgreSQL on 127.0.0.1 (installing them when missing),
-# runs every test project, stops the servers, and prints one closing line "N passed, N failed, N skipped".
+# The test command: starts throwaway Redis and PostgreSQL on 127.0.0.1 (installing them when missing), installs
+# node and npm when missing and the JavaScript conformance suite's packages (npm ci), runs every test project,
+# stops the servers, and prints one closing line "N passed, N failed, N skipped".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . tools/servers.sh
 trap stop_servers EXIT
 start_servers
+
+# The JavaScript SDK conformance suite (tests/conformance-js) runs node with the packages its lock file pins.
+missing=()
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test: installing ${missing[*]} from Debian packages"
+  _as_root apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive _as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [ ! -f tests/conformance-js/node_modules/.package-lock.json ] || [ tests/conformance-js/package-lock.json -nt tests/conformance-js/node_modules/.package-lock.json ]; then
+  (cd tests/conformance-js && npm ci --no-audit --no-fund --loglevel=error)
+fi
 
 results=$(mktemp -d /tmp/agenticflow-results.XXXXXX)
 status=0

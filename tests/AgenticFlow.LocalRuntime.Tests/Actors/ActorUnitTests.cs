@@ -11,6 +11,10 @@ public sealed class ActorUnitTests
     [InlineData("1h2m3s4ms", 3_723_004)]
     [InlineData("500ms", 500)]
     [InlineData("1.5s", 1500)]
+    [InlineData(".5s", 500)]
+    [InlineData("0h0m5s0ms0\u03bcs", 5000)]
+    [InlineData("0h0m1s500000\u00b5s", 1500)]
+    [InlineData("5s", 5000)]
     [InlineData("0", 0)]
     [InlineData("PT10S", 10_000)]
     [InlineData("P1DT2H", 93_600_000)]
@@ -72,6 +76,25 @@ public sealed class ActorUnitTests
         Assert.Equal(TimeSpan.FromMilliseconds(500), config.ScanInterval);
         Assert.Equal(new ActorTypeSettings(TimeSpan.FromSeconds(2), false, 32), config.For("A"));
         Assert.Equal(new ActorTypeSettings(TimeSpan.FromMinutes(1), true, 7), config.For("B"));
+    }
+
+    [Fact]
+    public void Config_AsThePythonSdkWritesIt_IsRead()
+    {
+        // ActorRuntimeConfig.as_dict() serialised by the Python SDK: durations with microseconds in Greek mu,
+        // settings daprd ignores here (drainRebalancedActors, remindersStoragePartitions).
+        using var json = JsonDocument.Parse("""
+            {"actorIdleTimeout":"1h0m0s0ms0\u03bcs","actorScanInterval":"0h0m30s0ms0\u03bcs","drainOngoingCallTimeout":"0h1m0s0ms0\u03bcs",
+             "drainRebalancedActors":true,"reentrancy":{"enabled":true,"maxStackDepth":32},"remindersStoragePartitions":0,
+             "entitiesConfig":[{"entities":["B"],"actorIdleTimeout":"0h5m0s0ms0\u03bcs"}],"entities":["A","B"]}
+            """);
+        var config = ActorConfig.Parse(json.RootElement);
+
+        Assert.Equal(["A", "B"], config.Types);
+        Assert.Equal(TimeSpan.FromSeconds(30), config.ScanInterval);
+        Assert.Equal(TimeSpan.FromMinutes(1), config.DrainTimeout);
+        Assert.Equal(new ActorTypeSettings(TimeSpan.FromHours(1), true, 32), config.For("A"));
+        Assert.Equal(TimeSpan.FromMinutes(5), config.For("B").IdleTimeout);
     }
 
     [Fact]

@@ -113,11 +113,119 @@ public sealed class WorkflowEngineTests
         Assert.Equal(OrchestrationStatus.Terminated, history[^1].ExecutionCompleted.WorkflowStatus);
     }
 
+    [Fact]
+    public async Task AnswersWithoutCompletionToken_AreMatchedByInstanceAndTask_AndStaleOrRepeatedOnesAreIgnored()
+    {
+        await using var env = await EngineEnvironment.StartAsync();
+        await env.Engine.StartInstanceAsync(new CreateInstanceRequest { InstanceId = "js", Name = "W" }, env.Limit);
+        await env.NextAsync();
+
+        // As the JavaScript SDK answers: instance id (and task id) only, no token.
+        var schedule = Tokenless("js", new WorkflowAction { Id = 1, ScheduleTask = new ScheduleTaskAction { Name = "Act", Input = "1" } });
+        await env.Engine.CompleteOrchestratorAsync(schedule, env.Limit);
+        var activity = await env.NextAsync();
+        Assert.Equal(1, activity.ActivityRequest.TaskId);
+        await env.Engine.CompleteOrchestratorAsync(schedule, env.Limit); // repeated: no step is out
+
+        await env.Engine.CompleteActivityAsync(new ActivityResponse { InstanceId = "js", TaskId = 1, Result = "\"first\"" }, env.Limit);
+        var step = await env.NextAsync();
+        Assert.Equal("\"first\"", Assert.Single(step.WorkflowRequest.NewEvents, e => e.TaskCompleted is not null).TaskCompleted.Result);
+        await env.Engine.CompleteActivityAsync(new ActivityResponse { InstanceId = "js", TaskId = 1, Result = "\"again\"" }, env.Limit);
+        // The first step's answer arriving once more, while the second step is out: it schedules id 1 again.
+        await env.Engine.CompleteOrchestratorAsync(schedule, env.Limit);
+
+        await env.Engine.CompleteOrchestratorAsync(Tokenless("js", new WorkflowAction
+        {
+            Id = 2, CompleteWorkflow = new CompleteWorkflowAction { WorkflowStatus = OrchestrationStatus.Completed, Result = "\"done\"" },
+        }), env.Limit);
+
+        var state = (await env.Engine.GetAsync("js", true, env.Limit))!;
+        Assert.Equal(OrchestrationStatus.Completed, state.WorkflowStatus);
+        Assert.Equal("\"done\"", state.Output);
+        var history = (await env.Engine.HistoryAsync("js", env.Limit))!;
+        Assert.Single(history, e => e.TaskScheduled is not null);
+        Assert.Equal("\"first\"", Assert.Single(history, e => e.TaskCompleted is not null).TaskCompleted.Result);
+    }
+
+    [Fact]
+    public async Task ActivityAnswerWithoutToken_FromAnOlderExecution_IsIgnored()
+    {
+        await using var env = await EngineEnvironment.StartAsync();
+        await env.Engine.StartInstanceAsync(new CreateInstanceRequest { InstanceId = "can", Name = "W" }, env.Limit);
+        await env.CompleteStepAsync(await env.NextAsync(), new WorkflowAction { Id = 1, ScheduleTask = new ScheduleTaskAction { Name = "Act" } });
+        var old = await env.NextAsync();
+        await env.Engine.RaiseEventAsync("can", "go", "1", env.Limit);
+        await env.CompleteStepAsync(await env.NextAsync(), new WorkflowAction
+        {
+            Id = 2, CompleteWorkflow = new CompleteWorkflowAction { WorkflowStatus = OrchestrationStatus.ContinuedAsNew, Result = "2" },
+        });
+        var fresh = await env.NextAsync();
+
+        // The old execution's activity (task 1) answers while the new execution has not scheduled a task 1.
+        await env.Engine.CompleteActivityAsync(new ActivityResponse { InstanceId = old.ActivityRequest.WorkflowInstance.InstanceId, TaskId = 1, Result = "\"old\"" }, env.Limit);
+        await env.CompleteStepAsync(fresh, new WorkflowAction { Id = 1, ScheduleTask = new ScheduleTaskAction { Name = "Act" } });
+        var current = await env.NextAsync();
+        Assert.Equal(1, current.ActivityRequest.TaskId);
+        await env.Engine.CompleteActivityAsync(new ActivityResponse { InstanceId = "can", TaskId = 1, Result = "\"new\"" }, env.Limit);
+
+        var step = await env.NextAsync();
+        Assert.Equal("\"new\"", Assert.Single(step.WorkflowRequest.NewEvents, e => e.TaskCompleted is not null).TaskCompleted.Result);
+    }
+
+    [Fact]
+    public async Task StepWhoseWorkerLeft_IsHandedOutAgainUnchanged_AndTheFirstAnswerToEitherHandOutIsTaken()
+    {
+        await using var env = await EngineEnvironment.StartAsync();
+        await env.Engine.StartInstanceAsync(new CreateInstanceRequest { InstanceId = "again", Name = "W" }, env.Limit);
+        var first = await env.NextAsync();
+
+        await env.ReconnectWorkerAsync();
+        var second = await env.NextAsync();
+
+        Assert.Equal(first.CompletionToken, second.CompletionToken);
+        Assert.Equal(first.WorkflowRequest.NewEvents, second.WorkflowRequest.NewEvents);
+        // The worker that left answers after all (its stream broke, its unary call did not): taken.
+        await env.Engine.CompleteOrchestratorAsync(Tokenless("again", new WorkflowAction { Id = 1, ScheduleTask = new ScheduleTaskAction { Name = "Act" } }), env.Limit);
+        await env.CompleteStepAsync(second, new WorkflowAction { Id = 1, ScheduleTask = new ScheduleTaskAction { Name = "Other" } });
+
+        Assert.Equal("Act", (await env.NextAsync()).ActivityRequest.Name);
+        var history = (await env.Engine.HistoryAsync("again", env.Limit))!;
+        Assert.Equal("Act", Assert.Single(history, e => e.TaskScheduled is not null).TaskScheduled.Name);
+    }
+
+    [Fact]
+    public async Task Worker_IsNeverHandedMoreThanItCanHold_TheRestFollowAsItCompletes()
+    {
+        await using var env = await EngineEnvironment.StartAsync();
+        await env.Engine.StartInstanceAsync(new CreateInstanceRequest { InstanceId = "many", Name = "W" }, env.Limit);
+        var fanOut = Enumerable.Range(1, 150).Select(i => new WorkflowAction { Id = i, ScheduleTask = new ScheduleTaskAction { Name = "Act" } }).ToArray();
+        await env.CompleteStepAsync(await env.NextAsync(), fanOut);
+
+        var held = new List<WorkItem>();
+        for (var i = 0; i < WorkDispatcher.Capacity; i++)
+        {
+            held.Add(await env.NextAsync());
+        }
+        Assert.All(held, item => Assert.NotNull(item.ActivityRequest));
+        Assert.False(env.TryNext(out _), "a worker holding 100 work items was sent another");
+
+        // The JavaScript SDK would drop a 111th; once one is answered, the next one follows.
+        await env.Engine.CompleteActivityAsync(new ActivityResponse { InstanceId = "many", TaskId = held[0].ActivityRequest.TaskId, Result = "1" }, env.Limit);
+        Assert.Equal(WorkDispatcher.Capacity + 1, (await env.NextAsync()).ActivityRequest.TaskId);
+    }
+
+    private static WorkflowResponse Tokenless(string instanceId, params WorkflowAction[] actions)
+    {
+        var response = new WorkflowResponse { InstanceId = instanceId };
+        response.Actions.AddRange(actions);
+        return response;
+    }
+
     /// <summary>An engine on an in-memory store, with one worker whose work items a test reads in order.</summary>
     private sealed class EngineEnvironment : IAsyncDisposable
     {
         private readonly CancellationTokenSource _limit = new(TimeSpan.FromSeconds(30));
-        private readonly CancellationTokenSource _worker = new();
+        private CancellationTokenSource _worker = new();
         private readonly Channel<WorkItem> _items = Channel.CreateUnbounded<WorkItem>();
         private Task _serving = Task.CompletedTask;
 
@@ -147,6 +255,18 @@ public sealed class WorkflowEngineTests
         }
 
         public async Task<WorkItem> NextAsync() => await _items.Reader.ReadAsync(Limit);
+
+        public bool TryNext(out WorkItem? item) => _items.Reader.TryRead(out item);
+
+        /// <summary>The worker's stream ends and a new one connects: what the first held goes to the second.</summary>
+        public async Task ReconnectWorkerAsync()
+        {
+            await _worker.CancelAsync();
+            await _serving;
+            _worker.Dispose();
+            _worker = new CancellationTokenSource();
+            _serving = Engine.ServeWorkerAsync(new GetWorkItemsRequest(), item => _items.Writer.WriteAsync(item).AsTask(), _worker.Token);
+        }
 
         public Task CompleteStepAsync(WorkItem step, params WorkflowAction[] actions)
         {

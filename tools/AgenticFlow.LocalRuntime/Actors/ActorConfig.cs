@@ -1,4 +1,5 @@
 using System.Text.Json;
+using AgenticFlow.LocalRuntime.Json;
 
 namespace AgenticFlow.LocalRuntime.Actors;
 
@@ -26,17 +27,17 @@ public sealed record ActorConfig(
         {
             throw new FormatException("the app's /dapr/config is not a JSON object");
         }
-        var types = root.TryGetProperty("entities", out var entities) && entities.ValueKind == JsonValueKind.Array
+        var types = root.TryGetField("entities", out var entities) && entities.ValueKind == JsonValueKind.Array
             ? entities.EnumerateArray().Select(e => e.GetString() ?? throw new FormatException("an actor type name is not a string")).Distinct(StringComparer.Ordinal).ToList()
             : [];
         var defaults = ReadSettings(root, None.Defaults);
         var perType = new Dictionary<string, ActorTypeSettings>(StringComparer.Ordinal);
-        if (root.TryGetProperty("entitiesConfig", out var configs) && configs.ValueKind == JsonValueKind.Array)
+        if (root.TryGetField("entitiesConfig", out var configs) && configs.ValueKind == JsonValueKind.Array)
         {
             foreach (var config in configs.EnumerateArray())
             {
                 var settings = ReadSettings(config, defaults);
-                if (config.TryGetProperty("entities", out var names) && names.ValueKind == JsonValueKind.Array)
+                if (config.TryGetField("entities", out var names) && names.ValueKind == JsonValueKind.Array)
                 {
                     foreach (var name in names.EnumerateArray())
                     {
@@ -57,13 +58,13 @@ public sealed record ActorConfig(
     {
         var reentrant = fallback.Reentrancy;
         var depth = fallback.MaxStackDepth;
-        if (element.TryGetProperty("reentrancy", out var reentrancy) && reentrancy.ValueKind == JsonValueKind.Object)
+        if (element.TryGetField("reentrancy", out var reentrancy) && reentrancy.ValueKind == JsonValueKind.Object)
         {
-            if (reentrancy.TryGetProperty("enabled", out var enabled) && enabled.ValueKind is JsonValueKind.True or JsonValueKind.False)
+            if (reentrancy.TryGetField("enabled", out var enabled) && enabled.ValueKind is JsonValueKind.True or JsonValueKind.False)
             {
                 reentrant = enabled.GetBoolean();
             }
-            if (reentrancy.TryGetProperty("maxStackDepth", out var max) && max.ValueKind == JsonValueKind.Number)
+            if (reentrancy.TryGetField("maxStackDepth", out var max) && max.ValueKind == JsonValueKind.Number)
             {
                 depth = max.GetInt32() > 0 ? max.GetInt32() : throw new FormatException("reentrancy.maxStackDepth must be positive");
             }
@@ -72,7 +73,7 @@ public sealed record ActorConfig(
     }
 
     private static TimeSpan? Duration(JsonElement element, string name) =>
-        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String && !string.IsNullOrEmpty(value.GetString())
+        element.TryGetField(name, out var value) && value.ValueKind == JsonValueKind.String && !string.IsNullOrEmpty(value.GetString())
             ? ActorDurations.ParseDuration(value.GetString()!)
             : null;
 }

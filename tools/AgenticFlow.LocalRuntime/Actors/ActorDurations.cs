@@ -110,7 +110,7 @@ public static partial class ActorDurations
         double ticks = 0;
         foreach (Capture part in match.Groups["part"].Captures)
         {
-            var unitAt = part.Value.IndexOfAny(['h', 'm', 's', 'u', 'µ', 'n']);
+            var unitAt = part.Value.IndexOfAny(['h', 'm', 's', 'u', '\u00b5', '\u03bc', 'n']);
             var number = double.Parse(part.Value[..unitAt], CultureInfo.InvariantCulture);
             ticks += part.Value[unitAt..] switch
             {
@@ -118,7 +118,7 @@ public static partial class ActorDurations
                 "m" => number * TimeSpan.TicksPerMinute,
                 "s" => number * TimeSpan.TicksPerSecond,
                 "ms" => number * TimeSpan.TicksPerMillisecond,
-                "us" or "µs" => number * 10,
+                "us" or "\u00b5s" or "\u03bcs" => number * 10,
                 _ => number / 100,
             };
         }
@@ -146,7 +146,9 @@ public static partial class ActorDurations
         return true;
     }
 
-    [GeneratedRegex(@"^(?:0|(?<part>\d+(?:\.\d+)?(?:h|ms|m|s|us|µs|ns))+)$")]
+    // Go's units; microseconds as us, the micro sign or the Greek mu (the Python SDK writes 0h0m5s0ms0μs), and
+    // numbers as Go writes them (1.5, .5, 1.).
+    [GeneratedRegex(@"^(?:0|(?<part>(?:\d+(?:\.\d*)?|\.\d+)(?:h|ms|m|s|us|\u00b5s|\u03bcs|ns))+)$")]
     private static partial Regex GoDuration();
 
     [GeneratedRegex(@"^(?:R(?<r>\d+)/)?P(?:(?<y>\d+)Y)?(?:(?<mo>\d+)M)?(?:(?<w>\d+)W)?(?:(?<d>\d+)D)?(?:T(?:(?<h>\d+)H)?(?:(?<mi>\d+)M)?(?:(?<s>\d+(?:\.\d+)?)S)?)?$")]

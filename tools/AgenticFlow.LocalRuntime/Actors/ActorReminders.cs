@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using AgenticFlow.LocalRuntime.Json;
 using AgenticFlow.LocalRuntime.State;
 using Microsoft.Extensions.Logging;
 
@@ -91,9 +92,9 @@ public sealed class ActorReminders(ActorRuntime runtime, IStateStore store, stri
         var now = DateTimeOffset.UtcNow;
         var schedule = ActorSchedule.Parse(body, now, requireCallback: false);
         var reminder = new Reminder(type, id, name,
-            body.TryGetProperty("data", out var data) ? data.Clone() : null,
-            body.TryGetProperty("dueTime", out var due) && due.ValueKind == JsonValueKind.String ? due.GetString() : null,
-            body.TryGetProperty("period", out var period) && period.ValueKind == JsonValueKind.String ? period.GetString() : null,
+            body.TryGetField("data", out var data) ? data.Clone() : null,
+            body.StringField("dueTime"),
+            body.StringField("period"),
             (long)(schedule.Period?.Every.TotalMilliseconds ?? 0),
             schedule.FirstAt.ToUnixTimeMilliseconds(),
             schedule.Period?.Repetitions,

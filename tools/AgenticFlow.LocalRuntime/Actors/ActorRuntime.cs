@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using AgenticFlow.LocalRuntime.Api;
 using AgenticFlow.LocalRuntime.Hosting;
+using AgenticFlow.LocalRuntime.Json;
 using AgenticFlow.LocalRuntime.State;
 using Microsoft.Extensions.Logging;
 
@@ -270,10 +271,10 @@ public sealed class ActorRuntime : IAsyncDisposable
         // The callback body the SDKs read: data and callback as registered, times in the form every SDK parses.
         var callback = new JsonObject
         {
-            ["data"] = body.TryGetProperty("data", out var data) ? JsonNode.Parse(data.GetRawText()) : null,
-            ["callback"] = body.TryGetProperty("callback", out var callbackName) && callbackName.ValueKind == JsonValueKind.String ? callbackName.GetString() : null,
-            ["dueTime"] = ActorDurations.ForApp(body.TryGetProperty("dueTime", out var due) && due.ValueKind == JsonValueKind.String ? due.GetString() : null),
-            ["period"] = ActorDurations.ForApp(body.TryGetProperty("period", out var period) && period.ValueKind == JsonValueKind.String ? period.GetString() : null),
+            ["data"] = body.TryGetField("data", out var data) ? JsonNode.Parse(data.GetRawText()) : null,
+            ["callback"] = body.StringField("callback"),
+            ["dueTime"] = ActorDurations.ForApp(body.StringField("dueTime")),
+            ["period"] = ActorDurations.ForApp(body.StringField("period")),
         };
         var payload = Encoding.UTF8.GetBytes(callback.ToJsonString());
         _ = Task.Run(() => RunTimerAsync(actor, name, schedule, payload, cancel), CancellationToken.None);

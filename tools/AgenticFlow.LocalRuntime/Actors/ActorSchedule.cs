@@ -1,5 +1,6 @@
 using System.Text.Json;
 using AgenticFlow.LocalRuntime.Api;
+using AgenticFlow.LocalRuntime.Json;
 
 namespace AgenticFlow.LocalRuntime.Actors;
 
@@ -43,7 +44,7 @@ public sealed record ActorSchedule(DateTimeOffset FirstAt, ActorDurations.Period
     }
 
     private static string? Text(JsonElement body, string name) =>
-        body.TryGetProperty(name, out var value) ? value.ValueKind switch
+        body.TryGetField(name, out var value) ? value.ValueKind switch
         {
             JsonValueKind.String => value.GetString(),
             JsonValueKind.Null => null,

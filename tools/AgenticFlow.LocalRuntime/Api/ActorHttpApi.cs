@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using AgenticFlow.LocalRuntime.Actors;
 using AgenticFlow.LocalRuntime.Hosting;
+using AgenticFlow.LocalRuntime.Json;
 using AgenticFlow.LocalRuntime.State;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -94,12 +95,8 @@ public static class ActorHttpApi
             }
             return request;
         }, checkPlacement, context.RequestAborted);
-        if (!response.IsSuccessStatusCode)
-        {
-            var text = await response.Content.ReadAsStringAsync(context.RequestAborted);
-            throw new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Internal, "ERR_ACTOR_INVOKE_METHOD",
-                $"error invoke actor method: the actor {type}/{id} answered {(int)response.StatusCode}{(text.Length > 0 ? ": " + text : "")}");
-        }
+        // The app's answer goes back as it is, an error too (status, headers, body), as daprd passes an actor error on:
+        // the JavaScript, Python and Java SDKs read the app's own error from it.
         await Invocation.CopyResponse(response, context);
     }
 
@@ -138,9 +135,9 @@ public static class ActorHttpApi
                 {
                     throw DaprError.Malformed("every operation must be a JSON object with operation and request");
                 }
-                var operation = element.TryGetProperty("operation", out var op) && op.ValueKind == JsonValueKind.String ? op.GetString() : null;
-                if (!element.TryGetProperty("request", out var item) || item.ValueKind != JsonValueKind.Object
-                    || !item.TryGetProperty("key", out var keyElement) || keyElement.ValueKind != JsonValueKind.String || string.IsNullOrEmpty(keyElement.GetString()))
+                var operation = element.StringField("operation");
+                if (!element.TryGetField("request", out var item) || item.ValueKind != JsonValueKind.Object
+                    || !item.TryGetField("key", out var keyElement) || keyElement.ValueKind != JsonValueKind.String || string.IsNullOrEmpty(keyElement.GetString()))
                 {
                     throw DaprError.Malformed("every operation needs a request with a non-empty key");
                 }
@@ -148,7 +145,7 @@ public static class ActorHttpApi
                 operations.Add(operation?.ToLowerInvariant() switch
                 {
                     "upsert" => new StateOperation(StateOperationKind.Upsert, key,
-                        item.TryGetProperty("value", out var value) ? Encoding.UTF8.GetBytes(value.GetRawText()) : "null"u8.ToArray(),
+                        item.TryGetField("value", out var value) ? Encoding.UTF8.GetBytes(value.GetRawText()) : "null"u8.ToArray(),
                         TtlSeconds: Ttl(item)),
                     "delete" => new StateOperation(StateOperationKind.Delete, key),
                     _ => throw DaprError.Malformed($"unknown actor state operation '{operation}' (upsert or delete)"),
@@ -169,7 +166,7 @@ public static class ActorHttpApi
 
     private static int? Ttl(JsonElement item)
     {
-        if (!item.TryGetProperty("metadata", out var metadata) || metadata.ValueKind != JsonValueKind.Object
+        if (!item.TryGetField("metadata", out var metadata) || metadata.ValueKind != JsonValueKind.Object
             || !metadata.TryGetProperty("ttlInSeconds", out var ttl))
         {
             return null;

@@ -117,7 +117,7 @@ public sealed partial class DaprGrpcService(Sidecar sidecar)
     {
         sidecar.PubSub(request.PubsubName);
         var message = sidecar.BuildMessage(request.PubsubName, request.Topic, request.Data.ToByteArray(),
-            string.IsNullOrEmpty(request.DataContentType) ? "application/json" : request.DataContentType, request.Metadata);
+            string.IsNullOrEmpty(request.DataContentType) ? null : request.DataContentType, request.Metadata);
         await sidecar.PublishAsync(request.PubsubName, request.Topic, message, context.CancellationToken);
         return new Empty();
     }

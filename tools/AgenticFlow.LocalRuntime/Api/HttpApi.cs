@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using AgenticFlow.LocalRuntime.Hosting;
+using AgenticFlow.LocalRuntime.Json;
 using AgenticFlow.LocalRuntime.State;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -101,7 +102,7 @@ public static class HttpApi
     private static async Task<IResult> GetBulkState(Sidecar sidecar, string store, HttpRequest request, CancellationToken ct)
     {
         var body = await ReadJson(request, ct);
-        if (body.ValueKind != JsonValueKind.Object || !body.TryGetProperty("keys", out var keysElement) || keysElement.ValueKind != JsonValueKind.Array)
+        if (body.ValueKind != JsonValueKind.Object || !body.TryGetField("keys", out var keysElement) || keysElement.ValueKind != JsonValueKind.Array)
         {
             throw DaprError.Malformed("the body must be {\"keys\": [...]}");
         }
@@ -115,15 +116,15 @@ public static class HttpApi
     private static async Task<IResult> Transaction(Sidecar sidecar, string store, HttpRequest request, CancellationToken ct)
     {
         var body = await ReadJson(request, ct);
-        if (body.ValueKind != JsonValueKind.Object || !body.TryGetProperty("operations", out var ops) || ops.ValueKind != JsonValueKind.Array)
+        if (body.ValueKind != JsonValueKind.Object || !body.TryGetField("operations", out var ops) || ops.ValueKind != JsonValueKind.Array)
         {
             throw DaprError.Malformed("the body must be {\"operations\": [...]}");
         }
         var operations = new List<StateOperation>();
         foreach (var op in ops.EnumerateArray())
         {
-            var kind = op.TryGetProperty("operation", out var o) ? o.GetString() : null;
-            if (!op.TryGetProperty("request", out var req))
+            var kind = op.StringField("operation");
+            if (!op.TryGetField("request", out var req))
             {
                 throw DaprError.Malformed("each operation needs a request");
             }
@@ -165,7 +166,7 @@ public static class HttpApi
         sidecar.PubSub(pubsub);
         var data = await ReadBytes(request, ct);
         var metadata = QueryMetadata(request);
-        var message = sidecar.BuildMessage(pubsub, topic, data, request.ContentType ?? "application/json", metadata);
+        var message = sidecar.BuildMessage(pubsub, topic, data, request.ContentType, metadata);
         await sidecar.PublishAsync(pubsub, topic, message, ct);
         return Results.NoContent();
     }
@@ -182,9 +183,9 @@ public static class HttpApi
         var prepared = new List<(string EntryId, PubSub.BrokerMessage Message)>();
         foreach (var entry in body.EnumerateArray())
         {
-            var entryId = entry.TryGetProperty("entryId", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString()! : throw DaprError.Malformed("every entry needs an entryId");
-            var contentType = entry.TryGetProperty("contentType", out var c) ? c.GetString() : "application/json";
-            if (!entry.TryGetProperty("event", out var evt))
+            var entryId = entry.StringField("entryId") ?? throw DaprError.Malformed("every entry needs an entryId");
+            var contentType = entry.StringField("contentType") ?? "application/json";
+            if (!entry.TryGetField("event", out var evt))
             {
                 throw DaprError.Malformed($"entry {entryId} has no event");
             }
@@ -192,7 +193,7 @@ public static class HttpApi
                 ? Encoding.UTF8.GetBytes(evt.GetString()!)
                 : Encoding.UTF8.GetBytes(evt.GetRawText());
             var metadata = new Dictionary<string, string>(requestMetadata);
-            if (entry.TryGetProperty("metadata", out var m) && m.ValueKind == JsonValueKind.Object)
+            if (entry.TryGetField("metadata", out var m) && m.ValueKind == JsonValueKind.Object)
             {
                 foreach (var p in m.EnumerateObject())
                 {
@@ -218,13 +219,13 @@ public static class HttpApi
         {
             throw DaprError.Malformed("the body must be {\"operation\": ..., \"data\": ..., \"metadata\": {...}}");
         }
-        var operation = body.TryGetProperty("operation", out var op) && op.ValueKind == JsonValueKind.String ? op.GetString()! : throw DaprError.Malformed("operation is required");
+        var operation = body.StringField("operation") ?? throw DaprError.Malformed("operation is required");
         byte[] data = [];
-        if (body.TryGetProperty("data", out var d) && d.ValueKind != JsonValueKind.Null)
+        if (body.TryGetField("data", out var d) && d.ValueKind != JsonValueKind.Null)
         {
             data = d.ValueKind == JsonValueKind.String ? Encoding.UTF8.GetBytes(d.GetString()!) : Encoding.UTF8.GetBytes(d.GetRawText());
         }
-        var metadata = body.TryGetProperty("metadata", out var m) && m.ValueKind == JsonValueKind.Object
+        var metadata = body.TryGetField("metadata", out var m) && m.ValueKind == JsonValueKind.Object
             ? m.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : p.Value.GetRawText())
             : [];
         var response = await sidecar.InvokeBindingAsync(name, operation, data, metadata, ct);

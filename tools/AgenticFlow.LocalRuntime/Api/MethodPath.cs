@@ -34,11 +34,18 @@ public static class MethodPath
     }
 
     /// <summary>A method named in a gRPC call: passed on as written where it is a valid path (pre-encoded escapes
-    /// included, as daprd does), with only characters a path may not hold percent-encoded. The query must already
+    /// included, as daprd does), with only characters a path may not hold percent-encoded. daprd appends the method
+    /// to the app's address as text, so a '?' in it starts the query (the JavaScript SDK's gRPC client sends
+    /// <c>order?id=1</c> so); the HTTP extension's query string follows after another '?'. The query must already
     /// be a valid query string: anything else (spaces, CR/LF, non-ASCII) is refused rather than sent on.</summary>
     public static string FromPlain(string method, string? query)
     {
         Check(method);
+        if (method.IndexOf('?') is var queryAt and >= 0)
+        {
+            query = string.IsNullOrEmpty(query) ? method[(queryAt + 1)..] : method[(queryAt + 1)..] + "?" + query;
+            method = method[..queryAt];
+        }
         var path = new StringBuilder(method.Length + 1).Append('/');
         for (var i = 0; i < method.Length; i++)
         {

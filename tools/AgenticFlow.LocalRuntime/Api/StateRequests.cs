@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using AgenticFlow.LocalRuntime.Json;
 using AgenticFlow.LocalRuntime.State;
 
 namespace AgenticFlow.LocalRuntime.Api;
@@ -52,34 +53,31 @@ public static class StateRequests
         {
             throw DaprError.Malformed("each state item must be a JSON object");
         }
-        var key = item.TryGetProperty("key", out var k) && k.ValueKind == JsonValueKind.String ? k.GetString() : null;
+        var key = item.StringField("key");
         CheckKey(key);
         string? etag = null;
-        if (item.TryGetProperty("etag", out var e) && e.ValueKind != JsonValueKind.Null)
+        if (item.TryGetField("etag", out var e) && e.ValueKind != JsonValueKind.Null)
         {
             etag = e.ValueKind == JsonValueKind.String ? e.GetString() : e.GetRawText();
         }
         var concurrency = Concurrency.LastWrite;
-        if (item.TryGetProperty("options", out var options) && options.ValueKind == JsonValueKind.Object)
+        if (item.TryGetField("options", out var options) && options.ValueKind == JsonValueKind.Object)
         {
-            concurrency = ParseConcurrency(Str(options, "concurrency"));
-            CheckConsistency(Str(options, "consistency"));
+            concurrency = ParseConcurrency(options.StringField("concurrency"));
+            CheckConsistency(options.StringField("consistency"));
         }
         Dictionary<string, string>? metadata = null;
-        if (item.TryGetProperty("metadata", out var meta) && meta.ValueKind == JsonValueKind.Object)
+        if (item.TryGetField("metadata", out var meta) && meta.ValueKind == JsonValueKind.Object)
         {
             metadata = meta.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : p.Value.GetRawText());
         }
         byte[]? value = null;
         if (kind == StateOperationKind.Upsert)
         {
-            value = item.TryGetProperty("value", out var v) ? Encoding.UTF8.GetBytes(v.GetRawText()) : "null"u8.ToArray();
+            value = item.TryGetField("value", out var v) ? Encoding.UTF8.GetBytes(v.GetRawText()) : "null"u8.ToArray();
         }
         return new StateOperation(kind, key!, value, etag, concurrency, ParseTtl(metadata));
     }
-
-    private static string? Str(JsonElement e, string name) =>
-        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
 
     /// <summary>JSON data stays JSON in bulk and query answers; anything else is returned as a string.</summary>
     public static object? AsJsonOrString(byte[] data)

@@ -36,9 +36,17 @@ public sealed class AppChannel(HttpClient client, string? appApiToken) : IDispos
     public static HttpContent Bytes(byte[] body, string? contentType)
     {
         var content = new ByteArrayContent(body);
-        if (!string.IsNullOrEmpty(contentType) && MediaTypeHeaderValue.TryParse(contentType, out var parsed))
+        if (!string.IsNullOrEmpty(contentType))
         {
-            content.Headers.ContentType = parsed;
+            if (MediaTypeHeaderValue.TryParse(contentType, out var parsed))
+            {
+                content.Headers.ContentType = parsed;
+            }
+            else if (!contentType.Any(char.IsControl))
+            {
+                // daprd passes the caller's content type on as written, even one .NET would not parse.
+                content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+            }
         }
         return content;
     }

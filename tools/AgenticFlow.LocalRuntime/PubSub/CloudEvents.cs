@@ -14,7 +14,8 @@ public static class CloudEvents
     /// <summary>
     /// Wraps <paramref name="data"/> for a publish. Data already in CloudEvents form keeps its fields and gets the
     /// missing ones; JSON data goes in <c>data</c> as JSON, text as a string, anything else as <c>data_base64</c>.
-    /// <c>cloudevent.*</c> metadata overrides envelope fields, as daprd allows.
+    /// <c>cloudevent.*</c> metadata overrides envelope fields, as daprd allows. Data published with no content type
+    /// is text, as in daprd (the JavaScript and Python SDKs can publish without one; the .NET SDK always names it).
     /// </summary>
     public static byte[] Wrap(string appId, string pubsubName, string topic, byte[] data, string? dataContentType, IReadOnlyDictionary<string, string> metadata)
     {
@@ -69,13 +70,22 @@ public static class CloudEvents
         }
         foreach (var (key, value) in metadata)
         {
-            if (key.StartsWith("cloudevent.", StringComparison.Ordinal) && key.Length > 11)
+            if (key.StartsWith("cloudevent.", StringComparison.OrdinalIgnoreCase)
+                && Overridable.FirstOrDefault(f => f.Equals(key[11..], StringComparison.OrdinalIgnoreCase)) is { } field)
             {
-                envelope[key[11..]] = value;
+                envelope[field] = value;
+                if (field == "traceparent")
+                {
+                    envelope["traceid"] = value;
+                }
             }
         }
         return JsonSerializer.SerializeToUtf8Bytes(envelope);
     }
+
+    /// <summary>The envelope fields <c>cloudevent.*</c> metadata may set. daprd decodes that metadata into a struct
+    /// of these (ignoring case, as mapstructure does) and drops any other key; a traceparent is also the traceid.</summary>
+    private static readonly string[] Overridable = ["id", "source", "type", "subject", "traceid", "traceparent", "tracestate"];
 
     /// <summary>A raw payload seen by a subscriber that did not ask for raw payloads: daprd wraps it, base64.</summary>
     public static byte[] WrapRaw(string source, string pubsubName, string topic, BrokerMessage message)

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Threading.Channels;
 using AgenticFlow.LocalRuntime.Components;
 using AgenticFlow.LocalRuntime.Hosting;
+using AgenticFlow.LocalRuntime.Json;
 using Microsoft.Extensions.Logging;
 
 namespace AgenticFlow.LocalRuntime.PubSub;
@@ -154,9 +155,7 @@ public sealed class Delivery(string appId, AppChannel app, ILogger logger)
         try
         {
             using var doc = JsonDocument.Parse(body);
-            return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.String
-                ? s.GetString()
-                : null;
+            return doc.RootElement.StringField("status");
         }
         catch (JsonException)
         {
@@ -274,12 +273,12 @@ public sealed class Delivery(string appId, AppChannel app, ILogger logger)
                     return;
                 }
                 using var doc = JsonDocument.Parse(string.IsNullOrWhiteSpace(text) ? "{}" : text);
-                if (doc.RootElement.TryGetProperty("statuses", out var statuses) && statuses.ValueKind == JsonValueKind.Array)
+                if (doc.RootElement.TryGetField("statuses", out var statuses) && statuses.ValueKind == JsonValueKind.Array)
                 {
                     foreach (var status in statuses.EnumerateArray())
                     {
-                        var id = status.TryGetProperty("entryId", out var e) ? e.GetString() : null;
-                        var s = status.TryGetProperty("status", out var st) ? st.GetString() : null;
+                        var id = status.StringField("entryId");
+                        var s = status.StringField("status");
                         if (id is not null && byId.Remove(id, out var outcome))
                         {
                             outcome.TrySetResult(s?.ToUpperInvariant() switch

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using AgenticFlow.LocalRuntime.Components;
+using AgenticFlow.LocalRuntime.Json;
 
 namespace AgenticFlow.LocalRuntime.PubSub;
 
@@ -48,14 +49,14 @@ public sealed record TopicSubscription(
         }
         foreach (var item in array.EnumerateArray())
         {
-            var pubsub = Str(item, "pubsubname") ?? Str(item, "pubsubName") ?? throw new FormatException("a subscription has no pubsubname");
+            var pubsub = Str(item, "pubsubname") ?? throw new FormatException("a subscription has no pubsubname");
             var topic = Str(item, "topic") ?? throw new FormatException("a subscription has no topic");
             var rules = new List<RoutingRule>();
             var defaultRoute = Str(item, "route");
-            if (item.TryGetProperty("routes", out var routes) && routes.ValueKind == JsonValueKind.Object)
+            if (item.TryGetField("routes", out var routes) && routes.ValueKind == JsonValueKind.Object)
             {
                 defaultRoute = Str(routes, "default") ?? defaultRoute;
-                if (routes.TryGetProperty("rules", out var ruleArray) && ruleArray.ValueKind == JsonValueKind.Array)
+                if (routes.TryGetField("rules", out var ruleArray) && ruleArray.ValueKind == JsonValueKind.Array)
                 {
                     foreach (var rule in ruleArray.EnumerateArray())
                     {
@@ -65,7 +66,7 @@ public sealed record TopicSubscription(
                 }
             }
             var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-            if (item.TryGetProperty("metadata", out var meta) && meta.ValueKind == JsonValueKind.Object)
+            if (item.TryGetField("metadata", out var meta) && meta.ValueKind == JsonValueKind.Object)
             {
                 foreach (var p in meta.EnumerateObject())
                 {
@@ -74,11 +75,11 @@ public sealed record TopicSubscription(
             }
             var bulkEnabled = false;
             int bulkMax = 100, bulkWait = 1000;
-            if (item.TryGetProperty("bulkSubscribe", out var bulk) && bulk.ValueKind == JsonValueKind.Object)
+            if (item.TryGetField("bulkSubscribe", out var bulk) && bulk.ValueKind == JsonValueKind.Object)
             {
-                bulkEnabled = bulk.TryGetProperty("enabled", out var en) && en.ValueKind == JsonValueKind.True;
-                if (bulk.TryGetProperty("maxMessagesCount", out var m) && m.TryGetInt32(out var mv) && mv > 0) { bulkMax = mv; }
-                if (bulk.TryGetProperty("maxAwaitDurationMs", out var w) && w.TryGetInt32(out var wv) && wv > 0) { bulkWait = wv; }
+                bulkEnabled = bulk.TryGetField("enabled", out var en) && en.ValueKind == JsonValueKind.True;
+                if (bulk.TryGetField("maxMessagesCount", out var m) && m.TryGetInt32(out var mv) && mv > 0) { bulkMax = mv; }
+                if (bulk.TryGetField("maxAwaitDurationMs", out var w) && w.TryGetInt32(out var wv) && wv > 0) { bulkWait = wv; }
             }
             list.Add(new TopicSubscription(pubsub, topic, Normalize(defaultRoute), rules, Str(item, "deadLetterTopic"), metadata, bulkEnabled, bulkMax, bulkWait, "programmatic"));
         }
@@ -86,7 +87,7 @@ public sealed record TopicSubscription(
     }
 
     private static string? Str(JsonElement e, string name) =>
-        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String && v.GetString() is { Length: > 0 } s ? s : null;
+        e.TryGetField(name, out var v) && v.ValueKind == JsonValueKind.String && v.GetString() is { Length: > 0 } s ? s : null;
 
     private static string? Normalize(string? route) => route is null ? null : route.StartsWith('/') ? route : "/" + route;
 }

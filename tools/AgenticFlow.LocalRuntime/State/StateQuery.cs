@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using AgenticFlow.LocalRuntime.Json;
 
 namespace AgenticFlow.LocalRuntime.State;
 
@@ -38,29 +39,29 @@ public sealed class StateQuery
         {
             throw new FormatException("query must be a JSON object");
         }
-        var filter = obj["filter"] is JsonObject f ? ParseFilter(f) : _ => true;
+        var filter = obj.Field("filter") is JsonObject f ? ParseFilter(f) : _ => true;
         var limit = 0;
         var offset = 0;
-        if (obj["page"] is JsonObject page)
+        if (obj.Field("page") is JsonObject page)
         {
-            limit = page["limit"]?.GetValue<int>() ?? 0;
+            limit = page.Field("limit")?.GetValue<int>() ?? 0;
             if (limit < 0)
             {
                 throw new FormatException("page.limit must not be negative");
             }
-            var token = page["token"]?.GetValue<string>();
+            var token = page.Field("token")?.GetValue<string>();
             if (!string.IsNullOrEmpty(token) && (!int.TryParse(token, NumberStyles.None, CultureInfo.InvariantCulture, out offset)))
             {
                 throw new FormatException("page.token is not a token this store issued");
             }
         }
         var query = new StateQuery(filter, limit, offset);
-        if (obj["sort"] is JsonArray sorts)
+        if (obj.Field("sort") is JsonArray sorts)
         {
             foreach (var s in sorts.OfType<JsonObject>())
             {
-                var key = s["key"]?.GetValue<string>() ?? throw new FormatException("sort entries need a key");
-                var order = s["order"]?.GetValue<string>() ?? "ASC";
+                var key = s.Field("key")?.GetValue<string>() ?? throw new FormatException("sort entries need a key");
+                var order = s.Field("order")?.GetValue<string>() ?? "ASC";
                 if (order is not ("ASC" or "DESC"))
                 {
                     throw new FormatException($"sort order '{order}' must be ASC or DESC");

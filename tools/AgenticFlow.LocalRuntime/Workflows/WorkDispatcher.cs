@@ -13,11 +13,16 @@ public sealed record OrchestrationWork(string InstanceId) : PendingWork(Instance
 /// <summary>One activity execution, identified by the instance's execution id and the scheduling event's id.</summary>
 public sealed record ActivityWork(string InstanceId, string ExecutionId, int TaskId, TaskScheduledEvent Scheduled) : PendingWork(InstanceId);
 
-/// <summary>A <c>GetWorkItems</c> stream: items written to <see cref="Items"/> go out on it in order.</summary>
-public sealed class WorkerConnection(int id, bool wantsHealthPings)
+/// <summary>A <c>GetWorkItems</c> stream: items written to <see cref="Items"/> go out on it in order. It holds at
+/// most <see cref="Capacity"/> work items it has not completed.</summary>
+public sealed class WorkerConnection(int id, bool wantsHealthPings, int capacity)
 {
     public int Id { get; } = id;
     public bool WantsHealthPings { get; } = wantsHealthPings;
+    public int Capacity { get; } = capacity;
+
+    /// <summary>Work items handed out and not completed; guarded by the dispatcher's lock.</summary>
+    public int Held { get; set; }
     public Channel<WorkItem> Items { get; } = Channel.CreateUnbounded<WorkItem>(new UnboundedChannelOptions { SingleReader = true });
     public bool Connected { get; set; } = true;
 }
@@ -25,7 +30,9 @@ public sealed class WorkerConnection(int id, bool wantsHealthPings)
 /// <summary>
 /// Hands work to connected workers, round robin, and remembers what each holds by completion token. When a worker's
 /// stream ends, what it held goes back to the queue, so the next worker gets it. Work waits while no worker is
-/// connected. One loop hands out work; nothing polls.
+/// connected, or while every worker holds as much as it can take. One loop hands out work; nothing polls. <c>build</c> is offered a fresh token and returns the work
+/// item to send, or null when the work is no longer needed; the item's token (which may be one given before) is the
+/// one the work is held under.
 /// </summary>
 public sealed class WorkDispatcher(
     Func<PendingWork, string, Task<WorkItem?>> build,
@@ -36,19 +43,25 @@ public sealed class WorkDispatcher(
     private readonly Channel<PendingWork> _ready = Channel.CreateUnbounded<PendingWork>(new UnboundedChannelOptions { SingleReader = true });
     private readonly List<WorkerConnection> _workers = [];
     private readonly Dictionary<string, (PendingWork Work, WorkerConnection Worker)> _inFlight = new(StringComparer.Ordinal);
-    private TaskCompletionSource _workerArrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Completed when a worker connects or one lets go of a work item: the loop may hand out work again.
+    private TaskCompletionSource _roomMade = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _nextWorker;
     private int _workerIds;
 
     public void Enqueue(PendingWork work) => _ready.Writer.TryWrite(work);
 
+    /// <summary>How many work items one worker holds at most. The JavaScript SDK's worker runs 10 at once, keeps 100
+    /// more waiting and silently drops any beyond that (a fan-out of 300 activities would wait forever), so no worker
+    /// is sent more than that; the .NET and Python workers queue what they cannot run yet, and lose nothing by it.</summary>
+    public const int Capacity = 100;
+
     public WorkerConnection Connect(bool wantsHealthPings)
     {
-        var worker = new WorkerConnection(Interlocked.Increment(ref _workerIds), wantsHealthPings);
+        var worker = new WorkerConnection(Interlocked.Increment(ref _workerIds), wantsHealthPings, Capacity);
         lock (_gate)
         {
             _workers.Add(worker);
-            _workerArrived.TrySetResult();
+            MakeRoom();
         }
         logger.LogInformation("Workflow worker {Worker} connected", worker.Id);
         return worker;
@@ -62,15 +75,12 @@ public sealed class WorkDispatcher(
         {
             worker.Connected = false;
             _workers.Remove(worker);
-            if (_workers.Count == 0)
-            {
-                _workerArrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            }
             held = _inFlight.Where(kv => kv.Value.Worker == worker).Select(kv => (kv.Key, kv.Value.Work)).ToList();
             foreach (var (token, _) in held)
             {
                 _inFlight.Remove(token);
             }
+            worker.Held = 0;
         }
         worker.Items.Writer.TryComplete();
         logger.LogInformation("Workflow worker {Worker} disconnected; {Count} work items it held are queued again", worker.Id, held.Count);
@@ -103,7 +113,27 @@ public sealed class WorkDispatcher(
     {
         lock (_gate)
         {
-            return _inFlight.Remove(token, out var held) ? held.Work : null;
+            if (!_inFlight.Remove(token, out var held))
+            {
+                return null;
+            }
+            held.Worker.Held--;
+            MakeRoom();
+            return held.Work;
+        }
+    }
+
+    /// <summary>Wakes the loop if it waits for a worker with room. Caller holds the lock.</summary>
+    private void MakeRoom() => _roomMade.TrySetResult();
+
+    /// <summary>The tokens under which workers hold an activity of <paramref name="instanceId"/> with task id
+    /// <paramref name="taskId"/> (of any execution), for a completion that names the activity but carries no token.</summary>
+    public List<(string Token, ActivityWork Work)> HeldActivities(string instanceId, int taskId)
+    {
+        lock (_gate)
+        {
+            return _inFlight.Where(kv => kv.Value.Work is ActivityWork a && a.InstanceId == instanceId && a.TaskId == taskId)
+                .Select(kv => (kv.Key, (ActivityWork)kv.Value.Work)).ToList();
         }
     }
 
@@ -127,36 +157,48 @@ public sealed class WorkDispatcher(
             {
                 continue; // stale: the instance finished, or the step is no longer needed
             }
+            // A step handed out again keeps the token it was first given.
+            var held = item.CompletionToken;
             bool sent;
             lock (_gate)
             {
                 sent = worker.Connected && worker.Items.Writer.TryWrite(item);
                 if (sent)
                 {
-                    _inFlight[token] = (work, worker);
+                    _inFlight[held] = (work, worker);
+                    worker.Held++;
                 }
             }
             if (!sent)
             {
-                await ReturnAsync(work, token);
+                await ReturnAsync(work, held);
             }
         }
     }
 
+    /// <summary>The next worker, round robin, that has room for another work item; waits while there is none.</summary>
     private async Task<WorkerConnection> NextWorkerAsync(CancellationToken ct)
     {
         while (true)
         {
-            Task arrived;
+            Task roomMade;
             lock (_gate)
             {
-                if (_workers.Count > 0)
+                for (var i = 0; i < _workers.Count; i++)
                 {
-                    return _workers[_nextWorker++ % _workers.Count];
+                    var worker = _workers[(int)((uint)_nextWorker++ % (uint)_workers.Count)];
+                    if (worker.Held < worker.Capacity)
+                    {
+                        return worker;
+                    }
                 }
-                arrived = _workerArrived.Task;
+                if (_roomMade.Task.IsCompleted)
+                {
+                    _roomMade = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                }
+                roomMade = _roomMade.Task;
             }
-            await arrived.WaitAsync(ct);
+            await roomMade.WaitAsync(ct);
         }
     }
 

@@ -25,7 +25,8 @@ namespace AgenticFlow.LocalRuntime.Workflows;
 /// <item>Terminate, suspend and resume are applied by the backend itself, so they work with no worker connected:
 /// terminate appends <c>ExecutionTerminated</c> and <c>ExecutionCompleted</c> to history and drops a step in flight.</item>
 /// <item>Activity and timer results are accepted once: a second completion of one activity (a worker finishing work
-/// that was already handed to another) is ignored, matched by execution id and task id from the completion token.</item>
+/// that was already handed to another) is ignored. Answers are matched as daprd matches them, with or without a
+/// completion token (see <c>WorkflowEngine.Completions.cs</c>).</item>
 /// <item>At start the engine scans its keys and resumes every unfinished instance: pending activities are queued,
 /// timers re-armed, steps with inbox events queued.</item>
 /// </list>
@@ -422,142 +423,7 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
         }
     }
 
-    /// <summary>Stores a worker's answer to a step. The caller's token is not used: once the answer is here it is
-    /// either stored or the step is let go to run again, never left half-way. The dispatcher forgets the work item
-    /// only then, so a worker that goes away meanwhile hands it back.</summary>
-    public async Task CompleteOrchestratorAsync(WorkflowResponse response, CancellationToken ct)
-    {
-        var id = response.InstanceId;
-        var token = response.CompletionToken;
-        try
-        {
-            StepPlan plan;
-            await using (var held = await LockAsync(id, _stop))
-            {
-                var slot = held.Slot;
-                if (slot.Stored is not { } s || slot.StepToken is null || slot.StepToken != token)
-                {
-                    _logger.LogDebug("Ignored a workflow step result for {InstanceId}: its work item is no longer outstanding", id);
-                    return;
-                }
-                plan = Plan(s, slot.StepEvents!, slot.StepInboxCount, response);
-            }
-
-            var ownEvents = new List<HistoryEvent>();
-            foreach (var effect in plan.Effects)
-            {
-                await effect(ownEvents);
-            }
-            await using (var held = await LockAsync(id, _stop))
-            {
-                var slot = held.Slot;
-                if (slot.Stored is not { } s || slot.StepToken != token)
-                {
-                    return; // terminated or purged while the effects ran
-                }
-                var executionId = s.Metadata.ExecutionId;
-                Apply(s, plan, ownEvents);
-                await SaveAsync(slot, history: true, inbox: true, _stop);
-                ClearStep(slot);
-                slot.StepFailures = 0;
-                if (plan.Completion?.WorkflowStatus == OrchestrationStatus.ContinuedAsNew || IsTerminal(s.Metadata.WorkflowStatus))
-                {
-                    EndExecution(id, executionId);
-                }
-                else
-                {
-                    AfterCommit(slot, plan.Activities, plan.Timers);
-                }
-                ScheduleIfReady(slot);
-            }
-        }
-        catch (Exception ex)
-        {
-            // Not stored: let the step go so it runs again, after a pause so a store outage is not hammered
-            // (from the store's state when the write failed: that reload schedules it).
-            await using (var held = await LockAsync(id, CancellationToken.None, load: false))
-            {
-                var slot = held.Slot;
-                if (slot.StepToken == token)
-                {
-                    ClearStep(slot);
-                    slot.StepFailures++;
-                    slot.RetryingStep = true;
-                    _ = RetryStepLaterAsync(id, slot.StepFailures);
-                }
-            }
-            if (ex is OperationCanceledException)
-            {
-                return; // the engine is stopping
-            }
-            throw;
-        }
-        finally
-        {
-            _dispatcher.Complete(token);
-        }
-    }
-
-    private async Task RetryStepLaterAsync(string id, int attempt)
-    {
-        try
-        {
-            await Task.Delay(RetryDelay(attempt), _stop);
-            await using var held = await LockAsync(id, _stop, load: false);
-            held.Slot.RetryingStep = false;
-            if (held.Slot.Loaded)
-            {
-                ScheduleIfReady(held.Slot);
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
-
     private static TimeSpan RetryDelay(int attempt) => TimeSpan.FromMilliseconds(500 * Math.Clamp(attempt, 1, 10));
-
-    /// <summary>Stores an activity's result. Like a step's, it is forgotten by the dispatcher only once stored; when
-    /// it cannot be stored the activity is queued again.</summary>
-    public async Task CompleteActivityAsync(ActivityResponse response, CancellationToken ct)
-    {
-        var token = response.CompletionToken;
-        if (!WorkDispatcher.TryParseActivityToken(token, out var executionId, out var taskId))
-        {
-            throw WorkflowErrors.Invalid("ERR_MALFORMED_REQUEST", "the completion token does not name an activity work item");
-        }
-        var saving = false;
-        try
-        {
-            await using var held = await LockAsync(response.InstanceId, _stop);
-            var slot = held.Slot;
-            if (slot.Stored is not { } s || IsTerminal(s.Metadata.WorkflowStatus) || s.Metadata.ExecutionId != executionId
-                || !IsScheduledTask(s, taskId) || HasTaskResult(s, taskId))
-            {
-                _logger.LogDebug("Ignored the result of activity {TaskId} of {InstanceId}: it is not outstanding", taskId, response.InstanceId);
-                _dispatcher.Complete(token);
-                return;
-            }
-            var executionKey = s.History.First(e => e.EventId == taskId && e.TaskScheduled is not null).TaskScheduled.TaskExecutionId;
-            var result = response.FailureDetails is { } failure
-                ? New(e => e.TaskFailed = new TaskFailedEvent { TaskScheduledId = taskId, FailureDetails = failure, TaskExecutionId = executionKey })
-                : New(e => e.TaskCompleted = new TaskCompletedEvent { TaskScheduledId = taskId, Result = response.Result, TaskExecutionId = executionKey });
-            s.Inbox.Add(result);
-            saving = true;
-            await SaveAsync(slot, history: false, inbox: true, _stop);
-            _dispatcher.Complete(token);
-            ScheduleIfReady(slot);
-        }
-        catch
-        {
-            // Not stored, so it must run again. After a failed write the reload queues every pending activity itself.
-            if (_dispatcher.Complete(token) is { } work && !saving)
-            {
-                _dispatcher.Enqueue(work);
-            }
-            throw;
-        }
-    }
 
     // ---- shared steps ----
 
@@ -648,11 +514,11 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
 
     // ---- dispatch ----
 
-    /// <summary>Queues a step when the instance has inbox events, no step in flight, is not suspended or finished,
-    /// and its scheduled start has come. Caller holds the lock.</summary>
+    /// <summary>Queues a step when the instance has inbox events, no step held by a worker, is not suspended or
+    /// finished, and its scheduled start has come. Caller holds the lock.</summary>
     private void ScheduleIfReady(InstanceSlot slot)
     {
-        if (!slot.Queued && slot.StepToken is null && IsRunnable(slot))
+        if (!slot.Queued && !slot.StepHandedOut && IsRunnable(slot))
         {
             slot.Queued = true;
             _dispatcher.Enqueue(new OrchestrationWork(slot.Id));
@@ -687,20 +553,27 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
             case OrchestrationWork:
             {
                 slot.Queued = false;
-                if (slot.StepToken is not null || !IsRunnable(slot))
+                if (slot.StepHandedOut || !IsRunnable(slot))
                 {
                     return null;
                 }
                 var s = slot.Stored!;
-                slot.StepToken = token;
-                slot.StepCancel = CancellationTokenSource.CreateLinkedTokenSource(_stop);
-                _ = ExpireStepAsync(slot.Id, token, slot.StepCancel.Token);
-                slot.StepEvents = [New(e => e.WorkflowStarted = new WorkflowStartedEvent()), .. s.Inbox];
-                slot.StepInboxCount = s.Inbox.Count;
+                if (slot.StepToken is null)
+                {
+                    slot.StepToken = token;
+                    slot.StepCancel = CancellationTokenSource.CreateLinkedTokenSource(_stop);
+                    slot.StepEvents = [New(e => e.WorkflowStarted = new WorkflowStartedEvent()), .. s.Inbox];
+                    slot.StepInboxCount = s.Inbox.Count;
+                }
+                // A step handed out before (its worker went away, or its deadline passed) goes out again unchanged,
+                // under its first token: every answer to it answers the same question.
+                slot.StepHandedOut = true;
+                slot.StepHandOuts++;
+                _ = ExpireStepAsync(slot.Id, slot.StepToken, slot.StepHandOuts, slot.StepCancel!.Token);
                 var request = new WorkflowRequest { InstanceId = slot.Id, ExecutionId = s.Metadata.ExecutionId, Router = new TaskRouter { SourceAppID = _appId } };
                 request.PastEvents.AddRange(s.History);
-                request.NewEvents.AddRange(slot.StepEvents);
-                return new WorkItem { CompletionToken = token, WorkflowRequest = request };
+                request.NewEvents.AddRange(slot.StepEvents!);
+                return new WorkItem { CompletionToken = slot.StepToken, WorkflowRequest = request };
             }
             case ActivityWork a:
             {
@@ -724,8 +597,9 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
         }
     }
 
-    /// <summary>Work a worker held but did not complete: activities are queued again, a step is let go and queued.
-    /// Does not read the store, so it cannot fail: an instance not in memory has no step, and is scheduled by its reload.</summary>
+    /// <summary>Work a worker held but did not complete: activities are queued again, a step is queued to be handed
+    /// out again as it was. Does not read the store, so it cannot fail: an instance not in memory has no step, and
+    /// is scheduled by its reload.</summary>
     private async Task ReturnedAsync(PendingWork work, string token)
     {
         if (work is ActivityWork)
@@ -737,7 +611,7 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
         var slot = held.Slot;
         if (slot.StepToken == token)
         {
-            ClearStep(slot);
+            slot.StepHandedOut = false;
         }
         if (slot.Loaded)
         {
@@ -746,20 +620,20 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
     }
 
     /// <summary>A step is a replay without I/O. One not completed by its deadline was lost (the SDK abandons a step
-    /// whose completion call fails, while its stream lives on), so it is handed out again; a late completion of the
-    /// old one is ignored. Generous, so a developer paused in a debugger is not overtaken.</summary>
-    private async Task ExpireStepAsync(string id, string token, CancellationToken stepDone)
+    /// whose completion call fails, while its stream lives on), so it is handed out again; the first answer to
+    /// either hand-out is taken. Generous, so a developer paused in a debugger is not overtaken.</summary>
+    private async Task ExpireStepAsync(string id, string token, int handOut, CancellationToken stepDone)
     {
         try
         {
             await Task.Delay(StepDeadline, stepDone);
             await using var held = await LockAsync(id, _stop, load: false);
             var slot = held.Slot;
-            if (slot.StepToken == token)
+            if (slot.StepToken == token && slot.StepHandedOut && slot.StepHandOuts == handOut)
             {
                 _logger.LogWarning("Workflow step of {InstanceId} was not completed within {Deadline}; handing it out again", slot.Id, StepDeadline);
                 _dispatcher.Complete(token);
-                ClearStep(slot);
+                slot.StepHandedOut = false;
                 ScheduleIfReady(slot);
             }
         }
@@ -775,6 +649,8 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
         slot.StepCancel?.Dispose();
         slot.StepCancel = null;
         slot.StepToken = null;
+        slot.StepHandedOut = false;
+        slot.StepHandOuts = 0;
         slot.StepEvents = null;
         slot.StepInboxCount = 0;
     }
@@ -1079,7 +955,11 @@ public sealed partial class WorkflowEngine : IAsyncDisposable
         /// <summary>A step failed to commit and waits a moment before it runs again; how often in a row.</summary>
         public bool RetryingStep { get; set; }
         public int StepFailures { get; set; }
+        /// <summary>The step in flight: its token, and whether a worker holds it now (it is queued to go out
+        /// again when not) and how often it was handed out.</summary>
         public string? StepToken { get; set; }
+        public bool StepHandedOut { get; set; }
+        public int StepHandOuts { get; set; }
         public CancellationTokenSource? StepCancel { get; set; }
         public List<HistoryEvent>? StepEvents { get; set; }
         public int StepInboxCount { get; set; }

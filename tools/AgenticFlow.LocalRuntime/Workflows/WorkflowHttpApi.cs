@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.Json;
 using AgenticFlow.LocalRuntime.Api;
 using Dapr.DurableTask.Protobuf;
 using Microsoft.AspNetCore.Builder;
@@ -69,7 +68,7 @@ public static class WorkflowHttpApi
         {
             InstanceId = WorkflowErrors.CheckInstanceId(string.IsNullOrEmpty(instanceId) ? Guid.NewGuid().ToString() : instanceId),
             Name = WorkflowErrors.CheckName(name),
-            Input = await ReadJsonAsync(request, "ERR_START_WORKFLOW", ct),
+            Input = await ReadInputAsync(request, ct),
         };
         var engine = await backend.EngineAsync(ct);
         var id = await engine.StartInstanceAsync(start, ct);
@@ -101,7 +100,7 @@ public static class WorkflowHttpApi
     private static async Task<IResult> RaiseEvent(WorkflowBackend backend, string component, string instanceId, string eventName, HttpRequest request, CancellationToken ct)
     {
         CheckComponent(component);
-        var input = await ReadJsonAsync(request, "ERR_RAISE_EVENT_WORKFLOW", ct);
+        var input = await ReadInputAsync(request, ct);
         var engine = await backend.EngineAsync(ct);
         await engine.RaiseEventAsync(instanceId, eventName, input, ct);
         return Results.Accepted();
@@ -154,24 +153,13 @@ public static class WorkflowHttpApi
     private static bool NonRecursive(HttpRequest request) =>
         string.Equals(request.Query["non_recursive"], "true", StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>The body as a JSON text, or null when empty; anything that is not JSON is a 400.</summary>
-    private static async Task<string?> ReadJsonAsync(HttpRequest request, string code, CancellationToken ct)
+    /// <summary>The body as the workflow's input or the event's data, taken as sent (null when empty): daprd makes no
+    /// assumption about its format, and the JavaScript SDK sends a string input as plain text, not as JSON.</summary>
+    private static async Task<string?> ReadInputAsync(HttpRequest request, CancellationToken ct)
     {
         using var reader = new StreamReader(request.Body);
         var text = await reader.ReadToEndAsync(ct);
-        if (string.IsNullOrWhiteSpace(text))
-        {
-            return null;
-        }
-        try
-        {
-            using var _ = JsonDocument.Parse(text);
-        }
-        catch (JsonException ex)
-        {
-            throw WorkflowErrors.Invalid(code, $"the request body must be JSON: {ex.Message}");
-        }
-        return text;
+        return string.IsNullOrWhiteSpace(text) ? null : text;
     }
 
     private static void Add(Dictionary<string, string> properties, string key, string? value)
