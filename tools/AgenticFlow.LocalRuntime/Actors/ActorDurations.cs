@@ -95,36 +95,7 @@ public static partial class ActorDurations
         return text;
     }
 
-    private static bool TryParseGo(string text, out TimeSpan value)
-    {
-        value = TimeSpan.Zero;
-        var match = GoDuration().Match(text);
-        if (!match.Success || text.Length == 0)
-        {
-            return false;
-        }
-        if (text == "0")
-        {
-            return true;
-        }
-        double ticks = 0;
-        foreach (Capture part in match.Groups["part"].Captures)
-        {
-            var unitAt = part.Value.IndexOfAny(['h', 'm', 's', 'u', '\u00b5', '\u03bc', 'n']);
-            var number = double.Parse(part.Value[..unitAt], CultureInfo.InvariantCulture);
-            ticks += part.Value[unitAt..] switch
-            {
-                "h" => number * TimeSpan.TicksPerHour,
-                "m" => number * TimeSpan.TicksPerMinute,
-                "s" => number * TimeSpan.TicksPerSecond,
-                "ms" => number * TimeSpan.TicksPerMillisecond,
-                "us" or "\u00b5s" or "\u03bcs" => number * 10,
-                _ => number / 100,
-            };
-        }
-        value = TimeSpan.FromTicks((long)ticks);
-        return match.Groups["part"].Captures.Count > 0;
-    }
+    private static bool TryParseGo(string text, out TimeSpan value) => Components.DurationParser.TryParseGo(text, out value);
 
     private static bool TryParseIso(string text, out TimeSpan value, out int? repetitions)
     {
@@ -145,11 +116,6 @@ public static partial class ActorDurations
         value = TimeSpan.FromDays(days) + TimeSpan.FromHours(Part("h")) + TimeSpan.FromMinutes(Part("mi")) + TimeSpan.FromSeconds(Part("s"));
         return true;
     }
-
-    // Go's units; microseconds as us, the micro sign or the Greek mu (the Python SDK writes 0h0m5s0ms0μs), and
-    // numbers as Go writes them (1.5, .5, 1.).
-    [GeneratedRegex(@"^(?:0|(?<part>(?:\d+(?:\.\d*)?|\.\d+)(?:h|ms|m|s|us|\u00b5s|\u03bcs|ns))+)$")]
-    private static partial Regex GoDuration();
 
     [GeneratedRegex(@"^(?:R(?<r>\d+)/)?P(?:(?<y>\d+)Y)?(?:(?<mo>\d+)M)?(?:(?<w>\d+)W)?(?:(?<d>\d+)D)?(?:T(?:(?<h>\d+)H)?(?:(?<mi>\d+)M)?(?:(?<s>\d+(?:\.\d+)?)S)?)?$")]
     private static partial Regex IsoDuration();
