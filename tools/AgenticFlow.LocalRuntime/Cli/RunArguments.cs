@@ -1,3 +1,5 @@
+using AgenticFlow.LocalRuntime.Hosting;
+
 namespace AgenticFlow.LocalRuntime.Cli;
 
 /// <summary>
@@ -9,24 +11,17 @@ public sealed record RunArguments(string File, string? LogLevel)
     public static RunArguments Parse(IReadOnlyList<string> args)
     {
         string? file = null, logLevel = null;
-        for (var i = 0; i < args.Count; i++)
+        var flags = new FlagReader(args);
+        while (flags.MoveNext())
         {
-            var arg = args[i];
-            string? inline = null;
-            var eq = arg.IndexOf('=');
-            if (arg.StartsWith("--", StringComparison.Ordinal) && eq > 0)
-            {
-                inline = arg[(eq + 1)..];
-                arg = arg[..eq];
-            }
-            string Value() => inline ?? (i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{arg} needs a value"));
+            var arg = flags.Current;
             switch (arg)
             {
                 case "-f" or "--run-file":
-                    file = Value();
+                    file = flags.Value();
                     break;
                 case "--log-level":
-                    logLevel = Value();
+                    logLevel = flags.Value();
                     break;
                 case var flag when flag.StartsWith('-'):
                     throw new ArgumentException($"unknown flag {flag} for run (it takes -f FILE and --log-level LEVEL)");

@@ -31,43 +31,33 @@ public sealed record SidecarOptions
         int httpPort = 3500, grpcPort = 50001;
         var resources = new List<string>();
         string? config = null, logLevel = null, appChannel = null, instance = null;
-        for (var i = 0; i < args.Count; i++)
+        var flags = new FlagReader(args);
+        while (flags.MoveNext())
         {
-            var arg = args[i];
-            string? inline = null;
-            var eq = arg.IndexOf('=');
-            if (arg.StartsWith("--", StringComparison.Ordinal) && eq > 0)
-            {
-                inline = arg[(eq + 1)..];
-                arg = arg[..eq];
-            }
-            string Value() => inline ?? (i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{arg} needs a value"));
+            var arg = flags.Current;
             switch (arg.TrimStart('-'))
             {
-                case "app-id": appId = Value(); break;
-                case "app-port": appPort = Port(arg, Value()); break;
-                case "dapr-http-port": httpPort = Port(arg, Value()); break;
-                case "dapr-grpc-port": grpcPort = Port(arg, Value()); break;
-                case "resources-path" or "components-path": resources.Add(Value()); break;
-                case "config": config = Value(); break;
-                case "log-level": logLevel = Value(); break;
-                case "app-channel-address": appChannel = Value(); break;
+                case "app-id": appId = flags.Value(); break;
+                case "app-port": appPort = Port(arg, flags.Value()); break;
+                case "dapr-http-port": httpPort = Port(arg, flags.Value()); break;
+                case "dapr-grpc-port": grpcPort = Port(arg, flags.Value()); break;
+                case "resources-path" or "components-path": resources.Add(flags.Value()); break;
+                case "config": config = flags.Value(); break;
+                case "log-level": logLevel = flags.Value(); break;
+                case "app-channel-address": appChannel = flags.Value(); break;
                 case "app-protocol":
-                    var protocol = Value();
+                    var protocol = flags.Value();
                     if (protocol != "http")
                     {
                         throw new ArgumentException($"--app-protocol {protocol} is not supported by the local runtime; use http");
                     }
                     break;
-                case "instance-id": instance = Value(); break;
+                case "instance-id": instance = flags.Value(); break;
                 // Flags daprd takes that have no meaning here are accepted so launch scripts work unchanged.
                 case "placement-host-address" or "scheduler-host-address" or "metrics-port" or "dapr-internal-grpc-port"
                     or "profile-port" or "app-max-concurrency" or "dapr-http-max-request-size" or "dapr-listen-addresses"
                     or "mode" or "enable-metrics" or "enable-profiling" or "dapr-graceful-shutdown-seconds":
-                    if (inline is null && i + 1 < args.Count && !args[i + 1].StartsWith("--", StringComparison.Ordinal))
-                    {
-                        i++;
-                    }
+                    flags.SkipValue();
                     break;
                 default:
                     throw new ArgumentException($"unknown flag {arg}");
