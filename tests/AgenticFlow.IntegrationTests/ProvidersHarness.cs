@@ -36,6 +36,16 @@ public sealed class ProvidersHarness : IAsyncDisposable
         return harness;
     }
 
+    /// <summary>Kills the service process (kill -9) and starts it again on the same port and sidecar: a new replica.</summary>
+    public async Task KillAndRestartServiceAsync()
+    {
+        await Service.KillAsync();
+        var again = await Service.StartAgain();
+        _parts[_parts.IndexOf(Service)] = again;
+        await Service.DisposeAsync();
+        Service = again;
+    }
+
     /// <summary>Configuration for one provider, as environment variables of the service.</summary>
     public static Dictionary<string, string> Provider(int index, string id, string kind, string endpoint, string keySecret, string model,
         decimal inPrice = 1m, decimal outPrice = 2m, int priority = 10, int rpm = 0)

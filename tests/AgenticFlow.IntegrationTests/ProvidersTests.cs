@@ -147,6 +147,29 @@ public sealed class ProvidersTests
     }
 
     [Fact]
+    public async Task Spend_AndCosts_AddUpOverReplicas_SoAKilledReplicasSpendStillCounts()
+    {
+        await using var fake = await FakeProvider.StartAsync();
+        // Each call costs 0.006 USD (1000 input tokens at 2 USD/1M, 500 output at 8 USD/1M): the budget fits one and a half.
+        await using var p = await StartAsync(Merge(
+            Provider(0, "fake-openai", "openai-compatible", $"http://127.0.0.1:{fake.Port}/v1", "provider-openai-key", "gpt-test", inPrice: 2m, outPrice: 8m),
+            new() { ["Providers__Budgets__twice"] = "0.009" }));
+
+        Assert.Equal(HttpStatusCode.OK, (await p.Client.PostAsJsonAsync("/api/v1/providers/complete", Ask("one", caller: "twice"))).StatusCode);
+        // The answer came after its cost was stored: a kill -9 right after loses none of it.
+        await p.KillAndRestartServiceAsync();
+        Assert.Equal(HttpStatusCode.OK, (await p.Client.PostAsJsonAsync("/api/v1/providers/complete", Ask("two", caller: "twice"))).StatusCode);
+        // The new replica adds the killed one's spend to its own: 0.012 of 0.009.
+        var refused = await p.Client.PostAsJsonAsync("/api/v1/providers/complete", Ask("three", caller: "twice"));
+        Assert.Equal(HttpStatusCode.PaymentRequired, refused.StatusCode);
+
+        var costs = await p.Client.GetFromJsonAsync<JsonElement>("/api/v1/providers/costs?groupBy=caller");
+        Assert.Equal(0.012m, costs.GetProperty("totalUsd").GetDecimal());
+        Assert.Equal(2, costs.GetProperty("groups")[0].GetProperty("calls").GetInt32());
+        Assert.Equal(2, fake.Requests.Count);
+    }
+
+    [Fact]
     public async Task Streaming_DeliversThePiecesInOrder_ThroughOurApiAndTheOfficialOpenAiSdk()
     {
         await using var fake = await FakeProvider.StartAsync();

@@ -133,6 +133,13 @@ public sealed class ProvidersOptions
 
     public Dictionary<string, decimal> Budgets { get; set; } = [];
 
+    /// <summary>
+    /// How old the other replicas' spend may be when a budget is checked (this replica's own spend is always exact):
+    /// a budget can be overrun by what other replicas spend within this many seconds. 0 reads it on every call.
+    /// </summary>
+    [Range(0, 300)]
+    public int SpendRefreshSeconds { get; set; } = 2;
+
     [Range(1, 1_000_000)]
     public int MaxPromptCharacters { get; set; } = 400_000;
 

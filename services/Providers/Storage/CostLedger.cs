@@ -1,4 +1,7 @@
+using System.Collections.Concurrent;
+using System.Globalization;
 using System.Text.Json;
+using System.Threading.Channels;
 using Dapr;
 using Dapr.Client;
 using AgenticFlow.ServiceDefaults;
@@ -14,82 +17,200 @@ public sealed record CostRecord(string Id, DateTimeOffset At, string Provider, s
 public sealed record CostTotals(string Provider, string Model, string Caller, int Calls, long InputTokens, long OutputTokens, decimal CostUsd);
 
 /// <summary>
-/// Every call's cost, in the Dapr state store, in one transaction per call: the call's own record (kept 40 days),
-/// its addition to the hour's totals, and to the caller's spend for the UTC day that budgets read. Totals and spend
-/// are spread over a few shards so concurrent calls rarely touch the same document; ETags keep every addition.
+/// Every call's cost, in the Dapr state store, written before the call is answered, with nothing read on the way.
+/// Each replica owns its own totals documents (keyed by a replica id chosen at start) and keeps them in memory, so
+/// it writes absolute values with no ETag and no other writer to race: one writer loop commits every queued record
+/// of the moment in one transaction (group commit), together with the hour's totals and the callers' spend for the
+/// day. A replica's id joins the day's replica list once, so readers know whose documents to add up.
+/// Budgets read this replica's spend from memory (exact) and other replicas' from a copy at most
+/// <see cref="ProvidersOptions.SpendRefreshSeconds"/> old: a budget can be overrun by what other replicas spend
+/// within that window, never by this replica's own calls.
 /// </summary>
-public sealed class CostLedger(DaprClient dapr, IOptions<ProvidersOptions> options)
+public sealed class CostLedger : IAsyncDisposable
 {
-    public const int Shards = 8;
+    private const int MaxBatch = 512;
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    public static string HourKey(DateTimeOffset at, int shard) => $"costs:{at.UtcDateTime:yyyyMMddHH}:{shard}";
-    public static string SpendKey(string caller, DateTimeOffset at, int shard) => $"spend:{caller}:{at.UtcDateTime:yyyyMMdd}:{shard}";
+    private readonly DaprClient dapr;
+    private readonly IOptions<ProvidersOptions> options;
+    private readonly TimeProvider time;
+    private readonly Channel<Pending> queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly ReplicaTotals mine = new();
+    private readonly ConcurrentDictionary<string, SpendElsewhere> elsewhere = new(StringComparer.Ordinal);
+    private readonly HashSet<string> registeredDays = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource stopping = new();
+    private readonly Task writer;
 
-    public async Task<decimal> SpentTodayAsync(string caller, DateTimeOffset now, CancellationToken ct)
+    public CostLedger(DaprClient dapr, IOptions<ProvidersOptions> options, TimeProvider time)
     {
-        var items = await dapr.GetBulkStateAsync<decimal?>(options.Value.StateStore, Enumerable.Range(0, Shards).Select(s => SpendKey(caller, now, s)).ToList(), parallelism: Shards, cancellationToken: ct);
-        return items.Sum(i => i.Value ?? 0m);
+        this.dapr = dapr;
+        this.options = options;
+        this.time = time;
+        writer = Task.Run(WriteLoopAsync);
     }
+
+    /// <summary>This process's id in the totals' keys: new at every start, so no two live processes share one.</summary>
+    public string ReplicaId { get; } = Guid.NewGuid().ToString("N")[..12];
+
+    public static string DayKey(DateTimeOffset at) => $"costreplicas:{at.UtcDateTime:yyyyMMdd}";
+    public static string HourKey(DateTimeOffset at, string replica) => $"costs:{at.UtcDateTime:yyyyMMddHH}:{replica}";
+    public static string SpendKey(string caller, DateTimeOffset at, string replica) => $"spend:{caller}:{at.UtcDateTime:yyyyMMdd}:{replica}";
 
     public decimal BudgetFor(string caller) =>
         options.Value.Budgets.TryGetValue(caller, out var budget) ? budget : options.Value.DailyBudgetUsd;
 
+    public async Task<decimal> SpentTodayAsync(string caller, DateTimeOffset now, CancellationToken ct)
+    {
+        var ownSpend = mine.SpendOf(SpendKey(caller, now, ReplicaId));
+        var view = elsewhere.GetOrAdd(caller, _ => new SpendElsewhere());
+        // The read is shared by every check in the window, so no one caller's cancellation may end it.
+        var others = view.ReadAsync(DayKey(now), () => ReadOtherReplicasAsync(caller, now, CancellationToken.None), time, TimeSpan.FromSeconds(options.Value.SpendRefreshSeconds));
+        return ownSpend + await others.WaitAsync(ct);
+    }
+
+    private async Task<decimal> ReadOtherReplicasAsync(string caller, DateTimeOffset now, CancellationToken ct)
+    {
+        var others = (await ReplicasOfAsync([DayKey(now)], ct)).Where(r => r != ReplicaId).ToList();
+        if (others.Count == 0)
+        {
+            return 0m;
+        }
+        var items = await dapr.GetBulkStateAsync<decimal?>(options.Value.StateStore, others.Select(r => SpendKey(caller, now, r)).ToList(), parallelism: 8, cancellationToken: ct);
+        return items.Sum(i => i.Value ?? 0m);
+    }
+
+    /// <summary>Stores the record and adds it to the totals; returns once both are stored.</summary>
     public async Task RecordAsync(CostRecord record, CancellationToken ct)
     {
-        var store = options.Value.StateStore;
-        var shard = Random.Shared.Next(Shards);
-        var group = $"{record.Provider}|{record.Model}|{record.Caller}";
-        for (var attempt = 0; ; attempt++)
+        var pending = new Pending(record, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        if (!queue.Writer.TryWrite(pending))
         {
-            var hourTask = dapr.GetStateAndETagAsync<Dictionary<string, CostTotals>?>(store, HourKey(record.At, shard), cancellationToken: ct);
-            var spentTask = dapr.GetStateAndETagAsync<decimal?>(store, SpendKey(record.Caller, record.At, shard), cancellationToken: ct);
-            var (hour, hourTag) = await hourTask;
-            var (spent, spentTag) = await spentTask;
-            hour ??= [];
-            var before = hour.GetValueOrDefault(group) ?? new CostTotals(record.Provider, record.Model, record.Caller, 0, 0, 0, 0m);
-            hour[group] = before with
+            throw new ObjectDisposedException(nameof(CostLedger));
+        }
+        // A caller that gives up still has its cost recorded: the call it paid for happened.
+        await pending.Stored.Task.WaitAsync(ct);
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var batch = new List<Pending>(MaxBatch);
+        while (await queue.Reader.WaitToReadAsync(CancellationToken.None))
+        {
+            while (batch.Count < MaxBatch && queue.Reader.TryRead(out var next))
             {
-                Calls = before.Calls + 1,
-                InputTokens = before.InputTokens + record.InputTokens,
-                OutputTokens = before.OutputTokens + record.OutputTokens,
-                CostUsd = before.CostUsd + record.CostUsd,
-            };
+                batch.Add(next);
+            }
             try
             {
-                await dapr.ExecuteStateTransactionAsync(store,
-                [
-                    Write("cost:" + record.Id, record, null, 40 * 86_400),
-                    Write(HourKey(record.At, shard), hour, hourTag, 40 * 86_400),
-                    Write(SpendKey(record.Caller, record.At, shard), (spent ?? 0m) + record.CostUsd, spentTag, 3 * 86_400),
-                ], cancellationToken: ct);
-                return;
+                await CommitAsync(batch.Select(p => p.Record).ToList(), stopping.Token);
+                batch.ForEach(p => p.Stored.TrySetResult());
+            }
+            catch (Exception ex)
+            {
+                batch.ForEach(p => p.Stored.TrySetException(ex));
+            }
+            batch.Clear();
+        }
+    }
+
+    private async Task CommitAsync(IReadOnlyList<CostRecord> records, CancellationToken ct)
+    {
+        foreach (var day in records.Select(r => DayKey(r.At)).Distinct())
+        {
+            await JoinDayAsync(day, ct);
+        }
+        var changes = mine.Apply(records, r => HourKey(r.At, ReplicaId), r => SpendKey(r.Caller, r.At, ReplicaId));
+        var ttl40Days = 40 * 86_400;
+        var operations = records.Select(r => Overwrite("cost:" + r.Id, r, ttl40Days))
+            .Concat(changes.Hours.Select(h => Overwrite(h.Key, h.Value, ttl40Days)))
+            .Concat(changes.Spend.Select(s => Overwrite(s.Key, s.Value, 3 * 86_400)))
+            .ToList();
+        await dapr.ExecuteStateTransactionAsync(options.Value.StateStore, operations, cancellationToken: ct);
+        // Only what is stored becomes the replica's view; a failed batch leaves memory as it was.
+        mine.Keep(changes, time.GetUtcNow());
+    }
+
+    /// <summary>Adds this replica to the day's list (once a day), so readers add up its documents.</summary>
+    private async Task JoinDayAsync(string dayKey, CancellationToken ct)
+    {
+        if (registeredDays.Contains(dayKey))
+        {
+            return;
+        }
+        for (var attempt = 0; ; attempt++)
+        {
+            var (replicas, etag) = await dapr.GetStateAndETagAsync<List<string>?>(options.Value.StateStore, dayKey, cancellationToken: ct);
+            replicas ??= [];
+            if (replicas.Contains(ReplicaId))
+            {
+                break;
+            }
+            replicas.Add(ReplicaId);
+            try
+            {
+                await dapr.ExecuteStateTransactionAsync(options.Value.StateStore, [Write(dayKey, replicas, 40 * 86_400, etag)], cancellationToken: ct);
+                break;
             }
             catch (DaprException ex) when (ex.IsETagConflict() && attempt < 50)
             {
                 await Task.Delay(Random.Shared.Next(1, 5 + attempt), ct);
             }
         }
+        registeredDays.Add(dayKey);
     }
 
-    /// <summary>Totals of the whole hours from the hour of <paramref name="from"/> to the hour of <paramref name="to"/>.</summary>
+    private async Task<IReadOnlyList<string>> ReplicasOfAsync(IReadOnlyList<string> dayKeys, CancellationToken ct)
+    {
+        var items = await dapr.GetBulkStateAsync<List<string>>(options.Value.StateStore, dayKeys, parallelism: 8, cancellationToken: ct);
+        return items.Where(i => i.Value is not null).SelectMany(i => i.Value).Distinct(StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>Totals of the whole hours from the hour of <paramref name="from"/> to the hour of <paramref name="to"/>, over every replica.</summary>
     public async Task<IReadOnlyList<CostTotals>> TotalsAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken ct)
     {
+        var firstHour = new DateTimeOffset(from.UtcDateTime.Date.AddHours(from.UtcDateTime.Hour), TimeSpan.Zero);
         var keys = new List<string>();
-        for (var hour = new DateTimeOffset(from.UtcDateTime.Date.AddHours(from.UtcDateTime.Hour), TimeSpan.Zero); hour <= to; hour = hour.AddHours(1))
+        for (var day = firstHour.Date; day <= to.UtcDateTime.Date; day = day.AddDays(1))
         {
-            keys.AddRange(Enumerable.Range(0, Shards).Select(s => HourKey(hour, s)));
+            var dayStart = new DateTimeOffset(day, TimeSpan.Zero);
+            var replicas = await ReplicasOfAsync([DayKey(dayStart)], ct);
+            for (var hour = dayStart; hour < dayStart.AddDays(1) && hour <= to; hour = hour.AddHours(1))
+            {
+                if (hour >= firstHour)
+                {
+                    keys.AddRange(replicas.Select(r => HourKey(hour, r)));
+                }
+            }
         }
-        var items = await dapr.GetBulkStateAsync<Dictionary<string, CostTotals>>(options.Value.StateStore, keys, parallelism: 8, cancellationToken: ct);
+        var items = keys.Count == 0 ? [] : await dapr.GetBulkStateAsync<Dictionary<string, CostTotals>>(options.Value.StateStore, keys, parallelism: 8, cancellationToken: ct);
         return items.Where(i => i.Value is not null).SelectMany(i => i.Value.Values)
             .GroupBy(t => (t.Provider, t.Model, t.Caller))
             .Select(g => new CostTotals(g.Key.Provider, g.Key.Model, g.Key.Caller, g.Sum(t => t.Calls), g.Sum(t => t.InputTokens), g.Sum(t => t.OutputTokens), g.Sum(t => t.CostUsd)))
             .ToList();
     }
 
-    private static StateTransactionRequest Write<T>(string key, T value, string? etag, int ttlSeconds) => new(
+    /// <summary>A write; with <paramref name="etag"/> only over that version, with an empty one only when the key is absent.</summary>
+    private static StateTransactionRequest Write<T>(string key, T value, int ttlSeconds, string? etag) => new(
         key, JsonSerializer.SerializeToUtf8Bytes(value, Json), StateOperationType.Upsert,
         string.IsNullOrEmpty(etag) ? null : etag,
-        new Dictionary<string, string> { ["ttlInSeconds"] = ttlSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+        new Dictionary<string, string> { ["ttlInSeconds"] = ttlSeconds.ToString(CultureInfo.InvariantCulture) },
         string.IsNullOrEmpty(etag) ? new StateOptions { Concurrency = ConcurrencyMode.FirstWrite } : null);
+
+    /// <summary>A write of a document only this replica writes: last write wins, and the last write is this replica's newest value.</summary>
+    private static StateTransactionRequest Overwrite<T>(string key, T value, int ttlSeconds) => new(
+        key, JsonSerializer.SerializeToUtf8Bytes(value, Json), StateOperationType.Upsert,
+        metadata: new Dictionary<string, string> { ["ttlInSeconds"] = ttlSeconds.ToString(CultureInfo.InvariantCulture) });
+
+    public async ValueTask DisposeAsync()
+    {
+        queue.Writer.TryComplete();
+        // Records already queued are written before the process ends; a store that hangs is given up on.
+        if (await Task.WhenAny(writer, Task.Delay(TimeSpan.FromSeconds(10))) != writer)
+        {
+            await stopping.CancelAsync();
+        }
+        stopping.Dispose();
+    }
+
+    private sealed record Pending(CostRecord Record, TaskCompletionSource Stored);
 }
