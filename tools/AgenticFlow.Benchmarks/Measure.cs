@@ -70,6 +70,14 @@ public static class Measure
         return (samples, samples.Count / clock.Elapsed.TotalSeconds);
     }
 
+    /// <summary>
+    /// Runs <paramref name="op"/> untimed in closed loops first, so the processes on the path have compiled their hot
+    /// code at full optimisation (tiered compilation and dynamic PGO take seconds of load): without it the first
+    /// scenario on a path measures the JIT, which took a third of the gateway's CPU in its first seconds.
+    /// </summary>
+    public static Task WarmUp(int workers, Func<Task> op, TimeSpan? duration = null) =>
+        Saturate(workers, duration ?? TimeSpan.FromSeconds(double.TryParse(Environment.GetEnvironmentVariable("BENCH_WARMUP_SECONDS"), out var s) ? s : 3), op);
+
     private static async Task Timed(Func<Task> op, Samples samples)
     {
         var start = Stopwatch.GetTimestamp();
@@ -84,5 +92,22 @@ public static class Measure
     {
         Console.WriteLine($"| {"scenario",-34} | {"path",-16} | {"p50 ms",8} | {"p99 ms",8} | {"ops/s",10} |");
         Console.WriteLine($"|{new string('-', 36)}|{new string('-', 18)}|{new string('-', 10)}|{new string('-', 10)}|{new string('-', 12)}|");
+    }
+}
+
+/// <summary>Processor time the named processes spend, read before and after a scenario and divided by its operations.</summary>
+public sealed class CpuMeter(params (string Name, Process Process)[] processes)
+{
+    public TimeSpan[] Read() => processes.Select(p =>
+    {
+        p.Process.Refresh();
+        return p.Process.HasExited ? TimeSpan.Zero : p.Process.TotalProcessorTime;
+    }).ToArray();
+
+    public string PerOperation(TimeSpan[] before, int operations)
+    {
+        var after = Read();
+        var parts = processes.Select((p, i) => $"{p.Name} {(after[i] - before[i]).TotalMilliseconds / Math.Max(1, operations):F3}");
+        return $"{(after.Zip(before, (a, b) => (a - b).TotalMilliseconds).Sum() / Math.Max(1, operations)):F3} ({string.Join(", ", parts)})";
     }
 }
