@@ -55,14 +55,16 @@ public static class Extensions
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation()
-                .AddMeter("AgenticFlow.*"))
-            .WithTracing(tracing => tracing
+                .AddMeter("AgenticFlow.*"));
+        // Traces only where a collector takes them (OTEL_EXPORTER_OTLP_ENDPOINT, as OpenTelemetry's conventions expect):
+        // listening without exporting made every request on every hop create, tag and stop activities nobody read.
+        // Correlation ids (X-Correlation-Id) do not depend on it.
+        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            telemetry.WithTracing(tracing => tracing
                 .AddSource(builder.Environment.ApplicationName, "AgenticFlow.*")
                 .AddAspNetCoreInstrumentation(o => o.Filter = context => !IsHealthPath(context.Request.Path))
                 .AddHttpClientInstrumentation());
-        // Export only where a collector is configured (OTEL_EXPORTER_OTLP_ENDPOINT), as OpenTelemetry's conventions expect.
-        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
-        {
             telemetry.UseOtlpExporter();
         }
         return builder;
