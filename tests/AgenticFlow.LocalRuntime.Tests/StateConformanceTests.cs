@@ -72,6 +72,45 @@ public sealed class StateConformanceTests
     }
 
     [Theory, MemberData(nameof(Stores))]
+    public async Task ManyConcurrentTransactions_EachStandsOrFallsAlone(string store)
+    {
+        // SQLite commits concurrent transactions together: a failed ETag check must undo its own transaction only.
+        var (sidecar, folder) = await Start(store);
+        await using var _ = sidecar;
+        using var __ = folder;
+        await sidecar.Client.SaveStateAsync("statestore", "shared", 0);
+        var (_, etag) = await sidecar.Client.GetStateAndETagAsync<int>("statestore", "shared");
+
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 40).Select(async i =>
+        {
+            // Even transactions write their own key and the shared key under its one ETag (at most one can win);
+            // odd ones write only their own key, with nothing to fail on.
+            var ops = new List<StateTransactionRequest> { new($"own-{i}", JsonSerializer.SerializeToUtf8Bytes(i), StateOperationType.Upsert) };
+            if (i % 2 == 0)
+            {
+                ops.Add(new StateTransactionRequest("shared", JsonSerializer.SerializeToUtf8Bytes(i), StateOperationType.Upsert, etag));
+            }
+            try
+            {
+                await sidecar.Client.ExecuteStateTransactionAsync("statestore", ops);
+                return (i, ok: true);
+            }
+            catch (DaprException)
+            {
+                return (i, ok: false);
+            }
+        }));
+
+        Assert.All(outcomes.Where(o => o.i % 2 == 1), o => Assert.True(o.ok));
+        var winners = outcomes.Where(o => o.i % 2 == 0 && o.ok).Select(o => o.i).ToList();
+        Assert.Single(winners);
+        Assert.Equal(winners[0], await sidecar.Client.GetStateAsync<int>("statestore", "shared"));
+        var own = await sidecar.Client.GetBulkStateAsync("statestore", Enumerable.Range(0, 40).Select(i => $"own-{i}").ToList(), parallelism: 4);
+        var written = own.Where(item => !string.IsNullOrEmpty(item.Value)).Select(item => int.Parse(item.Key[4..])).Order().ToList();
+        Assert.Equal(Enumerable.Range(0, 40).Where(i => i % 2 == 1 || i == winners[0]), written);
+    }
+
+    [Theory, MemberData(nameof(Stores))]
     public async Task FirstWriteWithoutETag_FailsWhenTheItemExists(string store)
     {
         var (sidecar, folder) = await Start(store);

@@ -16,14 +16,16 @@ public sealed class SqlStateStore : IStateStore
     private readonly string _createTable;
     private readonly TimeProvider _time;
     private readonly IAsyncDisposable? _owned;
+    private readonly SqliteWriter? _sqliteWriter;
 
-    private SqlStateStore(Func<CancellationToken, ValueTask<DbConnection>> open, string table, string createTable, TimeProvider time, IAsyncDisposable? owned)
+    private SqlStateStore(Func<CancellationToken, ValueTask<DbConnection>> open, string table, string createTable, TimeProvider time, IAsyncDisposable? owned, SqliteWriter? sqliteWriter = null)
     {
         _open = open;
         _table = table;
         _createTable = createTable;
         _time = time;
         _owned = owned;
+        _sqliteWriter = sqliteWriter;
     }
 
     public static SqlStateStore Sqlite(string connectionString, string table, TimeProvider time)
@@ -36,21 +38,22 @@ public sealed class SqlStateStore : IStateStore
         {
             Directory.CreateDirectory(dir);
         }
+        // Readers take pooled connections (WAL lets them read while a write is under way; Microsoft.Data.Sqlite retries
+        // a busy database until the command timeout); every write goes through the file's one writer.
+        builder.DefaultTimeout = 5;
         var cs = builder.ToString();
         return new SqlStateStore(
             async ct =>
             {
                 var c = new SqliteConnection(cs);
                 await c.OpenAsync(ct);
-                using var pragma = c.CreateCommand();
-                pragma.CommandText = "PRAGMA busy_timeout = 5000;";
-                await pragma.ExecuteNonQueryAsync(ct);
                 return c;
             },
             table,
             $"PRAGMA journal_mode = WAL; CREATE TABLE IF NOT EXISTS {table} (key TEXT NOT NULL PRIMARY KEY, value BLOB NOT NULL, etag INTEGER NOT NULL, expires INTEGER NULL);",
             time,
-            null);
+            null,
+            SqliteWriter.Acquire(builder.DataSource, cs));
     }
 
     public static SqlStateStore Postgres(string connectionString, string table, TimeProvider time)
@@ -131,11 +134,21 @@ public sealed class SqlStateStore : IStateStore
 
     public async Task ExecuteAsync(IReadOnlyList<StateOperation> operations, CancellationToken cancellationToken)
     {
-        var now = _time.GetUtcNow();
+        if (_sqliteWriter is not null)
+        {
+            // On the writer's own thread, where Microsoft.Data.Sqlite's calls complete synchronously.
+            await _sqliteWriter.ExecuteAsync((connection, transaction) => ApplyAsync(connection, transaction, operations, _time.GetUtcNow()).GetAwaiter().GetResult(), cancellationToken);
+            return;
+        }
         await using var connection = await _open(cancellationToken);
-        await using var transaction = connection is SqliteConnection sqlite
-            ? sqlite.BeginTransaction(deferred: false)
-            : await connection.BeginTransactionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await ApplyAsync(connection, transaction, operations, _time.GetUtcNow());
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>The operations' statements inside <paramref name="transaction"/>; throws on the first failed ETag check.</summary>
+    private async Task ApplyAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<StateOperation> operations, DateTimeOffset now)
+    {
         foreach (var op in operations)
         {
             await Execute(connection, transaction, "DELETE FROM {0} WHERE key = @key AND expires IS NOT NULL AND expires <= @now",
@@ -161,7 +174,6 @@ public sealed class SqlStateStore : IStateStore
                 throw StateETagException.Mismatch(op.Key);
             }
         }
-        await transaction.CommitAsync(cancellationToken);
     }
 
     private async Task<int> Execute(DbConnection connection, DbTransaction transaction, string sql, params (string Name, object? Value)[] parameters)
@@ -198,6 +210,7 @@ public sealed class SqlStateStore : IStateStore
 
     public async ValueTask DisposeAsync()
     {
+        _sqliteWriter?.Release();
         if (_owned is not null)
         {
             await _owned.DisposeAsync();
