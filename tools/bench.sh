@@ -4,6 +4,7 @@
 # "bash tools/bench.sh providers" the provider gateway overhead over a fake provider;
 # "bash tools/bench.sh actors" actor calls and a 3-activity workflow through the runtime beside in-process baselines.
 # BENCH_SECONDS sets the length of each scenario (default 5).
+# BENCH_PROFILE=embedded runs on the embedded default of tools/run.sh (SQLite state, in-memory pub/sub) instead of Redis.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . tools/servers.sh

@@ -7,10 +7,17 @@ public static class BenchComponents
     {
         var folder = Directory.CreateTempSubdirectory("agenticflow-bench-").FullName;
         // Marked as the actor state store too, so actor and workflow benchmarks can run on the same profile.
-        var yaml = new List<string> { Component("statestore", "state.redis", ("redisHost", redisAddress), ("actorStateStore", "true")) };
+        var yaml = new List<string>
+        {
+            EmbeddedProfile
+                ? Component("statestore", "state.sqlite", ("connectionString", Path.Combine(folder, "state.db")), ("actorStateStore", "true"))
+                : Component("statestore", "state.redis", ("redisHost", redisAddress), ("actorStateStore", "true")),
+        };
         if (pubsub)
         {
-            yaml.Add(Component("pubsub", "pubsub.redis", ("redisHost", redisAddress), ("concurrency", "32")));
+            yaml.Add(EmbeddedProfile
+                ? Component("pubsub", "pubsub.in-memory")
+                : Component("pubsub", "pubsub.redis", ("redisHost", redisAddress), ("concurrency", "32")));
         }
         if (secretsJson is not null)
         {
@@ -21,6 +28,14 @@ public static class BenchComponents
         File.WriteAllText(Path.Combine(folder, "components.yaml"), string.Join("---\n", yaml));
         return folder;
     }
+
+    /// <summary>
+    /// BENCH_PROFILE=embedded runs on what <c>bash tools/run.sh</c> gives a new user (SQLite state, in-memory pub/sub)
+    /// instead of the Redis profile.
+    /// </summary>
+    public static bool EmbeddedProfile => Environment.GetEnvironmentVariable("BENCH_PROFILE") == "embedded";
+
+    public static string ProfileName => EmbeddedProfile ? "embedded profile (SQLite state, in-memory pub/sub)" : "Redis profile";
 
     /// <summary>The Redis the benchmark runs on (started by tools/bench.sh), and how long each scenario runs (BENCH_SECONDS, default 5).</summary>
     public static (string RedisAddress, double Seconds) Settings(string command) => (

@@ -84,7 +84,7 @@ public static class MessagingBenchmark
             {
                 return;
             }
-            Console.WriteLine($"AgenticFlow message bus benchmark: {Environment.ProcessorCount} cores, {seconds}s per scenario, {Agents} agents, Redis profile");
+            Console.WriteLine($"AgenticFlow message bus benchmark: {Environment.ProcessorCount} cores, {seconds}s per scenario, {Agents} agents, {BenchComponents.ProfileName}");
             Console.WriteLine("send->receive: from the send call to the message in a consumer's hands (consumers long-poll, max 10 per receive, and ack).");
             Console.WriteLine();
             Measure.Header();
