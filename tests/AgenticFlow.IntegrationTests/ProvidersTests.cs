@@ -147,6 +147,26 @@ public sealed class ProvidersTests
     }
 
     [Fact]
+    public async Task ARetryAfter_IsNotSleptOut_WhileAnotherProviderCanAnswer()
+    {
+        await using var busy = await FakeProvider.StartAsync();
+        await using var spare = await FakeProvider.StartAsync();
+        busy.Script.Enqueue("429:5");
+        await using var p = await StartAsync(Merge(
+            Provider(0, "busy", "openai-compatible", $"http://127.0.0.1:{busy.Port}/v1", "provider-openai-key", "gpt-test", priority: 1),
+            Provider(1, "spare", "openai-compatible", $"http://127.0.0.1:{spare.Port}/v1", "provider-openai-key", "gpt-test", priority: 2)));
+
+        var response = await p.Client.PostAsJsonAsync("/api/v1/providers/complete", Ask("now, please"));
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+
+        // The spare answered, and the busy provider was asked once: its Retry-After was not waited out in place.
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("spare", body.GetProperty("provider").GetString());
+        Assert.Single(busy.Requests);
+        Assert.Contains("busy: HTTP 429", body.GetProperty("attempts").EnumerateArray().Select(a => a.GetString()));
+    }
+
+    [Fact]
     public async Task Spend_AndCosts_AddUpOverReplicas_SoAKilledReplicasSpendStillCounts()
     {
         await using var fake = await FakeProvider.StartAsync();

@@ -6,6 +6,7 @@ using AgenticFlow.Providers.Storage;
 using Dapr.Client;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
+using Polly;
 using Polly.CircuitBreaker;
 
 namespace AgenticFlow.Providers.Domain;
@@ -221,8 +222,9 @@ public sealed partial class CompletionService(
         var candidates = await RequireCandidatesAsync(request, ct);
         var attempts = new List<string>();
         TimeSpan? soonest = null;
-        foreach (var candidate in candidates)
+        for (var index = 0; index < candidates.Count; index++)
         {
+            var candidate = candidates[index];
             if (candidate.State.Breaker.CircuitState is CircuitState.Isolated)
             {
                 attempts.Add($"{candidate.Provider.Id}: circuit open");
@@ -237,8 +239,17 @@ public sealed partial class CompletionService(
                 {
                     continue;
                 }
-                var answer = await candidate.State.Pipeline.ExecuteAsync(async token => await attempt(client, candidate, token), ct);
-                return (candidate, answer, started, attempts);
+                var context = ResilienceContextPool.Shared.Get(ct);
+                try
+                {
+                    context.Properties.Set(ProviderHealth.FallbackAvailable, candidates.Skip(index + 1).Any(c => c.State.Breaker.CircuitState is CircuitState.Closed or CircuitState.HalfOpen));
+                    var answer = await candidate.State.Pipeline.ExecuteAsync(async c => await attempt(client, candidate, c.CancellationToken), context);
+                    return (candidate, answer, started, attempts);
+                }
+                finally
+                {
+                    ResilienceContextPool.Shared.Return(context);
+                }
             }
             catch (Exception ex) when (!IsFallbackError(ex) && !ct.IsCancellationRequested && ex is not CompletionRefused)
             {

@@ -53,6 +53,16 @@ public sealed partial class ProviderHealth(IOptions<ProvidersOptions> options, D
 
     private readonly ConcurrentDictionary<(string Id, string Version), ProviderState> _states = new();
 
+    /// <summary>
+    /// Set on each attempt: whether another provider could still take the call. While one could, a failure moves on
+    /// to it at once (it is the retry) instead of sleeping out a backoff or a Retry-After here; only the last
+    /// candidate retries in place.
+    /// </summary>
+    public static readonly ResiliencePropertyKey<bool> FallbackAvailable = new("agenticflow.fallback-available");
+
+    /// <summary>A Retry-After longer than this is the caller's to wait out (it gets the 429/503 with the header), not ours.</summary>
+    public static readonly TimeSpan LongestRetryAfterSlept = TimeSpan.FromSeconds(10);
+
     public ProviderState For(ProviderSettings provider, string version) =>
         _states.GetOrAdd((provider.Id, version), _ => Create(provider));
 
@@ -67,9 +77,14 @@ public sealed partial class ProviderHealth(IOptions<ProvidersOptions> options, D
         var builder = new ResiliencePipelineBuilder();
         if (settings.Retries > 0)
         {
+            Func<RetryPredicateArguments<object>, ValueTask<bool>> retryable = transient;
             builder.AddRetry(new RetryStrategyOptions
             {
-                ShouldHandle = transient,
+                ShouldHandle = args =>
+                    args.Context.Properties.GetValue(FallbackAvailable, false)
+                    || args.Outcome.Exception is ProviderHttpException { RetryAfter: { } wait } && wait > LongestRetryAfterSlept
+                        ? ValueTask.FromResult(false)
+                        : retryable(args),
                 MaxRetryAttempts = settings.Retries,
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
