@@ -88,6 +88,12 @@ public static class Measure
     public static void Print(string scenario, string path, (Samples Samples, double Throughput) result) =>
         Console.WriteLine($"| {scenario,-34} | {path,-16} | {result.Samples.Percentile(50),8:F2} | {result.Samples.Percentile(99),8:F2} | {result.Throughput,10:F0} |");
 
+    /// <summary>One line comparing a figure with its baseline: latencies added, throughput as a share, and the target.</summary>
+    public static string Ratio(string scenario, (Samples Samples, double Throughput) measured, (Samples Samples, double Throughput) baseline, string target) =>
+        $"- {scenario}: p50 {measured.Samples.Percentile(50):F2} vs {baseline.Samples.Percentile(50):F2} ms (+{measured.Samples.Percentile(50) - baseline.Samples.Percentile(50):F2}), " +
+        $"p99 {measured.Samples.Percentile(99):F2} vs {baseline.Samples.Percentile(99):F2} ms (+{measured.Samples.Percentile(99) - baseline.Samples.Percentile(99):F2}), " +
+        $"throughput {measured.Throughput:F0} vs {baseline.Throughput:F0}/s = {measured.Throughput / baseline.Throughput:P0}; target: {target}";
+
     public static void Header()
     {
         Console.WriteLine($"| {"scenario",-34} | {"path",-16} | {"p50 ms",8} | {"p99 ms",8} | {"ops/s",10} |");

@@ -49,6 +49,8 @@ var app = appBuilder.Build();
 app.UseCloudEvents();
 app.MapSubscribeHandler();
 app.MapPost("/bench", (Tick tick) => { arrivals[tick.Id] = Stopwatch.GetTimestamp(); return Results.Ok(); }).WithTopic("pubsub", "bench");
+// The cheapest method there is, so an invocation's figures are the hops' cost and nothing else.
+app.MapGet("/ping", () => Results.Ok(new { ok = true }));
 await app.StartAsync();
 
 await using var shared = new SharedResources();
@@ -76,14 +78,49 @@ for (var i = 0; i < 200; i++)
 var n = 0;
 string NextKey() => "k" + (Interlocked.Increment(ref n) % 1000);
 
-Measure.Print($"state save @ {StateRate}/s", "runtime (gRPC)", await Measure.FixedRate(StateRate, duration, () => dapr.SaveStateAsync("statestore", NextKey(), payload)));
-Measure.Print($"state save @ {StateRate}/s", "redis direct", await Measure.FixedRate(StateRate, duration, () => db.HashSetAsync("direct||" + NextKey(), [new HashEntry("data", payloadBytes), new HashEntry("version", 1)])));
-Measure.Print($"state get @ {StateRate}/s", "runtime (gRPC)", await Measure.FixedRate(StateRate, duration, () => dapr.GetStateAsync<Tick>("statestore", NextKey())));
-Measure.Print($"state get @ {StateRate}/s", "redis direct", await Measure.FixedRate(StateRate, duration, () => db.HashGetAllAsync("direct||" + NextKey())));
-Measure.Print($"state save, saturated ({Workers} callers)", "runtime (gRPC)", await Measure.Saturate(Workers, duration, () => dapr.SaveStateAsync("statestore", NextKey(), payload)));
-Measure.Print($"state save, saturated ({Workers} callers)", "redis direct", await Measure.Saturate(Workers, duration, () => db.HashSetAsync("direct||" + NextKey(), [new HashEntry("data", payloadBytes), new HashEntry("version", 1)])));
-Measure.Print($"state get, saturated ({Workers} callers)", "runtime (gRPC)", await Measure.Saturate(Workers, duration, () => dapr.GetStateAsync<Tick>("statestore", NextKey())));
-Measure.Print($"state get, saturated ({Workers} callers)", "redis direct", await Measure.Saturate(Workers, duration, () => db.HashGetAllAsync("direct||" + NextKey())));
+var ratios = new List<string>();
+async Task Compare(string scenario, string target, Func<Task<(Samples, double)>> runtime, Func<Task<(Samples, double)>> baseline, string runtimePath = "runtime (gRPC)", string baselinePath = "redis direct")
+{
+    var (r, b) = (await runtime(), await baseline());
+    Measure.Print(scenario, runtimePath, r);
+    Measure.Print(scenario, baselinePath, b);
+    ratios.Add(Measure.Ratio(scenario, r, b, target));
+}
+
+Task Save() => dapr.SaveStateAsync("statestore", NextKey(), payload);
+Task SaveDirect() => db.HashSetAsync("direct||" + NextKey(), [new HashEntry("data", payloadBytes), new HashEntry("version", 1)]);
+Task Get() => dapr.GetStateAsync<Tick>("statestore", NextKey());
+Task GetDirect() => db.HashGetAllAsync("direct||" + NextKey());
+await Compare($"state save @ {StateRate}/s", "p99 <= 3 ms", () => Measure.FixedRate(StateRate, duration, Save), () => Measure.FixedRate(StateRate, duration, SaveDirect));
+await Compare($"state get @ {StateRate}/s", "p99 <= 3 ms", () => Measure.FixedRate(StateRate, duration, Get), () => Measure.FixedRate(StateRate, duration, GetDirect));
+await Compare($"state save, saturated ({Workers} callers)", "throughput >= 30% of redis", () => Measure.Saturate(Workers, duration, Save), () => Measure.Saturate(Workers, duration, SaveDirect));
+await Compare($"state get, saturated ({Workers} callers)", "throughput >= 30% of redis", () => Measure.Saturate(Workers, duration, Get), () => Measure.Saturate(Workers, duration, GetDirect));
+
+// Invocation: the app's cheapest method called directly, through its own sidecar, and from another app's sidecar
+// (sidecar -> sidecar -> app, the shape of every call the gateway forwards).
+const int Callers = 16;
+var caller = new SidecarOptions { AppId = "bench-caller", HttpPort = LoopbackPorts.PickFree(), GrpcPort = LoopbackPorts.PickFree(), ResourcesPaths = [folder] };
+await using var callerSidecar = await SidecarHost.StartAsync(caller, ResourceLoader.Load([folder]), shared, new NameRegistry(Path.Combine(folder, "names")),
+    LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Error)));
+await callerSidecar.Sidecar.WhenReady;
+using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256 });
+Func<Task> Ping(string url) => async () =>
+{
+    using var response = await http.GetAsync(url);
+    response.EnsureSuccessStatusCode();
+    await response.Content.ReadAsByteArrayAsync();
+};
+var direct = Ping($"http://127.0.0.1:{appPort}/ping");
+var ownSidecar = Ping($"http://127.0.0.1:{options.HttpPort}/v1.0/invoke/bench/method/ping");
+var peerSidecars = Ping($"http://127.0.0.1:{caller.HttpPort}/v1.0/invoke/bench/method/ping");
+foreach (var path in new[] { direct, ownSidecar, peerSidecars })
+{
+    await Measure.WarmUp(Callers, path);
+}
+await Compare($"invocation, {Callers} callers", "adds <= 0.5 ms p50, <= 2 ms p99; throughput >= 60% of direct",
+    () => Measure.Saturate(Callers, duration, ownSidecar), () => Measure.Saturate(Callers, duration, direct), "one sidecar", "app direct");
+await Compare($"invocation, {Callers} callers", "(two sidecars: the gateway's path)",
+    () => Measure.Saturate(Callers, duration, peerSidecars), () => Measure.Saturate(Callers, duration, direct), "two sidecars", "app direct");
 
 // publish -> deliver: the time from the publish call to the subscriber seeing the event.
 async Task<(Samples, double)> PublishDeliver(Func<string, Task> publish, ConcurrentDictionary<string, long> seen, int? rate)
@@ -163,6 +200,10 @@ Measure.Print($"publish->deliver @ {PublishRate}/s", "runtime (gRPC)", await Pub
 Measure.Print($"publish->deliver @ {PublishRate}/s", "redis direct", await PublishDeliver(id => db.StreamAddAsync("direct-bench", "data", System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(payload with { Id = id })), directSeen, PublishRate));
 Measure.Print($"publish->deliver, saturated", "runtime (gRPC)", await PublishDeliver(id => dapr.PublishEventAsync("pubsub", "bench", payload with { Id = id }), arrivals, null));
 Measure.Print($"publish->deliver, saturated", "redis direct", await PublishDeliver(id => db.StreamAddAsync("direct-bench", "data", System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(payload with { Id = id })), directSeen, null));
+
+Console.WriteLine();
+Console.WriteLine("Each figure beside its baseline (runtime / baseline):");
+ratios.ForEach(Console.WriteLine);
 
 await stopConsumer.CancelAsync();
 await consumer;
