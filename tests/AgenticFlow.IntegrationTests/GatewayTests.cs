@@ -75,6 +75,30 @@ public sealed class GatewayTests
     }
 
     [Fact]
+    public async Task ManyLongPollsThroughTheGateway_DoNotHoldUpOtherCalls()
+    {
+        await using var gw = await PlatformHarness.StartAsync(new() { ["Gateway__RequestsPerSecond"] = "100000", ["Gateway__Burst"] = "100000" });
+        using var polls = new CancellationTokenSource();
+        // 150 consumers wait on empty queues through the gateway, each holding a connection for up to 30 s.
+        var waiting = Enumerable.Range(0, 150).Select(i => gw.Client.SendAsync(gw.Request(HttpMethod.Get, $"/api/v1/messages/queue/idle-{i}?waitSeconds=30", Admin), polls.Token)).ToList();
+
+        // Meanwhile other clients send and receive as usual: every one of these calls is answered while all the long
+        // polls are still waiting (no connection, thread or lock they hold is one these calls need).
+        for (var i = 0; i < 20; i++)
+        {
+            var sent = await gw.Client.SendAsync(gw.Request(HttpMethod.Post, "/api/v1/messages", Admin, Message("busy", new { n = i })));
+            Assert.Equal(HttpStatusCode.Accepted, sent.StatusCode);
+        }
+        var received = await gw.Client.SendAsync(gw.Request(HttpMethod.Get, "/api/v1/messages/queue/busy?max=20", Admin));
+        Assert.Equal(HttpStatusCode.OK, received.StatusCode);
+        Assert.Equal(20, (await received.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("messages").GetArrayLength());
+        Assert.DoesNotContain(waiting, w => w.IsCompleted);
+
+        await polls.CancelAsync();
+        await Task.WhenAll(waiting.Select(w => w.ContinueWith(_ => { }, TaskScheduler.Default)));
+    }
+
+    [Fact]
     public async Task OverTheRateLimit_Answers429WithRetryAfter()
     {
         await using var gw = await PlatformHarness.StartAsync(new() { ["Gateway__RequestsPerSecond"] = "1", ["Gateway__Burst"] = "3" });
