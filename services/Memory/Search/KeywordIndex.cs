@@ -51,9 +51,9 @@ public sealed class KeywordIndex
     /// <summary>A light suffix trim (not a full Porter stemmer): enough for plurals and simple verb forms.</summary>
     private static string Stem(string w)
     {
-        foreach (var suffix in new[] { "ing", "edly", "ed", "ies", "es", "s", "ly" })
+        foreach (var suffix in new[] { "ing", "edly", "ed", "ies", "s", "ly" })
         {
-            if (w.Length > suffix.Length + 2 && w.EndsWith(suffix, StringComparison.Ordinal))
+            if (w.Length > suffix.Length + 2 && w.EndsWith(suffix, StringComparison.Ordinal) && !(suffix == "s" && w.EndsWith("ss", StringComparison.Ordinal)))
             {
                 var stem = w[..^suffix.Length];
                 return suffix == "ies" ? stem + "y" : stem;
