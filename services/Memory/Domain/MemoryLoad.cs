@@ -27,7 +27,7 @@ public sealed class MemoryLoad(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (embeddings is MiniLmEmbeddingGenerator miniLm)
+        if (options.Value.Embeddings.WarmUp && embeddings is MiniLmEmbeddingGenerator miniLm)
         {
             _ = miniLm.WarmUp();
         }
