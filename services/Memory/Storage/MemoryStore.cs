@@ -36,6 +36,22 @@ public sealed class MemoryStore(DaprClient dapr, IOptions<MemoryOptions> options
         }
     }
 
+    /// <summary>Writes many memories of new agents in bulk: the records, each agent's list and the list of agents.
+    /// For seeding a store (the benchmark); the normal write path is <see cref="SaveAsync"/>.</summary>
+    public async Task SeedAsync(IReadOnlyList<MemoryRecord> records, CancellationToken ct)
+    {
+        foreach (var batch in records.Chunk(200))
+        {
+            await dapr.SaveBulkStateAsync(_store, batch.Select(r => new SaveStateItem<MemoryRecord>(RecordKey(r.AgentId, r.Id), r, null! /* no ETag: Cassandra has none */)).ToList(), cancellationToken: ct);
+        }
+        var byAgent = records.GroupBy(r => r.AgentId, StringComparer.Ordinal).ToList();
+        foreach (var agent in byAgent)
+        {
+            await _lists.WriteNewAsync(AgentList(agent.Key), agent.Select(r => r.Id).ToList(), ct);
+        }
+        await _lists.WriteNewAsync(AgentsList, byAgent.Select(a => a.Key).ToList(), ct);
+    }
+
     public Task<MemoryRecord?> GetAsync(string agentId, string id, CancellationToken ct) =>
         dapr.GetStateAsync<MemoryRecord?>(_store, RecordKey(agentId, id), cancellationToken: ct);
 

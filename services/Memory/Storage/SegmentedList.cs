@@ -126,5 +126,17 @@ public sealed class SegmentedLists(DaprClient dapr, string store)
         }
     }
 
+    /// <summary>Writes a whole new list at once, segment by segment in bulk (for seeding a store, as the benchmark
+    /// does; the list must not exist yet).</summary>
+    public async Task WriteNewAsync(string prefix, IReadOnlyList<string> ids, CancellationToken ct)
+    {
+        var items = ids.Chunk(SegmentSize).Select((chunk, n) => new SaveStateItem<Segment>(Key(prefix, n), new Segment([.. chunk]), null! /* no ETag: Cassandra has none */)).ToList();
+        foreach (var batch in items.Chunk(100))
+        {
+            await dapr.SaveBulkStateAsync(store, batch, cancellationToken: ct);
+        }
+        _tails.TryRemove(prefix, out _);
+    }
+
     private static string Key(string prefix, int n) => $"{prefix}:{n}";
 }
