@@ -31,6 +31,7 @@ public static class Extensions
         builder.Services.AddSingleton<CacheStore>();
         builder.Services.AddSingleton<MemoryService>();
         builder.Services.AddSingleton<QueryEngine>();
+        builder.Services.AddSingleton<GraphExtractor>();
         builder.Services.AddSingleton<MemoryLoad>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<MemoryLoad>());
         builder.Services.AddHealthChecks().AddCheck<MemoryLoadedCheck>("memory-loaded", tags: [ServiceDefaults.Extensions.ReadyTag]);

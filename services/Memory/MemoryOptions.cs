@@ -36,6 +36,23 @@ public sealed class MemoryOptions
     public List<string> SingleValuedPredicates { get; set; } = ["works_at", "lives_in", "located_in", "reports_to", "status", "role", "owned_by", "assigned_to"];
 
     public EmbeddingOptions Embeddings { get; set; } = new();
+
+    public ExtractionOptions Extraction { get; set; } = new();
+}
+
+/// <summary>Entities and relations read from a memory's text by an LLM through the providers service, after the
+/// memory is stored (an event-driven worker, never in the write path), marked <c>extracted</c> in the graph.</summary>
+public sealed class ExtractionOptions
+{
+    /// <summary>Off by default: every stored memory then costs an LLM call. A memory can opt out with <c>extract: false</c>.</summary>
+    public bool Enabled { get; set; }
+
+    /// <summary>The app id of the providers service, reached by Dapr service invocation.</summary>
+    [Required]
+    public string ProvidersAppId { get; set; } = "providers";
+
+    /// <summary>A model class or name for the providers service's routing; empty for its default.</summary>
+    public string? Model { get; set; }
 }
 
 /// <summary>Which <c>IEmbeddingGenerator</c> embeds text: the in-process MiniLM model, or any OpenAI-compatible embeddings endpoint.</summary>

@@ -10,7 +10,7 @@ public sealed record RelationDto(string? Subject, string? Predicate, string? Obj
 
 public sealed record StoreMemoryRequest(
     string? Kind, string? Content, string? Task, string? Action, string? Outcome, double? Score, double? Importance,
-    List<string>? Tags, int? TtlSeconds, List<EntityDto>? Entities, List<RelationDto>? Relations, string? TeamId);
+    List<string>? Tags, int? TtlSeconds, List<EntityDto>? Entities, List<RelationDto>? Relations, string? TeamId, bool? Extract);
 
 public sealed record StoreMemoryResponse(string Id, string AgentId, string Kind, DateTimeOffset CreatedAt, DateTimeOffset? ExpiresAt);
 

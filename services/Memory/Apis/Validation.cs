@@ -67,7 +67,7 @@ public static partial class Validation
         if (errors.Count == 0)
         {
             command = new StoreCommand(agentId, r.TeamId, kind, r.Content!, r.Task, r.Action, outcome, r.Score, r.Importance ?? 0.5,
-                tags, r.TtlSeconds, entities, relations, principal);
+                tags, r.TtlSeconds, entities, relations, principal, r.Extract ?? true);
         }
         return errors;
     }

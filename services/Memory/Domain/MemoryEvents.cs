@@ -8,7 +8,8 @@ public static class MemoryTopics
     public const string CacheInvalidated = "memory.cache-invalidated";
 }
 
-public sealed record MemoryStored(string AgentId, string MemoryId, string Kind, IReadOnlyList<string> Tags, string? TeamId, DateTimeOffset CreatedAt);
+/// <summary><c>extract</c>: the memory's entities and relations are to be read from its text (extraction is on and the memory did not opt out).</summary>
+public sealed record MemoryStored(string AgentId, string MemoryId, string Kind, IReadOnlyList<string> Tags, string? TeamId, DateTimeOffset CreatedAt, bool Extract = false);
 
 /// <summary><c>reason</c>: <c>deleted</c> (one memory), <c>agent-forgotten</c> (everything of the agent) or <c>expired</c>.</summary>
 public sealed record MemoryForgotten(string AgentId, IReadOnlyList<string> MemoryIds, string Reason, DateTimeOffset At);

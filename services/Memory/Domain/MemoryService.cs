@@ -11,7 +11,7 @@ namespace AgenticFlow.Memory.Domain;
 public sealed record StoreCommand(
     string AgentId, string? TeamId, MemoryKind Kind, string Content, string? Task, string? Action, Outcome? Outcome, double? Score,
     double Importance, IReadOnlyList<string> Tags, int? TtlSeconds, IReadOnlyList<EntityRef> Entities, IReadOnlyList<RelationAssertion> Relations,
-    string? Principal);
+    string? Principal, bool Extract = true);
 
 public enum DeleteStatus { Deleted, NotFound, AppendOnly }
 
@@ -51,7 +51,8 @@ public sealed class MemoryService(
             await graph.ChangeAsync((g, change) => { Link(g, record, command.Principal, change); return 0; }, ct);
         }
         await dapr.TryPublishEventAsync(_pubsub, MemoryTopics.Stored,
-            new MemoryStored(record.AgentId, record.Id, record.Kind.ToString().ToLowerInvariant(), record.Tags, record.TeamId, record.CreatedAt), logger, ct);
+            new MemoryStored(record.AgentId, record.Id, record.Kind.ToString().ToLowerInvariant(), record.Tags, record.TeamId, record.CreatedAt,
+                options.Value.Extraction.Enabled && command.Extract), logger, ct);
         return record.WithoutEmbedding();
     }
 

@@ -14,17 +14,23 @@ public sealed class MemoryPlatform : IAsyncLifetime
     public string IndexFolder { get; } = Directory.CreateTempSubdirectory("agenticflow-memory-index-").FullName;
     public string IndexPath => Path.Combine(IndexFolder, "memory.usearch");
 
-    public async Task InitializeAsync()
+    public Task InitializeAsync() => InitializeAsync([]);
+
+    /// <summary>Starts the platform with more settings per app id (the memory service's are added to).</summary>
+    public async Task InitializeAsync(Dictionary<string, Dictionary<string, string>> env)
     {
-        Platform = await PlatformHarness.StartAsync(new Dictionary<string, Dictionary<string, string>>
+        var memory = new Dictionary<string, string>
         {
-            ["memory"] = new()
-            {
-                ["Memory__IndexPath"] = IndexPath,
-                ["Memory__IndexSaveSeconds"] = "1",
-                ["Memory__SweepSeconds"] = "1",
-            },
-        });
+            ["Memory__IndexPath"] = IndexPath,
+            ["Memory__IndexSaveSeconds"] = "1",
+            ["Memory__SweepSeconds"] = "1",
+        };
+        foreach (var (k, v) in env.GetValueOrDefault("memory") ?? [])
+        {
+            memory[k] = v;
+        }
+        env["memory"] = memory;
+        Platform = await PlatformHarness.StartAsync(env);
     }
 
     public async Task DisposeAsync()
