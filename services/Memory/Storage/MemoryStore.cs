@@ -81,6 +81,9 @@ public sealed class MemoryStore(DaprClient dapr, IOptions<MemoryOptions> options
         foreach (var agentId in (await _lists.ReadAsync(AgentsList, ct)).Distinct(StringComparer.Ordinal))
         {
             var ids = await _lists.ReadAsync(AgentList(agentId), ct);
+            // Listed ids whose record is gone expired (or were deleted by a process that died before updating the list):
+            // a record is always written before its list entry, so such entries are dropped from the list.
+            var gone = new HashSet<string>(StringComparer.Ordinal);
             foreach (var batch in ids.Chunk(100))
             {
                 var items = await dapr.GetBulkStateAsync(_store, batch.Select(id => RecordKey(agentId, id)).ToList(), parallelism: 8, cancellationToken: ct);
@@ -91,7 +94,15 @@ public sealed class MemoryStore(DaprClient dapr, IOptions<MemoryOptions> options
                     {
                         yield return record;
                     }
+                    else
+                    {
+                        gone.Add(item.Key[(agentId.Length + "memory::".Length)..]);
+                    }
                 }
+            }
+            if (gone.Count > 0)
+            {
+                await _lists.RemoveAsync(AgentList(agentId), gone, ct);
             }
         }
     }

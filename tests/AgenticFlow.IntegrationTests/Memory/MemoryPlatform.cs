@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using AgenticFlow.LocalRuntime.Tests.Infrastructure;
 
 namespace AgenticFlow.IntegrationTests.Memory;
 
@@ -31,6 +32,10 @@ public sealed class MemoryPlatform : IAsyncLifetime
         }
         env["memory"] = memory;
         Platform = await PlatformHarness.StartAsync(env);
+        // Ready when the gateway has read its API keys from the secret store and the memory service has loaded
+        // (both happen after their processes answer /healthz; on a loaded machine that can take a while).
+        await Eventually.True(async () => (await Send(HttpMethod.Get, "/api/v1/memory/index/stats", Admin)) is { StatusCode: HttpStatusCode.OK } r
+            && (await r.Content.ReadAsStringAsync()).Contains("\"ready\":true", StringComparison.Ordinal), "the gateway and the memory service to be ready", 120);
     }
 
     public async Task DisposeAsync()
