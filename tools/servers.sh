@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts throwaway Redis and PostgreSQL servers on 127.0.0.1 for tests and benchmarks.
 # Source it, call start_servers, and stop_servers when done (test.sh sets a trap).
-# Installs redis-server, postgresql (and kubectl) from Debian packages when they are missing.
+# Installs redis-server, postgresql (and kubectl, and libgomp1 for the memory service) from Debian packages when they are missing.
 # Exports AGENTICFLOW_TEST_REDIS (host:port) and AGENTICFLOW_TEST_POSTGRES (an Npgsql connection string).
 
 _as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else "$@"; fi; }
@@ -15,6 +15,8 @@ _install_servers() {
   # kubectl renders the k8s/ overlays for the manifest policy test (this project's machines ship it; Debian's
   # package is the fallback).
   command -v kubectl >/dev/null || missing+=(kubernetes-client)
+  # The memory service's vector index (USearch's native library) links GNU OpenMP's runtime.
+  dpkg -s libgomp1 >/dev/null 2>&1 || missing+=(libgomp1)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "servers: installing ${missing[*]} from Debian packages"
     _as_root apt-get update -qq >/dev/null

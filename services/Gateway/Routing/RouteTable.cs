@@ -14,6 +14,8 @@ public static class RouteTable
     public const string Senders = "senders";
     public const string QueueOwner = "queue-owner";
     public const string Admins = "admins";
+    public const string AgentOwner = "agent-owner";
+    public const string AgentReader = "agent-reader";
 
     public static readonly IReadOnlyList<(string Id, string AppId, string Path, string[] Methods, string Policy)> Routes =
     [
@@ -28,6 +30,16 @@ public static class RouteTable
         ("providers-read", "providers", "/api/v1/providers/{**rest}", ["GET"], Readers),
         ("openai-chat", "providers", "/v1/chat/completions", ["POST"], Senders),
         ("openai-models", "providers", "/v1/models", ["GET"], Readers),
+        // Memory: the fixed paths first, so no agent id can shadow them; then one agent's memory, its own or read by viewers.
+        ("memory-query", "memory", "/api/v1/memory/query", ["POST"], Readers),
+        ("memory-index", "memory", "/api/v1/memory/index/stats", ["GET"], Readers),
+        ("memory-graph-read", "memory", "/api/v1/memory/knowledge-graph", ["GET"], Readers),
+        ("memory-graph-write", "memory", "/api/v1/memory/knowledge-graph/{part}", ["POST"], Senders),
+        ("memory-cache-read", "memory", "/api/v1/memory/cache/{key}", ["GET"], Readers),
+        ("memory-cache-write", "memory", "/api/v1/memory/cache/{key}", ["PUT", "DELETE"], Senders),
+        ("memory-agent", "memory", "/api/v1/memory/{agentId}", ["POST", "DELETE"], AgentOwner),
+        ("memory-agent-delete", "memory", "/api/v1/memory/{agentId}/{memoryId}", ["DELETE"], AgentOwner),
+        ("memory-agent-read", "memory", "/api/v1/memory/{agentId}/{**rest}", ["GET"], AgentReader),
     ];
 
     public static IReadOnlyList<RouteConfig> ProxyRoutes() => Routes.Select((r, i) => new RouteConfig
@@ -55,10 +67,12 @@ public static class RouteTable
         options.AddPolicy(Senders, p => p.RequireRole(Roles.Admin, Roles.Operator, Roles.Agent));
         options.AddPolicy(QueueOwner, p => p.AddRequirements(new QueueOwnerRequirement()));
         options.AddPolicy(Admins, p => p.RequireRole(Roles.Admin));
+        options.AddPolicy(AgentOwner, p => p.AddRequirements(new QueueOwnerRequirement()));
+        options.AddPolicy(AgentReader, p => p.AddRequirements(new AgentReaderRequirement()));
     }
 }
 
-/// <summary>Admins and operators may use any queue; an agent only its own.</summary>
+/// <summary>Admins and operators may use any agent's queue or memory; an agent only its own.</summary>
 public sealed class QueueOwnerRequirement : AuthorizationHandler<QueueOwnerRequirement>, IAuthorizationRequirement
 {
     protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, QueueOwnerRequirement requirement)
@@ -70,6 +84,31 @@ public sealed class QueueOwnerRequirement : AuthorizationHandler<QueueOwnerRequi
         else if (context.User.IsInRole(Roles.Agent) && context.Resource is HttpContext http
             && http.GetRouteValue("agentId") is string agentId
             && context.User.FindFirst(Roles.AgentIdClaim)?.Value == agentId)
+        {
+            context.Succeed(requirement);
+        }
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>Admins, operators and viewers may read any agent's memory; an agent (even one that is also a viewer) only its own.</summary>
+public sealed class AgentReaderRequirement : AuthorizationHandler<AgentReaderRequirement>, IAuthorizationRequirement
+{
+    protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, AgentReaderRequirement requirement)
+    {
+        var user = context.User;
+        if (user.IsInRole(Roles.Admin) || user.IsInRole(Roles.Operator))
+        {
+            context.Succeed(requirement);
+        }
+        else if (user.IsInRole(Roles.Agent))
+        {
+            if (context.Resource is HttpContext http && http.GetRouteValue("agentId") is string agentId && user.FindFirst(Roles.AgentIdClaim)?.Value == agentId)
+            {
+                context.Succeed(requirement);
+            }
+        }
+        else if (user.IsInRole(Roles.Viewer))
         {
             context.Succeed(requirement);
         }
