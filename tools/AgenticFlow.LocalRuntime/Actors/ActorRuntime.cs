@@ -3,9 +3,10 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using AgenticFlow.LocalRuntime.Api;
-using AgenticFlow.LocalRuntime.Hosting;
+using AgenticFlow.LocalRuntime.Channels;
+using AgenticFlow.LocalRuntime.Errors;
 using AgenticFlow.LocalRuntime.Json;
+using AgenticFlow.LocalRuntime.Peers;
 using AgenticFlow.LocalRuntime.State;
 using Microsoft.Extensions.Logging;
 
@@ -21,7 +22,7 @@ public sealed class ActorRuntime : IAsyncDisposable
 {
     public const string ReentrancyHeader = "Dapr-Reentrancy-Id";
 
-    private readonly Sidecar _sidecar;
+    private readonly ActorHostContext _host;
     private readonly NameRegistry _names;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<(string Type, string Id), ActiveActor> _active = new();
@@ -29,9 +30,9 @@ public sealed class ActorRuntime : IAsyncDisposable
     private ActorReminders? _reminders;
     private volatile bool _stopping;
 
-    public ActorRuntime(Sidecar sidecar, NameRegistry names, ILogger logger)
+    public ActorRuntime(ActorHostContext host, NameRegistry names, ILogger logger)
     {
-        _sidecar = sidecar;
+        _host = host;
         _names = names;
         _logger = logger;
     }
@@ -41,7 +42,7 @@ public sealed class ActorRuntime : IAsyncDisposable
     /// <summary>Set when the app registers actor types but the runtime cannot host them; every actor call reports it.</summary>
     public string? StartupError { get; private set; }
 
-    public StateComponent? Store => _sidecar.Components.StateStores.Values.FirstOrDefault(s => s.IsActorStore);
+    public StateComponent? Store => _host.ActorStore;
 
     public int ActiveCount => _active.Count;
 
@@ -58,13 +59,13 @@ public sealed class ActorRuntime : IAsyncDisposable
         var store = Store;
         if (store is null)
         {
-            StartupError = $"app {_sidecar.Options.AppId} registers actor types ({string.Join(", ", Config.Types)}) but no state store component sets metadata actorStateStore: \"true\"; "
+            StartupError = $"app {_host.AppId} registers actor types ({string.Join(", ", Config.Types)}) but no state store component sets metadata actorStateStore: \"true\"; "
                 + "mark exactly one state component as the actor state store to host actors";
             _logger.LogError("Actors are not available: {Error}", StartupError);
             return [];
         }
-        _logger.LogInformation("App {AppId} hosts actor types {Types} (actor state in {Store})", _sidecar.Options.AppId, string.Join(", ", Config.Types), store.Name);
-        _reminders = new ActorReminders(this, store.Store, _sidecar.Options.AppId, Config.Types, _logger);
+        _logger.LogInformation("App {AppId} hosts actor types {Types} (actor state in {Store})", _host.AppId, string.Join(", ", Config.Types), store.Name);
+        _reminders = new ActorReminders(this, store.Store, _host.AppId, Config.Types, _logger);
         await _reminders.LoadAsync(ct);
         _ = Task.Run(() => ScanLoopAsync(_stop.Token), CancellationToken.None);
         _ = Task.Run(() => _reminders.RunAsync(_stop.Token), CancellationToken.None);
@@ -97,7 +98,7 @@ public sealed class ActorRuntime : IAsyncDisposable
             }
             catch (Exception ex) when (ex is JsonException or FormatException)
             {
-                StartupError = $"app {_sidecar.Options.AppId} returned an actor configuration the runtime cannot read: {ex.Message}";
+                StartupError = $"app {_host.AppId} returned an actor configuration the runtime cannot read: {ex.Message}";
                 _logger.LogError("Actors are not available: {Error}", StartupError);
                 return ActorConfig.None;
             }
@@ -113,10 +114,10 @@ public sealed class ActorRuntime : IAsyncDisposable
     /// <summary>Where the actor lives: null when here, else the sidecar to forward to.</summary>
     public async Task<SidecarAddress?> RemoteOwnerAsync(string type, string id, CancellationToken ct)
     {
-        if (!_sidecar.IsReady)
+        if (!_host.WhenReady.IsCompleted)
         {
             // This sidecar's own app may be about to announce the type.
-            await _sidecar.WhenReady.WaitAsync(PlacementWait, ct).ContinueWith(_ => { }, TaskScheduler.Default);
+            await _host.WhenReady.WaitAsync(PlacementWait, ct).ContinueWith(_ => { }, TaskScheduler.Default);
         }
         if (StartupError is not null && Config.Types.Contains(type, StringComparer.Ordinal))
         {
@@ -134,11 +135,11 @@ public sealed class ActorRuntime : IAsyncDisposable
             throw new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Internal, "ERR_ACTOR_INSTANCE_MISSING",
                 $"error finding address for actor {type}/{id}: no app hosts actor type {type}");
         }
-        return owner.Identity == _sidecar.Identity ? null : owner;
+        return owner.Identity == _host.Identity ? null : owner;
     }
 
     public bool IsLocal(string type, string id) =>
-        ActorPlacement.Owner(_names.ActorHosts(type), type, id)?.Identity == _sidecar.Identity;
+        ActorPlacement.Owner(_names.ActorHosts(type), type, id)?.Identity == _host.Identity;
 
     /// <summary>
     /// Delivers one turn to the app: waits for the actor's turn lock (or joins the running turn when reentrant),
@@ -151,11 +152,11 @@ public sealed class ActorRuntime : IAsyncDisposable
     /// </summary>
     public async Task<HttpResponseMessage> CallAppAsync(string type, string id, string? reentrancyId, Func<string?, HttpRequestMessage> build, bool checkPlacement, CancellationToken ct)
     {
-        var app = _sidecar.App ?? throw NotAvailable($"app {_sidecar.Options.AppId} has no app port, so it cannot host actors");
+        var app = _host.App ?? throw NotAvailable($"app {_host.AppId} has no app port, so it cannot host actors");
         if (!Hosts(type))
         {
             throw StartupError is not null ? NotAvailable(StartupError)
-                : new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Internal, "ERR_ACTOR_INSTANCE_MISSING", $"app {_sidecar.Options.AppId} does not host actor type {type}");
+                : new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Internal, "ERR_ACTOR_INSTANCE_MISSING", $"app {_host.AppId} does not host actor type {type}");
         }
         var settings = Config.For(type);
         reentrancyId = settings.Reentrancy ? reentrancyId ?? Guid.NewGuid().ToString() : null;
@@ -163,7 +164,7 @@ public sealed class ActorRuntime : IAsyncDisposable
         {
             if (_stopping)
             {
-                throw NotAvailable($"the sidecar of app {_sidecar.Options.AppId} is stopping and takes no new actor turns");
+                throw NotAvailable($"the sidecar of app {_host.AppId} is stopping and takes no new actor turns");
             }
             var actor = _active.GetOrAdd((type, id), key => new ActiveActor(key.Type, key.Id));
             using (await actor.EnterAsync(reentrancyId, settings.MaxStackDepth, ct))
@@ -201,7 +202,7 @@ public sealed class ActorRuntime : IAsyncDisposable
                 catch (HttpRequestException ex)
                 {
                     throw new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Unavailable, "ERR_ACTOR_INVOKE_METHOD",
-                        $"error invoke actor method: app {_sidecar.Options.AppId} is not reachable: {ex.Message}");
+                        $"error invoke actor method: app {_host.AppId} is not reachable: {ex.Message}");
                 }
             }
         }
@@ -218,7 +219,7 @@ public sealed class ActorRuntime : IAsyncDisposable
     /// </summary>
     private async Task ReleaseElsewhereAsync(string type, string id)
     {
-        var others = _names.ActorHosts(type).Where(h => h.Identity != _sidecar.Identity).ToList();
+        var others = _names.ActorHosts(type).Where(h => h.Identity != _host.Identity).ToList();
         if (others.Count == 0)
         {
             return;
@@ -228,10 +229,9 @@ public sealed class ActorRuntime : IAsyncDisposable
         {
             try
             {
-                using var request = new HttpRequestMessage(HttpMethod.Post,
-                    $"http://127.0.0.1:{host.HttpPort}{Api.ActorHttpApi.PeerPrefix}{Uri.EscapeDataString(type)}/{Uri.EscapeDataString(id)}/release");
-                request.Headers.TryAddWithoutValidation(Sidecar.PeerKeyHeader, host.PeerKey);
-                using var response = await _sidecar.PeerClient().SendAsync(request, limit.Token);
+                using var request = new HttpRequestMessage(HttpMethod.Post, $"http://127.0.0.1:{host.HttpPort}{PeerProtocol.ActorPath(type, id, "release")}");
+                request.Headers.TryAddWithoutValidation(PeerProtocol.KeyHeader, host.PeerKey);
+                using var response = await _host.PeerClient().SendAsync(request, limit.Token);
             }
             catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException)
             {
@@ -388,7 +388,7 @@ public sealed class ActorRuntime : IAsyncDisposable
 
     // ---- reminders ----
 
-    public ActorReminders Reminders => _reminders ?? throw NotAvailable(StartupError ?? $"app {_sidecar.Options.AppId} hosts no actor types");
+    public ActorReminders Reminders => _reminders ?? throw NotAvailable(StartupError ?? $"app {_host.AppId} hosts no actor types");
 
     // ---- deactivation ----
 
@@ -467,7 +467,7 @@ public sealed class ActorRuntime : IAsyncDisposable
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Delete, AppPath(actor.Type, actor.Id, "").TrimEnd('/'));
-            using var response = await _sidecar.App!.SendAsync(request, CancellationToken.None);
+            using var response = await _host.App!.SendAsync(request, CancellationToken.None);
             _logger.LogDebug("Deactivated actor {Type}/{Id} ({Status})", actor.Type, actor.Id, (int)response.StatusCode);
         }
         catch (HttpRequestException ex)
@@ -479,7 +479,7 @@ public sealed class ActorRuntime : IAsyncDisposable
     // ---- state ----
 
     /// <summary>The key of one actor's state item in the actor state store, laid out as daprd does: <c>appId||type||id||key</c>.</summary>
-    public string StateKey(string type, string id, string key) => $"{_sidecar.Options.AppId}||{type}||{id}||{key}";
+    public string StateKey(string type, string id, string key) => $"{_host.AppId}||{type}||{id}||{key}";
 
     public IStateStore StateStore()
     {
@@ -499,7 +499,7 @@ public sealed class ActorRuntime : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _stopping = true;
-        if (_sidecar.App is not null && !_active.IsEmpty)
+        if (_host.App is not null && !_active.IsEmpty)
         {
             using var drain = new CancellationTokenSource(Config.DrainTimeout < TimeSpan.FromSeconds(5) ? Config.DrainTimeout : TimeSpan.FromSeconds(5));
             try
@@ -515,6 +515,11 @@ public sealed class ActorRuntime : IAsyncDisposable
         _stop.Dispose();
     }
 }
+
+/// <summary>What the actor runtime needs of the sidecar it runs in: who it is, its app, the actor state store
+/// (null when no component is marked <c>actorStateStore</c>), the pooled client for other sidecars, and a task that
+/// completes once the sidecar has announced its app's actor types.</summary>
+public sealed record ActorHostContext(string AppId, string Identity, AppChannel? App, StateComponent? ActorStore, Func<HttpClient> PeerClient, Task WhenReady);
 
 /// <summary>The actor is placed on another sidecar now; the call is to be routed again.</summary>
 public sealed class ActorMovedException() : Exception("the actor is placed on another sidecar");

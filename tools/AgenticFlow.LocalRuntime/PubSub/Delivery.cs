@@ -2,8 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using System.Threading.Channels;
-using AgenticFlow.LocalRuntime.Components;
-using AgenticFlow.LocalRuntime.Hosting;
+using AgenticFlow.LocalRuntime.Channels;
 using AgenticFlow.LocalRuntime.Json;
 using Microsoft.Extensions.Logging;
 

@@ -1,4 +1,4 @@
-using AgenticFlow.LocalRuntime.Api;
+using AgenticFlow.LocalRuntime.Errors;
 using Dapr.DurableTask.Protobuf;
 using static AgenticFlow.LocalRuntime.Workflows.WorkflowHistory;
 
