@@ -8,6 +8,7 @@ using AgenticFlow.LocalRuntime.Errors;
 using AgenticFlow.LocalRuntime.Json;
 using AgenticFlow.LocalRuntime.Peers;
 using AgenticFlow.LocalRuntime.State;
+using AgenticFlow.LocalRuntime.Timing;
 using Microsoft.Extensions.Logging;
 
 namespace AgenticFlow.LocalRuntime.Actors;
@@ -74,9 +75,10 @@ public sealed class ActorRuntime : IAsyncDisposable
 
     private async Task<ActorConfig> ReadConfigAsync(AppChannel app, CancellationToken ct)
     {
-        for (var attempt = 0; ; attempt++)
+        try
         {
-            try
+            // The app may answer its port before its routes: a refused connection is tried again while it starts.
+            return await RetryPolicy.AppStarting.RetryAsync(async () =>
             {
                 using var request = new HttpRequestMessage(HttpMethod.Get, "/dapr/config");
                 using var response = await app.SendAsync(request, ct);
@@ -91,17 +93,13 @@ public sealed class ActorRuntime : IAsyncDisposable
                 }
                 using var document = JsonDocument.Parse(text);
                 return ActorConfig.Parse(document.RootElement);
-            }
-            catch (HttpRequestException) when (attempt < 20)
-            {
-                await Task.Delay(250, ct);
-            }
-            catch (Exception ex) when (ex is JsonException or FormatException)
-            {
-                StartupError = $"app {_host.AppId} returned an actor configuration the runtime cannot read: {ex.Message}";
-                _logger.LogError("Actors are not available: {Error}", StartupError);
-                return ActorConfig.None;
-            }
+            }, ex => ex is HttpRequestException, _host.Time, ct);
+        }
+        catch (Exception ex) when (ex is JsonException or FormatException)
+        {
+            StartupError = $"app {_host.AppId} returned an actor configuration the runtime cannot read: {ex.Message}";
+            _logger.LogError("Actors are not available: {Error}", StartupError);
+            return ActorConfig.None;
         }
     }
 
@@ -305,7 +303,7 @@ public sealed class ActorRuntime : IAsyncDisposable
             var remaining = schedule.Period?.Repetitions;
             while (!ct.IsCancellationRequested)
             {
-                await DelayUntilAsync(next, ct);
+                await _host.Time.DelayUntilAsync(next, ct);
                 if (schedule.ExpiresAt is { } expires && DateTimeOffset.UtcNow >= expires || actor.Deactivated)
                 {
                     return;
@@ -341,16 +339,6 @@ public sealed class ActorRuntime : IAsyncDisposable
                 }
                 cancel.Dispose();
             }
-        }
-    }
-
-    /// <summary>Waits until <paramref name="at"/>, in steps of a day at most (a single delay cannot exceed ~49 days).</summary>
-    internal static async Task DelayUntilAsync(DateTimeOffset at, CancellationToken ct)
-    {
-        TimeSpan wait;
-        while ((wait = at - DateTimeOffset.UtcNow) > TimeSpan.Zero)
-        {
-            await Task.Delay(wait < TimeSpan.FromDays(1) ? wait : TimeSpan.FromDays(1), ct);
         }
     }
 
@@ -519,7 +507,11 @@ public sealed class ActorRuntime : IAsyncDisposable
 /// <summary>What the actor runtime needs of the sidecar it runs in: who it is, its app, the actor state store
 /// (null when no component is marked <c>actorStateStore</c>), the pooled client for other sidecars, and a task that
 /// completes once the sidecar has announced its app's actor types.</summary>
-public sealed record ActorHostContext(string AppId, string Identity, AppChannel? App, StateComponent? ActorStore, Func<HttpClient> PeerClient, Task WhenReady);
+public sealed record ActorHostContext(string AppId, string Identity, AppChannel? App, StateComponent? ActorStore, Func<HttpClient> PeerClient, Task WhenReady)
+{
+    /// <summary>The clock timers wait on.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+}
 
 /// <summary>The actor is placed on another sidecar now; the call is to be routed again.</summary>
 public sealed class ActorMovedException() : Exception("the actor is placed on another sidecar");

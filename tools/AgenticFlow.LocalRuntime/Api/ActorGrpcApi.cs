@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using AgenticFlow.LocalRuntime.Actors;
-using ActorRuntime = AgenticFlow.LocalRuntime.Actors.ActorRuntime;
 using AgenticFlow.LocalRuntime.Channels;
 using AgenticFlow.LocalRuntime.Errors;
 using AgenticFlow.LocalRuntime.Peers;
@@ -12,6 +11,7 @@ using Dapr.Client.Autogen.Grpc.v1;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
+using ActorRuntime = AgenticFlow.LocalRuntime.Actors.ActorRuntime;
 
 namespace AgenticFlow.LocalRuntime.Api;
 

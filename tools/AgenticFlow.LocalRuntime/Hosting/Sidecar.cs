@@ -8,6 +8,7 @@ using AgenticFlow.LocalRuntime.Peers;
 using AgenticFlow.LocalRuntime.PubSub;
 using AgenticFlow.LocalRuntime.Secrets;
 using AgenticFlow.LocalRuntime.State;
+using AgenticFlow.LocalRuntime.Timing;
 using AgenticFlow.LocalRuntime.Universal;
 using AgenticFlow.LocalRuntime.Workflows;
 using Microsoft.Extensions.Logging;
@@ -30,8 +31,10 @@ public sealed class Sidecar : IAsyncDisposable
     private SidecarAddress? _address;
     private int _disposed;
 
-    public Sidecar(SidecarOptions options, ComponentRegistry components, NameRegistry names, IHttpClientFactory http, ILoggerFactory loggers, SecretScopes? secretScopes = null)
+    public Sidecar(SidecarOptions options, ComponentRegistry components, NameRegistry names, IHttpClientFactory http, ILoggerFactory loggers,
+        SecretScopes? secretScopes = null, TimeProvider? time = null)
     {
+        Time = time ?? TimeProvider.System;
         Options = options;
         Components = components;
         _names = names;
@@ -46,12 +49,12 @@ public sealed class Sidecar : IAsyncDisposable
             Delivery = new Delivery(options.AppId, App, loggers.CreateLogger("delivery." + options.AppId));
         }
         var peerClient = () => http.CreateClient("peer");
-        Actors = new ActorRuntime(new ActorHostContext(options.AppId, Self.Identity, App, components.ActorStateStore, peerClient, _ready.Task),
+        Actors = new ActorRuntime(new ActorHostContext(options.AppId, Self.Identity, App, components.ActorStateStore, peerClient, _ready.Task) { Time = Time },
             names, loggers.CreateLogger("actors." + options.AppId));
         Metadata = new SidecarMetadata(options.AppId, new AppConnection(options.AppPort, options.AppChannelAddress), components.Specs, Actors, _ready.Task);
-        ActorApi = new ActorApi(Actors, options.AppId, TimeProvider.System);
+        ActorApi = new ActorApi(Actors, options.AppId, Time);
         State = new StateApi(components.StateStores);
-        Publish = new PublishApi(options.AppId, components.PubSubs, TimeProvider.System);
+        Publish = new PublishApi(options.AppId, components.PubSubs, Time);
         Secrets = new SecretsApi(components.SecretStores, secretScopes ?? SecretScopes.Open);
         Bindings = new BindingsApi(components.Bindings);
         Targets = new InvocationTargets(Self, names, App, peerClient);
@@ -59,6 +62,9 @@ public sealed class Sidecar : IAsyncDisposable
     }
 
     public SidecarOptions Options { get; }
+
+    /// <summary>The clock of this sidecar's timers, retries and message expiry.</summary>
+    public TimeProvider Time { get; }
     public ComponentRegistry Components { get; }
     public SidecarIdentity Self { get; }
     public AppChannel? App { get; }
@@ -144,9 +150,9 @@ public sealed class Sidecar : IAsyncDisposable
 
     private async Task<List<TopicSubscription>> LoadProgrammaticSubscriptionsAsync(CancellationToken ct)
     {
-        for (var attempt = 0; ; attempt++)
+        try
         {
-            try
+            return await RetryPolicy.AppStarting.RetryAsync(async () =>
             {
                 using var request = new HttpRequestMessage(HttpMethod.Get, "/dapr/subscribe");
                 using var response = await App!.SendAsync(request, ct);
@@ -161,16 +167,12 @@ public sealed class Sidecar : IAsyncDisposable
                 }
                 var text = await response.Content.ReadAsStringAsync(ct);
                 return string.IsNullOrWhiteSpace(text) ? [] : TopicSubscription.FromProgrammatic(JsonDocument.Parse(text).RootElement);
-            }
-            catch (Exception ex) when (attempt < 20 && ex is HttpRequestException)
-            {
-                await Task.Delay(250, ct);
-            }
-            catch (Exception ex) when (ex is JsonException or FormatException)
-            {
-                _logger.LogError(ex, "App {AppId} returned subscriptions the runtime cannot read; none loaded from it", Options.AppId);
-                return [];
-            }
+            }, ex => ex is HttpRequestException, Time, ct);
+        }
+        catch (Exception ex) when (ex is JsonException or FormatException)
+        {
+            _logger.LogError(ex, "App {AppId} returned subscriptions the runtime cannot read; none loaded from it", Options.AppId);
+            return [];
         }
     }
 
@@ -179,11 +181,7 @@ public sealed class Sidecar : IAsyncDisposable
         var next = binding.Schedule!.Next(DateTimeOffset.UtcNow);
         while (!ct.IsCancellationRequested)
         {
-            var wait = next - DateTimeOffset.UtcNow;
-            if (wait > TimeSpan.Zero)
-            {
-                await Task.Delay(wait, ct);
-            }
+            await Time.DelayUntilAsync(next, ct);
             try
             {
                 using var request = new HttpRequestMessage(HttpMethod.Post, "/" + binding.Name) { Content = AppChannel.Bytes([], "application/json") };

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using AgenticFlow.LocalRuntime.Errors;
 using Dapr.DurableTask.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.Extensions.Logging;
