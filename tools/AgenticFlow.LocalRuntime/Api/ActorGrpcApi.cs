@@ -24,8 +24,8 @@ public sealed partial class DaprGrpcService
 {
     public async Task<InvokeActorResponse> InvokeActor(InvokeActorRequest request, ServerCallContext context)
     {
-        var (type, id) = Actor(request.ActorType, request.ActorId);
         var method = Required(request.Method, "method");
+        var (type, id) = Actor(request.ActorType, request.ActorId);
         var body = request.Data.ToByteArray();
         var reentrancy = context.RequestHeaders.GetValue(ActorRuntime.ReentrancyHeader.ToLowerInvariant());
         var headers = request.Metadata.Where(m => !Invocation.Dropped.Contains(m.Key) && !m.Key.Equals("Content-Type", StringComparison.OrdinalIgnoreCase)
@@ -41,8 +41,9 @@ public sealed partial class DaprGrpcService
 
     public async Task<GetActorStateResponse> GetActorState(GetActorStateRequest request, ServerCallContext context)
     {
+        var key = Required(request.Key, "key");
         var (type, id) = Actor(request.ActorType, request.ActorId);
-        var item = await actors.GetStateAsync(type, id, Required(request.Key, "key"), context.CancellationToken);
+        var item = await actors.GetStateAsync(type, id, key, context.CancellationToken);
         var response = new GetActorStateResponse { Data = item is null ? ByteString.Empty : ByteString.CopyFrom(item.Value) };
         if (item?.ExpiresAt is { } expires)
         {
@@ -71,63 +72,63 @@ public sealed partial class DaprGrpcService
         return new Empty();
     }
 
-    public async Task<Empty> RegisterActorTimer(RegisterActorTimerRequest request, ServerCallContext context)
+    public Task<Empty> RegisterActorTimer(RegisterActorTimerRequest request, ServerCallContext context)
     {
-        var (type, id) = Actor(request.ActorType, request.ActorId);
-        var name = Required(request.Name, "name");
         var definition = Schedule(request.DueTime, request.Period, request.Ttl, request.Data);
         definition["callback"] = request.Callback;
-        await actors.PlacedAsync(type, id, () =>
+        return ScheduleAsync(request.ActorType, request.ActorId, "timers/", request.Name, definition, (type, id, name) =>
         {
             using var parsed = JsonDocument.Parse(definition.ToJsonString());
             actors.CreateTimer(type, id, name, parsed.RootElement);
-            return Task.FromResult(true);
-        }, owner => ScheduleOnHostAsync(owner, HttpMethod.Put, type, id, "timers/", name, definition, context), context.CancellationToken);
-        return new Empty();
+            return Task.CompletedTask;
+        }, context);
     }
 
-    public async Task<Empty> UnregisterActorTimer(UnregisterActorTimerRequest request, ServerCallContext context)
-    {
-        var (type, id) = Actor(request.ActorType, request.ActorId);
-        var name = Required(request.Name, "name");
-        await actors.PlacedAsync(type, id, () =>
+    public Task<Empty> UnregisterActorTimer(UnregisterActorTimerRequest request, ServerCallContext context) =>
+        ScheduleAsync(request.ActorType, request.ActorId, "timers/", request.Name, null, (type, id, name) =>
         {
             actors.DeleteTimer(type, id, name);
-            return Task.FromResult(true);
-        }, owner => ScheduleOnHostAsync(owner, HttpMethod.Delete, type, id, "timers/", name, null, context), context.CancellationToken);
-        return new Empty();
-    }
+            return Task.CompletedTask;
+        }, context);
 
-    public async Task<Empty> RegisterActorReminder(RegisterActorReminderRequest request, ServerCallContext context)
+    public Task<Empty> RegisterActorReminder(RegisterActorReminderRequest request, ServerCallContext context)
     {
-        var (type, id) = Actor(request.ActorType, request.ActorId);
-        var name = Required(request.Name, "name");
         var definition = Schedule(request.DueTime, request.Period, request.Ttl, request.Data);
-        await actors.PlacedAsync(type, id, async () =>
+        return ScheduleAsync(request.ActorType, request.ActorId, "reminders/", request.Name, definition, async (type, id, name) =>
         {
             using var parsed = JsonDocument.Parse(definition.ToJsonString());
             await actors.CreateReminderAsync(type, id, name, parsed.RootElement, context.CancellationToken);
-            return true;
-        }, owner => ScheduleOnHostAsync(owner, HttpMethod.Put, type, id, "reminders/", name, definition, context), context.CancellationToken);
-        return new Empty();
+        }, context);
     }
 
-    public async Task<Empty> UnregisterActorReminder(UnregisterActorReminderRequest request, ServerCallContext context)
+    public Task<Empty> UnregisterActorReminder(UnregisterActorReminderRequest request, ServerCallContext context) =>
+        ScheduleAsync(request.ActorType, request.ActorId, "reminders/", request.Name, null,
+            (type, id, name) => actors.DeleteReminderAsync(type, id, name, context.CancellationToken), context);
+
+    /// <summary>Creates (with a <paramref name="definition"/>) or deletes a timer or reminder: here when the actor is
+    /// placed here, else on its host's peer path.</summary>
+    private async Task<Empty> ScheduleAsync(string actorType, string actorId, string kind, string name, JsonObject? definition,
+        Func<string, string, string, Task> local, ServerCallContext context)
     {
-        var (type, id) = Actor(request.ActorType, request.ActorId);
-        var name = Required(request.Name, "name");
+        Required(name, "name");
+        var (type, id) = Actor(actorType, actorId);
         await actors.PlacedAsync(type, id, async () =>
         {
-            await actors.DeleteReminderAsync(type, id, name, context.CancellationToken);
+            await local(type, id, name);
             return true;
-        }, owner => ScheduleOnHostAsync(owner, HttpMethod.Delete, type, id, "reminders/", name, null, context), context.CancellationToken);
+        }, async owner =>
+        {
+            var body = definition is null ? null : Encoding.UTF8.GetBytes(definition.ToJsonString());
+            await ToHostAsync(owner, definition is null ? HttpMethod.Delete : HttpMethod.Put, type, id, kind + Uri.EscapeDataString(name), body, [], null, context);
+            return true;
+        }, context.CancellationToken);
         return new Empty();
     }
 
     public async Task<GetActorReminderResponse> GetActorReminder(GetActorReminderRequest request, ServerCallContext context)
     {
-        var (type, id) = Actor(request.ActorType, request.ActorId);
         var name = Required(request.Name, "name");
+        var (type, id) = Actor(request.ActorType, request.ActorId);
         var json = await actors.PlacedAsync(type, id,
             async () => Encoding.UTF8.GetBytes((await actors.GetReminderAsync(type, id, name, context.CancellationToken))?.ToJsonString() ?? "null"),
             owner => ToHostAsync(owner, HttpMethod.Get, type, id, "reminders/" + Uri.EscapeDataString(name), null, [], null, context), context.CancellationToken);
@@ -150,13 +151,6 @@ public sealed partial class DaprGrpcService
             response.Data = new Any { Value = ByteString.CopyFromUtf8(data.GetRawText()) };
         }
         return response;
-    }
-
-    private async Task<bool> ScheduleOnHostAsync(SidecarAddress owner, HttpMethod method, string type, string id, string kind, string name, JsonObject? definition, ServerCallContext context)
-    {
-        var body = definition is null ? null : Encoding.UTF8.GetBytes(definition.ToJsonString());
-        await ToHostAsync(owner, method, type, id, kind + Uri.EscapeDataString(name), body, [], null, context);
-        return true;
     }
 
     private static JsonObject Schedule(string dueTime, string period, string ttl, ByteString data)
