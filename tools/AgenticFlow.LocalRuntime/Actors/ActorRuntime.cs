@@ -5,7 +5,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using AgenticFlow.LocalRuntime.Channels;
 using AgenticFlow.LocalRuntime.Errors;
-using AgenticFlow.LocalRuntime.Json;
 using AgenticFlow.LocalRuntime.Peers;
 using AgenticFlow.LocalRuntime.State;
 using AgenticFlow.LocalRuntime.Timing;
@@ -17,9 +16,10 @@ namespace AgenticFlow.LocalRuntime.Actors;
 /// The actor building block of one sidecar. It learns the app's actor types from <c>GET /dapr/config</c>,
 /// announces them in the name registry (placement reads that), keeps this sidecar's activations with their
 /// turn locks and timers, deactivates idle ones, and owns the reminders of the actors placed here.
-/// Actor state and reminders live in the state component marked <c>actorStateStore: "true"</c>.
+/// Actor state and reminders live in the state component marked <c>actorStateStore: "true"</c>. Timers are in
+/// <c>ActorRuntime.Timers.cs</c>, deactivation in <c>ActorRuntime.Deactivation.cs</c>.
 /// </summary>
-public sealed class ActorRuntime : IAsyncDisposable
+public sealed partial class ActorRuntime : IAsyncDisposable
 {
     public const string ReentrancyHeader = "Dapr-Reentrancy-Id";
 
@@ -249,220 +249,9 @@ public sealed class ActorRuntime : IAsyncDisposable
 
     public static string AppPath(string type, string id, string rest) => $"/actors/{Uri.EscapeDataString(type)}/{Uri.EscapeDataString(id)}/{rest}";
 
-    // ---- timers ----
-
-    /// <summary>Starts (or replaces) a timer of an activation here; it fires as a turn and ends with the activation.</summary>
-    public void CreateTimer(string type, string id, string name, JsonElement body)
-    {
-        var now = DateTimeOffset.UtcNow;
-        var schedule = ActorSchedule.Parse(body, now, requireCallback: false);
-        var actor = _active.GetOrAdd((type, id), key => new ActiveActor(key.Type, key.Id));
-        var cancel = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-        lock (actor.Timers)
-        {
-            if (actor.Timers.Remove(name, out var previous))
-            {
-                previous.Cancel();
-            }
-            actor.Timers[name] = cancel;
-        }
-        // The callback body the SDKs read: data and callback as registered, times in the form every SDK parses.
-        var callback = new JsonObject
-        {
-            ["data"] = body.TryGetField("data", out var data) ? JsonNode.Parse(data.GetRawText()) : null,
-            ["callback"] = body.StringField("callback"),
-            ["dueTime"] = ActorDurations.ForApp(body.StringField("dueTime")),
-            ["period"] = ActorDurations.ForApp(body.StringField("period")),
-        };
-        var payload = Encoding.UTF8.GetBytes(callback.ToJsonString());
-        _ = Task.Run(() => RunTimerAsync(actor, name, schedule, payload, cancel), CancellationToken.None);
-    }
-
-    public void DeleteTimer(string type, string id, string name)
-    {
-        if (_active.TryGetValue((type, id), out var actor))
-        {
-            lock (actor.Timers)
-            {
-                if (actor.Timers.Remove(name, out var timer))
-                {
-                    timer.Cancel();
-                }
-            }
-        }
-    }
-
-    /// <summary>Fires one timer until it is deleted, replaced, runs out or its activation ends; owns (and finally
-    /// disposes) <paramref name="cancel"/>, which only ever stops waiting, never a callback the app is running.</summary>
-    private async Task RunTimerAsync(ActiveActor actor, string name, ActorSchedule schedule, byte[] payload, CancellationTokenSource cancel)
-    {
-        var ct = cancel.Token;
-        try
-        {
-            var next = schedule.FirstAt;
-            var remaining = schedule.Period?.Repetitions;
-            while (!ct.IsCancellationRequested)
-            {
-                await _host.Time.DelayUntilAsync(next, ct);
-                if (schedule.ExpiresAt is { } expires && DateTimeOffset.UtcNow >= expires || actor.Deactivated)
-                {
-                    return;
-                }
-                await FireAsync(actor.Type, actor.Id, "timer/" + Uri.EscapeDataString(name), payload, checkPlacement: false, ct);
-                if (schedule.Period is not { } period || period.Every <= TimeSpan.Zero || (remaining is not null && --remaining <= 0))
-                {
-                    return;
-                }
-                // Periods missed while the turn waited for the lock are skipped, not fired back to back.
-                var now = DateTimeOffset.UtcNow;
-                next += period.Every;
-                if (next <= now)
-                {
-                    next = now + period.Every - TimeSpan.FromTicks((now - next).Ticks % period.Every.Ticks);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-        }
-        catch (Exception ex)
-        {
-            _logger.LogWarning(ex, "Timer {Name} of actor {Type}/{Id} stopped", name, actor.Type, actor.Id);
-        }
-        finally
-        {
-            lock (actor.Timers)
-            {
-                if (actor.Timers.TryGetValue(name, out var current) && current == cancel)
-                {
-                    actor.Timers.Remove(name);
-                }
-                cancel.Dispose();
-            }
-        }
-    }
-
-    /// <summary>What became of a timer or reminder firing.</summary>
-    internal enum Delivery { Delivered, Refused, NotDelivered }
-
-    /// <summary>Delivers a timer or reminder to the app as a turn of the actor: <see cref="Delivery.Refused"/> when the
-    /// app answered with an error, <see cref="Delivery.NotDelivered"/> when it could not be reached, the actor is
-    /// placed elsewhere now, or the sidecar is stopping.</summary>
-    internal async Task<Delivery> FireAsync(string type, string id, string rest, byte[] payload, bool checkPlacement, CancellationToken ct)
-    {
-        try
-        {
-            using var response = await CallAppAsync(type, id, null, _ => new HttpRequestMessage(HttpMethod.Put, AppPath(type, id, "method/" + rest))
-            {
-                Content = AppChannel.Bytes(payload, "application/json"),
-            }, checkPlacement, ct);
-            if (!response.IsSuccessStatusCode)
-            {
-                _logger.LogWarning("App answered {Status} to {What} of actor {Type}/{Id}", (int)response.StatusCode, rest, type, id);
-                return Delivery.Refused;
-            }
-            return Delivery.Delivered;
-        }
-        catch (ActorMovedException)
-        {
-            return Delivery.NotDelivered;
-        }
-        catch (DaprError error)
-        {
-            _logger.LogWarning("Could not deliver {What} to actor {Type}/{Id}: {Message}", rest, type, id, error.Message);
-            return Delivery.NotDelivered;
-        }
-    }
-
     // ---- reminders ----
 
     public ActorReminders Reminders => _reminders ?? throw NotAvailable(StartupError ?? $"app {_host.AppId} hosts no actor types");
-
-    // ---- deactivation ----
-
-    /// <summary>Every second: hands over actors whose placement moved (a host joined or left); every scan
-    /// interval: deactivates actors idle past their type's timeout. A busy actor is left for a later tick.</summary>
-    private async Task ScanLoopAsync(CancellationToken ct)
-    {
-        var scan = Config.ScanInterval < TimeSpan.FromMilliseconds(100) ? TimeSpan.FromMilliseconds(100) : Config.ScanInterval;
-        using var timer = new PeriodicTimer(scan < TimeSpan.FromSeconds(1) ? scan : TimeSpan.FromSeconds(1));
-        var nextIdleScan = Environment.TickCount64 + (long)scan.TotalMilliseconds;
-        try
-        {
-            while (await timer.WaitForNextTickAsync(ct))
-            {
-                try
-                {
-                    var now = Environment.TickCount64;
-                    var idleScan = now >= nextIdleScan;
-                    if (idleScan)
-                    {
-                        nextIdleScan = now + (long)scan.TotalMilliseconds;
-                    }
-                    foreach (var actor in _active.Values)
-                    {
-                        bool Due() => (idleScan && Environment.TickCount64 - actor.LastUsed > (long)Config.For(actor.Type).IdleTimeout.TotalMilliseconds)
-                            || !IsLocal(actor.Type, actor.Id);
-                        if (!actor.IsBusy && Due() && actor.TryEnter() is { } turn)
-                        {
-                            using (turn)
-                            {
-                                // Looked at again under the lock: a call may have used or moved it meanwhile.
-                                if (!actor.Deactivated && Due())
-                                {
-                                    await DeactivateHeldAsync(actor);
-                                }
-                            }
-                        }
-                    }
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException)
-                {
-                    _logger.LogWarning(ex, "The actor scan failed; it runs again at the next tick");
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
-
-    /// <summary>Takes the actor's turn, drops its timers and tells the app (<c>DELETE /actors/{type}/{id}</c>).</summary>
-    public async Task DeactivateAsync(ActiveActor actor, CancellationToken ct)
-    {
-        using (await actor.EnterAsync(null, int.MaxValue, ct))
-        {
-            if (!actor.Deactivated)
-            {
-                await DeactivateHeldAsync(actor);
-            }
-        }
-    }
-
-    /// <summary>Deactivates an actor whose turn the caller holds.</summary>
-    private async Task DeactivateHeldAsync(ActiveActor actor)
-    {
-        actor.Deactivated = true;
-        _active.TryRemove(new KeyValuePair<(string, string), ActiveActor>((actor.Type, actor.Id), actor));
-        lock (actor.Timers)
-        {
-            foreach (var timer in actor.Timers.Values)
-            {
-                timer.Cancel();
-            }
-            actor.Timers.Clear();
-        }
-        try
-        {
-            using var request = new HttpRequestMessage(HttpMethod.Delete, AppPath(actor.Type, actor.Id, "").TrimEnd('/'));
-            using var response = await _host.App!.SendAsync(request, CancellationToken.None);
-            _logger.LogDebug("Deactivated actor {Type}/{Id} ({Status})", actor.Type, actor.Id, (int)response.StatusCode);
-        }
-        catch (HttpRequestException ex)
-        {
-            _logger.LogWarning("Could not tell the app to deactivate actor {Type}/{Id}: {Message}", actor.Type, actor.Id, ex.Message);
-        }
-    }
 
     // ---- state ----
 

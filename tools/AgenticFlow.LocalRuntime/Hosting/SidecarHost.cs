@@ -86,7 +86,6 @@ public sealed class SidecarHost : IAsyncDisposable
         // adapters get the building blocks it made, each on its own.
         Sidecar? created = null;
         Sidecar Created() => created ?? throw new InvalidOperationException("the sidecar is not created yet");
-        builder.Services.AddSingleton(_ => Created());
         builder.Services.AddSingleton(_ => Created().Self);
         builder.Services.AddSingleton(_ => Created().State);
         builder.Services.AddSingleton(_ => Created().Publish);
