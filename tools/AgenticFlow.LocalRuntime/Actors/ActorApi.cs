@@ -73,16 +73,22 @@ public sealed class ActorApi(ActorRuntime runtime, string appId, TimeProvider ti
 
     // ---- state ----
 
-    /// <summary>Actor state is the hosting app's: a sidecar whose app does not host the type refuses it, as daprd does.</summary>
+    /// <summary>The actor state store, for a type this sidecar's app hosts (see <see cref="CheckHosted"/>).</summary>
     public IStateStore StateFor(string type)
     {
         var store = runtime.StateStore();
+        CheckHosted(type);
+        return store;
+    }
+
+    /// <summary>Actor state is the hosting app's: a sidecar whose app does not host the type refuses it, as daprd does.</summary>
+    private void CheckHosted(string type)
+    {
         if (!runtime.Hosts(type))
         {
             throw new DaprError(HttpStatusCode.BadRequest, Grpc.Core.StatusCode.InvalidArgument, "ERR_ACTOR_INSTANCE_MISSING",
                 $"app {appId} does not host actor type {type}, so it holds no state for it");
         }
-        return store;
     }
 
     /// <summary>When an item with a TTL expires, in the form daprd reports it (<c>Metadata.ttlExpireTime</c>).</summary>
@@ -91,8 +97,8 @@ public sealed class ActorApi(ActorRuntime runtime, string appId, TimeProvider ti
 
     public Task<StateItem?> GetStateAsync(string type, string id, string key, CancellationToken ct)
     {
-        var store = StateFor(type);
-        return StateApi.Call("ERR_ACTOR_STATE_GET", () => store.GetAsync(runtime.StateKey(type, id, key), ct));
+        CheckHosted(type);
+        return StateApi.Call("ERR_ACTOR_STATE_GET", () => runtime.StateStore().GetAsync(runtime.StateKey(type, id, key), ct));
     }
 
     /// <summary>Applies upserts and deletes of one actor's state all or nothing.</summary>
