@@ -46,7 +46,7 @@ public sealed class PlatformHarness : IAsyncDisposable
         harness._folder.SecretStore(File.ReadAllText(Path.Combine(Repository, "components/local/secrets.json")));
         // A name registry of its own, so this platform's apps find only each other.
         harness._names = Path.Combine(harness._folder.Path, "names");
-        var names = new AgenticFlow.LocalRuntime.Hosting.NameRegistry(harness._names);
+        var names = new AgenticFlow.LocalRuntime.Peers.NameRegistry(harness._names);
         try
         {
             foreach (var app in Apps.OrderBy(a => a.AppId == "gateway"))
@@ -68,7 +68,7 @@ public sealed class PlatformHarness : IAsyncDisposable
     public static Task<PlatformHarness> StartAsync(Dictionary<string, string> gatewayEnv) =>
         StartAsync(new Dictionary<string, Dictionary<string, string>> { ["gateway"] = gatewayEnv });
 
-    private async Task StartAppAsync(RunApp app, Dictionary<string, string> extraEnv, AgenticFlow.LocalRuntime.Hosting.NameRegistry names)
+    private async Task StartAppAsync(RunApp app, Dictionary<string, string> extraEnv, AgenticFlow.LocalRuntime.Peers.NameRegistry names)
     {
         int http = TestSidecar.FreePort(), grpc = TestSidecar.FreePort(), port = TestSidecar.FreePort();
         var isGateway = app.AppId == "gateway";

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using AgenticFlow.LocalRuntime.Hosting;
+using AgenticFlow.LocalRuntime.Peers;
 
 namespace AgenticFlow.LocalRuntime.Tests;
 

@@ -41,7 +41,7 @@ public sealed class PolyglotWireTests
         var http = sidecar.Http;
 
         // /dapr/config and /dapr/subscribe were answered with capitalised fields, and were understood.
-        Assert.Contains(sidecar.Sidecar.Subscriptions, s => s.Topic == topic && s.PubSubName == "pubsub");
+        Assert.Contains(sidecar.Sidecar.Metadata.Subscriptions, s => s.Topic == topic && s.PubSubName == "pubsub");
 
         await Send(http, HttpMethod.Post, "/v1.0/state/statestore",
             """[{"KEY":"k","Value":{"n":1},"Options":{"Concurrency":"first-write","Consistency":"strong"}},{"Key":"gone","VALUE":0}]""");

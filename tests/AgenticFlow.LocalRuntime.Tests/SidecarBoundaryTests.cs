@@ -1,6 +1,7 @@
 using System.Net;
 using AgenticFlow.LocalRuntime.Components;
 using AgenticFlow.LocalRuntime.Hosting;
+using AgenticFlow.LocalRuntime.Peers;
 using AgenticFlow.LocalRuntime.Tests.Infrastructure;
 using Dapr;
 using Microsoft.AspNetCore.Builder;
@@ -141,7 +142,7 @@ public sealed class SidecarBoundaryTests
     public async Task PeerKey_OpensOnlyThePeerEndpoints_NeverTheDaprApi()
     {
         await using var pair = await Pair.StartAsync();
-        var peer = new Dictionary<string, string> { [Sidecar.PeerKeyHeader] = pair.Target.Sidecar.PeerKey };
+        var peer = new Dictionary<string, string> { [PeerProtocol.KeyHeader] = pair.Target.Sidecar.PeerKey };
         var port = pair.Target.HttpPort;
 
         var secrets = await RawHttp.SendAsync(port, "GET", "/v1.0/secrets/secretstore/bulk", peer);
@@ -149,7 +150,7 @@ public sealed class SidecarBoundaryTests
         var state = await RawHttp.SendAsync(port, "POST", "/v1.0/state/statestore", peer, """[{"key":"pwned","value":1}]""");
         var shutdown = await RawHttp.SendAsync(port, "POST", "/v1.0/shutdown", peer, "{}");
         var workflowDetour = await RawHttp.SendAsync(port, "GET", "/__agenticflow/workflows/v1.0/secrets/secretstore/bulk", peer);
-        var wrongKey = await RawHttp.SendAsync(port, "GET", "/__agenticflow/invoke/x", new Dictionary<string, string> { [Sidecar.PeerKeyHeader] = pair.Target.Sidecar.PeerKey + "0" });
+        var wrongKey = await RawHttp.SendAsync(port, "GET", "/__agenticflow/invoke/x", new Dictionary<string, string> { [PeerProtocol.KeyHeader] = pair.Target.Sidecar.PeerKey + "0" });
         var rightKey = await RawHttp.SendAsync(port, "GET", "/__agenticflow/invoke/x", peer);
 
         Assert.Equal([401, 401, 401, 401], new[] { secrets.Status, metadata.Status, state.Status, shutdown.Status });

@@ -6,6 +6,7 @@ using AgenticFlow.LocalRuntime.Components;
 using AgenticFlow.LocalRuntime.Hosting;
 using AgenticFlow.LocalRuntime.PubSub;
 using AgenticFlow.LocalRuntime.State;
+using AgenticFlow.LocalRuntime.Timing;
 
 namespace AgenticFlow.LocalRuntime.Tests;
 

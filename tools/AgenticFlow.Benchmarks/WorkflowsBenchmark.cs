@@ -1,6 +1,7 @@
 using System.Net;
 using AgenticFlow.LocalRuntime.Components;
 using AgenticFlow.LocalRuntime.Hosting;
+using AgenticFlow.LocalRuntime.Peers;
 using Dapr.Workflow;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;

@@ -1,4 +1,4 @@
-using AgenticFlow.LocalRuntime.Hosting;
+using AgenticFlow.LocalRuntime.Peers;
 using AgenticFlow.LocalRuntime.Tests.Infrastructure;
 using Dapr.Actors;
 using Dapr.Actors.Client;

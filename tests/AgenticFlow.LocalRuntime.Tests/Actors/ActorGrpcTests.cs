@@ -59,4 +59,36 @@ public sealed class ActorGrpcTests
         var badPeriod = await Assert.ThrowsAsync<RpcException>(async () => await dapr.RegisterActorReminderAsync(new RegisterActorReminderRequest { ActorType = "Counter", ActorId = id, Name = "bad", Period = "sometimes" }));
         Assert.Equal(StatusCode.InvalidArgument, badPeriod.StatusCode);
     }
+
+    [Fact]
+    public async Task ActorCalls_ToTheHostingSidecar_OverGrpc_RunThereWithTheStatusesTheHttpApiGives()
+    {
+        await using var cluster = await ActorCluster.StartAsync("sqlite");
+        // The host's own sidecar: the actor is placed here, so the gRPC adapter calls the actor building block directly.
+        var host = new Dapr.Client.Autogen.Grpc.v1.Dapr.DaprClient(GrpcChannel.ForAddress($"http://127.0.0.1:{cluster.Hosts[0].GrpcPort}"));
+        var id = TestServers.NewId("grpclocal");
+
+        Assert.Equal("3", (await host.InvokeActorAsync(new InvokeActorRequest { ActorType = "Counter", ActorId = id, Method = "Add", Data = ByteString.CopyFromUtf8("3") })).Data.ToStringUtf8());
+        Assert.Equal("3", (await host.GetActorStateAsync(new GetActorStateRequest { ActorType = "Counter", ActorId = id, Key = "count" })).Data.ToStringUtf8());
+
+        await host.RegisterActorReminderAsync(new RegisterActorReminderRequest { ActorType = "Counter", ActorId = id, Name = "later", DueTime = "1h", Data = ByteString.CopyFromUtf8("{\"n\":1}") });
+        var described = await host.GetActorReminderAsync(new GetActorReminderRequest { ActorType = "Counter", ActorId = id, Name = "later" });
+        Assert.Equal("{\"n\":1}", described.Data.Value.ToStringUtf8());
+        await host.UnregisterActorReminderAsync(new UnregisterActorReminderRequest { ActorType = "Counter", ActorId = id, Name = "later" });
+        var gone = await Assert.ThrowsAsync<RpcException>(async () => await host.GetActorReminderAsync(new GetActorReminderRequest { ActorType = "Counter", ActorId = id, Name = "later" }));
+        Assert.Equal(StatusCode.NotFound, gone.StatusCode);
+
+        // An unknown transaction operation is the caller's mistake (400 on HTTP, InvalidArgument here), and nothing is stored.
+        var transaction = new ExecuteActorStateTransactionRequest { ActorType = "Counter", ActorId = id };
+        transaction.Operations.Add(new TransactionalActorStateOperation { OperationType = "upsert", Key = "count", Value = new Any { Value = ByteString.CopyFromUtf8("99") } });
+        transaction.Operations.Add(new TransactionalActorStateOperation { OperationType = "replace", Key = "count" });
+        var refused = await Assert.ThrowsAsync<RpcException>(async () => await host.ExecuteActorStateTransactionAsync(transaction));
+        Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);
+        Assert.Equal("3", (await host.GetActorStateAsync(new GetActorStateRequest { ActorType = "Counter", ActorId = id, Key = "count" })).Data.ToStringUtf8());
+
+        // A type no app hosts: a 500 on HTTP, so Internal here, as when these calls went through the HTTP actor API.
+        var unknown = await Assert.ThrowsAsync<RpcException>(async () => await host.InvokeActorAsync(new InvokeActorRequest { ActorType = "NoSuchType", ActorId = id, Method = "Add" }));
+        Assert.Equal(StatusCode.Internal, unknown.StatusCode);
+        Assert.Contains("no app hosts actor type NoSuchType", unknown.Status.Detail, StringComparison.Ordinal);
+    }
 }

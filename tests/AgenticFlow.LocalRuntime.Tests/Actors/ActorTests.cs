@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text;
-using AgenticFlow.LocalRuntime.Tests.Infrastructure;
 using AgenticFlow.LocalRuntime.Actors;
+using AgenticFlow.LocalRuntime.Tests.Infrastructure;
 using Dapr.Actors;
 
 namespace AgenticFlow.LocalRuntime.Tests.Actors;
@@ -219,7 +219,7 @@ public sealed class ActorTests
         var httpPort = TestSidecar.FreePort();
         await using var app = await ActorTestApp.StartAsync(httpPort, "stopping");
         var sidecar = await TestSidecar.StartAsync(TestServers.NewId("stopping"), folder.Path, app.Port, httpPort: httpPort,
-            names: new Hosting.NameRegistry(Path.Combine(folder.Path, "names")));
+            names: new Peers.NameRegistry(Path.Combine(folder.Path, "names")));
         var ids = new[] { TestServers.NewId("stopping"), TestServers.NewId("stopping") };
         foreach (var id in ids)
         {

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using AgenticFlow.LocalRuntime.Actors;
-using AgenticFlow.LocalRuntime.Hosting;
+using AgenticFlow.LocalRuntime.Peers;
 
 namespace AgenticFlow.LocalRuntime.Tests.Actors;
 

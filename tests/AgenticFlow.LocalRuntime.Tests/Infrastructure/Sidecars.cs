@@ -1,5 +1,6 @@
 using AgenticFlow.LocalRuntime.Components;
 using AgenticFlow.LocalRuntime.Hosting;
+using AgenticFlow.LocalRuntime.Peers;
 using Dapr.Client;
 using Microsoft.Extensions.Logging;
 

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using AgenticFlow.LocalRuntime.Hosting;
+using AgenticFlow.LocalRuntime.Peers;
 using AgenticFlow.LocalRuntime.Tests.Infrastructure;
 using Dapr.Workflow;
 

@@ -1,5 +1,5 @@
 using System.Net;
-using AgenticFlow.LocalRuntime.Api;
+using AgenticFlow.LocalRuntime.Errors;
 
 namespace AgenticFlow.LocalRuntime.Actors;
 

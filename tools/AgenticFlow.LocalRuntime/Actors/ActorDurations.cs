@@ -95,7 +95,7 @@ public static partial class ActorDurations
         return text;
     }
 
-    private static bool TryParseGo(string text, out TimeSpan value) => Components.DurationParser.TryParseGo(text, out value);
+    private static bool TryParseGo(string text, out TimeSpan value) => Timing.DurationParser.TryParseGo(text, out value);
 
     private static bool TryParseIso(string text, out TimeSpan value, out int? repetitions)
     {

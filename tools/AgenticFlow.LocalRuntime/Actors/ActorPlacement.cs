@@ -1,7 +1,7 @@
 using System.IO.Hashing;
 using System.Runtime.CompilerServices;
 using System.Text;
-using AgenticFlow.LocalRuntime.Hosting;
+using AgenticFlow.LocalRuntime.Peers;
 
 namespace AgenticFlow.LocalRuntime.Actors;
 

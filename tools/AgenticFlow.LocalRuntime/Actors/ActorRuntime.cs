@@ -3,10 +3,11 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using AgenticFlow.LocalRuntime.Api;
-using AgenticFlow.LocalRuntime.Hosting;
-using AgenticFlow.LocalRuntime.Json;
+using AgenticFlow.LocalRuntime.Channels;
+using AgenticFlow.LocalRuntime.Errors;
+using AgenticFlow.LocalRuntime.Peers;
 using AgenticFlow.LocalRuntime.State;
+using AgenticFlow.LocalRuntime.Timing;
 using Microsoft.Extensions.Logging;
 
 namespace AgenticFlow.LocalRuntime.Actors;
@@ -15,13 +16,14 @@ namespace AgenticFlow.LocalRuntime.Actors;
 /// The actor building block of one sidecar. It learns the app's actor types from <c>GET /dapr/config</c>,
 /// announces them in the name registry (placement reads that), keeps this sidecar's activations with their
 /// turn locks and timers, deactivates idle ones, and owns the reminders of the actors placed here.
-/// Actor state and reminders live in the state component marked <c>actorStateStore: "true"</c>.
+/// Actor state and reminders live in the state component marked <c>actorStateStore: "true"</c>. Timers are in
+/// <c>ActorRuntime.Timers.cs</c>, deactivation in <c>ActorRuntime.Deactivation.cs</c>.
 /// </summary>
-public sealed class ActorRuntime : IAsyncDisposable
+public sealed partial class ActorRuntime : IAsyncDisposable
 {
     public const string ReentrancyHeader = "Dapr-Reentrancy-Id";
 
-    private readonly Sidecar _sidecar;
+    private readonly ActorHostContext _host;
     private readonly NameRegistry _names;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<(string Type, string Id), ActiveActor> _active = new();
@@ -29,9 +31,9 @@ public sealed class ActorRuntime : IAsyncDisposable
     private ActorReminders? _reminders;
     private volatile bool _stopping;
 
-    public ActorRuntime(Sidecar sidecar, NameRegistry names, ILogger logger)
+    public ActorRuntime(ActorHostContext host, NameRegistry names, ILogger logger)
     {
-        _sidecar = sidecar;
+        _host = host;
         _names = names;
         _logger = logger;
     }
@@ -41,7 +43,7 @@ public sealed class ActorRuntime : IAsyncDisposable
     /// <summary>Set when the app registers actor types but the runtime cannot host them; every actor call reports it.</summary>
     public string? StartupError { get; private set; }
 
-    public StateComponent? Store => _sidecar.Components.StateStores.Values.FirstOrDefault(s => s.IsActorStore);
+    public StateComponent? Store => _host.ActorStore;
 
     public int ActiveCount => _active.Count;
 
@@ -58,13 +60,13 @@ public sealed class ActorRuntime : IAsyncDisposable
         var store = Store;
         if (store is null)
         {
-            StartupError = $"app {_sidecar.Options.AppId} registers actor types ({string.Join(", ", Config.Types)}) but no state store component sets metadata actorStateStore: \"true\"; "
+            StartupError = $"app {_host.AppId} registers actor types ({string.Join(", ", Config.Types)}) but no state store component sets metadata actorStateStore: \"true\"; "
                 + "mark exactly one state component as the actor state store to host actors";
             _logger.LogError("Actors are not available: {Error}", StartupError);
             return [];
         }
-        _logger.LogInformation("App {AppId} hosts actor types {Types} (actor state in {Store})", _sidecar.Options.AppId, string.Join(", ", Config.Types), store.Name);
-        _reminders = new ActorReminders(this, store.Store, _sidecar.Options.AppId, Config.Types, _logger);
+        _logger.LogInformation("App {AppId} hosts actor types {Types} (actor state in {Store})", _host.AppId, string.Join(", ", Config.Types), store.Name);
+        _reminders = new ActorReminders(this, store.Store, _host.AppId, Config.Types, _logger);
         await _reminders.LoadAsync(ct);
         _ = Task.Run(() => ScanLoopAsync(_stop.Token), CancellationToken.None);
         _ = Task.Run(() => _reminders.RunAsync(_stop.Token), CancellationToken.None);
@@ -73,9 +75,10 @@ public sealed class ActorRuntime : IAsyncDisposable
 
     private async Task<ActorConfig> ReadConfigAsync(AppChannel app, CancellationToken ct)
     {
-        for (var attempt = 0; ; attempt++)
+        try
         {
-            try
+            // The app may answer its port before its routes: a refused connection is tried again while it starts.
+            return await RetryPolicy.AppStarting.RetryAsync(async () =>
             {
                 using var request = new HttpRequestMessage(HttpMethod.Get, "/dapr/config");
                 using var response = await app.SendAsync(request, ct);
@@ -90,17 +93,13 @@ public sealed class ActorRuntime : IAsyncDisposable
                 }
                 using var document = JsonDocument.Parse(text);
                 return ActorConfig.Parse(document.RootElement);
-            }
-            catch (HttpRequestException) when (attempt < 20)
-            {
-                await Task.Delay(250, ct);
-            }
-            catch (Exception ex) when (ex is JsonException or FormatException)
-            {
-                StartupError = $"app {_sidecar.Options.AppId} returned an actor configuration the runtime cannot read: {ex.Message}";
-                _logger.LogError("Actors are not available: {Error}", StartupError);
-                return ActorConfig.None;
-            }
+            }, ex => ex is HttpRequestException, _host.Time, ct);
+        }
+        catch (Exception ex) when (ex is JsonException or FormatException)
+        {
+            StartupError = $"app {_host.AppId} returned an actor configuration the runtime cannot read: {ex.Message}";
+            _logger.LogError("Actors are not available: {Error}", StartupError);
+            return ActorConfig.None;
         }
     }
 
@@ -113,10 +112,10 @@ public sealed class ActorRuntime : IAsyncDisposable
     /// <summary>Where the actor lives: null when here, else the sidecar to forward to.</summary>
     public async Task<SidecarAddress?> RemoteOwnerAsync(string type, string id, CancellationToken ct)
     {
-        if (!_sidecar.IsReady)
+        if (!_host.WhenReady.IsCompleted)
         {
             // This sidecar's own app may be about to announce the type.
-            await _sidecar.WhenReady.WaitAsync(PlacementWait, ct).ContinueWith(_ => { }, TaskScheduler.Default);
+            await _host.WhenReady.WaitAsync(PlacementWait, ct).ContinueWith(_ => { }, TaskScheduler.Default);
         }
         if (StartupError is not null && Config.Types.Contains(type, StringComparer.Ordinal))
         {
@@ -134,11 +133,11 @@ public sealed class ActorRuntime : IAsyncDisposable
             throw new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Internal, "ERR_ACTOR_INSTANCE_MISSING",
                 $"error finding address for actor {type}/{id}: no app hosts actor type {type}");
         }
-        return owner.Identity == _sidecar.Identity ? null : owner;
+        return owner.Identity == _host.Identity ? null : owner;
     }
 
     public bool IsLocal(string type, string id) =>
-        ActorPlacement.Owner(_names.ActorHosts(type), type, id)?.Identity == _sidecar.Identity;
+        ActorPlacement.Owner(_names.ActorHosts(type), type, id)?.Identity == _host.Identity;
 
     /// <summary>
     /// Delivers one turn to the app: waits for the actor's turn lock (or joins the running turn when reentrant),
@@ -151,11 +150,11 @@ public sealed class ActorRuntime : IAsyncDisposable
     /// </summary>
     public async Task<HttpResponseMessage> CallAppAsync(string type, string id, string? reentrancyId, Func<string?, HttpRequestMessage> build, bool checkPlacement, CancellationToken ct)
     {
-        var app = _sidecar.App ?? throw NotAvailable($"app {_sidecar.Options.AppId} has no app port, so it cannot host actors");
+        var app = _host.App ?? throw NotAvailable($"app {_host.AppId} has no app port, so it cannot host actors");
         if (!Hosts(type))
         {
             throw StartupError is not null ? NotAvailable(StartupError)
-                : new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Internal, "ERR_ACTOR_INSTANCE_MISSING", $"app {_sidecar.Options.AppId} does not host actor type {type}");
+                : new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Internal, "ERR_ACTOR_INSTANCE_MISSING", $"app {_host.AppId} does not host actor type {type}");
         }
         var settings = Config.For(type);
         reentrancyId = settings.Reentrancy ? reentrancyId ?? Guid.NewGuid().ToString() : null;
@@ -163,7 +162,7 @@ public sealed class ActorRuntime : IAsyncDisposable
         {
             if (_stopping)
             {
-                throw NotAvailable($"the sidecar of app {_sidecar.Options.AppId} is stopping and takes no new actor turns");
+                throw NotAvailable($"the sidecar of app {_host.AppId} is stopping and takes no new actor turns");
             }
             var actor = _active.GetOrAdd((type, id), key => new ActiveActor(key.Type, key.Id));
             using (await actor.EnterAsync(reentrancyId, settings.MaxStackDepth, ct))
@@ -201,7 +200,7 @@ public sealed class ActorRuntime : IAsyncDisposable
                 catch (HttpRequestException ex)
                 {
                     throw new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Unavailable, "ERR_ACTOR_INVOKE_METHOD",
-                        $"error invoke actor method: app {_sidecar.Options.AppId} is not reachable: {ex.Message}");
+                        $"error invoke actor method: app {_host.AppId} is not reachable: {ex.Message}");
                 }
             }
         }
@@ -218,7 +217,7 @@ public sealed class ActorRuntime : IAsyncDisposable
     /// </summary>
     private async Task ReleaseElsewhereAsync(string type, string id)
     {
-        var others = _names.ActorHosts(type).Where(h => h.Identity != _sidecar.Identity).ToList();
+        var others = _names.ActorHosts(type).Where(h => h.Identity != _host.Identity).ToList();
         if (others.Count == 0)
         {
             return;
@@ -228,10 +227,9 @@ public sealed class ActorRuntime : IAsyncDisposable
         {
             try
             {
-                using var request = new HttpRequestMessage(HttpMethod.Post,
-                    $"http://127.0.0.1:{host.HttpPort}{Api.ActorHttpApi.PeerPrefix}{Uri.EscapeDataString(type)}/{Uri.EscapeDataString(id)}/release");
-                request.Headers.TryAddWithoutValidation(Sidecar.PeerKeyHeader, host.PeerKey);
-                using var response = await _sidecar.PeerClient().SendAsync(request, limit.Token);
+                using var request = new HttpRequestMessage(HttpMethod.Post, $"http://127.0.0.1:{host.HttpPort}{PeerProtocol.ActorPath(type, id, "release")}");
+                request.Headers.TryAddWithoutValidation(PeerProtocol.KeyHeader, host.PeerKey);
+                using var response = await _host.PeerClient().SendAsync(request, limit.Token);
             }
             catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException)
             {
@@ -251,235 +249,14 @@ public sealed class ActorRuntime : IAsyncDisposable
 
     public static string AppPath(string type, string id, string rest) => $"/actors/{Uri.EscapeDataString(type)}/{Uri.EscapeDataString(id)}/{rest}";
 
-    // ---- timers ----
-
-    /// <summary>Starts (or replaces) a timer of an activation here; it fires as a turn and ends with the activation.</summary>
-    public void CreateTimer(string type, string id, string name, JsonElement body)
-    {
-        var now = DateTimeOffset.UtcNow;
-        var schedule = ActorSchedule.Parse(body, now, requireCallback: false);
-        var actor = _active.GetOrAdd((type, id), key => new ActiveActor(key.Type, key.Id));
-        var cancel = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-        lock (actor.Timers)
-        {
-            if (actor.Timers.Remove(name, out var previous))
-            {
-                previous.Cancel();
-            }
-            actor.Timers[name] = cancel;
-        }
-        // The callback body the SDKs read: data and callback as registered, times in the form every SDK parses.
-        var callback = new JsonObject
-        {
-            ["data"] = body.TryGetField("data", out var data) ? JsonNode.Parse(data.GetRawText()) : null,
-            ["callback"] = body.StringField("callback"),
-            ["dueTime"] = ActorDurations.ForApp(body.StringField("dueTime")),
-            ["period"] = ActorDurations.ForApp(body.StringField("period")),
-        };
-        var payload = Encoding.UTF8.GetBytes(callback.ToJsonString());
-        _ = Task.Run(() => RunTimerAsync(actor, name, schedule, payload, cancel), CancellationToken.None);
-    }
-
-    public void DeleteTimer(string type, string id, string name)
-    {
-        if (_active.TryGetValue((type, id), out var actor))
-        {
-            lock (actor.Timers)
-            {
-                if (actor.Timers.Remove(name, out var timer))
-                {
-                    timer.Cancel();
-                }
-            }
-        }
-    }
-
-    /// <summary>Fires one timer until it is deleted, replaced, runs out or its activation ends; owns (and finally
-    /// disposes) <paramref name="cancel"/>, which only ever stops waiting, never a callback the app is running.</summary>
-    private async Task RunTimerAsync(ActiveActor actor, string name, ActorSchedule schedule, byte[] payload, CancellationTokenSource cancel)
-    {
-        var ct = cancel.Token;
-        try
-        {
-            var next = schedule.FirstAt;
-            var remaining = schedule.Period?.Repetitions;
-            while (!ct.IsCancellationRequested)
-            {
-                await DelayUntilAsync(next, ct);
-                if (schedule.ExpiresAt is { } expires && DateTimeOffset.UtcNow >= expires || actor.Deactivated)
-                {
-                    return;
-                }
-                await FireAsync(actor.Type, actor.Id, "timer/" + Uri.EscapeDataString(name), payload, checkPlacement: false, ct);
-                if (schedule.Period is not { } period || period.Every <= TimeSpan.Zero || (remaining is not null && --remaining <= 0))
-                {
-                    return;
-                }
-                // Periods missed while the turn waited for the lock are skipped, not fired back to back.
-                var now = DateTimeOffset.UtcNow;
-                next += period.Every;
-                if (next <= now)
-                {
-                    next = now + period.Every - TimeSpan.FromTicks((now - next).Ticks % period.Every.Ticks);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-        }
-        catch (Exception ex)
-        {
-            _logger.LogWarning(ex, "Timer {Name} of actor {Type}/{Id} stopped", name, actor.Type, actor.Id);
-        }
-        finally
-        {
-            lock (actor.Timers)
-            {
-                if (actor.Timers.TryGetValue(name, out var current) && current == cancel)
-                {
-                    actor.Timers.Remove(name);
-                }
-                cancel.Dispose();
-            }
-        }
-    }
-
-    /// <summary>Waits until <paramref name="at"/>, in steps of a day at most (a single delay cannot exceed ~49 days).</summary>
-    internal static async Task DelayUntilAsync(DateTimeOffset at, CancellationToken ct)
-    {
-        TimeSpan wait;
-        while ((wait = at - DateTimeOffset.UtcNow) > TimeSpan.Zero)
-        {
-            await Task.Delay(wait < TimeSpan.FromDays(1) ? wait : TimeSpan.FromDays(1), ct);
-        }
-    }
-
-    /// <summary>What became of a timer or reminder firing.</summary>
-    internal enum Delivery { Delivered, Refused, NotDelivered }
-
-    /// <summary>Delivers a timer or reminder to the app as a turn of the actor: <see cref="Delivery.Refused"/> when the
-    /// app answered with an error, <see cref="Delivery.NotDelivered"/> when it could not be reached, the actor is
-    /// placed elsewhere now, or the sidecar is stopping.</summary>
-    internal async Task<Delivery> FireAsync(string type, string id, string rest, byte[] payload, bool checkPlacement, CancellationToken ct)
-    {
-        try
-        {
-            using var response = await CallAppAsync(type, id, null, _ => new HttpRequestMessage(HttpMethod.Put, AppPath(type, id, "method/" + rest))
-            {
-                Content = AppChannel.Bytes(payload, "application/json"),
-            }, checkPlacement, ct);
-            if (!response.IsSuccessStatusCode)
-            {
-                _logger.LogWarning("App answered {Status} to {What} of actor {Type}/{Id}", (int)response.StatusCode, rest, type, id);
-                return Delivery.Refused;
-            }
-            return Delivery.Delivered;
-        }
-        catch (ActorMovedException)
-        {
-            return Delivery.NotDelivered;
-        }
-        catch (DaprError error)
-        {
-            _logger.LogWarning("Could not deliver {What} to actor {Type}/{Id}: {Message}", rest, type, id, error.Message);
-            return Delivery.NotDelivered;
-        }
-    }
-
     // ---- reminders ----
 
-    public ActorReminders Reminders => _reminders ?? throw NotAvailable(StartupError ?? $"app {_sidecar.Options.AppId} hosts no actor types");
-
-    // ---- deactivation ----
-
-    /// <summary>Every second: hands over actors whose placement moved (a host joined or left); every scan
-    /// interval: deactivates actors idle past their type's timeout. A busy actor is left for a later tick.</summary>
-    private async Task ScanLoopAsync(CancellationToken ct)
-    {
-        var scan = Config.ScanInterval < TimeSpan.FromMilliseconds(100) ? TimeSpan.FromMilliseconds(100) : Config.ScanInterval;
-        using var timer = new PeriodicTimer(scan < TimeSpan.FromSeconds(1) ? scan : TimeSpan.FromSeconds(1));
-        var nextIdleScan = Environment.TickCount64 + (long)scan.TotalMilliseconds;
-        try
-        {
-            while (await timer.WaitForNextTickAsync(ct))
-            {
-                try
-                {
-                    var now = Environment.TickCount64;
-                    var idleScan = now >= nextIdleScan;
-                    if (idleScan)
-                    {
-                        nextIdleScan = now + (long)scan.TotalMilliseconds;
-                    }
-                    foreach (var actor in _active.Values)
-                    {
-                        bool Due() => (idleScan && Environment.TickCount64 - actor.LastUsed > (long)Config.For(actor.Type).IdleTimeout.TotalMilliseconds)
-                            || !IsLocal(actor.Type, actor.Id);
-                        if (!actor.IsBusy && Due() && actor.TryEnter() is { } turn)
-                        {
-                            using (turn)
-                            {
-                                // Looked at again under the lock: a call may have used or moved it meanwhile.
-                                if (!actor.Deactivated && Due())
-                                {
-                                    await DeactivateHeldAsync(actor);
-                                }
-                            }
-                        }
-                    }
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException)
-                {
-                    _logger.LogWarning(ex, "The actor scan failed; it runs again at the next tick");
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
-
-    /// <summary>Takes the actor's turn, drops its timers and tells the app (<c>DELETE /actors/{type}/{id}</c>).</summary>
-    public async Task DeactivateAsync(ActiveActor actor, CancellationToken ct)
-    {
-        using (await actor.EnterAsync(null, int.MaxValue, ct))
-        {
-            if (!actor.Deactivated)
-            {
-                await DeactivateHeldAsync(actor);
-            }
-        }
-    }
-
-    /// <summary>Deactivates an actor whose turn the caller holds.</summary>
-    private async Task DeactivateHeldAsync(ActiveActor actor)
-    {
-        actor.Deactivated = true;
-        _active.TryRemove(new KeyValuePair<(string, string), ActiveActor>((actor.Type, actor.Id), actor));
-        lock (actor.Timers)
-        {
-            foreach (var timer in actor.Timers.Values)
-            {
-                timer.Cancel();
-            }
-            actor.Timers.Clear();
-        }
-        try
-        {
-            using var request = new HttpRequestMessage(HttpMethod.Delete, AppPath(actor.Type, actor.Id, "").TrimEnd('/'));
-            using var response = await _sidecar.App!.SendAsync(request, CancellationToken.None);
-            _logger.LogDebug("Deactivated actor {Type}/{Id} ({Status})", actor.Type, actor.Id, (int)response.StatusCode);
-        }
-        catch (HttpRequestException ex)
-        {
-            _logger.LogWarning("Could not tell the app to deactivate actor {Type}/{Id}: {Message}", actor.Type, actor.Id, ex.Message);
-        }
-    }
+    public ActorReminders Reminders => _reminders ?? throw NotAvailable(StartupError ?? $"app {_host.AppId} hosts no actor types");
 
     // ---- state ----
 
     /// <summary>The key of one actor's state item in the actor state store, laid out as daprd does: <c>appId||type||id||key</c>.</summary>
-    public string StateKey(string type, string id, string key) => $"{_sidecar.Options.AppId}||{type}||{id}||{key}";
+    public string StateKey(string type, string id, string key) => $"{_host.AppId}||{type}||{id}||{key}";
 
     public IStateStore StateStore()
     {
@@ -499,7 +276,7 @@ public sealed class ActorRuntime : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _stopping = true;
-        if (_sidecar.App is not null && !_active.IsEmpty)
+        if (_host.App is not null && !_active.IsEmpty)
         {
             using var drain = new CancellationTokenSource(Config.DrainTimeout < TimeSpan.FromSeconds(5) ? Config.DrainTimeout : TimeSpan.FromSeconds(5));
             try
@@ -514,6 +291,15 @@ public sealed class ActorRuntime : IAsyncDisposable
         await _stop.CancelAsync();
         _stop.Dispose();
     }
+}
+
+/// <summary>What the actor runtime needs of the sidecar it runs in: who it is, its app, the actor state store
+/// (null when no component is marked <c>actorStateStore</c>), the pooled client for other sidecars, and a task that
+/// completes once the sidecar has announced its app's actor types.</summary>
+public sealed record ActorHostContext(string AppId, string Identity, AppChannel? App, StateComponent? ActorStore, Func<HttpClient> PeerClient, Task WhenReady)
+{
+    /// <summary>The clock timers wait on.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
 }
 
 /// <summary>The actor is placed on another sidecar now; the call is to be routed again.</summary>

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using AgenticFlow.LocalRuntime.Api;
+using AgenticFlow.LocalRuntime.Errors;
 using AgenticFlow.LocalRuntime.Json;
 
 namespace AgenticFlow.LocalRuntime.Actors;

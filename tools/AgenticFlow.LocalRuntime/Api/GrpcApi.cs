@@ -1,6 +1,13 @@
 using System.Text;
-using AgenticFlow.LocalRuntime.Hosting;
+using AgenticFlow.LocalRuntime.Actors;
+using AgenticFlow.LocalRuntime.Bindings;
+using AgenticFlow.LocalRuntime.Channels;
+using AgenticFlow.LocalRuntime.Errors;
+using AgenticFlow.LocalRuntime.Peers;
+using AgenticFlow.LocalRuntime.PubSub;
+using AgenticFlow.LocalRuntime.Secrets;
 using AgenticFlow.LocalRuntime.State;
+using AgenticFlow.LocalRuntime.Universal;
 using Dapr.Client.Autogen.Grpc.v1;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
@@ -15,13 +22,14 @@ namespace AgenticFlow.LocalRuntime.Api;
 /// The <c>dapr.proto.runtime.v1.Dapr</c> gRPC service the Dapr SDKs call. The Dapr packages ship its message
 /// types but no server base class, so <see cref="DaprGrpcMethods"/> binds each method by hand.
 /// </summary>
-public sealed partial class DaprGrpcService(Sidecar sidecar)
+/// <remarks>Each method translates its request into a call of the building block it names, as the HTTP API does.</remarks>
+public sealed partial class DaprGrpcService(StateApi state, PublishApi publish, SecretsApi secrets, BindingsApi bindings,
+    InvocationTargets targets, SidecarMetadata metadata, ActorApi actors)
 {
     public async Task<GetStateResponse> GetState(GetStateRequest request, ServerCallContext context)
     {
         StateRequests.CheckKey(request.Key);
-        var store = sidecar.StateStore(request.StoreName);
-        var item = await Sidecar.StateCall("ERR_STATE_GET", () => store.GetAsync(request.Key, context.CancellationToken));
+        var item = await state.GetAsync(request.StoreName, request.Key, context.CancellationToken);
         return item is null ? new GetStateResponse() : new GetStateResponse { Data = ByteString.CopyFrom(item.Value), Etag = item.ETag };
     }
 
@@ -31,8 +39,7 @@ public sealed partial class DaprGrpcService(Sidecar sidecar)
         {
             StateRequests.CheckKey(key);
         }
-        var store = sidecar.StateStore(request.StoreName);
-        var items = await Sidecar.StateCall("ERR_STATE_BULK_GET", () => store.GetBulkAsync(request.Keys.ToList(), context.CancellationToken));
+        var items = await state.GetBulkAsync(request.StoreName, request.Keys.ToList(), context.CancellationToken);
         var response = new GetBulkStateResponse();
         foreach (var (key, item) in items)
         {
@@ -50,7 +57,7 @@ public sealed partial class DaprGrpcService(Sidecar sidecar)
     public async Task<Empty> SaveState(SaveStateRequest request, ServerCallContext context)
     {
         var items = request.States.Select(s => ToOperation(s, StateOperationKind.Upsert)).ToList();
-        await sidecar.SaveStateAsync(request.StoreName, items, context.CancellationToken);
+        await state.SaveAsync(request.StoreName, items, context.CancellationToken);
         return new Empty();
     }
 
@@ -59,27 +66,14 @@ public sealed partial class DaprGrpcService(Sidecar sidecar)
         var item = new Dapr.Client.Autogen.Grpc.v1.StateItem { Key = request.Key, Etag = request.Etag, Options = request.Options };
         item.Metadata.Add(request.Metadata);
         var op = ToOperation(item, StateOperationKind.Delete);
-        var store = sidecar.StateStore(request.StoreName);
-        await Sidecar.StateCall("ERR_STATE_DELETE", async () =>
-        {
-            await store.ExecuteAsync([op], context.CancellationToken);
-            return true;
-        });
+        await state.DeleteAsync(request.StoreName, [op], context.CancellationToken);
         return new Empty();
     }
 
     public async Task<Empty> DeleteBulkState(DeleteBulkStateRequest request, ServerCallContext context)
     {
         var ops = request.States.Select(s => ToOperation(s, StateOperationKind.Delete)).ToList();
-        var store = sidecar.StateStore(request.StoreName);
-        await Sidecar.StateCall("ERR_STATE_DELETE", async () =>
-        {
-            foreach (var op in ops)
-            {
-                await store.ExecuteAsync([op], context.CancellationToken);
-            }
-            return true;
-        });
+        await state.DeleteAsync(request.StoreName, ops, context.CancellationToken);
         return new Empty();
     }
 
@@ -91,13 +85,13 @@ public sealed partial class DaprGrpcService(Sidecar sidecar)
             "delete" => ToOperation(o.Request, StateOperationKind.Delete),
             var other => throw new DaprError(System.Net.HttpStatusCode.BadRequest, StatusCode.Unimplemented, "ERR_NOT_SUPPORTED_STATE_OPERATION", $"operation type {other} not supported"),
         }).ToList();
-        await sidecar.TransactionAsync(request.StoreName, ops, context.CancellationToken);
+        await state.TransactionAsync(request.StoreName, ops, context.CancellationToken);
         return new Empty();
     }
 
     public async Task<QueryStateResponse> QueryStateAlpha1(QueryStateRequest request, ServerCallContext context)
     {
-        var store = sidecar.StateStore(request.StoreName);
+        var store = state.Store(request.StoreName);
         StateQuery query;
         try
         {
@@ -107,7 +101,7 @@ public sealed partial class DaprGrpcService(Sidecar sidecar)
         {
             throw DaprError.Malformed($"failed to parse query: {ex.Message}");
         }
-        var (results, token) = await Sidecar.StateCall("ERR_STATE_QUERY", () => store.QueryAsync(query, context.CancellationToken));
+        var (results, token) = await state.QueryAsync(store, query, context.CancellationToken);
         var response = new QueryStateResponse { Token = token ?? "" };
         response.Results.AddRange(results.Select(r => new QueryStateItem { Key = r.Key, Data = ByteString.CopyFrom(r.Item.Value), Etag = r.Item.ETag }));
         return response;
@@ -115,16 +109,16 @@ public sealed partial class DaprGrpcService(Sidecar sidecar)
 
     public async Task<Empty> PublishEvent(PublishEventRequest request, ServerCallContext context)
     {
-        sidecar.PubSub(request.PubsubName);
-        var message = sidecar.BuildMessage(request.PubsubName, request.Topic, request.Data.ToByteArray(),
+        publish.Component(request.PubsubName);
+        var message = publish.BuildMessage(request.PubsubName, request.Topic, request.Data.ToByteArray(),
             string.IsNullOrEmpty(request.DataContentType) ? null : request.DataContentType, request.Metadata);
-        await sidecar.PublishAsync(request.PubsubName, request.Topic, message, context.CancellationToken);
+        await publish.PublishAsync(request.PubsubName, request.Topic, message, context.CancellationToken);
         return new Empty();
     }
 
     public async Task<BulkPublishResponse> BulkPublishEvent(BulkPublishRequest request, ServerCallContext context)
     {
-        sidecar.PubSub(request.PubsubName);
+        publish.Component(request.PubsubName);
         if (request.Entries.Select(e => e.EntryId).Distinct().Count() != request.Entries.Count || request.Entries.Any(e => string.IsNullOrEmpty(e.EntryId)))
         {
             throw DaprError.Malformed("every entry needs a unique entryId");
@@ -136,9 +130,9 @@ public sealed partial class DaprGrpcService(Sidecar sidecar)
             {
                 metadata[k] = v;
             }
-            return (e.EntryId, sidecar.BuildMessage(request.PubsubName, request.Topic, e.Event.ToByteArray(), e.ContentType, metadata));
+            return (e.EntryId, publish.BuildMessage(request.PubsubName, request.Topic, e.Event.ToByteArray(), e.ContentType, metadata));
         }).ToList();
-        var failed = await Publishing.PublishAllAsync(sidecar, request.PubsubName, request.Topic, prepared, context.CancellationToken);
+        var failed = await publish.PublishAllAsync(request.PubsubName, request.Topic, prepared, context.CancellationToken);
         var response = new BulkPublishResponse();
         response.FailedEntries.AddRange(failed.Select(f => new BulkPublishResponseFailedEntry { EntryId = f.EntryId, Error = f.Error }));
         return response;
@@ -147,14 +141,14 @@ public sealed partial class DaprGrpcService(Sidecar sidecar)
     public Task<GetSecretResponse> GetSecret(GetSecretRequest request, ServerCallContext context)
     {
         var response = new GetSecretResponse();
-        response.Data.AddAll(sidecar.GetSecret(request.StoreName, request.Key));
+        response.Data.AddAll(secrets.Get(request.StoreName, request.Key));
         return Task.FromResult(response);
     }
 
     public Task<GetBulkSecretResponse> GetBulkSecret(GetBulkSecretRequest request, ServerCallContext context)
     {
         var response = new GetBulkSecretResponse();
-        foreach (var (name, values) in sidecar.GetBulkSecret(request.StoreName))
+        foreach (var (name, values) in secrets.GetBulk(request.StoreName))
         {
             var secret = new SecretResponse();
             secret.Secrets.AddAll(values);
@@ -165,7 +159,7 @@ public sealed partial class DaprGrpcService(Sidecar sidecar)
 
     public async Task<InvokeBindingResponse> InvokeBinding(InvokeBindingRequest request, ServerCallContext context)
     {
-        var result = await sidecar.InvokeBindingAsync(request.Name, request.Operation, request.Data.ToByteArray(), request.Metadata, context.CancellationToken);
+        var result = await bindings.InvokeAsync(request.Name, request.Operation, request.Data.ToByteArray(), request.Metadata, context.CancellationToken);
         var response = new InvokeBindingResponse { Data = ByteString.CopyFrom(result.Data) };
         response.Metadata.AddAll(result.Metadata);
         return response;
@@ -181,11 +175,11 @@ public sealed partial class DaprGrpcService(Sidecar sidecar)
         {
             verb = "POST";
         }
-        var (local, remote) = sidecar.Route(request.Id);
+        var (local, remote) = targets.Route(request.Id);
         var pathAndQuery = MethodPath.FromPlain(message.Method, message.HttpExtension?.Querystring);
         using var outgoing = new HttpRequestMessage(new HttpMethod(verb), local
-            ? MethodPath.Target((sidecar.App?.BaseAddress ?? throw DaprError.Malformed("this app has no app port")).GetLeftPart(UriPartial.Authority), pathAndQuery)
-            : MethodPath.Target($"http://127.0.0.1:{remote!.HttpPort}", Invocation.PeerPrefix.TrimEnd('/') + pathAndQuery));
+            ? MethodPath.Target((targets.App?.BaseAddress ?? throw DaprError.Malformed("this app has no app port")).GetLeftPart(UriPartial.Authority), pathAndQuery)
+            : MethodPath.Target($"http://127.0.0.1:{remote!.HttpPort}", PeerProtocol.InvokePrefix.TrimEnd('/') + pathAndQuery));
         var body = message.Data?.Value?.ToByteArray() ?? [];
         if (body.Length > 0 || verb is "POST" or "PUT" or "PATCH")
         {
@@ -195,22 +189,22 @@ public sealed partial class DaprGrpcService(Sidecar sidecar)
         {
             outgoing.Headers.TryAddWithoutValidation(header.Key, header.Value);
         }
-        outgoing.Headers.TryAddWithoutValidation(Invocation.CallerAppIdHeader, sidecar.Options.AppId);
+        outgoing.Headers.TryAddWithoutValidation(Invocation.CallerAppIdHeader, targets.AppId);
         if (local)
         {
-            outgoing.Headers.TryAddWithoutValidation(Invocation.CalleeAppIdHeader, sidecar.Options.AppId);
+            outgoing.Headers.TryAddWithoutValidation(Invocation.CalleeAppIdHeader, targets.AppId);
         }
         HttpResponseMessage response;
         try
         {
             if (local)
             {
-                response = await sidecar.App!.SendAsync(outgoing, context.CancellationToken);
+                response = await targets.App!.SendAsync(outgoing, context.CancellationToken);
             }
             else
             {
-                outgoing.Headers.TryAddWithoutValidation(Sidecar.PeerKeyHeader, remote!.PeerKey);
-                response = await sidecar.PeerClient().SendAsync(outgoing, context.CancellationToken);
+                outgoing.Headers.TryAddWithoutValidation(PeerProtocol.KeyHeader, remote!.PeerKey);
+                response = await targets.PeerClient().SendAsync(outgoing, context.CancellationToken);
             }
         }
         catch (HttpRequestException ex)
@@ -219,9 +213,9 @@ public sealed partial class DaprGrpcService(Sidecar sidecar)
         }
         using (response)
         {
-            if (response.Headers.Contains(Sidecar.PeerRefusedHeader))
+            if (response.Headers.Contains(PeerProtocol.RefusedHeader))
             {
-                sidecar.ForgetPeers();
+                targets.ForgetPeers();
                 throw new DaprError(System.Net.HttpStatusCode.InternalServerError, StatusCode.Unavailable, "ERR_DIRECT_INVOKE", $"failed to invoke, id: {request.Id}, err: its sidecar was restarted; retry");
             }
             var data = await response.Content.ReadAsByteArrayAsync(context.CancellationToken);
@@ -240,15 +234,15 @@ public sealed partial class DaprGrpcService(Sidecar sidecar)
 
     public Task<GetMetadataResponse> GetMetadata(GetMetadataRequest request, ServerCallContext context)
     {
-        var response = new GetMetadataResponse { Id = sidecar.Options.AppId, RuntimeVersion = Sidecar.RuntimeVersion };
-        foreach (var spec in sidecar.Components.Specs)
+        var response = new GetMetadataResponse { Id = metadata.AppId, RuntimeVersion = SidecarMetadata.RuntimeVersion };
+        foreach (var spec in metadata.Components)
         {
             var component = new RegisteredComponents { Name = spec.Name, Type = spec.Type, Version = spec.Version };
-            component.Capabilities.AddRange(MetadataView.Capabilities(spec.Type));
+            component.Capabilities.AddRange(SidecarMetadata.Capabilities(spec.Type));
             response.RegisteredComponents.Add(component);
         }
-        response.ExtendedMetadata.AddAll(sidecar.Extended);
-        foreach (var s in sidecar.Subscriptions)
+        response.ExtendedMetadata.AddAll(metadata.Extended);
+        foreach (var s in metadata.Subscriptions)
         {
             var subscription = new PubsubSubscription { PubsubName = s.PubSubName, Topic = s.Topic, DeadLetterTopic = s.DeadLetterTopic ?? "", Rules = new PubsubSubscriptionRules() };
             subscription.Metadata.AddAll(s.Metadata);
@@ -261,22 +255,22 @@ public sealed partial class DaprGrpcService(Sidecar sidecar)
         }
         response.AppConnectionProperties = new AppConnectionProperties
         {
-            Port = sidecar.Options.AppPort ?? 0,
+            Port = metadata.App.Port ?? 0,
             Protocol = "http",
-            ChannelAddress = sidecar.Options.AppChannelAddress,
+            ChannelAddress = metadata.App.ChannelAddress,
         };
         return Task.FromResult(response);
     }
 
     public Task<Empty> SetMetadata(SetMetadataRequest request, ServerCallContext context)
     {
-        sidecar.SetMetadata(request.Key, request.Value);
+        metadata.SetExtended(request.Key, request.Value);
         return Task.FromResult(new Empty());
     }
 
     public Task<Empty> Shutdown(ShutdownRequest request, ServerCallContext context)
     {
-        sidecar.Shutdown();
+        metadata.Shutdown();
         return Task.FromResult(new Empty());
     }
 
@@ -313,14 +307,14 @@ public sealed class DaprGrpcMethods : IServiceMethodProvider<DaprGrpcService>
         Unary<GetMetadataRequest, GetMetadataResponse>(context, "GetMetadata", (s, r, c) => s.GetMetadata(r, c));
         Unary<SetMetadataRequest, Empty>(context, "SetMetadata", (s, r, c) => s.SetMetadata(r, c));
         Unary<ShutdownRequest, Empty>(context, "Shutdown", (s, r, c) => s.Shutdown(r, c));
-        Unary<InvokeActorRequest, InvokeActorResponse>(context, "InvokeActor", (s, r, c) => s.InvokeActor(r, c));
-        Unary<GetActorStateRequest, GetActorStateResponse>(context, "GetActorState", (s, r, c) => s.GetActorState(r, c));
-        Unary<ExecuteActorStateTransactionRequest, Empty>(context, "ExecuteActorStateTransaction", (s, r, c) => s.ExecuteActorStateTransaction(r, c));
-        Unary<RegisterActorTimerRequest, Empty>(context, "RegisterActorTimer", (s, r, c) => s.RegisterActorTimer(r, c));
-        Unary<UnregisterActorTimerRequest, Empty>(context, "UnregisterActorTimer", (s, r, c) => s.UnregisterActorTimer(r, c));
-        Unary<RegisterActorReminderRequest, Empty>(context, "RegisterActorReminder", (s, r, c) => s.RegisterActorReminder(r, c));
-        Unary<UnregisterActorReminderRequest, Empty>(context, "UnregisterActorReminder", (s, r, c) => s.UnregisterActorReminder(r, c));
-        Unary<GetActorReminderRequest, GetActorReminderResponse>(context, "GetActorReminder", (s, r, c) => s.GetActorReminder(r, c));
+        Unary<InvokeActorRequest, InvokeActorResponse>(context, "InvokeActor", (s, r, c) => DaprGrpcService.ActorCallAsync(() => s.InvokeActor(r, c)));
+        Unary<GetActorStateRequest, GetActorStateResponse>(context, "GetActorState", (s, r, c) => DaprGrpcService.ActorCallAsync(() => s.GetActorState(r, c)));
+        Unary<ExecuteActorStateTransactionRequest, Empty>(context, "ExecuteActorStateTransaction", (s, r, c) => DaprGrpcService.ActorCallAsync(() => s.ExecuteActorStateTransaction(r, c)));
+        Unary<RegisterActorTimerRequest, Empty>(context, "RegisterActorTimer", (s, r, c) => DaprGrpcService.ActorCallAsync(() => s.RegisterActorTimer(r, c)));
+        Unary<UnregisterActorTimerRequest, Empty>(context, "UnregisterActorTimer", (s, r, c) => DaprGrpcService.ActorCallAsync(() => s.UnregisterActorTimer(r, c)));
+        Unary<RegisterActorReminderRequest, Empty>(context, "RegisterActorReminder", (s, r, c) => DaprGrpcService.ActorCallAsync(() => s.RegisterActorReminder(r, c)));
+        Unary<UnregisterActorReminderRequest, Empty>(context, "UnregisterActorReminder", (s, r, c) => DaprGrpcService.ActorCallAsync(() => s.UnregisterActorReminder(r, c)));
+        Unary<GetActorReminderRequest, GetActorReminderResponse>(context, "GetActorReminder", (s, r, c) => DaprGrpcService.ActorCallAsync(() => s.GetActorReminder(r, c)));
     }
 
     private static void Unary<TRequest, TResponse>(ServiceMethodProviderContext<DaprGrpcService> context, string name,

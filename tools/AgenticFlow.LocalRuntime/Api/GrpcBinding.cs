@@ -1,3 +1,4 @@
+using AgenticFlow.LocalRuntime.Errors;
 using Google.Protobuf;
 using Grpc.AspNetCore.Server.Model;
 using Grpc.Core;

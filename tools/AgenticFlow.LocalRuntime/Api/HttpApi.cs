@@ -1,8 +1,13 @@
 using System.Text;
 using System.Text.Json;
-using AgenticFlow.LocalRuntime.Hosting;
+using AgenticFlow.LocalRuntime.Bindings;
+using AgenticFlow.LocalRuntime.Errors;
 using AgenticFlow.LocalRuntime.Json;
+using AgenticFlow.LocalRuntime.Peers;
+using AgenticFlow.LocalRuntime.PubSub;
+using AgenticFlow.LocalRuntime.Secrets;
 using AgenticFlow.LocalRuntime.State;
+using AgenticFlow.LocalRuntime.Universal;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -16,7 +21,7 @@ public static class HttpApi
 
     public static void MapDaprHttpApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/v1.0/healthz", (Sidecar sidecar) => sidecar.IsReady
+        app.MapGet("/v1.0/healthz", (SidecarMetadata sidecar) => sidecar.IsReady
             ? Results.NoContent()
             : Results.Json(new { errorCode = "ERR_HEALTH_NOT_READY", message = "dapr is not ready" }, statusCode: 500));
         app.MapGet("/v1.0/healthz/outbound", () => Results.NoContent());
@@ -33,36 +38,35 @@ public static class HttpApi
         app.MapPost("/v1.0-alpha1/publish/bulk/{pubsub}/{**topic}", BulkPublish);
         app.MapPost("/v1.0/publish/bulk/{pubsub}/{**topic}", BulkPublish);
 
-        app.MapGet("/v1.0/secrets/{store}/bulk", (Sidecar sidecar, string store) => Results.Json(sidecar.GetBulkSecret(store), Json));
-        app.MapGet("/v1.0/secrets/{store}/{key}", (Sidecar sidecar, string store, string key) => Results.Json(sidecar.GetSecret(store, key), Json));
+        app.MapGet("/v1.0/secrets/{store}/bulk", (SecretsApi secrets, string store) => Results.Json(secrets.GetBulk(store), Json));
+        app.MapGet("/v1.0/secrets/{store}/{key}", (SecretsApi secrets, string store, string key) => Results.Json(secrets.Get(store, key), Json));
 
         app.MapMethods("/v1.0/bindings/{name}", ["POST", "PUT"], InvokeBinding);
 
-        app.MapGet("/v1.0/metadata", (Sidecar sidecar) => Results.Json(MetadataView.Build(sidecar), Json));
-        app.MapPut("/v1.0/metadata/{key}", async (Sidecar sidecar, string key, HttpRequest request) =>
+        app.MapGet("/v1.0/metadata", (SidecarMetadata sidecar) => Results.Json(MetadataView.Build(sidecar), Json));
+        app.MapPut("/v1.0/metadata/{key}", async (SidecarMetadata sidecar, string key, HttpRequest request) =>
         {
             using var reader = new StreamReader(request.Body);
-            sidecar.SetMetadata(key, await reader.ReadToEndAsync());
+            sidecar.SetExtended(key, await reader.ReadToEndAsync());
             return Results.NoContent();
         });
-        app.MapPost("/v1.0/shutdown", (Sidecar sidecar) =>
+        app.MapPost("/v1.0/shutdown", (SidecarMetadata sidecar) =>
         {
             sidecar.Shutdown();
             return Results.NoContent();
         });
 
-        app.Map("/v1.0/invoke/{appId}/method/{**method}", (HttpContext context, Sidecar sidecar, string appId) => Invocation.InvokeAsync(context, sidecar, appId));
-        app.Map(Invocation.PeerPrefix + "{**method}", Invocation.FromPeerAsync);
+        app.Map("/v1.0/invoke/{appId}/method/{**method}", (HttpContext context, InvocationTargets targets, string appId) => Invocation.InvokeAsync(context, targets, appId));
+        app.Map(PeerProtocol.InvokePrefix + "{**method}", Invocation.FromPeerAsync);
 
         app.MapActorHttpApi();
     }
 
-    private static async Task<IResult> GetState(Sidecar sidecar, string store, string key, HttpRequest request, CancellationToken ct)
+    private static async Task<IResult> GetState(StateApi state, string store, string key, HttpRequest request, CancellationToken ct)
     {
         StateRequests.CheckKey(key);
         StateRequests.CheckConsistency(request.Query["consistency"]);
-        var state = sidecar.StateStore(store);
-        var item = await Sidecar.StateCall("ERR_STATE_GET", () => state.GetAsync(key, ct));
+        var item = await state.GetAsync(store, key, ct);
         if (item is null)
         {
             return Results.NoContent();
@@ -71,7 +75,7 @@ public static class HttpApi
         return Results.Bytes(item.Value, "application/json");
     }
 
-    private static async Task<IResult> SaveState(Sidecar sidecar, string store, HttpRequest request, CancellationToken ct)
+    private static async Task<IResult> SaveState(StateApi state, string store, HttpRequest request, CancellationToken ct)
     {
         var body = await ReadJson(request, ct);
         if (body.ValueKind != JsonValueKind.Array)
@@ -79,27 +83,22 @@ public static class HttpApi
             throw DaprError.Malformed("the body must be a JSON array of state items");
         }
         var items = body.EnumerateArray().Select(i => StateRequests.ReadItem(i, StateOperationKind.Upsert)).ToList();
-        await sidecar.SaveStateAsync(store, items, ct);
+        await state.SaveAsync(store, items, ct);
         return Results.NoContent();
     }
 
-    private static async Task<IResult> DeleteState(Sidecar sidecar, string store, string key, HttpRequest request, CancellationToken ct)
+    private static async Task<IResult> DeleteState(StateApi state, string store, string key, HttpRequest request, CancellationToken ct)
     {
         StateRequests.CheckKey(key);
         StateRequests.CheckConsistency(request.Query["consistency"]);
         var etag = request.Headers.IfMatch.ToString();
         var op = new StateOperation(StateOperationKind.Delete, key, null, string.IsNullOrEmpty(etag) ? null : etag.Trim('"'),
             StateRequests.ParseConcurrency(request.Query["concurrency"]));
-        var state = sidecar.StateStore(store);
-        await Sidecar.StateCall("ERR_STATE_DELETE", async () =>
-        {
-            await state.ExecuteAsync([op], ct);
-            return true;
-        });
+        await state.DeleteAsync(store, [op], ct);
         return Results.NoContent();
     }
 
-    private static async Task<IResult> GetBulkState(Sidecar sidecar, string store, HttpRequest request, CancellationToken ct)
+    private static async Task<IResult> GetBulkState(StateApi state, string store, HttpRequest request, CancellationToken ct)
     {
         var body = await ReadJson(request, ct);
         if (body.ValueKind != JsonValueKind.Object || !body.TryGetField("keys", out var keysElement) || keysElement.ValueKind != JsonValueKind.Array)
@@ -108,12 +107,11 @@ public static class HttpApi
         }
         var keys = keysElement.EnumerateArray().Select(k => k.ValueKind == JsonValueKind.String ? k.GetString()! : throw DaprError.Malformed("keys must be strings")).ToList();
         keys.ForEach(StateRequests.CheckKey);
-        var state = sidecar.StateStore(store);
-        var items = await Sidecar.StateCall("ERR_STATE_BULK_GET", () => state.GetBulkAsync(keys, ct));
+        var items = await state.GetBulkAsync(store, keys, ct);
         return Results.Json(items.Select(i => new { key = i.Key, data = i.Item is null ? null : StateRequests.AsJsonOrString(i.Item.Value), etag = i.Item?.ETag }), Json);
     }
 
-    private static async Task<IResult> Transaction(Sidecar sidecar, string store, HttpRequest request, CancellationToken ct)
+    private static async Task<IResult> Transaction(StateApi state, string store, HttpRequest request, CancellationToken ct)
     {
         var body = await ReadJson(request, ct);
         if (body.ValueKind != JsonValueKind.Object || !body.TryGetField("operations", out var ops) || ops.ValueKind != JsonValueKind.Array)
@@ -135,15 +133,15 @@ public static class HttpApi
                 _ => throw new DaprError(System.Net.HttpStatusCode.BadRequest, Grpc.Core.StatusCode.Unimplemented, "ERR_NOT_SUPPORTED_STATE_OPERATION", $"operation type {kind} not supported"),
             });
         }
-        await sidecar.TransactionAsync(store, operations, ct);
+        await state.TransactionAsync(store, operations, ct);
         return Results.NoContent();
     }
 
-    private static async Task<IResult> Query(Sidecar sidecar, string store, HttpRequest request, CancellationToken ct)
+    private static async Task<IResult> Query(StateApi state, string store, HttpRequest request, CancellationToken ct)
     {
         using var reader = new StreamReader(request.Body);
         var text = await reader.ReadToEndAsync(ct);
-        var state = sidecar.StateStore(store);
+        var component = state.Store(store);
         StateQuery query;
         try
         {
@@ -153,7 +151,7 @@ public static class HttpApi
         {
             throw new DaprError(System.Net.HttpStatusCode.BadRequest, Grpc.Core.StatusCode.InvalidArgument, "ERR_MALFORMED_REQUEST", $"failed to parse query: {ex.Message}");
         }
-        var (results, token) = await Sidecar.StateCall("ERR_STATE_QUERY", () => state.QueryAsync(query, ct));
+        var (results, token) = await state.QueryAsync(component, query, ct);
         return Results.Json(new
         {
             results = results.Select(r => new { key = r.Key, data = StateRequests.AsJsonOrString(r.Item.Value), etag = r.Item.ETag }),
@@ -161,26 +159,26 @@ public static class HttpApi
         }, Json);
     }
 
-    private static async Task<IResult> Publish(Sidecar sidecar, string pubsub, string topic, HttpRequest request, CancellationToken ct)
+    private static async Task<IResult> Publish(PublishApi publish, string pubsub, string topic, HttpRequest request, CancellationToken ct)
     {
-        sidecar.PubSub(pubsub);
+        publish.Component(pubsub);
         var data = await ReadBytes(request, ct);
         var metadata = QueryMetadata(request);
-        var message = sidecar.BuildMessage(pubsub, topic, data, request.ContentType, metadata);
-        await sidecar.PublishAsync(pubsub, topic, message, ct);
+        var message = publish.BuildMessage(pubsub, topic, data, request.ContentType, metadata);
+        await publish.PublishAsync(pubsub, topic, message, ct);
         return Results.NoContent();
     }
 
-    private static async Task<IResult> BulkPublish(Sidecar sidecar, string pubsub, string topic, HttpRequest request, CancellationToken ct)
+    private static async Task<IResult> BulkPublish(PublishApi publish, string pubsub, string topic, HttpRequest request, CancellationToken ct)
     {
-        sidecar.PubSub(pubsub);
+        publish.Component(pubsub);
         var body = await ReadJson(request, ct);
         if (body.ValueKind != JsonValueKind.Array)
         {
             throw DaprError.Malformed("the body must be a JSON array of entries");
         }
         var requestMetadata = QueryMetadata(request);
-        var prepared = new List<(string EntryId, PubSub.BrokerMessage Message)>();
+        var prepared = new List<(string EntryId, BrokerMessage Message)>();
         foreach (var entry in body.EnumerateArray())
         {
             var entryId = entry.StringField("entryId") ?? throw DaprError.Malformed("every entry needs an entryId");
@@ -189,7 +187,7 @@ public static class HttpApi
             {
                 throw DaprError.Malformed($"entry {entryId} has no event");
             }
-            var data = evt.ValueKind == JsonValueKind.String && !PubSub.CloudEvents.IsJsonType(contentType)
+            var data = evt.ValueKind == JsonValueKind.String && !CloudEvents.IsJsonType(contentType)
                 ? Encoding.UTF8.GetBytes(evt.GetString()!)
                 : Encoding.UTF8.GetBytes(evt.GetRawText());
             var metadata = new Dictionary<string, string>(requestMetadata);
@@ -200,19 +198,19 @@ public static class HttpApi
                     metadata[p.Name] = p.Value.GetString() ?? "";
                 }
             }
-            prepared.Add((entryId, sidecar.BuildMessage(pubsub, topic, data, contentType, metadata)));
+            prepared.Add((entryId, publish.BuildMessage(pubsub, topic, data, contentType, metadata)));
         }
         if (prepared.Select(p => p.EntryId).Distinct().Count() != prepared.Count)
         {
             throw DaprError.Malformed("entryId values must be unique within a request");
         }
-        var failed = await Publishing.PublishAllAsync(sidecar, pubsub, topic, prepared, ct);
+        var failed = await publish.PublishAllAsync(pubsub, topic, prepared, ct);
         return failed.Count == 0
             ? Results.NoContent()
             : Results.Json(new { failedEntries = failed.Select(f => new { entryId = f.EntryId, error = f.Error }), errorCode = "ERR_PUBSUB_PUBLISH_MESSAGE" }, Json, statusCode: 500);
     }
 
-    private static async Task<IResult> InvokeBinding(Sidecar sidecar, string name, HttpRequest request, CancellationToken ct)
+    private static async Task<IResult> InvokeBinding(BindingsApi bindings, string name, HttpRequest request, CancellationToken ct)
     {
         var body = await ReadJson(request, ct);
         if (body.ValueKind != JsonValueKind.Object)
@@ -228,7 +226,7 @@ public static class HttpApi
         var metadata = body.TryGetField("metadata", out var m) && m.ValueKind == JsonValueKind.Object
             ? m.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : p.Value.GetRawText())
             : [];
-        var response = await sidecar.InvokeBindingAsync(name, operation, data, metadata, ct);
+        var response = await bindings.InvokeAsync(name, operation, data, metadata, ct);
         foreach (var (key, value) in response.Metadata)
         {
             request.HttpContext.Response.Headers["Metadata." + key] = value;

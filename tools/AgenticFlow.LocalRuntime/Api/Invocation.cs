@@ -1,4 +1,6 @@
-using AgenticFlow.LocalRuntime.Hosting;
+using AgenticFlow.LocalRuntime.Channels;
+using AgenticFlow.LocalRuntime.Errors;
+using AgenticFlow.LocalRuntime.Peers;
 using Microsoft.AspNetCore.Http;
 
 namespace AgenticFlow.LocalRuntime.Api;
@@ -11,44 +13,40 @@ namespace AgenticFlow.LocalRuntime.Api;
 /// </summary>
 public static class Invocation
 {
-    /// <summary>Paths other sidecars call with the peer key instead of the API token.</summary>
-    public const string PeerRoot = "/__agenticflow/";
-    public const string PeerPrefix = PeerRoot + "invoke/";
-
     internal static readonly HashSet<string> Dropped = new(StringComparer.OrdinalIgnoreCase)
     {
         "Host", "Connection", "Keep-Alive", "Transfer-Encoding", "Upgrade", "Proxy-Connection", "TE", "Trailer",
-        "Content-Length", AppChannel.TokenHeader, Sidecar.PeerKeyHeader, "traceparent", "tracestate",
-        CallerAppIdHeader, CalleeAppIdHeader, Sidecar.PeerRefusedHeader,
+        "Content-Length", AppChannel.TokenHeader, PeerProtocol.KeyHeader, "traceparent", "tracestate",
+        CallerAppIdHeader, CalleeAppIdHeader, PeerProtocol.RefusedHeader,
     };
 
     public const string CallerAppIdHeader = "dapr-caller-app-id";
     public const string CalleeAppIdHeader = "dapr-callee-app-id";
 
-    public static async Task InvokeAsync(HttpContext context, Sidecar sidecar, string appId)
+    public static async Task InvokeAsync(HttpContext context, InvocationTargets targets, string appId)
     {
         // v1.0/invoke/{appId}/method/...: the method starts after four segments.
         var pathAndQuery = MethodPath.FromRequestTarget(context, 4);
-        var (local, remote) = sidecar.Route(appId);
+        var (local, remote) = targets.Route(appId);
         if (local)
         {
-            await ToAppAsync(context, sidecar, pathAndQuery, sidecar.Options.AppId);
+            await ToAppAsync(context, targets, pathAndQuery, targets.AppId);
             return;
         }
-        await ToPeerAsync(context, sidecar, remote!, PeerPrefix.TrimEnd('/') + pathAndQuery,
+        await ToPeerAsync(context, targets, remote!, PeerProtocol.InvokePrefix.TrimEnd('/') + pathAndQuery,
             ex => new DaprError(System.Net.HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Unavailable, "ERR_DIRECT_INVOKE", $"failed to invoke, id: {appId}, err: {ex.Message}"),
-            callerAppId: sidecar.Options.AppId);
+            callerAppId: targets.AppId);
     }
 
     /// <summary>
     /// Sends the incoming request on to another sidecar at <paramref name="pathAndQuery"/>, with that sidecar's
     /// peer key, and its answer back unchanged. <paramref name="unreachable"/> says what failed when it cannot be reached.
     /// </summary>
-    internal static async Task ToPeerAsync(HttpContext context, Sidecar sidecar, SidecarAddress peer, string pathAndQuery,
+    internal static async Task ToPeerAsync(HttpContext context, InvocationTargets targets, SidecarAddress peer, string pathAndQuery,
         Func<HttpRequestException, DaprError> unreachable, string? callerAppId = null)
     {
         using var request = CopyRequest(context, MethodPath.Target($"http://127.0.0.1:{peer.HttpPort}", pathAndQuery));
-        request.Headers.TryAddWithoutValidation(Sidecar.PeerKeyHeader, peer.PeerKey);
+        request.Headers.TryAddWithoutValidation(PeerProtocol.KeyHeader, peer.PeerKey);
         if (callerAppId is not null)
         {
             request.Headers.TryAddWithoutValidation(CallerAppIdHeader, callerAppId);
@@ -56,7 +54,7 @@ public static class Invocation
         HttpResponseMessage response;
         try
         {
-            response = await sidecar.PeerClient().SendAsync(request, HttpCompletionOption.ResponseHeadersRead, context.RequestAborted);
+            response = await targets.PeerClient().SendAsync(request, HttpCompletionOption.ResponseHeadersRead, context.RequestAborted);
         }
         catch (HttpRequestException ex)
         {
@@ -64,11 +62,11 @@ public static class Invocation
         }
         using (response)
         {
-            if (response.Headers.Contains(Sidecar.PeerRefusedHeader))
+            if (response.Headers.Contains(PeerProtocol.RefusedHeader))
             {
                 // The peer was started again since it was looked up, with a new key: the caller should retry, and the
                 // next lookup reads the new entry.
-                sidecar.ForgetPeers();
+                targets.ForgetPeers();
                 throw unreachable(new HttpRequestException($"the sidecar {peer.Identity} was restarted; retry"));
             }
             await CopyResponse(response, context);
@@ -76,9 +74,9 @@ public static class Invocation
     }
 
     /// <summary>True when the call carries this sidecar's peer key; otherwise answers 403.</summary>
-    internal static bool FromPeer(HttpContext context, Sidecar sidecar)
+    internal static bool FromPeer(HttpContext context, SidecarIdentity self)
     {
-        if (sidecar.IsPeerKey(context.Request.Headers[Sidecar.PeerKeyHeader]))
+        if (self.IsPeerKey(context.Request.Headers[PeerProtocol.KeyHeader]))
         {
             return true;
         }
@@ -87,36 +85,36 @@ public static class Invocation
     }
 
     /// <summary>A call forwarded by another sidecar: accepted only with this sidecar's peer key.</summary>
-    public static async Task FromPeerAsync(HttpContext context, Sidecar sidecar)
+    public static async Task FromPeerAsync(HttpContext context, SidecarIdentity self, InvocationTargets targets)
     {
-        if (!FromPeer(context, sidecar))
+        if (!FromPeer(context, self))
         {
             return;
         }
         // __agenticflow/invoke/...: the method starts after two segments. The calling sidecar named its app.
         var pathAndQuery = MethodPath.FromRequestTarget(context, 2);
-        await ToAppAsync(context, sidecar, pathAndQuery, context.Request.Headers[CallerAppIdHeader].ToString() is { Length: > 0 } caller ? caller : sidecar.Options.AppId);
+        await ToAppAsync(context, targets, pathAndQuery, context.Request.Headers[CallerAppIdHeader].ToString() is { Length: > 0 } caller ? caller : targets.AppId);
     }
 
-    private static async Task ToAppAsync(HttpContext context, Sidecar sidecar, string pathAndQuery, string callerAppId)
+    private static async Task ToAppAsync(HttpContext context, InvocationTargets targets, string pathAndQuery, string callerAppId)
     {
-        if (sidecar.App is null)
+        if (targets.App is not { } app)
         {
             throw new DaprError(System.Net.HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Internal, "ERR_DIRECT_INVOKE",
-                $"failed to invoke, id: {sidecar.Options.AppId}, err: the app has no app port configured");
+                $"failed to invoke, id: {targets.AppId}, err: the app has no app port configured");
         }
-        using var request = CopyRequest(context, MethodPath.Target(sidecar.App.BaseAddress.GetLeftPart(UriPartial.Authority), pathAndQuery));
+        using var request = CopyRequest(context, MethodPath.Target(app.BaseAddress.GetLeftPart(UriPartial.Authority), pathAndQuery));
         request.Headers.TryAddWithoutValidation(CallerAppIdHeader, callerAppId);
-        request.Headers.TryAddWithoutValidation(CalleeAppIdHeader, sidecar.Options.AppId);
+        request.Headers.TryAddWithoutValidation(CalleeAppIdHeader, targets.AppId);
         HttpResponseMessage response;
         try
         {
-            response = await sidecar.App.SendAsync(request, context.RequestAborted, HttpCompletionOption.ResponseHeadersRead);
+            response = await app.SendAsync(request, context.RequestAborted, HttpCompletionOption.ResponseHeadersRead);
         }
         catch (HttpRequestException ex)
         {
             throw new DaprError(System.Net.HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Unavailable, "ERR_DIRECT_INVOKE",
-                $"failed to invoke, id: {sidecar.Options.AppId}, err: {ex.Message}");
+                $"failed to invoke, id: {targets.AppId}, err: {ex.Message}");
         }
         using (response)
         {

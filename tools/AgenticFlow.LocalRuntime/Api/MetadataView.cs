@@ -1,16 +1,16 @@
-using AgenticFlow.LocalRuntime.Hosting;
+using AgenticFlow.LocalRuntime.Universal;
 
 namespace AgenticFlow.LocalRuntime.Api;
 
 /// <summary>The sidecar's self-description, shaped like daprd's <c>GET /v1.0/metadata</c>.</summary>
 public static class MetadataView
 {
-    public static object Build(Sidecar sidecar) => new
+    public static object Build(SidecarMetadata sidecar) => new
     {
-        id = sidecar.Options.AppId,
-        runtimeVersion = Sidecar.RuntimeVersion,
+        id = sidecar.AppId,
+        runtimeVersion = SidecarMetadata.RuntimeVersion,
         enabledFeatures = Array.Empty<string>(),
-        components = sidecar.Components.Specs.Select(c => new { name = c.Name, type = c.Type, version = c.Version, capabilities = Capabilities(c.Type) }),
+        components = sidecar.Components.Select(c => new { name = c.Name, type = c.Type, version = c.Version, capabilities = SidecarMetadata.Capabilities(c.Type) }),
         extended = sidecar.Extended,
         actorRuntime = new
         {
@@ -32,16 +32,9 @@ public static class MetadataView
         }),
         appConnectionProperties = new
         {
-            port = sidecar.Options.AppPort,
+            port = sidecar.App.Port,
             protocol = "http",
-            channelAddress = sidecar.Options.AppChannelAddress,
+            channelAddress = sidecar.App.ChannelAddress,
         },
-    };
-
-    public static string[] Capabilities(string type) => type switch
-    {
-        "state.in-memory" or "state.sqlite" or "state.redis" or "state.postgresql" => ["ETAG", "TRANSACTIONAL", "TTL", "QUERY_API", "ACTOR"],
-        "pubsub.redis" or "pubsub.in-memory" => ["BULK_PUBLISH", "BULK_SUBSCRIBE"],
-        _ => [],
     };
 }

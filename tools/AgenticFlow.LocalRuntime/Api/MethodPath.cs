@@ -1,4 +1,5 @@
 using System.Text;
+using AgenticFlow.LocalRuntime.Errors;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 

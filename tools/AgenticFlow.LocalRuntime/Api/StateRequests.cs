@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using AgenticFlow.LocalRuntime.Errors;
 using AgenticFlow.LocalRuntime.Json;
 using AgenticFlow.LocalRuntime.State;
 

@@ -21,7 +21,7 @@ public sealed class CronSchedule
         text = text.Trim();
         if (text.StartsWith("@every ", StringComparison.Ordinal))
         {
-            var every = Components.DurationParser.Parse(text[7..]);
+            var every = Timing.DurationParser.Parse(text[7..]);
             return every > TimeSpan.Zero ? new CronSchedule(every) : throw new FormatException("@every needs a positive duration");
         }
         text = text switch

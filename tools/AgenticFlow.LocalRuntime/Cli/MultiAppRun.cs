@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using AgenticFlow.LocalRuntime.Components;
 using AgenticFlow.LocalRuntime.Hosting;
+using AgenticFlow.LocalRuntime.Peers;
 
 namespace AgenticFlow.LocalRuntime.Cli;
 

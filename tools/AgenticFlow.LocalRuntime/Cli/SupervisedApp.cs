@@ -2,7 +2,7 @@ using System.ComponentModel;
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
-using AgenticFlow.LocalRuntime.Components;
+using AgenticFlow.LocalRuntime.Timing;
 
 namespace AgenticFlow.LocalRuntime.Cli;
 

@@ -3,16 +3,11 @@ using AgenticFlow.LocalRuntime.Bindings;
 using AgenticFlow.LocalRuntime.PubSub;
 using AgenticFlow.LocalRuntime.Secrets;
 using AgenticFlow.LocalRuntime.State;
+using AgenticFlow.LocalRuntime.Timing;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
 namespace AgenticFlow.LocalRuntime.Components;
-
-public sealed record PubSubComponent(string Name, string Type, IPubSubBroker Broker, RetryPolicy InboundRetry);
-
-public sealed record BindingComponent(string Name, string Type, IOutputBinding? Output, CronSchedule? Schedule);
-
-public sealed record SecretStoreComponent(string Name, string Type, ISecretStore Store);
 
 /// <summary>
 /// Resources that sidecars of one process share: in-memory brokers by component name (so apps of one
@@ -58,6 +53,10 @@ public sealed class ComponentRegistry : IAsyncDisposable
     public Dictionary<string, SecretStoreComponent> SecretStores { get; } = new(StringComparer.Ordinal);
     public Dictionary<string, BindingComponent> Bindings { get; } = new(StringComparer.Ordinal);
     public IReadOnlyList<ComponentSpec> Specs { get; private set; } = [];
+
+    /// <summary>The state component marked <c>actorStateStore: "true"</c>, where actor state, reminders and workflows
+    /// live; null when none is.</summary>
+    public StateComponent? ActorStateStore => StateStores.Values.FirstOrDefault(s => s.IsActorStore);
 
     /// <summary>Checks every component's type before anything starts, naming the file of the first unsupported one.</summary>
     public static void Validate(ResourceSet resources)

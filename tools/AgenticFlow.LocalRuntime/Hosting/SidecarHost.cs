@@ -2,7 +2,10 @@ using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using AgenticFlow.LocalRuntime.Api;
+using AgenticFlow.LocalRuntime.Channels;
 using AgenticFlow.LocalRuntime.Components;
+using AgenticFlow.LocalRuntime.Errors;
+using AgenticFlow.LocalRuntime.Peers;
 using AgenticFlow.LocalRuntime.Workflows;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -76,12 +79,23 @@ public sealed class SidecarHost : IAsyncDisposable
         // The process owns SIGINT/SIGTERM (Program.cs); a host's console lifetime would swallow them.
         builder.Services.AddSingleton<Microsoft.Extensions.Hosting.IHostLifetime, ProcessOwnedLifetime>();
         builder.Services.AddDaprGrpcApi();
-        builder.Services.AddWorkflowBackend();
+        builder.Services.AddWorkflowApi();
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(names);
-        // The sidecar needs the built host's services, so DI hands out the instance set just after Build.
+        // The sidecar needs the built host's services, so DI hands out the instance set just after Build; the wire
+        // adapters get the building blocks it made, each on its own.
         Sidecar? created = null;
-        builder.Services.AddSingleton(_ => created ?? throw new InvalidOperationException("the sidecar is not created yet"));
+        Sidecar Created() => created ?? throw new InvalidOperationException("the sidecar is not created yet");
+        builder.Services.AddSingleton(_ => Created().Self);
+        builder.Services.AddSingleton(_ => Created().State);
+        builder.Services.AddSingleton(_ => Created().Publish);
+        builder.Services.AddSingleton(_ => Created().Secrets);
+        builder.Services.AddSingleton(_ => Created().Bindings);
+        builder.Services.AddSingleton(_ => Created().Targets);
+        builder.Services.AddSingleton(_ => Created().Metadata);
+        builder.Services.AddSingleton(_ => Created().ActorApi);
+        builder.Services.AddSingleton(services => new WorkflowBackend(options.AppId, Created().Leadership, Created().Components.ActorStateStore,
+            Created().Components.StateStores.Keys, services.GetRequiredService<ILoggerFactory>(), Created().Lifetime));
         builder.Services.AddSingleton<DaprGrpcService>();
 
         var app = builder.Build();
@@ -144,7 +158,7 @@ public sealed class SidecarHost : IAsyncDisposable
         app.UseMiddleware<ApiTokenAndErrors>(sidecar);
         app.UseRouting();
         app.MapDaprHttpApi();
-        app.MapWorkflowBackend();
+        app.MapWorkflowApi();
         app.MapGrpcService<DaprGrpcService>();
         app.MapGrpcService<Grpc.Reflection.ReflectionV1ServiceImpl>();
         app.MapGrpcService<Grpc.Reflection.ReflectionServiceImpl>();
@@ -201,12 +215,12 @@ public sealed class SidecarHost : IAsyncDisposable
         {
             var path = context.Request.Path.Value ?? "";
             var isGrpc = context.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) == true;
-            if (path.StartsWith(Invocation.PeerRoot, StringComparison.Ordinal))
+            if (path.StartsWith(PeerProtocol.Root, StringComparison.Ordinal))
             {
-                if (!sidecar.IsPeerKey(context.Request.Headers[Sidecar.PeerKeyHeader]))
+                if (!sidecar.Self.IsPeerKey(context.Request.Headers[PeerProtocol.KeyHeader]))
                 {
                     // Marked, so a calling sidecar holding a stale key (this one was restarted) can tell it from an app's 403.
-                    context.Response.Headers[Sidecar.PeerRefusedHeader] = "1";
+                    context.Response.Headers[PeerProtocol.RefusedHeader] = "1";
                     await Write(context, new DaprError(HttpStatusCode.Forbidden, Grpc.Core.StatusCode.PermissionDenied, "ERR_PERMISSION_DENIED", "peer endpoints take only a sidecar's peer key"));
                     return;
                 }
@@ -223,7 +237,7 @@ public sealed class SidecarHost : IAsyncDisposable
             }
             else if (!path.Equals("/v1.0/healthz", StringComparison.Ordinal) && !path.Equals("/v1.0/healthz/outbound", StringComparison.Ordinal)
                 && !sidecar.IsApiToken(context.Request.Headers[AppChannel.TokenHeader])
-                && !(isGrpc && path.StartsWith("/" + WorkflowGrpcMethods.ServiceName + "/", StringComparison.Ordinal) && sidecar.IsPeerKey(context.Request.Headers[Sidecar.PeerKeyHeader])))
+                && !(isGrpc && path.StartsWith("/" + WorkflowGrpcMethods.ServiceName + "/", StringComparison.Ordinal) && sidecar.Self.IsPeerKey(context.Request.Headers[PeerProtocol.KeyHeader])))
             {
                 if (isGrpc)
                 {

@@ -2,9 +2,9 @@ using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using System.Threading.Channels;
-using AgenticFlow.LocalRuntime.Components;
-using AgenticFlow.LocalRuntime.Hosting;
+using AgenticFlow.LocalRuntime.Channels;
 using AgenticFlow.LocalRuntime.Json;
+using AgenticFlow.LocalRuntime.Timing;
 using Microsoft.Extensions.Logging;
 
 namespace AgenticFlow.LocalRuntime.PubSub;
@@ -37,19 +37,9 @@ public sealed class Delivery(string appId, AppChannel app, ILogger logger)
                 logger.LogInformation("Message {Id} on {Topic} expired before delivery; dropped", message.Id, subscription.Topic);
                 return;
             }
-            var policy = pubsub.InboundRetry;
-            for (var attempt = 0; ; attempt++)
+            if (await pubsub.InboundRetry.RetryAsync(async _ => await deliverOnce(message, ct) != DeliveryOutcome.Retry, TimeProvider.System, ct))
             {
-                var outcome = await deliverOnce(message, ct);
-                if (outcome != DeliveryOutcome.Retry)
-                {
-                    return;
-                }
-                if (policy.MaxRetries >= 0 && attempt >= policy.MaxRetries)
-                {
-                    break;
-                }
-                await Task.Delay(policy.DelayFor(attempt), ct);
+                return;
             }
             if (subscription.DeadLetterTopic is { Length: > 0 } deadLetter)
             {

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using AgenticFlow.LocalRuntime.Components;
 using AgenticFlow.LocalRuntime.Json;
 
 namespace AgenticFlow.LocalRuntime.PubSub;

@@ -1,10 +1,7 @@
 using System.Net;
-using AgenticFlow.LocalRuntime.Api;
-using AgenticFlow.LocalRuntime.Hosting;
-using Grpc.AspNetCore.Server.Model;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Routing;
-using Microsoft.Extensions.DependencyInjection;
+using AgenticFlow.LocalRuntime.Errors;
+using AgenticFlow.LocalRuntime.Peers;
+using AgenticFlow.LocalRuntime.State;
 using Microsoft.Extensions.Logging;
 
 namespace AgenticFlow.LocalRuntime.Workflows;
@@ -17,17 +14,19 @@ namespace AgenticFlow.LocalRuntime.Workflows;
 /// An engine is stopped as soon as another replica leads (checked on each call and each second): a replica that
 /// leads again later makes a new one, which reads the store afresh.
 /// </summary>
-public sealed class WorkflowBackend(Sidecar sidecar, ILoggerFactory loggers) : IAsyncDisposable
+/// <param name="actorStore">The state component marked <c>actorStateStore</c>; null when none is (each call then says so).</param>
+/// <param name="stateStores">The names of the state components loaded, for that message.</param>
+/// <param name="lifetime">The sidecar's lifetime: the engine and the leadership watch end with it.</param>
+public sealed class WorkflowBackend(string appId, WorkflowLeadership leadership, StateComponent? actorStore, IReadOnlyCollection<string> stateStores,
+    ILoggerFactory loggers, CancellationToken lifetime) : IAsyncDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private WorkflowEngine? _engine;
-    private readonly CancellationTokenSource _stopWatching = CancellationTokenSource.CreateLinkedTokenSource(sidecar.Lifetime);
+    private readonly CancellationTokenSource _stopWatching = CancellationTokenSource.CreateLinkedTokenSource(lifetime);
     private Task? _watching;
 
-    public WorkflowForwarder Forwarder { get; } = new();
-
-    /// <summary>The sidecar to pass workflow calls to when replicas of this app run (see <see cref="Sidecar.WorkflowLeader"/>); null to serve here.</summary>
-    public SidecarAddress? Leader() => sidecar.WorkflowLeader();
+    /// <summary>The sidecar to pass workflow calls to when replicas of this app run (see <see cref="WorkflowLeadership"/>); null to serve here.</summary>
+    public SidecarAddress? Leader() => leadership.Leader();
 
     public async Task<WorkflowEngine> EngineAsync(CancellationToken ct)
     {
@@ -49,10 +48,8 @@ public sealed class WorkflowBackend(Sidecar sidecar, ILoggerFactory loggers) : I
             {
                 return made;
             }
-            var component = sidecar.Components.StateStores.Values.FirstOrDefault(s => s.IsActorStore)
-                ?? throw WorkflowErrors.ActorStoreMissing(sidecar.Components.StateStores.Keys);
-            var appId = sidecar.Options.AppId;
-            var engine = new WorkflowEngine(appId, new WorkflowStore(component.Store, appId), loggers.CreateLogger("workflows." + appId), sidecar.Lifetime);
+            var component = actorStore ?? throw WorkflowErrors.ActorStoreMissing(stateStores);
+            var engine = new WorkflowEngine(appId, new WorkflowStore(component.Store, appId), loggers.CreateLogger("workflows." + appId), lifetime);
             try
             {
                 await engine.StartAsync(ct);
@@ -122,26 +119,6 @@ public sealed class WorkflowBackend(Sidecar sidecar, ILoggerFactory loggers) : I
         {
             await _engine.DisposeAsync();
         }
-        Forwarder.Dispose();
         _gate.Dispose();
-    }
-}
-
-public static class WorkflowBackendExtensions
-{
-    public static IServiceCollection AddWorkflowBackend(this IServiceCollection services)
-    {
-        services.AddSingleton<WorkflowBackend>();
-        services.AddSingleton<WorkflowGrpcService>();
-        services.AddSingleton<IServiceMethodProvider<WorkflowGrpcService>, WorkflowGrpcMethods>();
-        return services;
-    }
-
-    /// <summary>The durabletask gRPC service and the <c>/v1.0/workflows</c> HTTP API.</summary>
-    public static IEndpointRouteBuilder MapWorkflowBackend(this IEndpointRouteBuilder app)
-    {
-        app.MapGrpcService<WorkflowGrpcService>();
-        app.MapWorkflowHttpApi();
-        return app;
     }
 }

@@ -1,3 +1,4 @@
+using AgenticFlow.LocalRuntime.Timing;
 using Dapr.DurableTask.Protobuf;
 using Microsoft.Extensions.Logging;
 using static AgenticFlow.LocalRuntime.Workflows.WorkflowHistory;
@@ -132,7 +133,7 @@ public sealed partial class WorkflowEngine
     {
         try
         {
-            await Task.Delay(RetryDelay(attempt), _stop);
+            await Task.Delay(RetryPolicy.UntilStored.DelayFor(attempt), _time, _stop);
             await using var held = await LockAsync(id, _stop, load: false);
             held.Slot.RetryingStep = false;
             if (held.Slot.Loaded)

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text.RegularExpressions;
-using AgenticFlow.LocalRuntime.Api;
+using AgenticFlow.LocalRuntime.Errors;
 using Grpc.Core;
 
 namespace AgenticFlow.LocalRuntime.Workflows;

@@ -1,4 +1,4 @@
-using AgenticFlow.LocalRuntime.Api;
+using AgenticFlow.LocalRuntime.Errors;
 using Dapr.DurableTask.Protobuf;
 using static AgenticFlow.LocalRuntime.Workflows.WorkflowHistory;
 
@@ -37,114 +37,30 @@ public sealed partial class WorkflowEngine
             plan.Appended[0] = started;
         }
         plan.ConsumedInbox = Math.Min(stepInboxCount, processed - 1);
-        var self = new WorkflowInstance { InstanceId = s.Metadata.InstanceId, ExecutionId = s.Metadata.ExecutionId };
         var ownRouter = new TaskRouter { SourceAppID = _appId };
-
         foreach (var action in response.Actions.OrderBy(a => a.Id))
         {
-            HistoryEvent Event(Action<HistoryEvent> fill) => New(e =>
-            {
-                e.EventId = action.Id;
-                e.Router = action.Router ?? ownRouter;
-                fill(e);
-            });
-            bool ElsewhereThan(TaskRouter? router) => !string.IsNullOrEmpty(router?.TargetAppID) && router.TargetAppID != _appId;
-
+            var router = action.Router ?? ownRouter;
             switch (action.WorkflowActionTypeCase)
             {
                 case WorkflowAction.WorkflowActionTypeOneofCase.ScheduleTask:
-                {
-                    var a = action.ScheduleTask;
-                    var scheduled = Event(e => e.TaskScheduled = new TaskScheduledEvent
-                    {
-                        Name = a.Name, Version = a.Version, Input = a.Input, TaskExecutionId = a.TaskExecutionId, HistoryPropagationScope = a.HistoryPropagationScope,
-                    });
-                    plan.Appended.Add(scheduled);
-                    if (ElsewhereThan(a.Router ?? action.Router))
-                    {
-                        plan.ImmediateInbox.Add(New(e => e.TaskFailed = new TaskFailedEvent
-                        {
-                            TaskScheduledId = action.Id, TaskExecutionId = a.TaskExecutionId,
-                            FailureDetails = NotRoutable("activity", a.Name, (a.Router ?? action.Router).TargetAppID),
-                        }));
-                    }
-                    else
-                    {
-                        plan.Activities.Add(scheduled);
-                    }
+                    PlanActivity(plan, action, router);
                     break;
-                }
                 case WorkflowAction.WorkflowActionTypeOneofCase.CreateTimer:
-                {
-                    var a = action.CreateTimer;
-                    var created = Event(e =>
-                    {
-                        e.TimerCreated = new TimerCreatedEvent { FireAt = a.FireAt, Name = a.Name };
-                        switch (a.OriginCase)
-                        {
-                            case CreateTimerAction.OriginOneofCase.CreateTimer: e.TimerCreated.CreateTimer = a.CreateTimer; break;
-                            case CreateTimerAction.OriginOneofCase.ExternalEvent: e.TimerCreated.ExternalEvent = a.ExternalEvent; break;
-                            case CreateTimerAction.OriginOneofCase.ActivityRetry: e.TimerCreated.ActivityRetry = a.ActivityRetry; break;
-                            case CreateTimerAction.OriginOneofCase.ChildWorkflowRetry: e.TimerCreated.ChildWorkflowRetry = a.ChildWorkflowRetry; break;
-                        }
-                    });
-                    plan.Appended.Add(created);
-                    plan.Timers.Add(created);
+                    PlanTimer(plan, action, router);
                     break;
-                }
                 case WorkflowAction.WorkflowActionTypeOneofCase.CreateChildWorkflow:
-                {
-                    var a = action.CreateChildWorkflow;
-                    var taskId = action.Id;
-                    plan.Appended.Add(Event(e => e.ChildWorkflowInstanceCreated = new ChildWorkflowInstanceCreatedEvent
-                    {
-                        InstanceId = a.InstanceId, Name = a.Name, Version = a.Version, Input = a.Input, HistoryPropagationScope = a.HistoryPropagationScope,
-                    }));
-                    var parent = new ParentInstanceInfo { TaskScheduledId = taskId, Name = s.Metadata.Name, WorkflowInstance = self, AppID = _appId };
-                    if (ElsewhereThan(a.Router ?? action.Router))
-                    {
-                        plan.ImmediateInbox.Add(ChildFailed(taskId, NotRoutable("child workflow", a.Name, (a.Router ?? action.Router).TargetAppID)));
-                        break;
-                    }
-                    plan.Effects.Add(async own =>
-                    {
-                        try
-                        {
-                            WorkflowErrors.CheckInstanceId(a.InstanceId);
-                            await CreateAsync(a.InstanceId, a.Name, a.Version, a.Input, null, parent, null, null, _stop);
-                        }
-                        catch (DaprError ex)
-                        {
-                            // Refused (invalid id, an instance of that id runs): a permanent failure the parent sees.
-                            // Anything else (the store) escapes, so the step is not committed and runs again.
-                            own.Add(ChildFailed(taskId, new TaskFailureDetails { ErrorType = "ChildWorkflowStartFailed", ErrorMessage = ex.Message, IsNonRetriable = true }));
-                        }
-                    });
+                    PlanChild(plan, action, router, s);
                     break;
-                }
                 case WorkflowAction.WorkflowActionTypeOneofCase.CreateDetachedWorkflow:
-                {
-                    var a = action.CreateDetachedWorkflow;
-                    plan.Appended.Add(Event(e => e.DetachedWorkflowInstanceCreated = new DetachedWorkflowInstanceCreatedEvent { InstanceId = a.InstanceId }));
-                    plan.Effects.Add(_ => TryEffectAsync(() => CreateAsync(WorkflowErrors.CheckInstanceId(a.InstanceId), a.Name, a.Version, a.Input,
-                        a.ScheduledStartTimestamp, null, a.ParentTraceContext, a.Tags, _stop), "start detached workflow " + a.InstanceId));
+                    PlanDetached(plan, action, router);
                     break;
-                }
                 case WorkflowAction.WorkflowActionTypeOneofCase.SendEvent:
-                {
-                    var a = action.SendEvent;
-                    var target = a.Instance?.InstanceId ?? "";
-                    plan.Appended.Add(Event(e => e.EventSent = new EventSentEvent { InstanceId = target, Name = a.Name, Input = a.Data }));
-                    var raised = New(e => e.EventRaised = new EventRaisedEvent { Name = a.Name, Input = a.Data });
-                    plan.Effects.Add(_ => TryEffectAsync(() => DeliverAsync(target, "ERR_RAISE_EVENT_WORKFLOW", raised, null, _stop), $"send event {a.Name} to {target}"));
+                    PlanSendEvent(plan, action, router);
                     break;
-                }
                 case WorkflowAction.WorkflowActionTypeOneofCase.TerminateWorkflow:
-                {
-                    var a = action.TerminateWorkflow;
-                    plan.Effects.Add(_ => TryEffectAsync(() => TerminateAsync(a.InstanceId, a.Reason, a.Recurse, _stop), "terminate workflow " + a.InstanceId));
+                    PlanTerminate(plan, action.TerminateWorkflow);
                     break;
-                }
                 case WorkflowAction.WorkflowActionTypeOneofCase.CompleteWorkflow:
                     plan.Completion = action.CompleteWorkflow;
                     if (action.CompleteWorkflow.WorkflowStatus == OrchestrationStatus.Stalled)
@@ -157,7 +73,121 @@ public sealed partial class WorkflowEngine
                     break;
             }
         }
+        PlanReportToParent(plan, s);
+        return plan;
+    }
 
+    /// <summary>The history event an action with an id becomes: its id as <c>EventId</c>, routed as the action says.</summary>
+    private static HistoryEvent Event(WorkflowAction action, TaskRouter router, Action<HistoryEvent> fill) => New(e =>
+    {
+        e.EventId = action.Id;
+        e.Router = router;
+        fill(e);
+    });
+
+    /// <summary>True when the router sends the work to another app, which the local runtime does not do.</summary>
+    private bool ElsewhereThan(TaskRouter? router) => !string.IsNullOrEmpty(router?.TargetAppID) && router.TargetAppID != _appId;
+
+    /// <summary>An activity: recorded as scheduled and handed to a worker once committed (or failed at once when routed to another app).</summary>
+    private void PlanActivity(StepPlan plan, WorkflowAction action, TaskRouter router)
+    {
+        var a = action.ScheduleTask;
+        var scheduled = Event(action, router, e => e.TaskScheduled = new TaskScheduledEvent
+        {
+            Name = a.Name, Version = a.Version, Input = a.Input, TaskExecutionId = a.TaskExecutionId, HistoryPropagationScope = a.HistoryPropagationScope,
+        });
+        plan.Appended.Add(scheduled);
+        if (ElsewhereThan(a.Router ?? action.Router))
+        {
+            plan.ImmediateInbox.Add(New(e => e.TaskFailed = new TaskFailedEvent
+            {
+                TaskScheduledId = action.Id, TaskExecutionId = a.TaskExecutionId,
+                FailureDetails = NotRoutable("activity", a.Name, (a.Router ?? action.Router).TargetAppID),
+            }));
+        }
+        else
+        {
+            plan.Activities.Add(scheduled);
+        }
+    }
+
+    /// <summary>A durable timer: recorded as created and armed once committed.</summary>
+    private static void PlanTimer(StepPlan plan, WorkflowAction action, TaskRouter router)
+    {
+        var a = action.CreateTimer;
+        var created = Event(action, router, e =>
+        {
+            e.TimerCreated = new TimerCreatedEvent { FireAt = a.FireAt, Name = a.Name };
+            switch (a.OriginCase)
+            {
+                case CreateTimerAction.OriginOneofCase.CreateTimer: e.TimerCreated.CreateTimer = a.CreateTimer; break;
+                case CreateTimerAction.OriginOneofCase.ExternalEvent: e.TimerCreated.ExternalEvent = a.ExternalEvent; break;
+                case CreateTimerAction.OriginOneofCase.ActivityRetry: e.TimerCreated.ActivityRetry = a.ActivityRetry; break;
+                case CreateTimerAction.OriginOneofCase.ChildWorkflowRetry: e.TimerCreated.ChildWorkflowRetry = a.ChildWorkflowRetry; break;
+            }
+        });
+        plan.Appended.Add(created);
+        plan.Timers.Add(created);
+    }
+
+    /// <summary>A child workflow: started before the step is committed (idempotent by parent and task id); a start
+    /// the runtime refuses comes back to the parent as the child's failure.</summary>
+    private void PlanChild(StepPlan plan, WorkflowAction action, TaskRouter router, StoredInstance s)
+    {
+        var a = action.CreateChildWorkflow;
+        var taskId = action.Id;
+        plan.Appended.Add(Event(action, router, e => e.ChildWorkflowInstanceCreated = new ChildWorkflowInstanceCreatedEvent
+        {
+            InstanceId = a.InstanceId, Name = a.Name, Version = a.Version, Input = a.Input, HistoryPropagationScope = a.HistoryPropagationScope,
+        }));
+        var self = new WorkflowInstance { InstanceId = s.Metadata.InstanceId, ExecutionId = s.Metadata.ExecutionId };
+        var parent = new ParentInstanceInfo { TaskScheduledId = taskId, Name = s.Metadata.Name, WorkflowInstance = self, AppID = _appId };
+        if (ElsewhereThan(a.Router ?? action.Router))
+        {
+            plan.ImmediateInbox.Add(ChildFailed(taskId, NotRoutable("child workflow", a.Name, (a.Router ?? action.Router).TargetAppID)));
+            return;
+        }
+        plan.Effects.Add(async own =>
+        {
+            try
+            {
+                WorkflowErrors.CheckInstanceId(a.InstanceId);
+                await CreateAsync(a.InstanceId, a.Name, a.Version, a.Input, null, parent, null, null, _stop);
+            }
+            catch (DaprError ex)
+            {
+                // Refused (invalid id, an instance of that id runs): a permanent failure the parent sees.
+                // Anything else (the store) escapes, so the step is not committed and runs again.
+                own.Add(ChildFailed(taskId, new TaskFailureDetails { ErrorType = "ChildWorkflowStartFailed", ErrorMessage = ex.Message, IsNonRetriable = true }));
+            }
+        });
+    }
+
+    /// <summary>A detached workflow: started before the step is committed, with no tie to this one.</summary>
+    private void PlanDetached(StepPlan plan, WorkflowAction action, TaskRouter router)
+    {
+        var a = action.CreateDetachedWorkflow;
+        plan.Appended.Add(Event(action, router, e => e.DetachedWorkflowInstanceCreated = new DetachedWorkflowInstanceCreatedEvent { InstanceId = a.InstanceId }));
+        plan.Effects.Add(_ => TryEffectAsync(() => CreateAsync(WorkflowErrors.CheckInstanceId(a.InstanceId), a.Name, a.Version, a.Input,
+            a.ScheduledStartTimestamp, null, a.ParentTraceContext, a.Tags, _stop), "start detached workflow " + a.InstanceId));
+    }
+
+    /// <summary>An event for another instance: delivered before the step is committed (at least once).</summary>
+    private void PlanSendEvent(StepPlan plan, WorkflowAction action, TaskRouter router)
+    {
+        var a = action.SendEvent;
+        var target = a.Instance?.InstanceId ?? "";
+        plan.Appended.Add(Event(action, router, e => e.EventSent = new EventSentEvent { InstanceId = target, Name = a.Name, Input = a.Data }));
+        var raised = New(e => e.EventRaised = new EventRaisedEvent { Name = a.Name, Input = a.Data });
+        plan.Effects.Add(_ => TryEffectAsync(() => DeliverAsync(target, "ERR_RAISE_EVENT_WORKFLOW", raised, null, _stop), $"send event {a.Name} to {target}"));
+    }
+
+    private void PlanTerminate(StepPlan plan, TerminateWorkflowAction a) =>
+        plan.Effects.Add(_ => TryEffectAsync(() => TerminateAsync(a.InstanceId, a.Reason, a.Recurse, _stop), "terminate workflow " + a.InstanceId));
+
+    /// <summary>A child that ends reports its result (or failure) to its parent before the step is committed.</summary>
+    private void PlanReportToParent(StepPlan plan, StoredInstance s)
+    {
         if (plan.Completion is { } done && IsTerminal(done.WorkflowStatus) && Parent(s) is { } parentInfo)
         {
             var report = done.WorkflowStatus == OrchestrationStatus.Completed
@@ -165,7 +195,6 @@ public sealed partial class WorkflowEngine
                 : ChildFailed(parentInfo.TaskScheduledId, done.FailureDetails ?? new TaskFailureDetails { ErrorType = "WorkflowFailed", ErrorMessage = $"child workflow ended {StatusName(done.WorkflowStatus)}" });
             plan.Effects.Add(_ => TryEffectAsync(() => DeliverChildResultAsync(parentInfo, report, _stop), "report to parent " + parentInfo.WorkflowInstance?.InstanceId));
         }
-        return plan;
     }
 
     private static TaskFailureDetails NotRoutable(string what, string name, string app) => new()

@@ -1,15 +1,14 @@
 using System.Collections.Concurrent;
-using AgenticFlow.LocalRuntime.Api;
-using AgenticFlow.LocalRuntime.Hosting;
+using AgenticFlow.LocalRuntime.Peers;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
 
-namespace AgenticFlow.LocalRuntime.Workflows;
+namespace AgenticFlow.LocalRuntime.Api;
 
 /// <summary>
 /// Passes workflow calls that reach a sidecar which does not run its app's workflows on to the one that does
-/// (<see cref="Sidecar.WorkflowLeader"/>), with that sidecar's peer key. Client calls and completions are unary;
+/// (<see cref="Workflows.WorkflowLeadership"/>), with that sidecar's peer key. Client calls and completions are unary;
 /// a worker's <c>GetWorkItems</c> stream is relayed item by item, so the workers of every replica share the work.
 /// </summary>
 public sealed class WorkflowForwarder : IDisposable
@@ -40,7 +39,7 @@ public sealed class WorkflowForwarder : IDisposable
         _channels.GetOrAdd($"{leader.Identity}@{leader.GrpcPort}", _ => GrpcChannel.ForAddress($"http://127.0.0.1:{leader.GrpcPort}")).CreateCallInvoker();
 
     private static CallOptions Options(SidecarAddress leader, ServerCallContext context) => new(
-        headers: new Metadata { { Sidecar.PeerKeyHeader, leader.PeerKey } },
+        headers: new Metadata { { PeerProtocol.KeyHeader, leader.PeerKey } },
         deadline: context.Deadline == DateTime.MaxValue ? null : context.Deadline,
         cancellationToken: context.CancellationToken);
 

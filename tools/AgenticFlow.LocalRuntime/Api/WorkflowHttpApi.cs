@@ -1,12 +1,14 @@
 using System.Net;
-using AgenticFlow.LocalRuntime.Api;
+using AgenticFlow.LocalRuntime.Errors;
+using AgenticFlow.LocalRuntime.Peers;
+using AgenticFlow.LocalRuntime.Workflows;
 using Dapr.DurableTask.Protobuf;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace AgenticFlow.LocalRuntime.Workflows;
+namespace AgenticFlow.LocalRuntime.Api;
 
 /// <summary>
 /// daprd's HTTP workflow API (<c>/v1.0/workflows/dapr/...</c>, also under <c>/v1.0-beta1</c>) over the same engine
@@ -19,7 +21,7 @@ public static class WorkflowHttpApi
     private static readonly string[] Versions = ["v1.0", "v1.0-beta1"];
 
     /// <summary>Where a replica sends a workflow call on to the sidecar that runs the workflows: the API path follows.</summary>
-    public const string PeerPrefix = Invocation.PeerRoot + "workflows/";
+    public const string PeerPrefix = PeerProtocol.Root + "workflows/";
 
     public static bool IsWorkflowPath(string path) => Versions.Any(v => path.StartsWith($"/{v}/workflows/", StringComparison.Ordinal));
 
@@ -55,8 +57,8 @@ public static class WorkflowHttpApi
         }
     }
 
-    private static Task ForwardAsync(HttpContext http, Hosting.SidecarAddress leader) =>
-        Invocation.ToPeerAsync(http, http.RequestServices.GetRequiredService<Hosting.Sidecar>(), leader, $"{PeerPrefix.TrimEnd('/')}{http.Request.Path}{http.Request.QueryString}",
+    private static Task ForwardAsync(HttpContext http, SidecarAddress leader) =>
+        Invocation.ToPeerAsync(http, http.RequestServices.GetRequiredService<InvocationTargets>(), leader, $"{PeerPrefix.TrimEnd('/')}{http.Request.Path}{http.Request.QueryString}",
             ex => new DaprError(HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Unavailable, "ERR_WORKFLOW_BACKEND",
                 $"the sidecar running this app's workflows ({leader.Identity}) is not reachable: {ex.Message}"));
 

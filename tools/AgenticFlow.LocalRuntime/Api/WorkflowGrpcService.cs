@@ -1,20 +1,26 @@
-using AgenticFlow.LocalRuntime.Api;
+using AgenticFlow.LocalRuntime.Workflows;
 using Dapr.DurableTask.Protobuf;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.AspNetCore.Server.Model;
 using Grpc.Core;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 
-namespace AgenticFlow.LocalRuntime.Workflows;
+namespace AgenticFlow.LocalRuntime.Api;
 
 /// <summary>
 /// The durabletask <c>TaskHubSidecarService</c> that Dapr.Workflow talks to: client calls (start, get, wait, raise,
 /// terminate, suspend, resume, purge, list, history) and worker calls (the <c>GetWorkItems</c> stream and the two
 /// completions). <c>RerunWorkflowFromEvent</c> is not bound, so it answers Unimplemented.
 /// </summary>
-public sealed class WorkflowGrpcService(WorkflowBackend backend)
+public sealed class WorkflowGrpcService(WorkflowBackend backend, WorkflowForwarder forwarder)
 {
     public WorkflowBackend Backend => backend;
+
+    /// <summary>Passes a call on to the replica that runs this app's workflows.</summary>
+    public WorkflowForwarder Forwarder => forwarder;
 
     public Task<Empty> Hello(Empty request, ServerCallContext context) => Task.FromResult(new Empty());
 
@@ -151,7 +157,7 @@ public sealed class WorkflowGrpcMethods : IServiceMethodProvider<WorkflowGrpcSer
         Unary<WorkflowResponse, CompleteTaskResponse>(context, "CompleteWorkflowTask", (s, r, c) => s.CompleteOrchestratorTask(r, c));
 
         GrpcBinding.ServerStreaming<WorkflowGrpcService, GetWorkItemsRequest, WorkItem>(context, ServiceName, "GetWorkItems", (s, r, w, c) =>
-            s.Backend.Leader() is { } leader ? s.Backend.Forwarder.ServerStreamingAsync(leader, "GetWorkItems", r, w, c) : s.GetWorkItems(r, w, c),
+            s.Backend.Leader() is { } leader ? s.Forwarder.ServerStreamingAsync(leader, "GetWorkItems", r, w, c) : s.GetWorkItems(r, w, c),
             WorkflowErrors.Backend);
     }
 
@@ -160,6 +166,26 @@ public sealed class WorkflowGrpcMethods : IServiceMethodProvider<WorkflowGrpcSer
         where TRequest : class, IMessage<TRequest>, new()
         where TResponse : class, IMessage<TResponse>, new() =>
         GrpcBinding.Unary<WorkflowGrpcService, TRequest, TResponse>(context, ServiceName, name, (s, r, c) =>
-            s.Backend.Leader() is { } leader ? s.Backend.Forwarder.UnaryAsync<TRequest, TResponse>(leader, name, r, c) : handler(s, r, c),
+            s.Backend.Leader() is { } leader ? s.Forwarder.UnaryAsync<TRequest, TResponse>(leader, name, r, c) : handler(s, r, c),
             WorkflowErrors.Backend);
+}
+
+public static class WorkflowApiExtensions
+{
+    /// <summary>The durabletask gRPC service, bound by hand, and the forwarder to the replica that runs the workflows.</summary>
+    public static IServiceCollection AddWorkflowApi(this IServiceCollection services)
+    {
+        services.AddSingleton<WorkflowForwarder>();
+        services.AddSingleton<WorkflowGrpcService>();
+        services.AddSingleton<IServiceMethodProvider<WorkflowGrpcService>, WorkflowGrpcMethods>();
+        return services;
+    }
+
+    /// <summary>The durabletask gRPC service and the <c>/v1.0/workflows</c> HTTP API.</summary>
+    public static IEndpointRouteBuilder MapWorkflowApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGrpcService<WorkflowGrpcService>();
+        app.MapWorkflowHttpApi();
+        return app;
+    }
 }

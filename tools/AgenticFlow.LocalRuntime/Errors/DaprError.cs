@@ -1,7 +1,7 @@
 using System.Net;
 using Grpc.Core;
 
-namespace AgenticFlow.LocalRuntime.Api;
+namespace AgenticFlow.LocalRuntime.Errors;
 
 /// <summary>
 /// An error surfaced to a Dapr client. Carries both shapes daprd uses: an HTTP status with an

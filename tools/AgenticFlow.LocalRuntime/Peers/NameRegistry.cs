@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json;
 
-namespace AgenticFlow.LocalRuntime.Hosting;
+namespace AgenticFlow.LocalRuntime.Peers;
 
 /// <summary>Where a sidecar listens, the key another sidecar presents to forward calls to it, and the actor
 /// types its app hosts (placement reads these).</summary>

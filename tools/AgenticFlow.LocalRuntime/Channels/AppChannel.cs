@@ -1,6 +1,6 @@
 using System.Net.Http.Headers;
 
-namespace AgenticFlow.LocalRuntime.Hosting;
+namespace AgenticFlow.LocalRuntime.Channels;
 
 /// <summary>HTTP calls from the sidecar to its app, carrying <c>dapr-api-token</c> when APP_API_TOKEN is set.</summary>
 public sealed class AppChannel(HttpClient client, string? appApiToken) : IDisposable

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace AgenticFlow.LocalRuntime.Hosting;
+namespace AgenticFlow.LocalRuntime.Peers;
 
 /// <summary>
 /// A folder that holds secrets (the name registry holds every sidecar's peer key): created with mode 0700, and

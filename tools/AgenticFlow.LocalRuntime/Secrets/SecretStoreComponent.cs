@@ -1,0 +1,3 @@
+namespace AgenticFlow.LocalRuntime.Secrets;
+
+public sealed record SecretStoreComponent(string Name, string Type, ISecretStore Store);
