@@ -158,3 +158,31 @@ public sealed class OptionsAndFilesTests
         return dir?.FullName ?? throw new InvalidOperationException("AgenticFlow.sln not found above the test folder");
     }
 }
+
+public sealed class ColocatedSidecarsTests
+{
+    [Fact]
+    public void ASidecarOfThisProcess_IsFoundOnlyUnderTheIdentityAndKeyTheRegistryNames()
+    {
+        var folder = Directory.CreateTempSubdirectory("colocated-").FullName;
+        try
+        {
+            var self = new AgenticFlow.LocalRuntime.Peers.SidecarIdentity("orders", "1-3500", AgenticFlow.LocalRuntime.Peers.NameRegistry.NewPeerKey(), 1);
+            var targets = new AgenticFlow.LocalRuntime.Peers.InvocationTargets(self, new AgenticFlow.LocalRuntime.Peers.NameRegistry(folder), null, () => new HttpClient());
+            var address = new AgenticFlow.LocalRuntime.Peers.SidecarAddress("orders", "1-3500", 3500, 31100, Environment.ProcessId, self.PeerKey);
+            AgenticFlow.LocalRuntime.Peers.ColocatedSidecars.Add(self, targets);
+
+            Assert.Same(targets, AgenticFlow.LocalRuntime.Peers.ColocatedSidecars.Find(address));
+            // A registry entry with another key is another incarnation of that sidecar (started again): called over HTTP.
+            Assert.Null(AgenticFlow.LocalRuntime.Peers.ColocatedSidecars.Find(address with { PeerKey = AgenticFlow.LocalRuntime.Peers.NameRegistry.NewPeerKey() }));
+            Assert.Null(AgenticFlow.LocalRuntime.Peers.ColocatedSidecars.Find(address with { InstanceId = "2-3500" }));
+
+            AgenticFlow.LocalRuntime.Peers.ColocatedSidecars.Remove(self);
+            Assert.Null(AgenticFlow.LocalRuntime.Peers.ColocatedSidecars.Find(address));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+}

@@ -176,9 +176,11 @@ public sealed partial class DaprGrpcService(StateApi state, PublishApi publish, 
             verb = "POST";
         }
         var (local, remote) = targets.Route(request.Id);
+        // The app is called from here when it is this sidecar's, or its sidecar runs in this process.
+        var appTargets = local ? targets : ColocatedSidecars.Find(remote!);
         var pathAndQuery = MethodPath.FromPlain(message.Method, message.HttpExtension?.Querystring);
-        using var outgoing = new HttpRequestMessage(new HttpMethod(verb), local
-            ? MethodPath.Target((targets.App?.BaseAddress ?? throw DaprError.Malformed("this app has no app port")).GetLeftPart(UriPartial.Authority), pathAndQuery)
+        using var outgoing = new HttpRequestMessage(new HttpMethod(verb), appTargets is not null
+            ? MethodPath.Target((appTargets.App?.BaseAddress ?? throw DaprError.Malformed("this app has no app port")).GetLeftPart(UriPartial.Authority), pathAndQuery)
             : MethodPath.Target($"http://127.0.0.1:{remote!.HttpPort}", PeerProtocol.InvokePrefix.TrimEnd('/') + pathAndQuery));
         var body = message.Data?.Value?.ToByteArray() ?? [];
         if (body.Length > 0 || verb is "POST" or "PUT" or "PATCH")
@@ -190,16 +192,16 @@ public sealed partial class DaprGrpcService(StateApi state, PublishApi publish, 
             outgoing.Headers.TryAddWithoutValidation(header.Key, header.Value);
         }
         outgoing.Headers.TryAddWithoutValidation(Invocation.CallerAppIdHeader, targets.AppId);
-        if (local)
+        if (appTargets is not null)
         {
-            outgoing.Headers.TryAddWithoutValidation(Invocation.CalleeAppIdHeader, targets.AppId);
+            outgoing.Headers.TryAddWithoutValidation(Invocation.CalleeAppIdHeader, appTargets.AppId);
         }
         HttpResponseMessage response;
         try
         {
-            if (local)
+            if (appTargets is not null)
             {
-                response = await targets.App!.SendAsync(outgoing, context.CancellationToken);
+                response = await appTargets.App!.SendAsync(outgoing, context.CancellationToken);
             }
             else
             {

@@ -7,7 +7,8 @@ namespace AgenticFlow.LocalRuntime.Api;
 
 /// <summary>
 /// Service invocation: <c>/v1.0/invoke/{appId}/method/{path}</c> with any verb. A call for this sidecar's
-/// own app goes straight to it; a call for another app goes to that app's sidecar, which calls its app. Verb,
+/// own app goes straight to it; a call for another app goes to that app's sidecar, which calls its app (in memory
+/// when that sidecar runs in this process, see <see cref="ColocatedSidecars"/>). Verb,
 /// path, query, headers and body travel unchanged, apart from hop-by-hop headers, the API tokens and the caller
 /// and callee app ids, which only sidecars set. The method path is opaque (see <see cref="MethodPath"/>).
 /// </summary>
@@ -31,6 +32,12 @@ public static class Invocation
         if (local)
         {
             await ToAppAsync(context, targets, pathAndQuery, targets.AppId);
+            return;
+        }
+        if (ColocatedSidecars.Find(remote!) is { } colocated)
+        {
+            // The callee's sidecar runs in this process: its app is called from here, as that sidecar would call it.
+            await ToAppAsync(context, colocated, pathAndQuery, targets.AppId);
             return;
         }
         await ToPeerAsync(context, targets, remote!, PeerProtocol.InvokePrefix.TrimEnd('/') + pathAndQuery,

@@ -104,6 +104,7 @@ public sealed class Sidecar : IAsyncDisposable
         var address = new SidecarAddress(Options.AppId, InstanceId, httpPort, grpcPort, Environment.ProcessId, PeerKey, StartedAt: Self.StartedAt, ProcessStartedAt: NameRegistry.ThisProcessStartedAt);
         _address = address;
         _registration = _names.Register(address);
+        ColocatedSidecars.Add(Self, Targets);
         if (App is null)
         {
             _ready.TrySetResult();
@@ -207,6 +208,7 @@ public sealed class Sidecar : IAsyncDisposable
         {
             return;
         }
+        ColocatedSidecars.Remove(Self);
         await Metadata.ShutdownAsync();
         if (_address is not null && Actors.Config.Types.Count > 0)
         {
