@@ -4,6 +4,7 @@ using System.Numerics.Tensors;
 using System.Text.Json;
 using AgenticFlow.LocalRuntime.Components;
 using AgenticFlow.LocalRuntime.Hosting;
+using AgenticFlow.LocalRuntime.Peers;
 using AgenticFlow.Memory;
 using AgenticFlow.Memory.Domain;
 using AgenticFlow.Memory.Search;
