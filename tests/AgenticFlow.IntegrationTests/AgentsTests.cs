@@ -302,6 +302,76 @@ public sealed class AgentsTests(AgentsPlatform fixture) : IClassFixture<AgentsPl
     }
 
     [Fact]
+    public async Task Votes_AnLlmAgentVotesThroughItsModel_AnExternalAgentGetsTheRequestInItsQueue()
+    {
+        var llm = NewId("voter");
+        Assert.Equal(HttpStatusCode.Created, (await SendAsync(HttpMethod.Post, "/api/v1/agents", Admin, Llm(llm, "voting"))).StatusCode);
+        var external = NewId("voter");
+        Assert.Equal(HttpStatusCode.Created, (await SendAsync(HttpMethod.Post, "/api/v1/agents", Admin, External(external, "voting"))).StatusCode);
+        var before = fixture.Llm.Reply;
+        try
+        {
+            fixture.Llm.Reply = "{\"choice\": \"ship\", \"reason\": \"the tests pass\"}";
+            var round = NewId("round");
+            var vote = new { roundId = round, teamId = "team-v", proposal = "Ship release 2?", options = new[] { "ship", "wait" }, deadline = DateTimeOffset.UtcNow.AddMinutes(5) };
+            Assert.Equal(HttpStatusCode.Accepted, (await fixture.InternalAsync($"/internal/agents/{llm}/votes", vote)).StatusCode);
+            Assert.Equal(HttpStatusCode.Accepted, (await fixture.InternalAsync($"/internal/agents/{external}/votes", vote)).StatusCode);
+
+            await Eventually.True(() => fixture.Coordination.Calls.Any(c => c.Path == $"/internal/consensus/{round}/votes"), "the llm agent's vote reached coordination", seconds: 90);
+            var cast = fixture.Coordination.Calls.Single(c => c.Path == $"/internal/consensus/{round}/votes").Body;
+            Assert.Equal(llm, cast.GetProperty("agentId").GetString());
+            Assert.Equal("ship", cast.GetProperty("choice").GetString());
+            Assert.Equal("the tests pass", cast.GetProperty("reason").GetString());
+
+            var queue = await JsonOf(await SendAsync(HttpMethod.Get, $"/api/v1/messages/queue/{external}?max=10", Admin));
+            var request = Assert.Single(queue.GetProperty("messages").EnumerateArray()).GetProperty("body");
+            Assert.Equal("vote.requested", request.GetProperty("type").GetString());
+            Assert.Equal(round, request.GetProperty("roundId").GetString());
+            Assert.Equal(["ship", "wait"], request.GetProperty("options").EnumerateArray().Select(o => o.GetString()!).ToArray());
+
+            // An answer that names no option is an abstention, with the model's words as the reason.
+            fixture.Llm.Reply = "I would rather not say.";
+            var second = NewId("round");
+            Assert.Equal(HttpStatusCode.Accepted, (await fixture.InternalAsync($"/internal/agents/{llm}/votes", vote with { roundId = second })).StatusCode);
+            await Eventually.True(() => fixture.Coordination.Calls.Any(c => c.Path == $"/internal/consensus/{second}/votes"), "the abstention reached coordination", seconds: 90);
+            var abstained = fixture.Coordination.Calls.Single(c => c.Path == $"/internal/consensus/{second}/votes").Body;
+            Assert.Equal(JsonValueKind.Null, abstained.GetProperty("choice").ValueKind);
+            Assert.True(abstained.GetProperty("abstain").GetBoolean());
+            Assert.Contains("I would rather not say.", abstained.GetProperty("reason").GetString());
+        }
+        finally
+        {
+            fixture.Llm.Reply = before;
+        }
+    }
+
+    [Fact]
+    public async Task LlmTask_InterruptedByAServiceCrash_IsResumedByItsReminder_AndCompletedOnce()
+    {
+        var id = NewId("crash");
+        Assert.Equal(HttpStatusCode.Created, (await SendAsync(HttpMethod.Post, "/api/v1/agents", Admin, Llm(id, "crash-work"))).StatusCode);
+        var taskId = NewId("task");
+        // The first model call hangs; the agents service is killed while it waits.
+        fixture.Llm.Script.Enqueue("slow:20000");
+        Assert.Equal(HttpStatusCode.Accepted, (await fixture.InternalAsync($"/internal/agents/{id}/tasks", new { taskId, description = "Survive a crash" })).StatusCode);
+        await Eventually.True(() => fixture.Llm.Requests.Any(r => r.Body.Contains(taskId, StringComparison.Ordinal)), "the first model call started", seconds: 60);
+        await Gw.KillServiceAsync("agents");
+        await Gw.RestartServiceAsync("agents");
+
+        JsonElement work = default;
+        await Eventually.True(async () =>
+        {
+            var response = await SendAsync(HttpMethod.Get, $"/api/v1/agents/{id}/tasks/{taskId}", Viewer);
+            work = response.StatusCode == HttpStatusCode.OK ? await JsonOf(response) : default;
+            return work.ValueKind == JsonValueKind.Object && work.GetProperty("report").GetString() == "done";
+        }, "the interrupted task completed after the restart", seconds: 120);
+        Assert.Equal("completed", work.GetProperty("status").GetString());
+        Assert.Equal(fixture.Llm.Reply, work.GetProperty("output").GetProperty("text").GetString());
+        Assert.Single(fixture.Coordination.Calls, c => c.Path == $"/internal/tasks/{taskId}/result");
+        Assert.True(fixture.Llm.Requests.Count(r => r.Body.Contains(taskId, StringComparison.Ordinal)) >= 2, "the run was started again after the crash");
+    }
+
+    [Fact]
     public async Task Delete_DrainsThroughCoordination_AndKeepsTheAgentWhenCoordinationFails()
     {
         var id = NewId("drain");
