@@ -26,6 +26,11 @@ if (args.FirstOrDefault() == "actors")
     await WorkflowsBenchmark.RunAsync();
     return;
 }
+if (args.FirstOrDefault() == "agents")
+{
+    await AgentsBenchmark.RunAsync();
+    return;
+}
 if (args.FirstOrDefault() == "providers")
 {
     await ProvidersBenchmark.RunAsync();
