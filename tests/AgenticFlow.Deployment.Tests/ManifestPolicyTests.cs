@@ -159,12 +159,30 @@ public sealed class ManifestPolicyTests
         }
     }
 
+    /// <summary>Calls the services make to each other by Dapr invocation (besides the gateway's routes): caller, target,
+    /// verb, path (ids as x). A service that starts calling another adds its call here and to the target's policy.</summary>
+    public static readonly IReadOnlyList<(string Caller, string Target, string Verb, string Path)> ServiceCalls =
+    [
+        // agents: external agents' work into their queues, llm agents' completions, results/votes/drains to coordination.
+        ("agents", "messaging", "POST", "/api/v1/messages"),
+        ("agents", "providers", "POST", "/api/v1/providers/complete"),
+        ("agents", "coordination", "POST", "/internal/tasks/x/result"),
+        ("agents", "coordination", "POST", "/internal/consensus/x/votes"),
+        ("agents", "coordination", "POST", "/internal/agents/x/drain"),
+        // coordination (agents-coordination contract): work for agents, and agent reads.
+        ("coordination", "agents", "POST", "/internal/agents/x/tasks"),
+        ("coordination", "agents", "POST", "/internal/agents/x/votes"),
+        ("coordination", "agents", "GET", "/api/v1/agents"),
+        ("coordination", "agents", "GET", "/api/v1/agents/x"),
+    ];
+
     [Theory]
     [MemberData(nameof(Overlays))]
-    public void AccessControl_AllowsExactlyTheCallsTheGatewayMakes(string overlay)
+    public void AccessControl_AllowsExactlyTheCallsTheGatewayAndTheServicesMake(string overlay)
     {
         var configurations = Render(overlay).Custom("Configuration").ToDictionary(c => Scalar(Child(c, "metadata"), "name")!);
-        var calls = RouteTable.Routes.SelectMany(r => r.Methods.Select(m => (Target: r.AppId, Verb: m, Path: Regex.Replace(r.Path, @"\{\*\*[^}]+\}|\{[^}]+\}", "x")))).ToList();
+        var calls = RouteTable.Routes.SelectMany(r => r.Methods.Select(m => (Caller: "gateway", Target: r.AppId, Verb: m, Path: Regex.Replace(r.Path, @"\{\*\*[^}]+\}|\{[^}]+\}", "x"))))
+            .Concat(ServiceCalls).ToList();
         foreach (var (appId, configuration) in configurations)
         {
             var control = Child(Child(configuration, "spec"), "accessControl");
@@ -172,19 +190,28 @@ public sealed class ManifestPolicyTests
             Assert.Equal("deny", Scalar(control, "defaultAction"));
             var policies = Items(Child(control, "policies")).ToList();
             var expected = calls.Where(c => c.Target == appId).ToList();
-            // Only the gateway calls services; a policy for any other caller would be a call the code does not make.
-            Assert.All(policies, p => Assert.Equal("gateway", Scalar(p, "appId")));
-            var operations = policies.SelectMany(p => Items(Child(p, "operations"))).Select(o => (
-                Name: Scalar(o, "name")!, Verbs: Items(Child(o, "httpVerb")).Select(v => ((YamlScalarNode)v).Value!).ToList(), Allow: Scalar(o, "action") == "allow")).ToList();
-            foreach (var call in expected)
+            // A policy for a caller that makes no call to this app would allow a call the code does not make.
+            foreach (var caller in expected.Select(c => c.Caller).Distinct())
             {
-                Assert.True(operations.Any(o => o.Allow && o.Verbs.Contains(call.Verb) && Matches(o.Name, call.Path)), $"{overlay}: {appId} does not allow the gateway's {call.Verb} {call.Path}");
+                Assert.True(policies.Any(p => Scalar(p, "appId") == caller), $"{overlay}: {appId} has no policy for its caller {caller}");
             }
-            foreach (var operation in operations.Where(o => o.Allow))
+            foreach (var policy in policies)
             {
-                foreach (var verb in operation.Verbs)
+                var caller = Scalar(policy, "appId")!;
+                var mine = expected.Where(c => c.Caller == caller).ToList();
+                Assert.True(mine.Count > 0, $"{overlay}: {appId} has a policy for {caller}, which makes no call to it");
+                var operations = Items(Child(policy, "operations")).Select(o => (
+                    Name: Scalar(o, "name")!, Verbs: Items(Child(o, "httpVerb")).Select(v => ((YamlScalarNode)v).Value!).ToList(), Allow: Scalar(o, "action") == "allow")).ToList();
+                foreach (var call in mine)
                 {
-                    Assert.True(expected.Any(c => c.Verb == verb && Matches(operation.Name, c.Path)), $"{overlay}: {appId} allows {verb} {operation.Name}, which no route of the gateway calls");
+                    Assert.True(operations.Any(o => o.Allow && o.Verbs.Contains(call.Verb) && Matches(o.Name, call.Path)), $"{overlay}: {appId} does not allow {caller}'s {call.Verb} {call.Path}");
+                }
+                foreach (var operation in operations.Where(o => o.Allow))
+                {
+                    foreach (var verb in operation.Verbs)
+                    {
+                        Assert.True(mine.Any(c => c.Verb == verb && Matches(operation.Name, c.Path)), $"{overlay}: {appId} allows {caller} {verb} {operation.Name}, which {caller} never calls");
+                    }
                 }
             }
             if (expected.Count == 0)

@@ -42,7 +42,7 @@ public sealed class PlatformHarness : IAsyncDisposable
     /// <paramref name="processSidecars"/> run as their own processes.</summary>
     public static async Task<PlatformHarness> StartAsync(Dictionary<string, Dictionary<string, string>>? env = null, ComponentsFolder? folder = null, IReadOnlySet<string>? processSidecars = null)
     {
-        var harness = new PlatformHarness { _folder = folder ?? new ComponentsFolder().State("sqlite").PubSub("in-memory"), _ownsFolder = folder is null, _processSidecars = processSidecars ?? new HashSet<string>() };
+        var harness = new PlatformHarness { _folder = folder ?? new ComponentsFolder().State("sqlite", extraMetadata: ComponentsFolder.ActorStateStore).PubSub("in-memory"), _ownsFolder = folder is null, _processSidecars = processSidecars ?? new HashSet<string>() };
         harness._folder.SecretStore(File.ReadAllText(Path.Combine(Repository, "components/local/secrets.json")));
         // A name registry of its own, so this platform's apps find only each other.
         harness._names = Path.Combine(harness._folder.Path, "names");
@@ -61,6 +61,28 @@ public sealed class PlatformHarness : IAsyncDisposable
         }
         harness.Port = harness.Services["gateway"].Port;
         harness.Client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{harness.Port}") };
+        // The gateway's sidecar is started last and not awaited (it calls no app): wait until the gateway reports it
+        // ready, so its first credential load is not still failing when a test's first request arrives on a busy machine.
+        // /readyz takes no rate-limit token.
+        try
+        {
+            await Eventually.True(async () =>
+            {
+                try
+                {
+                    return (await harness.Client.GetAsync("/readyz")).IsSuccessStatusCode;
+                }
+                catch (HttpRequestException)
+                {
+                    return false;
+                }
+            }, "the gateway and its sidecar to be ready", 60);
+        }
+        catch
+        {
+            await harness.DisposeAsync();
+            throw;
+        }
         return harness;
     }
 

@@ -32,6 +32,11 @@ if (args.FirstOrDefault() == "memory")
     await MemoryBenchmark.RunAsync();
     return;
 }
+if (args.FirstOrDefault() == "agents")
+{
+    await AgentsBenchmark.RunAsync();
+    return;
+}
 if (args.FirstOrDefault() == "providers")
 {
     await ProvidersBenchmark.RunAsync();

@@ -16,6 +16,7 @@ public static class RouteTable
     public const string Admins = "admins";
     public const string AgentOwner = "agent-owner";
     public const string AgentReader = "agent-reader";
+    public const string Registrars = "registrars";
 
     public static readonly IReadOnlyList<(string Id, string AppId, string Path, string[] Methods, string Policy)> Routes =
     [
@@ -40,6 +41,13 @@ public static class RouteTable
         ("memory-agent", "memory", "/api/v1/memory/{agentId}", ["POST", "DELETE"], AgentOwner),
         ("memory-agent-delete", "memory", "/api/v1/memory/{agentId}/{memoryId}", ["DELETE"], AgentOwner),
         ("memory-agent-read", "memory", "/api/v1/memory/{agentId}/{**rest}", ["GET"], AgentReader),
+        // An agent changes only its own state and heartbeat and posts only its own results; viewers read.
+        ("agents-state", "agents", "/api/v1/agents/{agentId}/state", ["PUT"], AgentOwner),
+        ("agents-heartbeat", "agents", "/api/v1/agents/{agentId}/heartbeat", ["POST"], AgentOwner),
+        ("agents-result", "agents", "/api/v1/agents/{agentId}/tasks/{taskId}/result", ["POST"], AgentOwner),
+        ("agents-register", "agents", "/api/v1/agents", ["POST"], Registrars),
+        ("agents-delete", "agents", "/api/v1/agents/{agentId}", ["DELETE"], Registrars),
+        ("agents-read", "agents", "/api/v1/agents/{**rest}", ["GET"], Readers),
     ];
 
     public static IReadOnlyList<RouteConfig> ProxyRoutes() => Routes.Select((r, i) => new RouteConfig
@@ -69,6 +77,8 @@ public static class RouteTable
         options.AddPolicy(Admins, p => p.RequireRole(Roles.Admin));
         options.AddPolicy(AgentOwner, p => p.AddRequirements(new QueueOwnerRequirement()));
         options.AddPolicy(AgentReader, p => p.AddRequirements(new AgentReaderRequirement()));
+        // The queue owner's rule, for an agent's own record: admins, operators, or that agent.
+        options.AddPolicy(Registrars, p => p.RequireRole(Roles.Admin, Roles.Operator));
     }
 }
 
