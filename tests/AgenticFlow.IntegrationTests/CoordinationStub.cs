@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Text.Json;
 using AgenticFlow.LocalRuntime.Hosting;
+using AgenticFlow.LocalRuntime.Peers;
 using AgenticFlow.LocalRuntime.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;

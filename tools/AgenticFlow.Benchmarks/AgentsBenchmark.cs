@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using AgenticFlow.LocalRuntime.Components;
 using AgenticFlow.LocalRuntime.Hosting;
+using AgenticFlow.LocalRuntime.Peers;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
