@@ -14,6 +14,7 @@ public static class RouteTable
     public const string Senders = "senders";
     public const string QueueOwner = "queue-owner";
     public const string Admins = "admins";
+    public const string Operators = "operators";
 
     public static readonly IReadOnlyList<(string Id, string AppId, string Path, string[] Methods, string Policy)> Routes =
     [
@@ -28,6 +29,15 @@ public static class RouteTable
         ("providers-read", "providers", "/api/v1/providers/{**rest}", ["GET"], Readers),
         ("openai-chat", "providers", "/v1/chat/completions", ["POST"], Senders),
         ("openai-models", "providers", "/v1/models", ["GET"], Readers),
+        ("teams-create", "coordination", "/api/v1/teams", ["POST"], Operators),
+        ("teams-list", "coordination", "/api/v1/teams", ["GET"], Readers),
+        ("team-tasks-submit", "coordination", "/api/v1/teams/{teamId}/tasks", ["POST"], Senders),
+        ("team-members", "coordination", "/api/v1/teams/{teamId}/members", ["POST"], Operators),
+        ("team-disband", "coordination", "/api/v1/teams/{teamId}", ["DELETE"], Operators),
+        ("teams-read", "coordination", "/api/v1/teams/{**rest}", ["GET"], Readers),
+        ("consensus-start", "coordination", "/api/v1/coordination/consensus", ["POST"], Senders),
+        ("consensus-vote", "coordination", "/api/v1/coordination/consensus/{roundId}/votes", ["POST"], Senders),
+        ("consensus-read", "coordination", "/api/v1/coordination/consensus/{roundId}", ["GET"], Readers),
     ];
 
     public static IReadOnlyList<RouteConfig> ProxyRoutes() => Routes.Select((r, i) => new RouteConfig
@@ -55,6 +65,7 @@ public static class RouteTable
         options.AddPolicy(Senders, p => p.RequireRole(Roles.Admin, Roles.Operator, Roles.Agent));
         options.AddPolicy(QueueOwner, p => p.AddRequirements(new QueueOwnerRequirement()));
         options.AddPolicy(Admins, p => p.RequireRole(Roles.Admin));
+        options.AddPolicy(Operators, p => p.RequireRole(Roles.Admin, Roles.Operator));
     }
 }
 
