@@ -1,7 +1,6 @@
 using AgenticFlow.Coordination.Agents;
 using AgenticFlow.Coordination.Domain;
 using AgenticFlow.Coordination.Storage;
-using AgenticFlow.Coordination.Workflows;
 using Dapr.Workflow;
 
 namespace AgenticFlow.Coordination;
@@ -22,19 +21,9 @@ public static class Extensions
         builder.Services.AddSingleton<ConsensusService>();
         builder.Services.AddHostedService<TaskSender>();
         builder.Services.AddHostedService<TaskSweeper>();
-        builder.Services.AddDaprWorkflow(options =>
-        {
-            options.RegisterWorkflow<TeamFormationWorkflow>();
-            options.RegisterActivity<ReserveNamedMembersActivity>();
-            options.RegisterActivity<ReserveForRequirementActivity>();
-            options.RegisterActivity<CreateTeamActivity>();
-            options.RegisterActivity<ReleaseReservationsActivity>();
-            options.RegisterActivity<RecordFormationFailureActivity>();
-            options.RegisterWorkflow<ConsensusRoundWorkflow>();
-            options.RegisterActivity<RequestVotesActivity>();
-            options.RegisterActivity<IsRoundSettledActivity>();
-            options.RegisterActivity<CloseRoundActivity>();
-        });
+        // Dapr.Workflow's source generator registers every Workflow and WorkflowActivity class of this assembly
+        // (TeamFormationWorkflow, ConsensusRoundWorkflow and their activities); registering them again only warns.
+        builder.Services.AddDaprWorkflow(_ => { });
         return builder;
     }
 }
