@@ -2,6 +2,8 @@
 # Runs the local runtime benchmark against a throwaway Redis (the same one tools/test.sh starts).
 # "bash tools/bench.sh messaging" runs the message bus benchmark (gateway, service, Redis baseline) instead;
 # "bash tools/bench.sh providers" the provider gateway overhead over a fake provider;
+# "bash tools/bench.sh coordination" task submit->assigned with 100 agents and a 10-agent consensus round (gateway,
+# agents, messaging, coordination) beside in-process baselines;
 # "bash tools/bench.sh actors" actor calls and a 3-activity workflow through the runtime beside in-process baselines.
 # BENCH_SECONDS sets the length of each scenario (default 5).
 set -euo pipefail

@@ -262,7 +262,7 @@ public static class MessagingBenchmark
         }
     }
 
-    private static Process Start(string repo, string project, string assembly, int port, SidecarOptions sidecar, Dictionary<string, string> env)
+    internal static Process Start(string repo, string project, string assembly, int port, SidecarOptions sidecar, Dictionary<string, string> env)
     {
         var dll = Path.Combine(repo, "services", project, "bin", "Release", "net10.0", assembly + ".dll");
         var info = new ProcessStartInfo("dotnet", dll) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };

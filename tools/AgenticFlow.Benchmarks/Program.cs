@@ -13,7 +13,7 @@ using StackExchange.Redis;
 
 // Local runtime benchmark (Redis profile): state get/save and publish->deliver through the sidecar,
 // beside the same operations done directly against Redis in the same run. Figures only; no pass/fail.
-// 'messaging' or 'providers' as the first argument runs that service's benchmark instead.
+// 'messaging', 'providers' or 'coordination' as the first argument runs that service's benchmark instead.
 if (args.FirstOrDefault() == "messaging")
 {
     await MessagingBenchmark.RunAsync();
@@ -24,6 +24,11 @@ if (args.FirstOrDefault() == "actors")
     await ActorsBenchmark.RunAsync();
     Console.WriteLine();
     await WorkflowsBenchmark.RunAsync();
+    return;
+}
+if (args.FirstOrDefault() == "coordination")
+{
+    await CoordinationBenchmark.RunAsync();
     return;
 }
 if (args.FirstOrDefault() == "providers")
