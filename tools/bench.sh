@@ -4,6 +4,7 @@
 # "bash tools/bench.sh providers" the provider gateway overhead over a fake provider;
 # "bash tools/bench.sh coordination" task submit->assigned with 100 agents and a 10-agent consensus round (gateway,
 # agents, messaging, coordination) beside in-process baselines;
+# "bash tools/bench.sh agents" agent get and state update (the agents service's actors) via the gateway beside an in-process baseline;
 # "bash tools/bench.sh actors" actor calls and a 3-activity workflow through the runtime beside in-process baselines.
 # BENCH_SECONDS sets the length of each scenario (default 5).
 set -euo pipefail

@@ -31,6 +31,11 @@ if (args.FirstOrDefault() == "coordination")
     await CoordinationBenchmark.RunAsync();
     return;
 }
+if (args.FirstOrDefault() == "agents")
+{
+    await AgentsBenchmark.RunAsync();
+    return;
+}
 if (args.FirstOrDefault() == "providers")
 {
     await ProvidersBenchmark.RunAsync();

@@ -15,6 +15,8 @@ public static class RouteTable
     public const string QueueOwner = "queue-owner";
     public const string Admins = "admins";
     public const string Operators = "operators";
+    public const string AgentOwner = "agent-owner";
+    public const string Registrars = "registrars";
 
     public static readonly IReadOnlyList<(string Id, string AppId, string Path, string[] Methods, string Policy)> Routes =
     [
@@ -38,6 +40,13 @@ public static class RouteTable
         ("consensus-start", "coordination", "/api/v1/coordination/consensus", ["POST"], Senders),
         ("consensus-vote", "coordination", "/api/v1/coordination/consensus/{roundId}/votes", ["POST"], Senders),
         ("consensus-read", "coordination", "/api/v1/coordination/consensus/{roundId}", ["GET"], Readers),
+        // An agent changes only its own state and heartbeat and posts only its own results; viewers read.
+        ("agents-state", "agents", "/api/v1/agents/{agentId}/state", ["PUT"], AgentOwner),
+        ("agents-heartbeat", "agents", "/api/v1/agents/{agentId}/heartbeat", ["POST"], AgentOwner),
+        ("agents-result", "agents", "/api/v1/agents/{agentId}/tasks/{taskId}/result", ["POST"], AgentOwner),
+        ("agents-register", "agents", "/api/v1/agents", ["POST"], Registrars),
+        ("agents-delete", "agents", "/api/v1/agents/{agentId}", ["DELETE"], Registrars),
+        ("agents-read", "agents", "/api/v1/agents/{**rest}", ["GET"], Readers),
     ];
 
     public static IReadOnlyList<RouteConfig> ProxyRoutes() => Routes.Select((r, i) => new RouteConfig
@@ -66,6 +75,9 @@ public static class RouteTable
         options.AddPolicy(QueueOwner, p => p.AddRequirements(new QueueOwnerRequirement()));
         options.AddPolicy(Admins, p => p.RequireRole(Roles.Admin));
         options.AddPolicy(Operators, p => p.RequireRole(Roles.Admin, Roles.Operator));
+        // The queue owner's rule, for an agent's own record: admins, operators, or that agent.
+        options.AddPolicy(AgentOwner, p => p.AddRequirements(new QueueOwnerRequirement()));
+        options.AddPolicy(Registrars, p => p.RequireRole(Roles.Admin, Roles.Operator));
     }
 }
 

@@ -1,0 +1,120 @@
+using System.Text.Json;
+using AgenticFlow.Agents.Domain;
+using Microsoft.Agents.AI;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
+
+namespace AgenticFlow.Agents.Llm;
+
+/// <summary>
+/// Runs a task or a vote for an llm agent on Microsoft Agent Framework: a <see cref="ChatClientAgent"/> with the
+/// agent's system prompt and tools over <see cref="ProvidersChatClient"/>. The run's session (its conversation) is
+/// serialized into the outcome for the actor to keep, and a stored session is resumed rather than started afresh.
+/// Tools are declarations: the model may call them, and the calls come back in the task's output for the caller to
+/// act on (the platform runs no code of the agent's).
+/// </summary>
+public sealed class LlmWork(Clients.ServiceInvoker invoker, IOptions<AgentsOptions> options, TimeProvider time, ILoggerFactory loggers)
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public ChatClientAgent AgentFor(AgentRecord agent)
+    {
+        var llm = agent.Llm ?? throw new InvalidOperationException($"agent {agent.Id} has no llm settings");
+        var client = new ProvidersChatClient(invoker.For(options.Value.ProvidersAppId), agent.Id, llm.Model, llm.ModelClass);
+        var tools = llm.Tools
+            .Select(t => (AITool)AIFunctionFactory.CreateDeclaration(t.Name, t.Description ?? "", t.Parameters ?? EmptySchema))
+            .ToList();
+        return new ChatClientAgent(client, llm.SystemPrompt, agent.Name, $"AgenticFlow agent {agent.Id}", tools, loggers);
+    }
+
+    private static readonly JsonElement EmptySchema = JsonDocument.Parse("""{"type":"object","properties":{}}""").RootElement.Clone();
+
+    public async Task<RunOutcome> RunAsync(AgentRecord agent, WorkItem work, CancellationToken ct)
+    {
+        var framework = AgentFor(agent);
+        var session = work.Session is { } stored
+            ? await framework.DeserializeSessionAsync(stored, cancellationToken: ct)
+            : await framework.CreateSessionAsync(ct);
+        var prompt = work.Kind == WorkKinds.Vote ? VotePrompt(work) : TaskPrompt(work);
+        var conversation = work.Conversation.ToList();
+        conversation.Add(new ConversationMessage("user", prompt, time.GetUtcNow()));
+        var response = await framework.RunAsync(prompt, session, cancellationToken: ct);
+        foreach (var message in response.Messages)
+        {
+            conversation.Add(new ConversationMessage(message.Role.Value, Describe(message), time.GetUtcNow()));
+        }
+        var saved = await framework.SerializeSessionAsync(session, cancellationToken: ct);
+        if (work.Kind == WorkKinds.Vote)
+        {
+            var (choice, reason) = ReadVote(response.Text, work.Options);
+            return new RunOutcome(true, false, saved, conversation, null, null, choice, reason);
+        }
+        var calls = response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>()
+            .Select(c => new { id = c.CallId, name = c.Name, arguments = c.Arguments }).ToList();
+        var output = JsonSerializer.SerializeToElement(new { text = response.Text, toolCalls = calls }, Json);
+        return new RunOutcome(true, false, saved, conversation, output, null, null, null);
+    }
+
+    private static string Describe(ChatMessage message) =>
+        string.Join("\n", message.Contents.Select(c => c switch
+        {
+            TextContent t => t.Text,
+            FunctionCallContent call => $"[tool call {call.Name} {JsonSerializer.Serialize(call.Arguments, Json)}]",
+            _ => "",
+        }).Where(s => s.Length > 0));
+
+    public static string TaskPrompt(WorkItem work)
+    {
+        var text = new System.Text.StringBuilder();
+        text.Append("Task ").Append(work.Id).Append(": ").AppendLine(work.Description);
+        if (work.Input is { ValueKind: not JsonValueKind.Null and not JsonValueKind.Undefined } input)
+        {
+            text.Append("Input: ").AppendLine(input.GetRawText());
+        }
+        if (work.RequiredCapabilities.Count > 0)
+        {
+            text.Append("Capabilities asked for: ").AppendLine(string.Join(", ", work.RequiredCapabilities));
+        }
+        if (work.Deadline is { } deadline)
+        {
+            text.Append("Deadline: ").AppendLine(deadline.ToString("O"));
+        }
+        return text.ToString().TrimEnd();
+    }
+
+    public static string VotePrompt(WorkItem work) =>
+        $"""
+        Vote on this proposal: {work.Proposal}
+        Options: {string.Join(" | ", work.Options)}
+        Answer with one line of JSON: {"{"}"choice": "<one of the options, exactly>", "reason": "<why>"{"}"}
+        """;
+
+    /// <summary>The model's choice when it is exactly one of the options; otherwise an abstention with its answer as the reason.</summary>
+    public static (string? Choice, string Reason) ReadVote(string answer, IReadOnlyList<string> options)
+    {
+        var trimmed = answer.Trim();
+        var start = trimmed.IndexOf('{');
+        var end = trimmed.LastIndexOf('}');
+        if (start >= 0 && end > start)
+        {
+            try
+            {
+                using var doc = JsonDocument.Parse(trimmed[start..(end + 1)]);
+                var choice = doc.RootElement.TryGetProperty("choice", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
+                var reason = doc.RootElement.TryGetProperty("reason", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString() ?? "" : "";
+                if (choice is not null && options.Contains(choice, StringComparer.Ordinal))
+                {
+                    return (choice, reason);
+                }
+                return (null, $"abstained: the model chose \"{choice}\", which is not an option. {reason}".Trim());
+            }
+            catch (JsonException)
+            {
+            }
+        }
+        var named = options.Where(o => trimmed.Equals(o, StringComparison.Ordinal)).ToList();
+        return named.Count == 1 ? (named[0], "") : (null, $"abstained: the model's answer named no option: {Cut(trimmed)}");
+    }
+
+    private static string Cut(string text) => text.Length > 300 ? text[..300] + "…" : text;
+}
