@@ -48,7 +48,7 @@ public sealed class CoordinationChaosTests
             // The dead agent's late answer does not count; the survivor's does, once.
             using (var late = await api.ReportAsync(first, taskId, output: new { by = first }))
             {
-                Assert.NotEqual(HttpStatusCode.InternalServerError, late.StatusCode);
+                Assert.Equal(HttpStatusCode.Conflict, late.StatusCode);
             }
             using (var done = await api.ReportAsync(survivor, taskId, output: new { by = survivor }))
             {
