@@ -170,6 +170,37 @@ public sealed class CoordinationTests(CoordinationPlatform fixture) : IClassFixt
     }
 
     [Fact]
+    public async Task LlmAgent_RunsItsTaskThroughProviders_AndVotesWithAReason()
+    {
+        await Api.RegisterAsync("llm-1", kind: "llm", capabilities: ("llm-write", 0.9));
+        await Api.RegisterAsync("llm-ext-1");
+        await Api.RegisterAsync("llm-ext-2");
+        var teamId = await Api.FormAsync(new { name = "mixed", members = new[] { "llm-1", "llm-ext-1", "llm-ext-2" }, strategy = "capability-match" });
+
+        // Only the llm agent holds the capability: it runs the task on the built-in local provider.
+        var (taskId, agentId) = await Api.SubmitAsync(teamId, new { description = "Write one line about the sea", input = new { tone = "calm" }, requiredCapabilities = new[] { "llm-write" } });
+        Assert.Equal("llm-1", agentId);
+        var done = await Api.WaitForTaskAsync(teamId, taskId, t => t.GetProperty("state").GetString() is "completed" or "failed", "the llm agent's task finished", 120);
+        Assert.Equal("completed", done.GetProperty("state").GetString());
+        Assert.NotEqual(JsonValueKind.Null, done.GetProperty("output").ValueKind);
+
+        // The llm agent's vote comes from its model through the agents service, with a reason.
+        var roundId = (await Api.JsonAsync(HttpMethod.Post, "/api/v1/coordination/consensus",
+            new { teamId, proposal = "Is the sea calm?", mode = "quorum", quorum = 3, deadlineSeconds = 120 }, HttpStatusCode.Accepted)).GetProperty("roundId").GetString()!;
+        foreach (var agent in new[] { "llm-ext-1", "llm-ext-2" })
+        {
+            using var vote = await Api.VoteAsync(roundId, agent, "approve");
+            Assert.True(vote.IsSuccessStatusCode, await vote.Content.ReadAsStringAsync());
+        }
+        var round = await Api.WaitForRoundAsync(roundId, 120);
+        var llmVote = Assert.Single(round.GetProperty("votes").EnumerateArray(), v => v.GetProperty("agentId").GetString() == "llm-1");
+        Assert.Equal("llm", llmVote.GetProperty("source").GetString());
+        Assert.False(string.IsNullOrWhiteSpace(llmVote.GetProperty("reason").GetString()));
+        Assert.Equal(3, round.GetProperty("votes").GetArrayLength());
+        Assert.Equal(("accepted", "approve"), (round.GetProperty("outcome").GetString(), round.GetProperty("decision").GetString()));
+    }
+
+    [Fact]
     public async Task TeamBroadcast_ThroughMessaging_ReachesEveryMember()
     {
         await Api.RegisterAsync("bc-1");

@@ -124,7 +124,7 @@ public sealed class MessagingTests
     }
 
     [Fact]
-    public async Task RepeatedIdempotencyKey_ReturnsTheFirstResult_AndEnqueuesNothing()
+    public async Task RepeatedIdempotencyKey_ReturnsTheFirstResult_AndEnqueuesNothing_ButTowardsAnotherRecipientIsAnotherMessage()
     {
         await using var bus = await MessagingHarness.StartAsync();
         var request = MessagingHarness.Send("a5", new { pay = 10 }, idempotencyKey: "order-77");
@@ -133,6 +133,10 @@ public sealed class MessagingTests
 
         Assert.Single(ids.Distinct());
         Assert.Equal(1, await bus.DepthAsync("a5"));
+        // One sender giving each agent its copy of one piece of work under one key: every agent gets its own.
+        var other = await bus.SendAsync(MessagingHarness.Send("a5b", new { pay = 10 }, idempotencyKey: "order-77"));
+        Assert.NotEqual(ids[0], other);
+        Assert.Equal(1, await bus.DepthAsync("a5b"));
     }
 
     [Fact]

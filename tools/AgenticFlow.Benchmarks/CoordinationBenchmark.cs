@@ -69,7 +69,7 @@ public static class CoordinationBenchmark
             Console.WriteLine("submit->assigned: POST /teams/{id}/tasks through the gateway until its 202, which names the agent the task is stored with.");
             Console.WriteLine();
             Measure.Header();
-            var (teamId, _) = await FormTeamAsync(gateway, $"bench-{run}", Agents, maxConcurrent: 100_000);
+            var (teamId, _) = await FormTeamAsync(gateway, $"bench-{run}", Agents, maxConcurrent: 1000);
             for (var i = 0; i < 50; i++)
             {
                 await SubmitAsync(gateway, teamId);

@@ -42,8 +42,10 @@ public sealed partial class MessagingService(
 
     public async Task<SendResult> SendAsync(SendCommand command, CancellationToken ct)
     {
-        // A key is the sender's own: another sender using the same key must not suppress this message.
-        command = command with { IdempotencyKey = command.IdempotencyKey is { } given ? $"{command.From}\n{given}" : null };
+        // A key names one message from one sender to one recipient: another sender using the same key, or the same
+        // sender using it towards another recipient (a service sending each agent its copy of one piece of work),
+        // must not suppress this message.
+        command = command with { IdempotencyKey = command.IdempotencyKey is { } given ? $"{command.From}\n{command.Recipient.Kind}:{command.Recipient.Id}\n{given}" : null };
         if (command.IdempotencyKey is { } key && await store.GetIdempotentAsync(key, ct) is { } earlier)
         {
             return new SendResult(SendStatus.Duplicate, earlier.MessageId, earlier.Priority);
