@@ -65,6 +65,28 @@ public sealed class PlatformHarness : IAsyncDisposable
         }
         harness.Port = harness.Services["gateway"].Port;
         harness.Client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{harness.Port}") };
+        // The gateway's sidecar is started last and not awaited (it calls no app): wait until the gateway reports it
+        // ready, so its first credential load is not still failing when a test's first request arrives on a busy machine.
+        // /readyz takes no rate-limit token.
+        try
+        {
+            await Eventually.True(async () =>
+            {
+                try
+                {
+                    return (await harness.Client.GetAsync("/readyz")).IsSuccessStatusCode;
+                }
+                catch (HttpRequestException)
+                {
+                    return false;
+                }
+            }, "the gateway and its sidecar to be ready", 60);
+        }
+        catch
+        {
+            await harness.DisposeAsync();
+            throw;
+        }
         return harness;
     }
 

@@ -70,7 +70,8 @@ public static class AgentsBenchmark
             };
             Func<Task> Update(HttpClient client) => async () =>
             {
-                using var response = await client.PutAsJsonAsync($"/api/v1/agents/{Next()}/state", new { status = "busy", load = 0.5 });
+                // A different load each time, so every update changes the agent and its read-model summary.
+                using var response = await client.PutAsJsonAsync($"/api/v1/agents/{Next()}/state", new { status = "busy", load = (n % 10) / 10.0 });
                 response.EnsureSuccessStatusCode();
                 await response.Content.ReadAsByteArrayAsync();
             };

@@ -24,7 +24,7 @@ public sealed partial class CoordinationClient(ServiceInvoker invoker, IOptions<
     public Task<Handover> ReportAsync(string agentId, WorkItem work, CancellationToken ct) =>
         work.Kind == WorkKinds.Vote
             ? PostAsync($"internal/consensus/{Uri.EscapeDataString(work.RoundId!)}/votes",
-                new { agentId, choice = work.Choice, reason = work.Reason, abstain = work.Choice is null }, ct)
+                new { agentId, choice = work.Choice, reason = work.Reason ?? work.Error, abstain = work.Choice is null }, ct)
             : PostAsync($"internal/tasks/{Uri.EscapeDataString(work.Id)}/result",
                 new { agentId, status = work.Status, output = work.Output, error = work.Error }, ct);
 

@@ -21,18 +21,21 @@ public sealed record AgentSummary(string Id, string Name, string Kind, string St
 /// The CQRS read model behind list and capability queries: agent summaries spread over a fixed number of shard
 /// documents in the state store, each written under its ETag. Actors feed it with their events; a query reads the
 /// shards (one bulk read), never the actors. An event older than what a shard holds for that agent is ignored, so
-/// events applied twice or out of order leave the newest summary.
+/// events applied twice or out of order leave the newest summary. Changes to one shard that arrive together are
+/// written together (one read and one write for the lot), and each caller waits for the write that holds its change,
+/// so a list right after a change sees it.
 /// </summary>
 public sealed class AgentDirectory(DaprClient dapr, IOptions<AgentsOptions> options)
 {
-    private const int MaxAttempts = 50;
+    private const int MaxAttempts = 50, MaxBatch = 256;
     private static readonly StateOptions InsertOnly = new() { Concurrency = ConcurrencyMode.FirstWrite };
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ShardWriter> _writers = new(StringComparer.Ordinal);
 
     private string Store => options.Value.StateStore;
 
     private string ShardKey(string agentId) =>
-        $"agents-directory-{(uint)System.IO.Hashing.XxHash32.HashToUInt32(System.Text.Encoding.UTF8.GetBytes(agentId)) % (uint)options.Value.DirectoryShards}";
+        $"agents-directory-{System.IO.Hashing.XxHash32.HashToUInt32(System.Text.Encoding.UTF8.GetBytes(agentId)) % (uint)options.Value.DirectoryShards}";
 
     public Task ApplyAsync(AgentEvent e, CancellationToken ct = default) =>
         ChangeAsync(e.AgentId, shard =>
@@ -43,18 +46,74 @@ public sealed class AgentDirectory(DaprClient dapr, IOptions<AgentsOptions> opti
             }
             shard[e.AgentId] = AgentSummary.Of(e);
             return true;
-        }, ct);
+        });
 
-    public Task RemoveAsync(string agentId, CancellationToken ct = default) => ChangeAsync(agentId, shard => shard.Remove(agentId), ct);
+    public Task RemoveAsync(string agentId, CancellationToken ct = default) => ChangeAsync(agentId, shard => shard.Remove(agentId));
 
-    private async Task ChangeAsync(string agentId, Func<Dictionary<string, AgentSummary>, bool> change, CancellationToken ct)
+    private Task ChangeAsync(string agentId, Func<Dictionary<string, AgentSummary>, bool> change)
     {
         var key = ShardKey(agentId);
+        return _writers.GetOrAdd(key, k => new ShardWriter(this, k)).Enqueue(change);
+    }
+
+    /// <summary>One writer per shard: takes every change waiting for the shard and writes them in one go.</summary>
+    private sealed class ShardWriter
+    {
+        private readonly AgentDirectory _directory;
+        private readonly string _key;
+        private readonly System.Threading.Channels.Channel<(Func<Dictionary<string, AgentSummary>, bool> Change, TaskCompletionSource Done)> _pending =
+            System.Threading.Channels.Channel.CreateUnbounded<(Func<Dictionary<string, AgentSummary>, bool>, TaskCompletionSource)>(new() { SingleReader = true });
+
+        public ShardWriter(AgentDirectory directory, string key)
+        {
+            _directory = directory;
+            _key = key;
+            _ = Task.Run(WriteLoopAsync);
+        }
+
+        public Task Enqueue(Func<Dictionary<string, AgentSummary>, bool> change)
+        {
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _pending.Writer.TryWrite((change, done));
+            return done.Task;
+        }
+
+        private async Task WriteLoopAsync()
+        {
+            var batch = new List<(Func<Dictionary<string, AgentSummary>, bool> Change, TaskCompletionSource Done)>();
+            while (await _pending.Reader.WaitToReadAsync())
+            {
+                while (batch.Count < MaxBatch && _pending.Reader.TryRead(out var item))
+                {
+                    batch.Add(item);
+                }
+                try
+                {
+                    await _directory.WriteAsync(_key, batch.Select(b => b.Change).ToList());
+                    batch.ForEach(b => b.Done.TrySetResult());
+                }
+                catch (Exception ex)
+                {
+                    // Each caller's change fails with the write: the actor's call fails and its next change heals the summary.
+                    batch.ForEach(b => b.Done.TrySetException(ex));
+                }
+                batch.Clear();
+            }
+        }
+    }
+
+    private async Task WriteAsync(string key, IReadOnlyList<Func<Dictionary<string, AgentSummary>, bool>> changes)
+    {
         for (var attempt = 0; ; attempt++)
         {
-            var (shard, etag) = await dapr.GetStateAndETagAsync<Dictionary<string, AgentSummary>?>(Store, key, cancellationToken: ct);
+            var (shard, etag) = await dapr.GetStateAndETagAsync<Dictionary<string, AgentSummary>?>(Store, key);
             shard ??= new Dictionary<string, AgentSummary>(StringComparer.Ordinal);
-            if (!change(shard))
+            var changed = false;
+            foreach (var change in changes)
+            {
+                changed |= change(shard);
+            }
+            if (!changed)
             {
                 return;
             }
@@ -65,12 +124,13 @@ public sealed class AgentDirectory(DaprClient dapr, IOptions<AgentsOptions> opti
                     string.IsNullOrEmpty(etag)
                         ? new StateTransactionRequest(key, JsonSerializer.SerializeToUtf8Bytes(shard, Json), StateOperationType.Upsert, options: InsertOnly)
                         : new StateTransactionRequest(key, JsonSerializer.SerializeToUtf8Bytes(shard, Json), StateOperationType.Upsert, etag),
-                ], cancellationToken: ct);
+                ]);
                 return;
             }
             catch (DaprException ex) when (ex.IsETagConflict() && attempt < MaxAttempts)
             {
-                await Task.Delay(Random.Shared.Next(1, 5 + attempt * 2), ct);
+                // Another replica of the service wrote the shard meanwhile.
+                await Task.Delay(Random.Shared.Next(1, 5 + attempt * 2));
             }
         }
     }
