@@ -34,6 +34,10 @@ public sealed partial class TaskCoordinator(
     private readonly ConcurrentDictionary<string, DateTimeOffset> _lastSend = new(StringComparer.Ordinal);
     private readonly Channel<TaskRecord> _outbox = Channel.CreateUnbounded<TaskRecord>();
 
+    /// <summary>Tasks their agents accepted, per team, not yet marked running on the board: marked together by the
+    /// team's next change, so a busy team pays one board write per submission rather than two.</summary>
+    private readonly ConcurrentDictionary<string, ConcurrentQueue<(string TaskId, string AgentId)>> _accepted = new(StringComparer.Ordinal);
+
     public ChannelReader<TaskRecord> Outbox => _outbox.Reader;
 
     private TeamScheduler SchedulerOf(TeamBoard board) =>
@@ -42,8 +46,10 @@ public sealed partial class TaskCoordinator(
 
     public async Task<SubmitResult> SubmitAsync(string teamId, NewTask request, CancellationToken ct)
     {
+        List<(string TaskId, string AgentId)>? accepted = null;
         var (result, toSend) = await store.ChangeTeamAsync<(SubmitResult, IReadOnlyList<TaskRecord>)>(teamId, async change =>
         {
+            accepted ??= DrainAccepted(teamId);
             if (change is null)
             {
                 return (false, (new SubmitResult(SubmitStatus.UnknownTeam, null), []));
@@ -54,6 +60,7 @@ public sealed partial class TaskCoordinator(
                 return (false, (new SubmitResult(SubmitStatus.TeamClosed, null), []));
             }
             var now = time.GetUtcNow();
+            await MarkAcceptedAsync(change, accepted, now, ct);
             var sequence = ++board.TaskSequence;
             var task = new TaskRecord
             {
@@ -229,12 +236,9 @@ public sealed partial class TaskCoordinator(
         switch (delivery)
         {
             case Delivery.Accepted:
-                var toSend = await store.ChangeTeamAsync<IReadOnlyList<TaskRecord>>(task.TeamId, async change =>
-                    change is not null && await SchedulerOf(change.Board).MarkRunningAsync(change.Board, change.Tasks, task.Id, agentId, time.GetUtcNow(), ct)
-                        ? (true, change.Tasks.ToDispatch)
-                        : (false, []), ct);
+                _accepted.GetOrAdd(task.TeamId, _ => new ConcurrentQueue<(string, string)>()).Enqueue((task.Id, agentId));
                 _lastSend.TryRemove(task.Id, out _);
-                Send(toSend);
+                await FlushAcceptedAsync(task.TeamId, ct);
                 break;
             case Delivery.UnknownAgent:
                 await ReleaseAgentAsync(agentId, "agent is no longer registered", leave: true, ct);
@@ -246,6 +250,48 @@ public sealed partial class TaskCoordinator(
                 LogNotDelivered(task.Id, agentId);
                 break;
         }
+    }
+
+    /// <summary>Marks running the accepted tasks no other change of the team has marked yet.</summary>
+    private async Task FlushAcceptedAsync(string teamId, CancellationToken ct)
+    {
+        if (!_accepted.TryGetValue(teamId, out var queue) || queue.IsEmpty)
+        {
+            return;
+        }
+        List<(string TaskId, string AgentId)>? accepted = null;
+        var toSend = await store.ChangeTeamAsync<IReadOnlyList<TaskRecord>>(teamId, async change =>
+        {
+            accepted ??= DrainAccepted(teamId);
+            return change is not null && await MarkAcceptedAsync(change, accepted, time.GetUtcNow(), ct)
+                ? (true, change.Tasks.ToDispatch)
+                : (false, []);
+        }, ct);
+        Send(toSend);
+    }
+
+    private List<(string TaskId, string AgentId)> DrainAccepted(string teamId)
+    {
+        var drained = new List<(string, string)>();
+        if (_accepted.TryGetValue(teamId, out var queue))
+        {
+            while (queue.TryDequeue(out var item))
+            {
+                drained.Add(item);
+            }
+        }
+        return drained;
+    }
+
+    /// <summary>True when any of the tasks was still assigned to the agent that accepted it (and is now running).</summary>
+    private async Task<bool> MarkAcceptedAsync(TeamChange change, List<(string TaskId, string AgentId)> accepted, DateTimeOffset now, CancellationToken ct)
+    {
+        var marked = false;
+        foreach (var (taskId, agentId) in accepted)
+        {
+            marked |= await SchedulerOf(change.Board).MarkRunningAsync(change.Board, change.Tasks, taskId, agentId, now, ct);
+        }
+        return marked;
     }
 
     /// <summary>One pass over every team: tasks past their attempt's deadline go to other agents, and tasks assigned
