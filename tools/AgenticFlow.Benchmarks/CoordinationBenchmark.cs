@@ -17,7 +17,7 @@ namespace AgenticFlow.Benchmarks;
 /// </summary>
 public static class CoordinationBenchmark
 {
-    private const int Agents = 100, Rate = 100, Voters = 10, Rounds = 30;
+    private const int Agents = 100, Rate = 100, LightRate = 20, Voters = 10, Rounds = 30;
 
     private static readonly string[] Apps = ["messaging", "agents", "coordination", "gateway"];
 
@@ -74,6 +74,8 @@ public static class CoordinationBenchmark
             {
                 await SubmitAsync(gateway, teamId);
             }
+            // First a rate well below what this machine sustains, so its latency is service time rather than queueing.
+            Measure.Print($"submit->assigned @ {LightRate}/s", "via gateway", await Measure.FixedRate(LightRate, duration, () => SubmitAsync(gateway, teamId)));
             var viaGateway = await Measure.FixedRate(Rate, duration, () => SubmitAsync(gateway, teamId));
             Measure.Print($"submit->assigned @ {Rate}/s", "via gateway", viaGateway);
             var inProcess = await Measure.FixedRate(Rate, duration, InProcessSubmit(Agents, db: null));
