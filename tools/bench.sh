@@ -2,6 +2,8 @@
 # Runs the local runtime benchmark against a throwaway Redis (the same one tools/test.sh starts).
 # "bash tools/bench.sh messaging" runs the message bus benchmark (gateway, service, Redis baseline) instead;
 # "bash tools/bench.sh providers" the provider gateway overhead over a fake provider;
+# "bash tools/bench.sh coordination" task submit->assigned with 100 agents and a 10-agent consensus round (gateway,
+# agents, messaging, coordination) beside in-process baselines;
 # "bash tools/bench.sh agents" agent get and state update (the agents service's actors) via the gateway beside an in-process baseline;
 # "bash tools/bench.sh actors" actor calls and a 3-activity workflow through the runtime beside in-process baselines.
 # "bash tools/bench.sh memory" semantic recall at 10k memories (BENCH_MEMORY_SIZES=10000,100000 adds 100k): the HNSW

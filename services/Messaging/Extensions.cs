@@ -14,6 +14,7 @@ public static class Extensions
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<MessageStore>();
         builder.Services.AddSingleton<MessagingMetrics>();
+        builder.Services.AddSingleton<ITeamDirectory, TeamDirectory>();
         builder.Services.AddSingleton<MessagingService>();
         builder.Services.AddHostedService<MailboxSweeper>();
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));

@@ -15,6 +15,10 @@ public sealed class MessagingOptions
     public string PubSub { get; set; } = "pubsub";
 
     /// <summary>Deliveries after which an unacknowledged message goes to the dead letters.</summary>
+    /// <summary>App id of the coordination service, which says who belongs to a team (the <c>team</c> recipient).</summary>
+    [Required]
+    public string CoordinationAppId { get; set; } = "coordination";
+
     [Range(1, 100)]
     public int MaxDeliveries { get; set; } = 5;
 

@@ -174,6 +174,8 @@ public sealed class ManifestPolicyTests
         ("coordination", "agents", "POST", "/internal/agents/x/votes"),
         ("coordination", "agents", "GET", "/api/v1/agents"),
         ("coordination", "agents", "GET", "/api/v1/agents/x"),
+        // messaging resolves a team recipient's members.
+        ("messaging", "coordination", "GET", "/api/v1/teams/x"),
     ];
 
     [Theory]

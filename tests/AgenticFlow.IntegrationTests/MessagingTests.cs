@@ -124,7 +124,7 @@ public sealed class MessagingTests
     }
 
     [Fact]
-    public async Task RepeatedIdempotencyKey_ReturnsTheFirstResult_AndEnqueuesNothing()
+    public async Task RepeatedIdempotencyKey_ReturnsTheFirstResult_AndEnqueuesNothing_ButTowardsAnotherRecipientIsAnotherMessage()
     {
         await using var bus = await MessagingHarness.StartAsync();
         var request = MessagingHarness.Send("a5", new { pay = 10 }, idempotencyKey: "order-77");
@@ -133,6 +133,10 @@ public sealed class MessagingTests
 
         Assert.Single(ids.Distinct());
         Assert.Equal(1, await bus.DepthAsync("a5"));
+        // One sender giving each agent its copy of one piece of work under one key: every agent gets its own.
+        var other = await bus.SendAsync(MessagingHarness.Send("a5b", new { pay = 10 }, idempotencyKey: "order-77"));
+        Assert.NotEqual(ids[0], other);
+        Assert.Equal(1, await bus.DepthAsync("a5b"));
     }
 
     [Fact]
@@ -210,8 +214,9 @@ public sealed class MessagingTests
         await Expect400(JsonContent.Create(MessagingHarness.Send("a8", new string('x', 70_000))), "body");
         await Expect400(JsonContent.Create(MessagingHarness.Send("a8", "x", ttlSeconds: -5)), "ttlSeconds");
 
+        // No coordination service runs beside this bus, so nobody can say who is in the team: refused, nothing stored.
         var team = await bus.Client.PostAsJsonAsync("/api/v1/messages", MessagingHarness.Send("blue", "x", kind: "team"));
-        Assert.Equal(HttpStatusCode.NotImplemented, team.StatusCode);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, team.StatusCode);
         var badQuery = await bus.Client.GetAsync("/api/v1/messages/queue/a8?max=0");
         Assert.Equal(HttpStatusCode.BadRequest, badQuery.StatusCode);
         Assert.Equal(0, await bus.DepthAsync("a8"));

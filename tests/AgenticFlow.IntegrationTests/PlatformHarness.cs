@@ -15,6 +15,10 @@ public sealed class PlatformHarness : IAsyncDisposable
     private IReadOnlySet<string> _processSidecars = new HashSet<string>();
     private string _names = null!;
 
+    /// <summary>What the in-process sidecars share, as the sidecars of one <c>run -f</c> do: the in-memory pub/sub
+    /// among them, so one app's events reach another's subscriptions.</summary>
+    private readonly AgenticFlow.LocalRuntime.Components.SharedResources _shared = new();
+
     public HttpClient Client { get; private set; } = null!;
     public int Port { get; private set; }
 
@@ -113,7 +117,7 @@ public sealed class PlatformHarness : IAsyncDisposable
             return;
         }
         Sidecars[app.AppId] = await TestSidecar.StartAsync(app.AppId, _folder.Path, isGateway ? null : port,
-            apiToken: isGateway ? token : null, appToken: isGateway ? null : token, httpPort: http, grpcPort: grpc, names: names, configPath: app.ConfigPath);
+            apiToken: isGateway ? token : null, appToken: isGateway ? null : token, shared: _shared, httpPort: http, grpcPort: grpc, names: names, configPath: app.ConfigPath);
     }
 
     /// <summary>kill -9 of an app's service process, then (when asked) the same service started again.</summary>
@@ -167,6 +171,7 @@ public sealed class PlatformHarness : IAsyncDisposable
                 failures.Add(ex);
             }
         }
+        await _shared.DisposeAsync();
         if (_ownsFolder)
         {
             _folder?.Dispose();

@@ -14,7 +14,7 @@ using StackExchange.Redis;
 
 // Local runtime benchmark (Redis profile): state get/save and publish->deliver through the sidecar,
 // beside the same operations done directly against Redis in the same run. Figures only; no pass/fail.
-// 'messaging', 'providers', 'actors' or 'memory' as the first argument runs that benchmark instead.
+// 'messaging', 'providers', 'actors', 'memory', 'agents' or 'coordination' as the first argument runs that benchmark instead.
 if (args.FirstOrDefault() == "messaging")
 {
     await MessagingBenchmark.RunAsync();
@@ -30,6 +30,11 @@ if (args.FirstOrDefault() == "actors")
 if (args.FirstOrDefault() == "memory")
 {
     await MemoryBenchmark.RunAsync();
+    return;
+}
+if (args.FirstOrDefault() == "coordination")
+{
+    await CoordinationBenchmark.RunAsync();
     return;
 }
 if (args.FirstOrDefault() == "agents")

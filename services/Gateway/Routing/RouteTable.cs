@@ -14,6 +14,7 @@ public static class RouteTable
     public const string Senders = "senders";
     public const string QueueOwner = "queue-owner";
     public const string Admins = "admins";
+    public const string Operators = "operators";
     public const string AgentOwner = "agent-owner";
     public const string AgentReader = "agent-reader";
     public const string Registrars = "registrars";
@@ -41,6 +42,15 @@ public static class RouteTable
         ("memory-agent", "memory", "/api/v1/memory/{agentId}", ["POST", "DELETE"], AgentOwner),
         ("memory-agent-delete", "memory", "/api/v1/memory/{agentId}/{memoryId}", ["DELETE"], AgentOwner),
         ("memory-agent-read", "memory", "/api/v1/memory/{agentId}/{**rest}", ["GET"], AgentReader),
+        ("teams-create", "coordination", "/api/v1/teams", ["POST"], Operators),
+        ("teams-list", "coordination", "/api/v1/teams", ["GET"], Readers),
+        ("team-tasks-submit", "coordination", "/api/v1/teams/{teamId}/tasks", ["POST"], Senders),
+        ("team-members", "coordination", "/api/v1/teams/{teamId}/members", ["POST"], Operators),
+        ("team-disband", "coordination", "/api/v1/teams/{teamId}", ["DELETE"], Operators),
+        ("teams-read", "coordination", "/api/v1/teams/{**rest}", ["GET"], Readers),
+        ("consensus-start", "coordination", "/api/v1/coordination/consensus", ["POST"], Senders),
+        ("consensus-vote", "coordination", "/api/v1/coordination/consensus/{roundId}/votes", ["POST"], Senders),
+        ("consensus-read", "coordination", "/api/v1/coordination/consensus/{roundId}", ["GET"], Readers),
         // An agent changes only its own state and heartbeat and posts only its own results; viewers read.
         ("agents-state", "agents", "/api/v1/agents/{agentId}/state", ["PUT"], AgentOwner),
         ("agents-heartbeat", "agents", "/api/v1/agents/{agentId}/heartbeat", ["POST"], AgentOwner),
@@ -75,9 +85,9 @@ public static class RouteTable
         options.AddPolicy(Senders, p => p.RequireRole(Roles.Admin, Roles.Operator, Roles.Agent));
         options.AddPolicy(QueueOwner, p => p.AddRequirements(new QueueOwnerRequirement()));
         options.AddPolicy(Admins, p => p.RequireRole(Roles.Admin));
+        options.AddPolicy(Operators, p => p.RequireRole(Roles.Admin, Roles.Operator));
         options.AddPolicy(AgentOwner, p => p.AddRequirements(new QueueOwnerRequirement()));
         options.AddPolicy(AgentReader, p => p.AddRequirements(new AgentReaderRequirement()));
-        // The queue owner's rule, for an agent's own record: admins, operators, or that agent.
         options.AddPolicy(Registrars, p => p.RequireRole(Roles.Admin, Roles.Operator));
     }
 }

@@ -33,7 +33,7 @@ public static class MessagesApi
         TypedResults.Problem(title: "Forbidden", detail: detail, statusCode: StatusCodes.Status403Forbidden, type: ProblemBase + "forbidden");
 
     public static async Task<Results<Accepted<SendMessageResponse>, ValidationProblem, ProblemHttpResult>> Send(
-        SendMessageRequest request, HttpRequest http, MessagingService messaging, IOptions<MessagingOptions> options, CancellationToken ct)
+        SendMessageRequest request, HttpRequest http, MessagingService messaging, ITeamDirectory teams, IOptions<MessagingOptions> options, CancellationToken ct)
     {
         var errors = Validation.Check(request, options.Value.MaxBodyBytes, out var command, http.Headers["Idempotency-Key"].FirstOrDefault());
         if (errors.Count > 0)
@@ -50,13 +50,9 @@ public static class MessagesApi
             }
             command = command with { From = caller };
         }
-        if (command!.Recipient.Kind == RecipientKind.Team)
+        if (command!.Recipient.Kind == RecipientKind.Team && await TeamProblemAsync(command.Recipient.Id, teams, ct) is { } teamProblem)
         {
-            return TypedResults.Problem(
-                title: "Team routing is not available yet",
-                detail: "Team membership comes from the coordination service, which is not part of this deployment yet. Send to each agent, or to a topic its members subscribe to.",
-                statusCode: StatusCodes.Status501NotImplemented,
-                type: ProblemBase + "team-routing-unavailable");
+            return teamProblem;
         }
         var result = await messaging.SendAsync(command, ct);
         if (result.Status == SendStatus.MailboxFull)
@@ -73,6 +69,24 @@ public static class MessagesApi
         }
         var recipient = $"{command.Recipient.Kind.ToString().ToLowerInvariant()}:{command.Recipient.Id}";
         return TypedResults.Accepted($"/api/v1/messages/{result.MessageId}", new SendMessageResponse(result.MessageId, "accepted", result.Priority, recipient));
+    }
+
+    /// <summary>A team recipient must be a team coordination knows (its members are resolved again at the fan-out);
+    /// null when it is.</summary>
+    private static async Task<ProblemHttpResult?> TeamProblemAsync(string teamId, ITeamDirectory teams, CancellationToken ct)
+    {
+        try
+        {
+            return await teams.MembersAsync(teamId, ct) is null
+                ? TypedResults.Problem(title: "Unknown team", detail: $"The coordination service knows no team {teamId}; nothing was stored.",
+                    statusCode: StatusCodes.Status404NotFound, type: ProblemBase + "unknown-team")
+                : null;
+        }
+        catch (HttpRequestException)
+        {
+            return TypedResults.Problem(title: "Team routing unavailable", detail: "The coordination service, which knows the team's members, cannot be reached; nothing was stored. Try again.",
+                statusCode: StatusCodes.Status503ServiceUnavailable, type: ProblemBase + "team-routing-unavailable");
+        }
     }
 
     /// <summary>A message, for its sender, its recipient, admins, operators and other services.</summary>

@@ -29,6 +29,7 @@ public sealed partial class MessagingService(
     IOptions<MessagingOptions> options,
     TimeProvider time,
     MessagingMetrics metrics,
+    ITeamDirectory teams,
     ILogger<MessagingService> logger)
 {
     public const string FanOutTopic = "messaging.fanout";
@@ -41,8 +42,10 @@ public sealed partial class MessagingService(
 
     public async Task<SendResult> SendAsync(SendCommand command, CancellationToken ct)
     {
-        // A key is the sender's own: another sender using the same key must not suppress this message.
-        command = command with { IdempotencyKey = command.IdempotencyKey is { } given ? $"{command.From}\n{given}" : null };
+        // A key names one message from one sender to one recipient: another sender using the same key, or the same
+        // sender using it towards another recipient (a service sending each agent its copy of one piece of work),
+        // must not suppress this message.
+        command = command with { IdempotencyKey = command.IdempotencyKey is { } given ? $"{command.From}\n{command.Recipient.Kind}:{command.Recipient.Id}\n{given}" : null };
         if (command.IdempotencyKey is { } key && await store.GetIdempotentAsync(key, ct) is { } earlier)
         {
             return new SendResult(SendStatus.Duplicate, earlier.MessageId, earlier.Priority);
@@ -61,7 +64,7 @@ public sealed partial class MessagingService(
             EnqueuedAt = now,
             ExpiresAt = command.TtlSeconds is { } ttl ? now.AddSeconds(ttl) : null,
         };
-        return command.Recipient.Kind == RecipientKind.Topic
+        return command.Recipient.Kind is RecipientKind.Topic or RecipientKind.Team
             ? await PublishToTopicAsync(message, command.IdempotencyKey, ct)
             : await EnqueueAsync(command.Recipient.Id, message, command.IdempotencyKey, ct);
     }
@@ -106,11 +109,12 @@ public sealed partial class MessagingService(
         }
         // Stored first, then handed to pub/sub: the fan-out is retried until every subscriber has its copy.
         await dapr.PublishEventAsync(Options.PubSub, FanOutTopic, new FanOutRequest(message.Id), ct);
-        metrics.Sent(message.Priority, "topic");
+        metrics.Sent(message.Priority, message.RecipientKind);
         return new SendResult(SendStatus.Accepted, message.Id, message.Priority.Name());
     }
 
-    /// <summary>Copies a topic message into the mailbox of every matching subscriber. Safe to run again.</summary>
+    /// <summary>Copies a topic message into the mailbox of every matching subscriber, a team message into every
+    /// member's. Safe to run again.</summary>
     public async Task FanOutAsync(string messageId, CancellationToken ct)
     {
         var message = await store.GetMessageAsync(messageId, ct);
@@ -119,25 +123,40 @@ public sealed partial class MessagingService(
             LogFanOutMissing(messageId);
             return;
         }
+        if (message.RecipientKind == "team")
+        {
+            // Members as coordination says now; an unreachable coordination throws, so pub/sub retries the fan-out.
+            foreach (var agentId in await teams.MembersAsync(message.RecipientId, ct) ?? [])
+            {
+                await CopyAsync(message, agentId, $"{message.Id}-{agentId}", ct);
+            }
+            return;
+        }
         var subscriptions = (await store.GetSubscriptionsAsync(ct)).Items.Where(s => s.Topic == message.RecipientId && s.Matches(message)).ToList();
         foreach (var subscription in subscriptions)
         {
-            await store.ListMailboxAsync(subscription.AgentId, ct);
-            var copy = message with { Id = $"{message.Id}-{subscription.Id}", RecipientKind = "agent", RecipientId = subscription.AgentId, SourceMessageId = message.Id };
-            var added = await store.ChangeMailboxAsync<bool>(subscription.AgentId, mailbox =>
+            await CopyAsync(message, subscription.AgentId, $"{message.Id}-{subscription.Id}", ct);
+        }
+    }
+
+    /// <summary>Puts a copy of a topic or team message into one agent's mailbox, once (a copy already there is left alone).</summary>
+    private async Task CopyAsync(StoredMessage message, string agentId, string copyId, CancellationToken ct)
+    {
+        await store.ListMailboxAsync(agentId, ct);
+        var copy = message with { Id = copyId, RecipientKind = "agent", RecipientId = agentId, SourceMessageId = message.Id };
+        var added = await store.ChangeMailboxAsync<bool>(agentId, mailbox =>
+        {
+            if (mailbox.Contains(copy.Id))
             {
-                if (mailbox.Contains(copy.Id))
-                {
-                    return null;
-                }
-                mailbox.Enqueue(copy, remember: true);
-                metrics.ObserveDepth(subscription.AgentId, mailbox.Depth);
-                return new MailboxChange<bool>(true, [store.Write(copy)]);
-            }, ct);
-            if (added)
-            {
-                Signal(subscription.AgentId);
+                return null;
             }
+            mailbox.Enqueue(copy, remember: true);
+            metrics.ObserveDepth(agentId, mailbox.Depth);
+            return new MailboxChange<bool>(true, [store.Write(copy)]);
+        }, ct);
+        if (added)
+        {
+            Signal(agentId);
         }
     }
 
