@@ -84,14 +84,21 @@ public static class ActorsBenchmark
             await baseline.Add("bench-" + (i % Actors), 0);
         }
 
-        Measure.Print($"actor call @ {Rate}/s", "runtime", await Measure.FixedRate(Rate, duration, () => actors[Next()].Add(1)));
-        Measure.Print($"actor call @ {Rate}/s", "in-process+redis", await Measure.FixedRate(Rate, duration, () => baseline.Add("bench-" + Next(), 1)));
+        var atRate = await Measure.FixedRate(Rate, duration, () => actors[Next()].Add(1));
+        var atRateBaseline = await Measure.FixedRate(Rate, duration, () => baseline.Add("bench-" + Next(), 1));
+        Measure.Print($"actor call @ {Rate}/s", "runtime", atRate);
+        Measure.Print($"actor call @ {Rate}/s", "in-process+redis", atRateBaseline);
         Measure.Print($"actor call @ {Rate}/s", "in-process memory", await Measure.FixedRate(Rate, duration, () => memory.Add("bench-" + Next(), 1)));
-        Measure.Print($"actor call, saturated ({Workers} callers)", "runtime", await Measure.Saturate(Workers, duration, () => actors[Next()].Add(1)));
-        Measure.Print($"actor call, saturated ({Workers} callers)", "in-process+redis", await Measure.Saturate(Workers, duration, () => baseline.Add("bench-" + Next(), 1)));
+        var saturated = await Measure.Saturate(Workers, duration, () => actors[Next()].Add(1));
+        var saturatedBaseline = await Measure.Saturate(Workers, duration, () => baseline.Add("bench-" + Next(), 1));
+        Measure.Print($"actor call, saturated ({Workers} callers)", "runtime", saturated);
+        Measure.Print($"actor call, saturated ({Workers} callers)", "in-process+redis", saturatedBaseline);
         Measure.Print($"actor call, saturated ({Workers} callers)", "in-process memory", await Measure.Saturate(Workers, duration, () => memory.Add("bench-" + Next(), 1)));
         Measure.Print("one hot actor, saturated", "runtime", await Measure.Saturate(Workers, duration, () => actors[0].Add(1)));
         Measure.Print("one hot actor, saturated", "in-process+redis", await Measure.Saturate(Workers, duration, () => baseline.Add("bench-0", 1)));
+        Console.WriteLine();
+        Console.WriteLine(Measure.Ratio($"actor call @ {Rate}/s (runtime / in-process+redis)", atRate, atRateBaseline, "p99 < 5 ms (Dapr publishes 6.2 ms at 500/s)"));
+        Console.WriteLine(Measure.Ratio($"actor call, saturated ({Workers} callers)", saturated, saturatedBaseline, "none set; the share of the baseline"));
     }
 
     /// <summary>The same logic without the runtime: one turn at a time per actor, count read and written per call.</summary>
