@@ -233,6 +233,70 @@ public class MessagingTests
     }
 
     [Fact]
+    public async Task Batches_SendMany_AndAckMany_WithOneAnswerPerItem()
+    {
+        await using var bus = await MessagingHarness.StartAsync(env: Env());
+        var batch = await bus.Client.PostAsJsonAsync("/api/v1/messages/batch", new
+        {
+            messages = new object[]
+            {
+                MessagingHarness.Send("b1", new { n = 0 }),
+                MessagingHarness.Send("b2", new { n = 1 }, idempotencyKey: "once"),
+                MessagingHarness.Send("b1", new { n = 2 }, priority: "high"),
+                MessagingHarness.Send("b2", new { n = 3 }, idempotencyKey: "once"),
+                MessagingHarness.Send("b1", new { n = 4 }),
+            },
+        });
+        Assert.Equal(HttpStatusCode.OK, batch.StatusCode);
+        var results = (await batch.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("results").EnumerateArray().ToList();
+        Assert.Equal([0, 1, 2, 3, 4], results.Select(r => r.GetProperty("index").GetInt32()));
+        Assert.All(results, r => Assert.Equal(202, r.GetProperty("status").GetInt32()));
+        Assert.Equal(results[1].GetProperty("messageId").GetString(), results[3].GetProperty("messageId").GetString());
+        Assert.True(results[3].GetProperty("replayed").GetBoolean());
+        Assert.Equal(1, await bus.DepthAsync("b2"));
+
+        var received = await bus.ReceiveAsync("b1");
+        Assert.Equal([2, 0, 4], received.Select(m => m.GetProperty("body").GetProperty("n").GetInt32()));
+        var acks = await bus.Client.PostAsJsonAsync("/api/v1/messages/queue/b1/ack", new
+        {
+            items = new object[]
+            {
+                new { id = received[0].GetProperty("id").GetString(), leaseToken = received[0].GetProperty("leaseToken").GetString() },
+                new { id = received[1].GetProperty("id").GetString(), leaseToken = received[2].GetProperty("leaseToken").GetString() },
+                new { id = received[0].GetProperty("id").GetString(), leaseToken = received[0].GetProperty("leaseToken").GetString() },
+                new { id = received[2].GetProperty("id").GetString(), leaseToken = received[2].GetProperty("leaseToken").GetString() },
+            },
+        });
+        Assert.Equal(HttpStatusCode.OK, acks.StatusCode);
+        var statuses = (await acks.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("results").EnumerateArray().Select(r => r.GetProperty("status").GetInt32());
+        Assert.Equal([204, 409, 404, 204], statuses);
+        Assert.Equal(1, await bus.DepthAsync("b1"));
+        var acked = await bus.Client.GetFromJsonAsync<JsonElement>($"/api/v1/messages/{received[2].GetProperty("id").GetString()}");
+        Assert.Equal("acked", acked.GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task Batches_WithABadItem_Get400NamingTheItem_AndStoreNothing()
+    {
+        await using var bus = await MessagingHarness.StartAsync(env: Env());
+
+        var send = await bus.Client.PostAsJsonAsync("/api/v1/messages/batch", new
+        {
+            messages = new object[] { MessagingHarness.Send("c1", "fine"), MessagingHarness.Send("c1", "x", priority: "urgent") },
+        });
+        var empty = await bus.Client.PostAsJsonAsync("/api/v1/messages/batch", new { messages = Array.Empty<object>() });
+        var ack = await bus.Client.PostAsJsonAsync("/api/v1/messages/queue/c1/ack", new { items = new object[] { new { id = "m1" } } });
+
+        Assert.Equal(HttpStatusCode.BadRequest, send.StatusCode);
+        Assert.Equal("application/problem+json", send.Content.Headers.ContentType?.MediaType);
+        Assert.True((await send.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").TryGetProperty("messages[1].priority", out _));
+        Assert.Equal(HttpStatusCode.BadRequest, empty.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, ack.StatusCode);
+        Assert.True((await ack.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").TryGetProperty("items[0].leaseToken", out _));
+        Assert.Equal(0, await bus.DepthAsync("c1"));
+    }
+
+    [Fact]
     public async Task QueuedMessages_SurviveARestartOfTheServiceAndOfTheRuntime()
     {
         using var folder = new ComponentsFolder().State("redis", extraMetadata: ComponentsFolder.ActorStateStore).PubSub("redis");

@@ -42,7 +42,7 @@ public sealed class PlatformHarness : IAsyncDisposable
     /// <paramref name="processSidecars"/> run as their own processes.</summary>
     public static async Task<PlatformHarness> StartAsync(Dictionary<string, Dictionary<string, string>>? env = null, ComponentsFolder? folder = null, IReadOnlySet<string>? processSidecars = null)
     {
-        var harness = new PlatformHarness { _folder = folder ?? new ComponentsFolder().State("sqlite").PubSub("in-memory"), _ownsFolder = folder is null, _processSidecars = processSidecars ?? new HashSet<string>() };
+        var harness = new PlatformHarness { _folder = folder ?? new ComponentsFolder().State("sqlite", extraMetadata: ComponentsFolder.ActorStateStore).PubSub("in-memory"), _ownsFolder = folder is null, _processSidecars = processSidecars ?? new HashSet<string>() };
         harness._folder.SecretStore(File.ReadAllText(Path.Combine(Repository, "components/local/secrets.json")));
         // A name registry of its own, so this platform's apps find only each other.
         harness._names = Path.Combine(harness._folder.Path, "names");

@@ -28,6 +28,9 @@ public static class RouteTable
         ("providers-read", "providers", "/api/v1/providers/{**rest}", ["GET"], Readers),
         ("openai-chat", "providers", "/v1/chat/completions", ["POST"], Senders),
         ("openai-models", "providers", "/v1/models", ["GET"], Readers),
+        // Batch forms, with the single forms' policies; acking many (POST /api/v1/messages/queue/{agentId}/ack) is
+        // already under messages-queue.
+        ("messages-send-batch", "messaging", "/api/v1/messages/batch", ["POST"], Senders),
     ];
 
     public static IReadOnlyList<RouteConfig> ProxyRoutes() => Routes.Select((r, i) => new RouteConfig

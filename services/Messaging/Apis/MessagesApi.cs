@@ -15,6 +15,7 @@ public static class MessagesApi
     {
         var api = app.MapGroup("/api/v1/messages").WithTags("Messages");
         api.MapPost("/", Send).WithName("SendMessage");
+        api.MapPost("/batch", BatchApi.SendMany).WithName("SendMessages");
         api.MapGet("/{messageId}", Get).WithName("GetMessage");
         // Every queue route is the named agent's own: checked here as well as at the gateway.
         var queue = api.MapGroup("/queue/{agentId}").AddEndpointFilter(async (context, next) =>
@@ -23,6 +24,7 @@ public static class MessagesApi
                 : Forbidden("An agent may use only its own queue."));
         queue.MapGet("/", Receive).WithName("ReceiveMessages");
         queue.MapPost("/{messageId}/ack", Ack).WithName("AckMessage");
+        queue.MapPost("/ack", BatchApi.AckMany).WithName("AckMessages");
         queue.MapPost("/{messageId}/nack", Nack).WithName("NackMessage");
         queue.MapGet("/dead-letters", DeadLetters).WithName("ListDeadLetters");
         queue.MapGet("/stats", Stats).WithName("QueueStats");
@@ -156,13 +158,15 @@ public static class MessagesApi
     {
         AckStatus.Done => TypedResults.NoContent(),
         AckStatus.NotFound => TypedResults.NotFound(NotFoundProblem($"Message {messageId} is not in this queue (already acknowledged, or never sent here).")),
-        _ => TypedResults.Conflict(new ProblemDetails
-        {
-            Title = "Lease not held",
-            Detail = $"The lease on message {messageId} expired or belongs to another receive; receive it again.",
-            Status = StatusCodes.Status409Conflict,
-            Type = ProblemBase + "lease-not-held",
-        }),
+        _ => TypedResults.Conflict(LeaseNotHeldProblem(messageId)),
+    };
+
+    public static ProblemDetails LeaseNotHeldProblem(string messageId) => new()
+    {
+        Title = "Lease not held",
+        Detail = $"The lease on message {messageId} expired or belongs to another receive; receive it again.",
+        Status = StatusCodes.Status409Conflict,
+        Type = ProblemBase + "lease-not-held",
     };
 
     public static ProblemDetails NotFoundProblem(string detail) => new()

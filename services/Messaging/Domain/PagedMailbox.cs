@@ -275,13 +275,13 @@ public sealed class PagedMailbox(IMailboxState state, MailboxLimits limits, Time
             return (AckStatus.LeaseNotHeld, default);
         }
         var page = await state.TryGetAsync<List<MailboxEntry>>(PageKey(priority, PageOf(sequence)));
-        var index = page?.FindIndex(e => e.Sequence == sequence && e.MessageId == messageId) ?? -1;
+        var index = page?.FindIndex(e => e.Sequence == sequence) ?? -1;
         if (index < 0)
         {
             return (AckStatus.NotFound, default);
         }
         var entry = page![index];
-        return entry.LeaseToken == leaseToken && entry.LeaseUntil > time.GetUtcNow()
+        return entry.MessageId == messageId && entry.LeaseToken == leaseToken && entry.LeaseUntil > time.GetUtcNow()
             ? (AckStatus.Done, (priority, page, index))
             : (AckStatus.LeaseNotHeld, default);
     }
