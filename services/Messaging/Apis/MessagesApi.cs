@@ -19,9 +19,11 @@ public static class MessagesApi
         api.MapGet("/{messageId}", Get).WithName("GetMessage");
         // Every queue route is the named agent's own: checked here as well as at the gateway.
         var queue = api.MapGroup("/queue/{agentId}").AddEndpointFilter(async (context, next) =>
-            CallerIdentity.From(context.HttpContext.Request).MayActFor(context.HttpContext.GetRouteValue("agentId") as string ?? "")
-                ? await next(context)
-                : Forbidden("An agent may use only its own queue."));
+            context.HttpContext.GetRouteValue("agentId") as string is var agentId && !Validation.IsName(agentId)
+                ? TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["agentId"] = ["not a valid agent id"] }, type: ProblemBase + "validation")
+                : CallerIdentity.From(context.HttpContext.Request).MayActFor(agentId ?? "")
+                    ? await next(context)
+                    : Forbidden("An agent may use only its own queue."));
         queue.MapGet("/", Receive).WithName("ReceiveMessages");
         queue.MapPost("/{messageId}/ack", Ack).WithName("AckMessage");
         queue.MapPost("/ack", BatchApi.AckMany).WithName("AckMessages");
