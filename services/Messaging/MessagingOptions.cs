@@ -14,6 +14,11 @@ public sealed class MessagingOptions
     [Required]
     public string PubSub { get; set; } = "pubsub";
 
+    /// <summary>Where queues live: <c>actor</c> (an actor per mailbox, small records) or <c>document</c> (one
+    /// document per mailbox under its ETag); see README "Mailbox designs".</summary>
+    [Required, RegularExpression("^(actor|document)$", ErrorMessage = "Messaging:Mailboxes must be actor or document")]
+    public string Mailboxes { get; set; } = Storage.MailboxDesigns.Actor;
+
     /// <summary>Deliveries after which an unacknowledged message goes to the dead letters.</summary>
     /// <summary>App id of the coordination service, which says who belongs to a team (the <c>team</c> recipient).</summary>
     [Required]

@@ -11,6 +11,7 @@ var app = builder.Build();
 app.UseCloudEvents();
 app.MapDefaultEndpoints();
 app.MapSubscribeHandler();
+app.MapMailboxActors();
 app.MapMessagesApi();
 app.MapSubscriptionsApi();
 app.MapFanOut(app.Services.GetRequiredService<IOptions<MessagingOptions>>().Value.PubSub);

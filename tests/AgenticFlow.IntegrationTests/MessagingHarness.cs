@@ -15,7 +15,7 @@ public sealed class MessagingHarness : IAsyncDisposable
 
     public static async Task<MessagingHarness> StartAsync(string stateKind = "sqlite", string pubsubKind = "in-memory", Dictionary<string, string>? env = null)
     {
-        var harness = new MessagingHarness { Folder = new ComponentsFolder().State(stateKind).PubSub(pubsubKind, extraMetadata: "  - name: concurrency\n    value: \"8\"\n") };
+        var harness = new MessagingHarness { Folder = new ComponentsFolder().State(stateKind, extraMetadata: ComponentsFolder.ActorStateStore).PubSub(pubsubKind, extraMetadata: "  - name: concurrency\n    value: \"8\"\n") };
         int sidecarHttp = TestSidecar.FreePort(), sidecarGrpc = TestSidecar.FreePort(), appPort = TestSidecar.FreePort();
         var appId = TestServers.NewId("messaging");
         var token = Guid.NewGuid().ToString("N");

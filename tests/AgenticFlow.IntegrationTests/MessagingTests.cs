@@ -8,13 +8,27 @@ using Dapr.Client;
 
 namespace AgenticFlow.IntegrationTests;
 
-/// <summary>The messaging service end to end: real process, real sidecar, real stores.</summary>
-public sealed class MessagingTests
+/// <summary>The messaging service end to end: real process, real sidecar, real stores; with the default mailbox
+/// design here, and every test again with the other design in <see cref="DocumentMailboxMessagingTests"/>.</summary>
+public class MessagingTests
 {
+    /// <summary>The <c>Messaging:Mailboxes</c> design under test; null runs the service's default.</summary>
+    protected virtual string? Design => null;
+
+    private Dictionary<string, string> Env(Dictionary<string, string>? env = null)
+    {
+        var all = new Dictionary<string, string>(env ?? []);
+        if (Design is { } design)
+        {
+            all["Messaging__Mailboxes"] = design;
+        }
+        return all;
+    }
+
     [Fact]
     public async Task Receive_GivesHighestPriorityFirst_AndFifoWithinAPriority_UnderConcurrentProducers()
     {
-        await using var bus = await MessagingHarness.StartAsync();
+        await using var bus = await MessagingHarness.StartAsync(env: Env());
         string[] priorities = ["low", "normal", "high", "critical"];
         await Task.WhenAll(Enumerable.Range(0, 4).Select(producer => Task.Run(async () =>
         {
@@ -44,7 +58,7 @@ public sealed class MessagingTests
     [Fact]
     public async Task ExpiredLease_RedeliversTheMessage_AndTheOldLeaseCanNoLongerAck()
     {
-        await using var bus = await MessagingHarness.StartAsync();
+        await using var bus = await MessagingHarness.StartAsync(env: Env());
         await bus.SendAsync(MessagingHarness.Send("a2", new { n = 1 }));
 
         // Three seconds leave room for the check that the message is held, even on a loaded machine.
@@ -65,7 +79,7 @@ public sealed class MessagingTests
     [Fact]
     public async Task ExpiredMessages_InAQueueNobodyReads_AreDeadLettered_AndTheListKeepsTheNewest()
     {
-        await using var bus = await MessagingHarness.StartAsync(env: new() { ["Messaging__SweepSeconds"] = "1", ["Messaging__MaxDeadLetters"] = "2" });
+        await using var bus = await MessagingHarness.StartAsync(env: Env(new() { ["Messaging__SweepSeconds"] = "1", ["Messaging__MaxDeadLetters"] = "2" }));
         var ids = new List<string>();
         for (var i = 0; i < 3; i++)
         {
@@ -90,7 +104,7 @@ public sealed class MessagingTests
     [Fact]
     public async Task Nack_MakesTheMessageAvailableAgain()
     {
-        await using var bus = await MessagingHarness.StartAsync();
+        await using var bus = await MessagingHarness.StartAsync(env: Env());
         await bus.SendAsync(MessagingHarness.Send("a3", "hello"));
         var message = Assert.Single(await bus.ReceiveAsync("a3"));
 
@@ -104,7 +118,7 @@ public sealed class MessagingTests
     [Fact]
     public async Task AfterMaxDeliveries_TheMessageGoesToTheDeadLetters()
     {
-        await using var bus = await MessagingHarness.StartAsync(env: new() { ["Messaging__MaxDeliveries"] = "2" });
+        await using var bus = await MessagingHarness.StartAsync(env: Env(new() { ["Messaging__MaxDeliveries"] = "2" }));
         var id = await bus.SendAsync(MessagingHarness.Send("a4", new { poison = true }));
 
         Assert.Single(await bus.ReceiveAsync("a4", leaseSeconds: 1));
@@ -126,7 +140,7 @@ public sealed class MessagingTests
     [Fact]
     public async Task RepeatedIdempotencyKey_ReturnsTheFirstResult_AndEnqueuesNothing_ButTowardsAnotherRecipientIsAnotherMessage()
     {
-        await using var bus = await MessagingHarness.StartAsync();
+        await using var bus = await MessagingHarness.StartAsync(env: Env());
         var request = MessagingHarness.Send("a5", new { pay = 10 }, idempotencyKey: "order-77");
 
         var ids = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => bus.SendAsync(request)));
@@ -142,7 +156,7 @@ public sealed class MessagingTests
     [Fact]
     public async Task Ttl_ExpiresUnreceivedMessages_IntoTheDeadLetters()
     {
-        await using var bus = await MessagingHarness.StartAsync();
+        await using var bus = await MessagingHarness.StartAsync(env: Env());
         await bus.SendAsync(MessagingHarness.Send("a6", "stale", ttlSeconds: 1));
         await bus.SendAsync(MessagingHarness.Send("a6", "fresh"));
 
@@ -157,7 +171,7 @@ public sealed class MessagingTests
     [Fact]
     public async Task TopicMessages_FanOutToSubscribers_WhoseFilterMatches()
     {
-        await using var bus = await MessagingHarness.StartAsync();
+        await using var bus = await MessagingHarness.StartAsync(env: Env());
         var all = await bus.Client.PostAsJsonAsync("/api/v1/subscribe", new { agentId = "watcher", topic = "alerts" });
         var filtered = await bus.Client.PostAsJsonAsync("/api/v1/subscribe", new { agentId = "pager", topic = "alerts", filter = new Dictionary<string, string> { ["severity"] = "high" } });
         Assert.Equal(HttpStatusCode.Created, all.StatusCode);
@@ -179,7 +193,7 @@ public sealed class MessagingTests
     [Fact]
     public async Task LongPoll_ReturnsAsSoonAsAMessageArrives()
     {
-        await using var bus = await MessagingHarness.StartAsync();
+        await using var bus = await MessagingHarness.StartAsync(env: Env());
 
         var waiting = bus.ReceiveAsync("a7", waitSeconds: 20);
         await Task.Delay(300);
@@ -193,7 +207,7 @@ public sealed class MessagingTests
     [Fact]
     public async Task BadInput_Gets400ProblemDetails_AndStoresNothing()
     {
-        await using var bus = await MessagingHarness.StartAsync();
+        await using var bus = await MessagingHarness.StartAsync(env: Env());
 
         async Task Expect400(HttpContent content, string field)
         {
@@ -224,14 +238,78 @@ public sealed class MessagingTests
     }
 
     [Fact]
+    public async Task Batches_SendMany_AndAckMany_WithOneAnswerPerItem()
+    {
+        await using var bus = await MessagingHarness.StartAsync(env: Env());
+        var batch = await bus.Client.PostAsJsonAsync("/api/v1/messages/batch", new
+        {
+            messages = new object[]
+            {
+                MessagingHarness.Send("b1", new { n = 0 }),
+                MessagingHarness.Send("b2", new { n = 1 }, idempotencyKey: "once"),
+                MessagingHarness.Send("b1", new { n = 2 }, priority: "high"),
+                MessagingHarness.Send("b2", new { n = 3 }, idempotencyKey: "once"),
+                MessagingHarness.Send("b1", new { n = 4 }),
+            },
+        });
+        Assert.Equal(HttpStatusCode.OK, batch.StatusCode);
+        var results = (await batch.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("results").EnumerateArray().ToList();
+        Assert.Equal([0, 1, 2, 3, 4], results.Select(r => r.GetProperty("index").GetInt32()));
+        Assert.All(results, r => Assert.Equal(202, r.GetProperty("status").GetInt32()));
+        Assert.Equal(results[1].GetProperty("messageId").GetString(), results[3].GetProperty("messageId").GetString());
+        Assert.True(results[3].GetProperty("replayed").GetBoolean());
+        Assert.Equal(1, await bus.DepthAsync("b2"));
+
+        var received = await bus.ReceiveAsync("b1");
+        Assert.Equal([2, 0, 4], received.Select(m => m.GetProperty("body").GetProperty("n").GetInt32()));
+        var acks = await bus.Client.PostAsJsonAsync("/api/v1/messages/queue/b1/ack", new
+        {
+            items = new object[]
+            {
+                new { id = received[0].GetProperty("id").GetString(), leaseToken = received[0].GetProperty("leaseToken").GetString() },
+                new { id = received[1].GetProperty("id").GetString(), leaseToken = received[2].GetProperty("leaseToken").GetString() },
+                new { id = received[0].GetProperty("id").GetString(), leaseToken = received[0].GetProperty("leaseToken").GetString() },
+                new { id = received[2].GetProperty("id").GetString(), leaseToken = received[2].GetProperty("leaseToken").GetString() },
+            },
+        });
+        Assert.Equal(HttpStatusCode.OK, acks.StatusCode);
+        var statuses = (await acks.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("results").EnumerateArray().Select(r => r.GetProperty("status").GetInt32());
+        Assert.Equal([204, 409, 404, 204], statuses);
+        Assert.Equal(1, await bus.DepthAsync("b1"));
+        var acked = await bus.Client.GetFromJsonAsync<JsonElement>($"/api/v1/messages/{received[2].GetProperty("id").GetString()}");
+        Assert.Equal("acked", acked.GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task Batches_WithABadItem_Get400NamingTheItem_AndStoreNothing()
+    {
+        await using var bus = await MessagingHarness.StartAsync(env: Env());
+
+        var send = await bus.Client.PostAsJsonAsync("/api/v1/messages/batch", new
+        {
+            messages = new object[] { MessagingHarness.Send("c1", "fine"), MessagingHarness.Send("c1", "x", priority: "urgent") },
+        });
+        var empty = await bus.Client.PostAsJsonAsync("/api/v1/messages/batch", new { messages = Array.Empty<object>() });
+        var ack = await bus.Client.PostAsJsonAsync("/api/v1/messages/queue/c1/ack", new { items = new object[] { new { id = "m1" } } });
+
+        Assert.Equal(HttpStatusCode.BadRequest, send.StatusCode);
+        Assert.Equal("application/problem+json", send.Content.Headers.ContentType?.MediaType);
+        Assert.True((await send.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").TryGetProperty("messages[1].priority", out _));
+        Assert.Equal(HttpStatusCode.BadRequest, empty.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, ack.StatusCode);
+        Assert.True((await ack.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").TryGetProperty("items[0].leaseToken", out _));
+        Assert.Equal(0, await bus.DepthAsync("c1"));
+    }
+
+    [Fact]
     public async Task QueuedMessages_SurviveARestartOfTheServiceAndOfTheRuntime()
     {
-        using var folder = new ComponentsFolder().State("redis").PubSub("redis");
+        using var folder = new ComponentsFolder().State("redis", extraMetadata: ComponentsFolder.ActorStateStore).PubSub("redis");
         var appId = TestServers.NewId("messaging");
         int sidecarHttp = TestSidecar.FreePort(), sidecarGrpc = TestSidecar.FreePort(), appPort = TestSidecar.FreePort();
         using var http = DaprClient.CreateInvokeHttpClient(appId, $"http://127.0.0.1:{sidecarHttp}");
 
-        await using (var service = await ServiceProcess.StartAsync("AgenticFlow.Messaging", appPort, sidecarHttp, sidecarGrpc))
+        await using (var service = await ServiceProcess.StartAsync("AgenticFlow.Messaging", appPort, sidecarHttp, sidecarGrpc, Env()))
         await using (var runtime = await RuntimeProcess.StartAsync(appId, folder.Path, appPort, sidecarHttp, sidecarGrpc))
         {
             for (var i = 0; i < 5; i++)
@@ -243,7 +321,7 @@ public sealed class MessagingTests
             await service.KillAsync();
         }
 
-        await using var service2 = await ServiceProcess.StartAsync("AgenticFlow.Messaging", appPort, sidecarHttp, sidecarGrpc);
+        await using var service2 = await ServiceProcess.StartAsync("AgenticFlow.Messaging", appPort, sidecarHttp, sidecarGrpc, Env());
         await using var runtime2 = await RuntimeProcess.StartAsync(appId, folder.Path, appPort, sidecarHttp, sidecarGrpc);
         var received = (await http.GetFromJsonAsync<JsonElement>("/api/v1/messages/queue/survivor?max=10")).GetProperty("messages");
         Assert.Equal([0, 1, 2, 3, 4], received.EnumerateArray().Select(m => m.GetProperty("body").GetProperty("i").GetInt32()));
@@ -252,7 +330,7 @@ public sealed class MessagingTests
     [Fact]
     public async Task TwoReplicas_NeverHandOneMessageToTwoConsumersAtOnce()
     {
-        using var folder = new ComponentsFolder().State("postgresql").PubSub("in-memory");
+        using var folder = new ComponentsFolder().State("postgresql", extraMetadata: ComponentsFolder.ActorStateStore).PubSub("in-memory");
         var appId = TestServers.NewId("messaging");
         var replicas = new List<(ServiceProcess Service, TestSidecar Sidecar, HttpClient Client)>();
         try
@@ -260,7 +338,7 @@ public sealed class MessagingTests
             for (var r = 0; r < 2; r++)
             {
                 int sidecarHttp = TestSidecar.FreePort(), sidecarGrpc = TestSidecar.FreePort(), appPort = TestSidecar.FreePort();
-                var service = await ServiceProcess.StartAsync("AgenticFlow.Messaging", appPort, sidecarHttp, sidecarGrpc);
+                var service = await ServiceProcess.StartAsync("AgenticFlow.Messaging", appPort, sidecarHttp, sidecarGrpc, Env());
                 var sidecar = await TestSidecar.StartAsync(appId, folder.Path, appPort, httpPort: sidecarHttp, grpcPort: sidecarGrpc, instanceId: r.ToString());
                 // Each client reaches its own replica: the sidecar's own app is the first choice for its app id.
                 replicas.Add((service, sidecar, DaprClient.CreateInvokeHttpClient(appId, $"http://127.0.0.1:{sidecarHttp}")));
@@ -303,4 +381,10 @@ public sealed class MessagingTests
             }
         }
     }
+}
+
+/// <summary>Every messaging test again with the <c>document</c> mailbox design.</summary>
+public sealed class DocumentMailboxMessagingTests : MessagingTests
+{
+    protected override string? Design => "document";
 }

@@ -16,7 +16,7 @@ namespace AgenticFlow.Benchmarks;
 /// service's sidecar, beside a baseline of the same queue operations (a priority queue per agent as a Redis
 /// sorted set: ZADD to send, ZPOPMAX to receive) done directly against Redis in the same run.
 /// </summary>
-public static class MessagingBenchmark
+public static partial class MessagingBenchmark
 {
     private const int Agents = 50;
     private const int Rate = 1000;
@@ -63,6 +63,12 @@ public static class MessagingBenchmark
             var redis = await ConnectionMultiplexer.ConnectAsync(redisAddress);
             var db = redis.GetDatabase();
 
+            var designs = new DesignRun(repo, folder, resources, shared, names, loggers, processes, sidecars, db, duration);
+            if (Environment.GetEnvironmentVariable("BENCH_ONLY") == "designs")
+            {
+                await CompareMailboxDesigns(designs);
+                return;
+            }
             using var app = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = MaxConnections }) { BaseAddress = new Uri($"http://127.0.0.1:{mPort}") };
             Console.WriteLine($"Hops on a cheap read (GET .../stats), {ReadWorkers} closed loops, {seconds}s each:");
             Console.WriteLine();
@@ -99,6 +105,8 @@ public static class MessagingBenchmark
             Measure.Print($"send->receive @ {SustainedRate}/s", "redis direct", await RedisBaseline(db, duration, SustainedRate));
             Measure.Print($"send->receive @ {Rate}/s", "redis direct", await RedisBaseline(db, duration, Rate));
             Measure.Print($"send->receive, saturated ({Senders})", "redis direct", await RedisBaseline(db, duration, null));
+            Console.WriteLine();
+            await CompareMailboxDesigns(designs);
         }
         finally
         {

@@ -58,6 +58,9 @@ public static class RouteTable
         ("agents-register", "agents", "/api/v1/agents", ["POST"], Registrars),
         ("agents-delete", "agents", "/api/v1/agents/{agentId}", ["DELETE"], Registrars),
         ("agents-read", "agents", "/api/v1/agents/{**rest}", ["GET"], Readers),
+        // Batch forms, with the single forms' policies; acking many (POST /api/v1/messages/queue/{agentId}/ack) is
+        // already under messages-queue.
+        ("messages-send-batch", "messaging", "/api/v1/messages/batch", ["POST"], Senders),
     ];
 
     public static IReadOnlyList<RouteConfig> ProxyRoutes() => Routes.Select((r, i) => new RouteConfig

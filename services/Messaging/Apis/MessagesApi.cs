@@ -15,14 +15,18 @@ public static class MessagesApi
     {
         var api = app.MapGroup("/api/v1/messages").WithTags("Messages");
         api.MapPost("/", Send).WithName("SendMessage");
+        api.MapPost("/batch", BatchApi.SendMany).WithName("SendMessages");
         api.MapGet("/{messageId}", Get).WithName("GetMessage");
         // Every queue route is the named agent's own: checked here as well as at the gateway.
         var queue = api.MapGroup("/queue/{agentId}").AddEndpointFilter(async (context, next) =>
-            CallerIdentity.From(context.HttpContext.Request).MayActFor(context.HttpContext.GetRouteValue("agentId") as string ?? "")
-                ? await next(context)
-                : Forbidden("An agent may use only its own queue."));
+            context.HttpContext.GetRouteValue("agentId") as string is var agentId && !Validation.IsName(agentId)
+                ? TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["agentId"] = ["not a valid agent id"] }, type: ProblemBase + "validation")
+                : CallerIdentity.From(context.HttpContext.Request).MayActFor(agentId ?? "")
+                    ? await next(context)
+                    : Forbidden("An agent may use only its own queue."));
         queue.MapGet("/", Receive).WithName("ReceiveMessages");
         queue.MapPost("/{messageId}/ack", Ack).WithName("AckMessage");
+        queue.MapPost("/ack", BatchApi.AckMany).WithName("AckMessages");
         queue.MapPost("/{messageId}/nack", Nack).WithName("NackMessage");
         queue.MapGet("/dead-letters", DeadLetters).WithName("ListDeadLetters");
         queue.MapGet("/stats", Stats).WithName("QueueStats");
@@ -73,7 +77,7 @@ public static class MessagesApi
 
     /// <summary>A team recipient must be a team coordination knows (its members are resolved again at the fan-out);
     /// null when it is.</summary>
-    private static async Task<ProblemHttpResult?> TeamProblemAsync(string teamId, ITeamDirectory teams, CancellationToken ct)
+    internal static async Task<ProblemHttpResult?> TeamProblemAsync(string teamId, ITeamDirectory teams, CancellationToken ct)
     {
         try
         {
@@ -170,13 +174,15 @@ public static class MessagesApi
     {
         AckStatus.Done => TypedResults.NoContent(),
         AckStatus.NotFound => TypedResults.NotFound(NotFoundProblem($"Message {messageId} is not in this queue (already acknowledged, or never sent here).")),
-        _ => TypedResults.Conflict(new ProblemDetails
-        {
-            Title = "Lease not held",
-            Detail = $"The lease on message {messageId} expired or belongs to another receive; receive it again.",
-            Status = StatusCodes.Status409Conflict,
-            Type = ProblemBase + "lease-not-held",
-        }),
+        _ => TypedResults.Conflict(LeaseNotHeldProblem(messageId)),
+    };
+
+    public static ProblemDetails LeaseNotHeldProblem(string messageId) => new()
+    {
+        Title = "Lease not held",
+        Detail = $"The lease on message {messageId} expired or belongs to another receive; receive it again.",
+        Status = StatusCodes.Status409Conflict,
+        Type = ProblemBase + "lease-not-held",
     };
 
     public static ProblemDetails NotFoundProblem(string detail) => new()

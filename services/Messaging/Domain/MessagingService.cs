@@ -25,6 +25,7 @@ public enum AckStatus { Done, LeaseNotHeld, NotFound }
 /// </summary>
 public sealed partial class MessagingService(
     MessageStore store,
+    IMailboxStore mailboxes,
     DaprClient dapr,
     IOptions<MessagingOptions> options,
     TimeProvider time,
@@ -46,10 +47,6 @@ public sealed partial class MessagingService(
         // sender using it towards another recipient (a service sending each agent its copy of one piece of work),
         // must not suppress this message.
         command = command with { IdempotencyKey = command.IdempotencyKey is { } given ? $"{command.From}\n{command.Recipient.Kind}:{command.Recipient.Id}\n{given}" : null };
-        if (command.IdempotencyKey is { } key && await store.GetIdempotentAsync(key, ct) is { } earlier)
-        {
-            return new SendResult(SendStatus.Duplicate, earlier.MessageId, earlier.Priority);
-        }
         var now = time.GetUtcNow();
         var message = new StoredMessage
         {
@@ -73,35 +70,23 @@ public sealed partial class MessagingService(
     {
         // Listed before anything is queued, so the sweeper finds every mailbox that holds a message.
         await store.ListMailboxAsync(agentId, ct);
-        var result = await store.ChangeMailboxAsync<SendResult>(agentId, mailbox =>
+        var outcome = await mailboxes.EnqueueAsync(agentId, message, idempotencyKey, ct);
+        if (outcome.Status == SendStatus.Accepted)
         {
-            if (mailbox.Depth >= Options.MaxQueueDepth)
-            {
-                return new MailboxChange<SendResult>(new SendResult(SendStatus.MailboxFull, message.Id, message.Priority.Name()), []);
-            }
-            mailbox.Enqueue(message);
-            metrics.ObserveDepth(agentId, mailbox.Depth);
-            var writes = new List<StateTransactionRequest> { store.Write(message) };
-            if (idempotencyKey is not null)
-            {
-                writes.Add(store.Remember(idempotencyKey, message));
-            }
-            return new MailboxChange<SendResult>(new SendResult(SendStatus.Accepted, message.Id, message.Priority.Name()), writes,
-                idempotencyKey is null ? null : async token => await store.GetIdempotentAsync(idempotencyKey, token) is { } first
-                    ? new SendResult(SendStatus.Duplicate, first.MessageId, first.Priority)
-                    : null);
-        }, ct);
-        if (result.Status == SendStatus.Accepted)
-        {
+            metrics.ObserveDepth(agentId, outcome.Depth);
             metrics.Sent(message.Priority, "agent");
             Signal(agentId);
             await NotifyAsync(SentTopic, new { messageId = message.Id, recipient = agentId, priority = message.Priority.Name(), correlationId = message.CorrelationId }, ct);
         }
-        return result;
+        return new SendResult(outcome.Status, outcome.MessageId, outcome.Priority.Name());
     }
 
     private async Task<SendResult> PublishToTopicAsync(StoredMessage message, string? idempotencyKey, CancellationToken ct)
     {
+        if (idempotencyKey is not null && await store.GetIdempotentAsync(idempotencyKey, ct) is { } earlier)
+        {
+            return new SendResult(SendStatus.Duplicate, earlier.MessageId, earlier.Priority);
+        }
         if (!await store.TryInsertAsync(message, idempotencyKey, ct))
         {
             var first = await store.GetIdempotentAsync(idempotencyKey!, ct);
@@ -144,17 +129,7 @@ public sealed partial class MessagingService(
     {
         await store.ListMailboxAsync(agentId, ct);
         var copy = message with { Id = copyId, RecipientKind = "agent", RecipientId = agentId, SourceMessageId = message.Id };
-        var added = await store.ChangeMailboxAsync<bool>(agentId, mailbox =>
-        {
-            if (mailbox.Contains(copy.Id))
-            {
-                return null;
-            }
-            mailbox.Enqueue(copy, remember: true);
-            metrics.ObserveDepth(agentId, mailbox.Depth);
-            return new MailboxChange<bool>(true, [store.Write(copy)]);
-        }, ct);
-        if (added)
+        if (await mailboxes.EnqueueCopyAsync(agentId, copy, ct))
         {
             Signal(agentId);
         }
@@ -182,14 +157,8 @@ public sealed partial class MessagingService(
     private async Task<IReadOnlyList<ReceivedMessage>> LeaseAsync(string agentId, int max, TimeSpan leaseFor, CancellationToken ct)
     {
         var now = time.GetUtcNow();
-        var changed = await store.ChangeMailboxAsync<LeaseOutcome?>(agentId, mailbox =>
-        {
-            var dead = mailbox.Sweep(now, Options.MaxDeliveries, Options.MaxDeadLetters);
-            var granted = mailbox.LeaseNext(max, leaseFor, now);
-            metrics.ObserveDepth(agentId, mailbox.Depth);
-            return granted.Count == 0 && dead.Count == 0 ? null : new MailboxChange<LeaseOutcome?>(new LeaseOutcome(granted, dead), []);
-        }, ct);
-        var (leases, deadLettered) = changed ?? new LeaseOutcome([], []);
+        var (leases, deadLettered, depth) = await mailboxes.LeaseAsync(agentId, max, leaseFor, ct);
+        metrics.ObserveDepth(agentId, depth);
         if (deadLettered.Count > 0)
         {
             await RecordDeadLettersAsync(agentId, deadLettered, ct);
@@ -207,7 +176,7 @@ public sealed partial class MessagingService(
         return received;
     }
 
-    private async Task RecordDeadLettersAsync(string agentId, List<DeadLetter> letters, CancellationToken ct)
+    private async Task RecordDeadLettersAsync(string agentId, IReadOnlyList<DeadLetter> letters, CancellationToken ct)
     {
         foreach (var letter in letters)
         {
@@ -227,13 +196,7 @@ public sealed partial class MessagingService(
         var swept = 0;
         foreach (var agentId in await store.ListedMailboxesAsync(ct))
         {
-            var now = time.GetUtcNow();
-            var dead = await store.ChangeMailboxAsync<List<DeadLetter>?>(agentId, mailbox =>
-            {
-                var moved = mailbox.Sweep(now, Options.MaxDeliveries, Options.MaxDeadLetters);
-                metrics.ObserveDepth(agentId, mailbox.Depth);
-                return moved.Count == 0 ? null : new MailboxChange<List<DeadLetter>?>(moved, []);
-            }, ct);
+            var dead = await mailboxes.SweepAsync(agentId, ct);
             if (dead is { Count: > 0 })
             {
                 await RecordDeadLettersAsync(agentId, dead, ct);
@@ -243,65 +206,43 @@ public sealed partial class MessagingService(
         return swept;
     }
 
-    public async Task<AckStatus> AckAsync(string agentId, string messageId, string leaseToken, CancellationToken ct)
+    public async Task<AckStatus> AckAsync(string agentId, string messageId, string leaseToken, CancellationToken ct) =>
+        (await AckManyAsync(agentId, [new AckItem(messageId, leaseToken)], ct))[0];
+
+    /// <summary>Acknowledges many leases of one queue at once; one status per item, in order.</summary>
+    public async Task<IReadOnlyList<AckStatus>> AckManyAsync(string agentId, IReadOnlyList<AckItem> items, CancellationToken ct)
     {
-        var message = await store.GetMessageAsync(messageId, ct);
-        var now = time.GetUtcNow();
-        var status = await store.ChangeMailboxAsync<AckStatus?>(agentId, mailbox =>
-        {
-            if (mailbox.Find(messageId, leaseToken, now, out var entry) != LeaseCheck.Held)
-            {
-                return null;
-            }
-            mailbox.Remove(entry!);
-            metrics.ObserveDepth(agentId, mailbox.Depth);
-            var writes = message is null ? [] : new List<StateTransactionRequest> { store.Write(message with { Status = MessageStatus.Acked }) };
-            return new MailboxChange<AckStatus?>(AckStatus.Done, writes);
-        }, ct);
-        if (status == AckStatus.Done)
+        var statuses = await mailboxes.AckAsync(agentId, items, ct);
+        foreach (var _ in statuses.Where(s => s == AckStatus.Done))
         {
             metrics.Acked();
-            return AckStatus.Done;
         }
-        // Nothing was written: tell apart a lease that is not held from a message that is not queued.
-        var mailboxNow = await store.GetMailboxAsync(agentId, ct);
-        return mailboxNow?.Entries.Any(e => e.MessageId == messageId) == true ? AckStatus.LeaseNotHeld : AckStatus.NotFound;
+        return statuses;
     }
 
     public async Task<AckStatus> NackAsync(string agentId, string messageId, string leaseToken, TimeSpan delay, CancellationToken ct)
     {
-        var now = time.GetUtcNow();
-        var status = await store.ChangeMailboxAsync<AckStatus?>(agentId, mailbox =>
-        {
-            if (mailbox.Find(messageId, leaseToken, now, out var entry) != LeaseCheck.Held)
-            {
-                return null;
-            }
-            mailbox.Release(entry!, delay, now);
-            return new MailboxChange<AckStatus?>(AckStatus.Done, []);
-        }, ct);
+        var status = await mailboxes.NackAsync(agentId, messageId, leaseToken, delay, ct);
         if (status == AckStatus.Done)
         {
             metrics.Nacked();
             Signal(agentId);
-            return AckStatus.Done;
         }
-        var mailboxNow = await store.GetMailboxAsync(agentId, ct);
-        return mailboxNow?.Entries.Any(e => e.MessageId == messageId) == true ? AckStatus.LeaseNotHeld : AckStatus.NotFound;
+        return status;
     }
 
     public async Task<(IReadOnlyList<DeadLetter> Letters, IReadOnlyList<StoredMessage> Messages)> DeadLettersAsync(string agentId, CancellationToken ct)
     {
-        var mailbox = await store.GetMailboxAsync(agentId, ct) ?? new Mailbox();
-        var messages = await store.GetMessagesAsync(mailbox.DeadLetters.Select(d => d.MessageId).ToList(), ct);
-        return (mailbox.DeadLetters, messages);
+        var letters = await mailboxes.DeadLettersAsync(agentId, ct);
+        var messages = await store.GetMessagesAsync(letters.Select(d => d.MessageId).ToList(), ct);
+        return (letters, messages);
     }
 
     public async Task<(int Depth, int Leased, int DeadLetters)> StatsAsync(string agentId, CancellationToken ct)
     {
-        var mailbox = await store.GetMailboxAsync(agentId, ct) ?? new Mailbox();
-        var now = time.GetUtcNow();
-        return (mailbox.Depth, mailbox.Entries.Count(e => e.LeaseUntil > now && e.LeaseToken is not null), mailbox.DeadLetters.Count);
+        var stats = await mailboxes.StatsAsync(agentId, ct);
+        metrics.ObserveDepth(agentId, stats.Depth);
+        return (stats.Depth, stats.Leased, stats.DeadLetters);
     }
 
     public Task<StoredMessage?> GetAsync(string messageId, CancellationToken ct) => store.GetMessageAsync(messageId, ct);
@@ -344,7 +285,6 @@ public sealed partial class MessagingService(
 
 public sealed record FanOutRequest(string MessageId);
 
-internal sealed record LeaseOutcome(List<Lease> Leases, List<DeadLetter> DeadLettered);
 
 /// <summary>Queue depth and delivery figures, exported through OpenTelemetry (meter AgenticFlow.Messaging).</summary>
 public sealed class MessagingMetrics

@@ -157,6 +157,26 @@ public sealed class MessageStore(DaprClient dapr, IOptions<MessagingOptions> opt
         }
     }
 
+    /// <summary>Writes message records (the acked status, say) in one transaction.</summary>
+    public Task SaveMessagesAsync(IReadOnlyList<StoredMessage> messages, CancellationToken ct) =>
+        messages.Count == 0 ? Task.CompletedTask : dapr.ExecuteStateTransactionAsync(Store, messages.Select(Write).ToList(), cancellationToken: ct);
+
+    /// <summary>Writes a message record only if none is stored under its id; false when one is.</summary>
+    public async Task<bool> TryInsertMessageAsync(StoredMessage message, CancellationToken ct)
+    {
+        try
+        {
+            await dapr.ExecuteStateTransactionAsync(Store, [new StateTransactionRequest(MessageKey(message.Id), Bytes(message), StateOperationType.Upsert, options: InsertOnly)], cancellationToken: ct);
+            return true;
+        }
+        catch (DaprException ex) when (ex.IsETagConflict())
+        {
+            return false;
+        }
+    }
+
+    public Task DeleteMessageAsync(string id, CancellationToken ct) => dapr.DeleteStateAsync(Store, MessageKey(id), cancellationToken: ct);
+
     public StateTransactionRequest Write(StoredMessage message)
     {
         var metadata = message.Status is MessageStatus.Acked
