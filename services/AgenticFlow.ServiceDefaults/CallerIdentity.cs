@@ -38,3 +38,21 @@ public sealed record CallerIdentity(string? Principal, IReadOnlySet<string> Role
     /// <summary>May act on <paramref name="agentId"/>'s queue or subscriptions: privileged callers, or that agent itself.</summary>
     public bool MayActFor(string agentId) => Privileged || (Roles.Contains(Agent) && AgentId is not null && AgentId == agentId);
 }
+
+/// <summary>The service-side half of the gateway's role check, for routes every role may reach.</summary>
+public static class CallerIdentityEndpoints
+{
+    /// <summary>
+    /// Refuses (403 problem) a call from the edge that names none of the platform's roles, so a route is never open to
+    /// whoever reaches the service past the gateway's policy. Calls between services carry no identity and pass; each
+    /// handler still checks what the caller's role may do.
+    /// </summary>
+    public static TBuilder RequirePlatformRole<TBuilder>(this TBuilder builder) where TBuilder : Microsoft.AspNetCore.Builder.IEndpointConventionBuilder =>
+        Microsoft.AspNetCore.Http.EndpointFilterExtensions.AddEndpointFilter(builder, async (context, next) =>
+        {
+            var caller = CallerIdentity.From(context.HttpContext.Request);
+            return caller.FromEdge && !caller.Roles.Overlaps([CallerIdentity.Admin, CallerIdentity.Operator, CallerIdentity.Agent, CallerIdentity.Viewer])
+                ? Results.Problem(title: "Forbidden", detail: "This call needs one of the platform's roles.", statusCode: StatusCodes.Status403Forbidden, type: Problems.Base + "forbidden")
+                : await next(context);
+        });
+}

@@ -296,6 +296,11 @@ public sealed class CoordinationTests(CoordinationPlatform fixture) : IClassFixt
         var started = await Api.JsonAsync(HttpMethod.Post, "/api/v1/coordination/consensus",
             new { teamId, proposal = "rename the project?", mode = "majority", deadlineSeconds = 3 }, HttpStatusCode.Accepted);
         var roundId = started.GetProperty("roundId").GetString()!;
+        // An agent of the team may start a round, but not with weights or a quorum that would let it carry the vote.
+        await Api.JsonAsync(HttpMethod.Post, "/api/v1/coordination/consensus",
+            new { teamId, proposal = "me alone?", mode = "weighted", weights = new Dictionary<string, double> { ["a1"] = 1000 }, deadlineSeconds = 60 }, HttpStatusCode.Forbidden, key: "dev-agent-a1-key");
+        await Api.JsonAsync(HttpMethod.Post, "/api/v1/coordination/consensus",
+            new { teamId, proposal = "me alone?", mode = "quorum", quorum = 1, deadlineSeconds = 60 }, HttpStatusCode.Forbidden, key: "dev-agent-a1-key");
         // An agent votes as itself only, and once.
         using (var asOther = await Api.VoteAsync(roundId, "a2", "approve", key: "dev-agent-a1-key"))
         {

@@ -198,8 +198,18 @@ public sealed partial class AgentActor(ActorHost host, AgentChanges changes, Wor
             return new WorkReply(Outcomes.NotFound);
         }
         var items = await LoadWorkAsync();
-        if (items.TryGetValue(work.Id, out var known))
+        // A task this agent failed, whose failure coordination took (its report is done), comes back as a new attempt
+        // when nobody else can take it: it is new work, not a repeat of the old delivery.
+        var newAttempt = items.TryGetValue(work.Id, out var known) && work.Kind == WorkKinds.Task
+            && known.Status == WorkStatuses.Failed && known.Report == ReportStatuses.Done;
+        if (known is not null && !newAttempt)
         {
+            if (agent.Kind == AgentKinds.Llm && !WorkStatuses.IsFinal(known.Status))
+            {
+                // The first delivery may have been stored without its reminder (a crash between the two): registering
+                // again is harmless and makes sure the run happens.
+                await RegisterReminderAsync(WorkReminderPrefix + work.Id, [], TimeSpan.Zero, TimeSpan.FromSeconds(Settings.WorkRetrySeconds));
+            }
             return new WorkReply(Outcomes.Duplicate, known);
         }
         if (agent.Status == AgentStatuses.Draining)

@@ -14,7 +14,8 @@ public static class AgentsApi
 
     public static RouteGroupBuilder MapAgentsApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/v1/agents").WithTags("Agents");
+        // Checked here again, not only at the gateway; each handler then checks what the caller's role may do.
+        var api = app.MapGroup("/api/v1/agents").WithTags("Agents").RequirePlatformRole();
         api.MapPost("/", Register).WithName("RegisterAgent");
         api.MapGet("/", List).WithName("ListAgents");
         api.MapGet("/capabilities", Capabilities).WithName("AgentCapabilities");

@@ -36,6 +36,12 @@ public static class ConsensusApi
         {
             return Refused("An agent starts rounds only in its own team.");
         }
+        // Weights and a quorum decide who carries a round: an agent could give itself the whole vote. Only admins,
+        // operators and services set them (as only they may weight a single vote).
+        if (caller.RestrictedToAgent is not null && (request.Weights is { Count: > 0 } || request.Quorum is not null))
+        {
+            return Refused("An agent starts rounds with the team's default weights and quorum; only admins, operators and services set them.");
+        }
         var (status, started) = await consensus.StartAsync(round!, ct);
         return status switch
         {

@@ -120,6 +120,7 @@ public sealed class CoordinationStore(DaprClient dapr, IOptions<CoordinationOpti
     /// <summary>Stores a new team's board (insert only: false when the id exists) and lists it among the teams.</summary>
     public async Task<bool> InsertTeamAsync(TeamBoard board, IEnumerable<StateTransactionRequest> writes, CancellationToken ct)
     {
+        var inserted = true;
         try
         {
             await dapr.ExecuteStateTransactionAsync(Store,
@@ -127,8 +128,10 @@ public sealed class CoordinationStore(DaprClient dapr, IOptions<CoordinationOpti
         }
         catch (DaprException ex) when (ex.IsETagConflict())
         {
-            return false;
+            inserted = false;
         }
+        // Listed even when the board was there already: a retried step whose first run stored the board but died
+        // before listing it must still list it (listing is idempotent), or the sweep never visits the team.
         await ChangeDocumentAsync<List<string>, bool>(TeamsKey, () => [], list =>
         {
             if (list.Contains(board.Id))
@@ -138,7 +141,7 @@ public sealed class CoordinationStore(DaprClient dapr, IOptions<CoordinationOpti
             list.Add(board.Id);
             return (true, true);
         }, ct);
-        return true;
+        return inserted;
     }
 
     /// <summary>Reserves an agent for a team: true when it is now (or already was) this team's, false when another

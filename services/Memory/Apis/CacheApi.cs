@@ -13,7 +13,7 @@ public static class CacheApi
 
     public static RouteGroupBuilder MapCacheApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/v1/memory/cache").WithTags("Cache");
+        var api = app.MapGroup("/api/v1/memory/cache").WithTags("Cache").RequirePlatformRole();
         api.MapPut("/{key}", Put).WithName("PutCacheEntry");
         api.MapGet("/{key}", Get).WithName("GetCacheEntry");
         api.MapDelete("/{key}", Delete).WithName("DeleteCacheEntry");

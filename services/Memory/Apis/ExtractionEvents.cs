@@ -10,8 +10,13 @@ public static class ExtractionEvents
         app.MapPost("/events/memory-stored", Handle).WithTopic(pubsub, MemoryTopics.Stored).ExcludeFromDescription();
 
     /// <summary>Failures surface as errors, so Dapr delivers the event again.</summary>
-    public static async Task<IResult> Handle(MemoryStored stored, GraphExtractor extractor, MemoryLoad load, CancellationToken ct)
+    public static async Task<IResult> Handle(MemoryStored stored, HttpRequest http, GraphExtractor extractor, MemoryLoad load, CancellationToken ct)
     {
+        // Pub/sub delivers through the sidecar; a call that came through the gateway is not an event.
+        if (AgenticFlow.ServiceDefaults.CallerIdentity.From(http).FromEdge)
+        {
+            return Results.NotFound();
+        }
         if (stored.Extract)
         {
             await load.Ready.WaitAsync(ct);

@@ -14,7 +14,7 @@ public static class GraphApi
 
     public static RouteGroupBuilder MapGraphApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/v1/memory/knowledge-graph").WithTags("Knowledge graph");
+        var api = app.MapGroup("/api/v1/memory/knowledge-graph").WithTags("Knowledge graph").RequirePlatformRole();
         api.MapGet("/", Walk).WithName("WalkKnowledgeGraph");
         api.MapPost("/entities", AddEntity).WithName("MergeEntity");
         api.MapPost("/relations", AddRelation).WithName("AddRelation");
@@ -81,7 +81,7 @@ public static class GraphApi
             return errors.Count > 0 ? Access.Invalid(errors) : Access.Forbidden("An agent may assert facts only as itself.");
         }
         await load.Ready.WaitAsync(ct);
-        var entity = await graph.ChangeAsync((g, change) => g.MergeEntity(request.Name!, request.Type, request.Attributes, provenance, change), ct);
+        var entity = await graph.ChangeAsync((g, change) => g.MergeEntity(request.Name!, request.Type, request.Attributes, provenance, change, keepOthers: caller.RestrictedToAgent is not null), ct);
         return TypedResults.Ok(View(entity, caller));
     }
 
@@ -98,7 +98,7 @@ public static class GraphApi
         await load.Ready.WaitAsync(ct);
         var (relation, created, closed) = await graph.ChangeAsync((g, change) =>
         {
-            var (r, isNew) = g.AddRelation(request.Subject!, request.Predicate!, request.Object!, request.ValidFrom, request.SingleValued, provenance, change);
+            var (r, isNew) = g.AddRelation(request.Subject!, request.Predicate!, request.Object!, request.ValidFrom, request.SingleValued, provenance, change, caller.Visible());
             return (r, isNew, change.Relations.Values.Where(x => x.Id != r.Id && x.ClosedBy == r.Id).ToList());
         }, ct);
         return TypedResults.Ok(new RelationAdded(View(relation, caller), created, closed.Select(c => View(c, caller)).ToList()));
@@ -123,8 +123,11 @@ public static class GraphApi
     public static GraphResponse View(GraphView view, CallerIdentity caller, DateTimeOffset? asOf) =>
         new(view.Nodes.Select(n => View(n, caller)).ToList(), view.Edges.Select(e => View(e, caller)).ToList(), asOf);
 
+    /// <summary>An entity as the caller may see it: an agent sees the attributes only of entities no other agent asserted.</summary>
     public static EntityView View(Entity e, CallerIdentity caller) =>
-        new(e.Key, e.Name, e.Type, e.Attributes, caller.Shown(e.Provenance), e.CreatedAt, e.UpdatedAt);
+        new(e.Key, e.Name, e.Type,
+            caller.RestrictedToAgent is { } agent && e.Provenance.Any(p => p.AgentId != agent) ? new Dictionary<string, string>() : e.Attributes,
+            caller.Shown(e.Provenance), e.CreatedAt, e.UpdatedAt);
 
     public static RelationView View(Relation r, CallerIdentity caller) =>
         new(r.Id, r.Subject, r.Predicate, r.Object, r.ValidFrom, r.ValidTo, r.ClosedBy, r.SingleValued, caller.Shown(r.Provenance), r.CreatedAt);

@@ -11,7 +11,7 @@ public static class MemoryApi
 {
     public static RouteGroupBuilder MapMemoryApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/v1/memory/{agentId}").WithTags("Memory");
+        var api = app.MapGroup("/api/v1/memory/{agentId}").WithTags("Memory").RequirePlatformRole();
         api.MapPost("/", Store).WithName("StoreMemory");
         api.MapDelete("/", Forget).WithName("ForgetAgent");
         api.MapGet("/experiences", Experiences).WithName("ListExperiences");

@@ -12,8 +12,8 @@ public static class QueryApi
 {
     public static IEndpointRouteBuilder MapQueryApi(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/v1/memory/query", Query).WithTags("Memory").WithName("QueryMemory");
-        app.MapGet("/api/v1/memory/index/stats", Stats).WithTags("Memory").WithName("MemoryIndexStats");
+        app.MapPost("/api/v1/memory/query", Query).WithTags("Memory").WithName("QueryMemory").RequirePlatformRole();
+        app.MapGet("/api/v1/memory/index/stats", Stats).WithTags("Memory").WithName("MemoryIndexStats").RequirePlatformRole();
         return app;
     }
 

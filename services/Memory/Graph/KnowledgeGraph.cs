@@ -42,15 +42,21 @@ public sealed class KnowledgeGraph(IReadOnlySet<string> singleValuedPredicates)
     }
 
     /// <summary>Adds the entity or merges into the one with the same key: the type when given, attributes (new values win), provenance.</summary>
-    public Entity MergeEntity(string name, string? type, IReadOnlyDictionary<string, string>? attributes, Provenance provenance, GraphChange change)
+    /// <remarks>With <paramref name="keepOthers"/> (an agent asserting for itself), an entity others asserted keeps its
+    /// type and attribute values: the agent adds attributes, it does not overwrite another agent's.</remarks>
+    public Entity MergeEntity(string name, string? type, IReadOnlyDictionary<string, string>? attributes, Provenance provenance, GraphChange change, bool keepOthers = false)
     {
         var key = GraphNames.EntityKey(name);
+        var shared = keepOthers && _entities.TryGetValue(key, out var found) && found.Provenance.Any(p => p.AgentId != provenance.AgentId);
         var entity = _entities.TryGetValue(key, out var existing)
-            ? existing with { Type = type ?? existing.Type, Attributes = new(existing.Attributes, StringComparer.Ordinal), Provenance = [.. existing.Provenance], UpdatedAt = provenance.At }
+            ? existing with { Type = shared ? existing.Type ?? type : type ?? existing.Type, Attributes = new(existing.Attributes, StringComparer.Ordinal), Provenance = [.. existing.Provenance], UpdatedAt = provenance.At }
             : new Entity { Key = key, Name = name.Trim(), Type = type, CreatedAt = provenance.At, UpdatedAt = provenance.At };
         foreach (var (k, v) in attributes ?? new Dictionary<string, string>())
         {
-            entity.Attributes[k] = v;
+            if (!shared || !entity.Attributes.ContainsKey(k))
+            {
+                entity.Attributes[k] = v;
+            }
         }
         if (!entity.Provenance.Any(p => SameSource(p, provenance)))
         {
@@ -66,7 +72,9 @@ public sealed class KnowledgeGraph(IReadOnlySet<string> singleValuedPredicates)
     /// <paramref name="singleValued"/>), an open fact of the subject with another object is closed at the new fact's
     /// <c>validFrom</c>; a new fact older than the open one is stored already closed by it.
     /// </summary>
-    public (Relation Relation, bool Created) AddRelation(string subject, string predicate, string obj, DateTimeOffset? validFrom, bool? singleValued, Provenance provenance, GraphChange change)
+    /// <remarks>Only facts <paramref name="closable"/> allows are closed (an agent closes only facts it asserted).</remarks>
+    public (Relation Relation, bool Created) AddRelation(string subject, string predicate, string obj, DateTimeOffset? validFrom, bool? singleValued, Provenance provenance, GraphChange change,
+        Func<Relation, bool>? closable = null)
     {
         var s = MergeEntity(subject, null, null, provenance, change).Key;
         var o = MergeEntity(obj, null, null, provenance, change).Key;
@@ -92,7 +100,7 @@ public sealed class KnowledgeGraph(IReadOnlySet<string> singleValuedPredicates)
         };
         if (single)
         {
-            foreach (var old in open)
+            foreach (var old in open.Where(r => closable?.Invoke(r) ?? true))
             {
                 if (old.ValidFrom <= from)
                 {

@@ -158,6 +158,19 @@ public sealed class MemoryTests(MemoryPlatform m) : IClassFixture<MemoryPlatform
         Assert.Equal(2, history.GetProperty("edges").GetArrayLength());
         // Another agent sees none of a1's assertions.
         Assert.Equal(HttpStatusCode.NotFound, (await m.Send(HttpMethod.Get, "/api/v1/memory/knowledge-graph?entity=Alice%20Chen", AgentA2)).StatusCode);
+        // ...and cannot close them: a2's contradicting fact closes only a2's own facts.
+        var rival = await m.Json(HttpMethod.Post, "/api/v1/memory/knowledge-graph/relations", AgentA2,
+            new { subject = "Alice Chen", predicate = "works_at", @object = "Initech", singleValued = true });
+        Assert.Equal(0, rival.GetProperty("closed").GetArrayLength());
+        var stillOpen = await m.Json(HttpMethod.Get, "/api/v1/memory/knowledge-graph?entity=Alice%20Chen", AgentA1);
+        Assert.Equal("globex", Assert.Single(stillOpen.GetProperty("edges").EnumerateArray()).GetProperty("object").GetString());
+        // An entity a1 described keeps a1's attributes when a2 merges into it, and a2 is not shown them.
+        await m.Json(HttpMethod.Post, "/api/v1/memory/knowledge-graph/entities", AgentA1, new { name = "Vault", type = "system", attributes = new Dictionary<string, string> { ["owner"] = "a1" } });
+        var merged = await m.Json(HttpMethod.Post, "/api/v1/memory/knowledge-graph/entities", AgentA2, new { name = "Vault", type = "toy", attributes = new Dictionary<string, string> { ["owner"] = "a2" } });
+        Assert.Equal(0, merged.GetProperty("attributes").EnumerateObject().Count());
+        var seenByAdmin = await m.Json(HttpMethod.Post, "/api/v1/memory/knowledge-graph/entities", Admin, new { name = "Vault" });
+        Assert.Equal("a1", seenByAdmin.GetProperty("attributes").GetProperty("owner").GetString());
+        Assert.Equal("system", seenByAdmin.GetProperty("type").GetString());
 
         // A memory's own entities and relations join the graph, and graphDepth brings them back with the memory.
         await m.Store("a1", new

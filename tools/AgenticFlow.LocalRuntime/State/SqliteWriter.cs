@@ -129,9 +129,10 @@ internal sealed class SqliteWriter
                     batch[i].Apply(connection, transaction);
                     transaction.Release("op");
                 }
-                catch (Exception ex) when (ex is StateETagException or SqliteException { SqliteErrorCode: 19 })
+                catch (Exception ex) when (ex is not SqliteException { SqliteErrorCode: 5 or 6 or 10 or 11 or 13 })
                 {
-                    // This transaction's own failure (an ETag check, a constraint): undo just its writes.
+                    // This transaction's own failure (an ETag check, a constraint, a bad value): undo just its writes.
+                    // The database's own trouble (busy, locked, I/O, corrupt, full) fails the whole batch below.
                     transaction.Rollback("op");
                     transaction.Release("op");
                     outcomes[i] = ex;
