@@ -167,7 +167,7 @@ public sealed class MemoryTests(MemoryPlatform m) : IClassFixture<MemoryPlatform
         // An entity a1 described keeps a1's attributes when a2 merges into it, and a2 is not shown them.
         await m.Json(HttpMethod.Post, "/api/v1/memory/knowledge-graph/entities", AgentA1, new { name = "Vault", type = "system", attributes = new Dictionary<string, string> { ["owner"] = "a1" } });
         var merged = await m.Json(HttpMethod.Post, "/api/v1/memory/knowledge-graph/entities", AgentA2, new { name = "Vault", type = "toy", attributes = new Dictionary<string, string> { ["owner"] = "a2" } });
-        Assert.Equal(0, merged.GetProperty("attributes").EnumerateObject().Count());
+        Assert.Empty(merged.GetProperty("attributes").EnumerateObject());
         var seenByAdmin = await m.Json(HttpMethod.Post, "/api/v1/memory/knowledge-graph/entities", Admin, new { name = "Vault" });
         Assert.Equal("a1", seenByAdmin.GetProperty("attributes").GetProperty("owner").GetString());
         Assert.Equal("system", seenByAdmin.GetProperty("type").GetString());
