@@ -106,7 +106,7 @@ public static class AgentsApi
 
     /// <summary>Drains, then removes: the agent stops taking work, coordination gives its open tasks to others, and only
     /// then is it forgotten. When coordination cannot be reached the agent is kept as it was and the answer is 503.</summary>
-    public static async Task<IResult> Delete(string agentId, HttpContext http, WorkRunner runner, CoordinationClient coordination, CancellationToken ct)
+    public static async Task<IResult> Delete(string agentId, HttpContext http, WorkRunner runner, CoordinationClient coordination)
     {
         if (!CallerIdentity.From(http.Request).Privileged)
         {
@@ -121,7 +121,9 @@ public static class AgentsApi
         {
             return NotFound(agentId);
         }
-        if (await coordination.DrainAsync(agentId, ct) != Handover.Done)
+        // Once draining has begun it is seen through, whatever the caller does: a caller that hung up mid-way would
+        // otherwise leave the agent draining, refusing all work, until somebody repeated the DELETE.
+        if (await coordination.DrainAsync(agentId, CancellationToken.None) != Handover.Done)
         {
             await actor.AbortDrain();
             http.Response.Headers.RetryAfter = "5";

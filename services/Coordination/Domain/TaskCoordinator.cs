@@ -301,6 +301,13 @@ public sealed partial class TaskCoordinator(
         var now = time.GetUtcNow();
         var resend = TimeSpan.FromSeconds(options.Value.RedispatchSeconds);
         var teams = await store.GetTeamsAsync(await store.TeamIdsAsync(ct), ct);
+        // Re-send times are kept only for tasks some member still holds open: finished, refused or reassigned ones
+        // leave the map here, so it stays as large as the open work.
+        var stillOpen = teams.Where(b => b.IsOpen).SelectMany(b => b.Members).SelectMany(m => m.Open).Select(o => o.TaskId).ToHashSet(StringComparer.Ordinal);
+        foreach (var gone in _lastSend.Keys.Where(id => !stillOpen.Contains(id)).ToList())
+        {
+            _lastSend.TryRemove(gone, out _);
+        }
         foreach (var board in teams.Where(b => b.IsOpen))
         {
             var open = board.Members.SelectMany(m => m.Open).ToList();

@@ -85,20 +85,30 @@ public sealed class TeamService(
         }
         var now = time.GetUtcNow();
         var joining = new List<AgentInfo>();
-        foreach (var agentId in add.Where(a => current.Member(a) is null).Distinct(StringComparer.Ordinal))
+        try
         {
-            var agent = await agents.GetAsync(agentId, ct);
-            if (agent is not { Usable: true })
+            foreach (var agentId in add.Where(a => current.Member(a) is null).Distinct(StringComparer.Ordinal))
             {
-                await store.ReleaseAsync(joining.Select(j => j.Id), teamId, ct);
-                return (MembersChange.AgentUnavailable, agent is null ? $"agent {agentId} is not registered" : $"agent {agentId} cannot join a team now (status {agent.Status}, health {agent.Health})");
+                var agent = await agents.GetAsync(agentId, ct);
+                if (agent is not { Usable: true })
+                {
+                    await store.ReleaseAsync(joining.Select(j => j.Id), teamId, ct);
+                    return (MembersChange.AgentUnavailable, agent is null ? $"agent {agentId} is not registered" : $"agent {agentId} cannot join a team now (status {agent.Status}, health {agent.Health})");
+                }
+                if (!await store.ReserveAsync(agentId, teamId, now, ct))
+                {
+                    await store.ReleaseAsync(joining.Select(j => j.Id), teamId, ct);
+                    return (MembersChange.AgentTaken, $"agent {agentId} already belongs to another team");
+                }
+                joining.Add(agent);
             }
-            if (!await store.ReserveAsync(agentId, teamId, now, ct))
-            {
-                await store.ReleaseAsync(joining.Select(j => j.Id), teamId, ct);
-                return (MembersChange.AgentTaken, $"agent {agentId} already belongs to another team");
-            }
-            joining.Add(agent);
+        }
+        catch (Exception) when (joining.Count > 0)
+        {
+            // A lookup or reservation failed mid-way (or the caller left): the agents reserved so far must not stay
+            // reserved for a change that never happens.
+            await store.ReleaseAsync(joining.Select(j => j.Id), teamId, CancellationToken.None);
+            throw;
         }
         var outcome = await tasks.ApplyMembersAsync(teamId, remove, joining, ct);
         if (outcome != MembersChange.Done)
