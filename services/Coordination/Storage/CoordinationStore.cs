@@ -230,34 +230,8 @@ public sealed class CoordinationStore(DaprClient dapr, IOptions<CoordinationOpti
         }
     }
 
-    private async Task<T> ChangeDocumentAsync<TDocument, T>(string key, Func<TDocument> empty, Func<TDocument, (bool Changed, T Value)> change, CancellationToken ct)
-        where TDocument : class
-    {
-        for (var attempt = 0; ; attempt++)
-        {
-            var (document, etag) = await dapr.GetStateAndETagAsync<TDocument?>(Store, key, cancellationToken: ct);
-            document ??= empty();
-            var (changed, value) = change(document);
-            if (!changed)
-            {
-                return value;
-            }
-            try
-            {
-                await dapr.ExecuteStateTransactionAsync(Store,
-                [
-                    string.IsNullOrEmpty(etag)
-                        ? new StateTransactionRequest(key, Bytes(document), StateOperationType.Upsert, options: InsertOnly)
-                        : new StateTransactionRequest(key, Bytes(document), StateOperationType.Upsert, etag),
-                ], cancellationToken: ct);
-                return value;
-            }
-            catch (DaprException ex) when (ex.IsETagConflict() && attempt < MaxAttempts)
-            {
-                await Task.Delay(Random.Shared.Next(1, 5 + attempt * 2), ct);
-            }
-        }
-    }
+    private Task<T> ChangeDocumentAsync<TDocument, T>(string key, Func<TDocument> empty, Func<TDocument, (bool Changed, T Value)> change, CancellationToken ct)
+        where TDocument : class => dapr.ChangeStateAsync(Store, key, empty, change, ct, MaxAttempts);
 
     public static byte[] Bytes<T>(T value) => JsonSerializer.SerializeToUtf8Bytes(value, Json);
 }

@@ -104,36 +104,9 @@ public sealed class MessageStore(DaprClient dapr, IOptions<MessagingOptions> opt
     public Task<T> ChangeSubscriptionsAsync<T>(Func<SubscriptionSet, (bool Changed, T Value)> change, CancellationToken ct) =>
         ChangeDocumentAsync(SubscriptionsKey, () => new SubscriptionSet(), change, ct);
 
-    /// <summary>Read, change and write one document under its ETag (insert-only when new), redone on fresh state
-    /// when another writer got there first; nothing is written when <paramref name="change"/> says nothing changed.</summary>
-    private async Task<T> ChangeDocumentAsync<TDocument, T>(string key, Func<TDocument> empty, Func<TDocument, (bool Changed, T Value)> change, CancellationToken ct)
-        where TDocument : class
-    {
-        for (var attempt = 0; ; attempt++)
-        {
-            var (document, etag) = await dapr.GetStateAndETagAsync<TDocument?>(Store, key, cancellationToken: ct);
-            document ??= empty();
-            var (changed, value) = change(document);
-            if (!changed)
-            {
-                return value;
-            }
-            try
-            {
-                await dapr.ExecuteStateTransactionAsync(Store,
-                [
-                    string.IsNullOrEmpty(etag)
-                        ? new StateTransactionRequest(key, Bytes(document), StateOperationType.Upsert, options: InsertOnly)
-                        : new StateTransactionRequest(key, Bytes(document), StateOperationType.Upsert, etag),
-                ], cancellationToken: ct);
-                return value;
-            }
-            catch (DaprException ex) when (ex.IsETagConflict() && attempt < MaxAttempts)
-            {
-                await Task.Delay(Random.Shared.Next(1, 5 + attempt * 2), ct);
-            }
-        }
-    }
+    /// <summary>One document changed under its ETag (see <see cref="DaprStateExtensions.ChangeStateAsync"/>).</summary>
+    private Task<T> ChangeDocumentAsync<TDocument, T>(string key, Func<TDocument> empty, Func<TDocument, (bool Changed, T Value)> change, CancellationToken ct)
+        where TDocument : class => dapr.ChangeStateAsync(Store, key, empty, change, ct, MaxAttempts);
 
     public async Task<SubscriptionSet> GetSubscriptionsAsync(CancellationToken ct) =>
         await dapr.GetStateAsync<SubscriptionSet?>(Store, SubscriptionsKey, cancellationToken: ct) ?? new SubscriptionSet();
