@@ -47,7 +47,7 @@ public static class AgentsBenchmark
 
             var run = Guid.NewGuid().ToString("N")[..8];
             var ids = Enumerable.Range(0, Agents).Select(i => $"bench-{run}-{i}").ToArray();
-            await WaitUntilUp(gateway);
+            await BenchComponents.WaitUntilServing("the agents service", () => BenchComponents.Answers(gateway, "/api/v1/agents?limit=1"));
             foreach (var id in ids)
             {
                 (await gateway.PostAsJsonAsync("/api/v1/agents", new
@@ -128,28 +128,6 @@ public static class AgentsBenchmark
                 await sidecar.DisposeAsync();
             }
             Directory.Delete(folder, recursive: true);
-        }
-    }
-
-    private static async Task WaitUntilUp(HttpClient gateway)
-    {
-        for (var i = 0; ; i++)
-        {
-            try
-            {
-                if ((await gateway.GetAsync("/api/v1/agents?limit=1")).IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException) when (i < 300)
-            {
-            }
-            if (i >= 300)
-            {
-                throw new TimeoutException("the services did not come up");
-            }
-            await Task.Delay(200);
         }
     }
 

@@ -53,6 +53,41 @@ public static class BenchComponents
         return dir?.FullName ?? throw new InvalidOperationException("run the benchmark from a build inside the repository");
     }
 
+    /// <summary>
+    /// Polls until <paramref name="answers"/> says the services on a path serve (a refused connection counts as not
+    /// yet), every 200 ms for at most <paramref name="within"/> (default one minute); then gives up.
+    /// </summary>
+    public static async Task WaitUntilServing(string what, Func<Task<bool>> answers, TimeSpan? within = null)
+    {
+        var deadline = System.Diagnostics.Stopwatch.StartNew();
+        var limit = within ?? TimeSpan.FromMinutes(1);
+        while (true)
+        {
+            try
+            {
+                if (await answers())
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException) when (deadline.Elapsed < limit)
+            {
+            }
+            if (deadline.Elapsed >= limit)
+            {
+                throw new TimeoutException($"{what} did not come up within {limit.TotalSeconds:F0} s");
+            }
+            await Task.Delay(200);
+        }
+    }
+
+    /// <summary>True when a GET of <paramref name="path"/> answers 2xx.</summary>
+    public static async Task<bool> Answers(HttpClient client, string path)
+    {
+        using var response = await client.GetAsync(path);
+        return response.IsSuccessStatusCode;
+    }
+
     private static string Component(string name, string type, params (string Name, string Value)[] metadata) =>
         $"apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\nspec:\n  type: {type}\n  version: v1\n  metadata:\n"
         + string.Concat(metadata.Select(m => $"  - name: {m.Name}\n    value: \"{m.Value}\"\n"));

@@ -246,30 +246,8 @@ public static class CoordinationBenchmark
         return (samples, count / clock.Elapsed.TotalSeconds);
     }
 
-    private static async Task WaitUntilServing(HttpClient gateway)
-    {
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            try
-            {
-                using var teams = await gateway.GetAsync("/api/v1/teams");
-                using var agents = await gateway.GetAsync("/api/v1/agents?limit=1");
-                if (teams.IsSuccessStatusCode && agents.IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException) when (clock.Elapsed < TimeSpan.FromMinutes(2))
-            {
-            }
-            if (clock.Elapsed > TimeSpan.FromMinutes(2))
-            {
-                throw new TimeoutException("the services did not come up");
-            }
-            await Task.Delay(200);
-        }
-    }
+    private static Task WaitUntilServing(HttpClient gateway) => BenchComponents.WaitUntilServing("the coordination and agents services",
+        async () => await BenchComponents.Answers(gateway, "/api/v1/teams") && await BenchComponents.Answers(gateway, "/api/v1/agents?limit=1"), TimeSpan.FromMinutes(2));
 
     private static void Ensure(HttpResponseMessage response, string what)
     {

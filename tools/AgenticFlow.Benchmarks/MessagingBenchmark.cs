@@ -258,28 +258,12 @@ public static partial class MessagingBenchmark
         }
     });
 
+    /// <summary>Every client's path answers the cheap read.</summary>
     private static async Task WaitHealthy(params HttpClient[] clients)
     {
         foreach (var client in clients)
         {
-            for (var i = 0; ; i++)
-            {
-                try
-                {
-                    if ((await client.GetAsync("/api/v1/messages/queue/warmup/stats")).IsSuccessStatusCode)
-                    {
-                        break;
-                    }
-                }
-                catch (HttpRequestException) when (i < 300)
-                {
-                }
-                if (i >= 300)
-                {
-                    throw new TimeoutException("the services did not come up");
-                }
-                await Task.Delay(200);
-            }
+            await BenchComponents.WaitUntilServing("the messaging service", () => BenchComponents.Answers(client, "/api/v1/messages/queue/warmup/stats"));
         }
     }
 

@@ -64,24 +64,11 @@ public static class ProvidersBenchmark
             using var direct = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{fakePort}") };
             using var platform = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{servicePort}") };
             var body = new { model = "bench", messages = new[] { new { role = "user", content = "Say ok." } }, max_tokens = 8 };
-            for (var i = 0; ; i++)
+            await BenchComponents.WaitUntilServing("the providers service", async () =>
             {
-                try
-                {
-                    if ((await platform.PostAsJsonAsync("/v1/chat/completions", body)).IsSuccessStatusCode)
-                    {
-                        break;
-                    }
-                }
-                catch (HttpRequestException) when (i < 300)
-                {
-                }
-                if (i >= 300)
-                {
-                    throw new TimeoutException("the providers service did not come up");
-                }
-                await Task.Delay(200);
-            }
+                using var response = await platform.PostAsJsonAsync("/v1/chat/completions", body);
+                return response.IsSuccessStatusCode;
+            });
             async Task Call(HttpClient client) => (await client.PostAsJsonAsync("/v1/chat/completions", body)).EnsureSuccessStatusCode();
             for (var i = 0; i < 300; i++)
             {
