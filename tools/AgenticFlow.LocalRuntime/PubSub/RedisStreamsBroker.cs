@@ -108,8 +108,14 @@ public sealed class RedisStreamsBroker(IConnectionMultiplexer redis, Configurati
                     result = await blockingDb.ExecuteAsync("XREADGROUP", "GROUP", group, owner.Options.ConsumerName,
                         "COUNT", owner.Options.Concurrency, "BLOCK", 1000, "STREAMS", topic, ">");
                 }
-                catch (Exception ex) when (!ct.IsCancellationRequested && ex is RedisException or TimeoutException or InvalidCastException)
+                catch (Exception ex) when (ex is RedisException or TimeoutException or InvalidCastException)
                 {
+                    if (ct.IsCancellationRequested)
+                    {
+                        // The subscription is closing: a read cut short by it (or by the server going away meanwhile)
+                        // ends the loop, it does not fail the close.
+                        return;
+                    }
                     owner.Logger.LogWarning(ex, "Reading stream {Topic} failed; retrying", topic);
                     await Task.Delay(500, ct);
                     continue;
