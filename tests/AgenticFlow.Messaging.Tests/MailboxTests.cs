@@ -92,6 +92,20 @@ public sealed class MailboxTests
         Assert.True(mailbox.Contains("copy-1"));
         Assert.False(mailbox.Contains("direct-1"));
     }
+
+    [Fact]
+    public void ARefusedCopy_IsADeadLetter_AndRemembered()
+    {
+        var mailbox = new Mailbox();
+        mailbox.Enqueue(Message("m1", Priority.Normal));
+
+        var letter = mailbox.Refuse(Message("copy-1", Priority.Normal), PagedMailbox.MailboxFullReason, Now, keepDeadLetters: 10);
+
+        Assert.Equal(("copy-1", "mailbox-full"), (letter.MessageId, letter.Reason));
+        Assert.Equal(1, mailbox.Depth);
+        Assert.True(mailbox.Contains("copy-1"));
+        Assert.Equal([letter], mailbox.DeadLetters);
+    }
 }
 
 public sealed class ValidationTests

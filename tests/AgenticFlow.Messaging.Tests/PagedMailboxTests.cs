@@ -199,7 +199,7 @@ public sealed class PagedMailboxTests
         Assert.Equal((SendStatus.Accepted, "m1"), (first.Status, first.MessageId));
         Assert.Equal((SendStatus.Duplicate, "m1"), (again.Status, again.MessageId));
 
-        Assert.True(await mailbox.EnqueueCopyAsync(Request("copy-1")));
+        Assert.True((await mailbox.EnqueueCopyAsync(Request("copy-1"))).Queued);
         var leases = await LeaseAsync(mailbox, 5);
         foreach (var lease in leases)
         {
@@ -207,7 +207,7 @@ public sealed class PagedMailboxTests
         }
         _state.Reactivate();
         mailbox = Mailbox();
-        Assert.False(await mailbox.EnqueueCopyAsync(Request("copy-1")));
+        Assert.Equal(CopyOutcome.AlreadyThere, await mailbox.EnqueueCopyAsync(Request("copy-1")));
         Assert.Equal(0, (await mailbox.StatsAsync()).Depth);
 
         _clock.Advance(TimeSpan.FromHours(2));
@@ -226,6 +226,24 @@ public sealed class PagedMailboxTests
 
         Assert.Equal(SendStatus.MailboxFull, (await mailbox.EnqueueAsync(Request("m3", key: "k"))).Status);
         Assert.Equal((0, 0), _state.EndTurn() with { Loaded = 0 });
+    }
+
+    [Fact]
+    public async Task AFanOutCopy_MeetingAFullMailbox_IsDeadLetteredOnce_NotQueued()
+    {
+        var mailbox = Mailbox(maxDepth: 2);
+        await mailbox.EnqueueAsync(Request("m0"));
+        await mailbox.EnqueueAsync(Request("m1"));
+
+        var refused = await mailbox.EnqueueCopyAsync(Request("copy-1"));
+        var again = await mailbox.EnqueueCopyAsync(Request("copy-1"));
+
+        Assert.False(refused.Queued);
+        Assert.Equal(("copy-1", PagedMailbox.MailboxFullReason), (refused.Refused?.MessageId, refused.Refused?.Reason));
+        Assert.Equal(CopyOutcome.AlreadyThere, again);
+        var stats = await mailbox.StatsAsync();
+        Assert.Equal((2, 1), (stats.Depth, stats.DeadLetters));
+        Assert.Equal(["copy-1"], (await mailbox.DeadLettersAsync()).Select(d => d.MessageId));
     }
 
     [Fact]

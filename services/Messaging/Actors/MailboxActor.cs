@@ -10,7 +10,7 @@ public interface IMailboxActor : IActor
 {
     Task<EnqueueOutcome> Enqueue(EnqueueRequest request);
 
-    Task<bool> EnqueueCopy(EnqueueRequest request);
+    Task<CopyOutcome> EnqueueCopy(EnqueueRequest request);
 
     Task<LeaseBatch> LeaseNext(LeaseCall call);
 
@@ -46,7 +46,7 @@ public sealed class MailboxActor(ActorHost host, IOptions<MessagingOptions> opti
 
     public Task<EnqueueOutcome> Enqueue(EnqueueRequest request) => Mailbox.EnqueueAsync(request);
 
-    public Task<bool> EnqueueCopy(EnqueueRequest request) => Mailbox.EnqueueCopyAsync(request);
+    public Task<CopyOutcome> EnqueueCopy(EnqueueRequest request) => Mailbox.EnqueueCopyAsync(request);
 
     public Task<LeaseBatch> LeaseNext(LeaseCall call) => Mailbox.LeaseNextAsync(call.Max, TimeSpan.FromMilliseconds(call.LeaseMilliseconds));
 

@@ -45,14 +45,37 @@ public sealed class Mailbox
             EnqueuedAt = message.EnqueuedAt,
             ExpiresAt = message.ExpiresAt,
         });
-        if (!remember)
+        if (remember)
         {
-            return;
+            Remember(message.Id);
         }
-        Recent.Add(message.Id);
+    }
+
+    /// <summary>Refuses a fan-out copy (the mailbox is full): it goes to the dead letters, remembered like a queued copy
+    /// so a redelivered fan-out does not refuse it twice.</summary>
+    public DeadLetter Refuse(StoredMessage copy, string reason, DateTimeOffset now, int keepDeadLetters)
+    {
+        Remember(copy.Id);
+        var letter = new DeadLetter(copy.Id, reason, now, 0);
+        DeadLetters.Add(letter);
+        TrimDeadLetters(keepDeadLetters);
+        return letter;
+    }
+
+    private void Remember(string messageId)
+    {
+        Recent.Add(messageId);
         if (Recent.Count > RecentCapacity)
         {
             Recent.RemoveRange(0, Recent.Count - RecentCapacity);
+        }
+    }
+
+    private void TrimDeadLetters(int keep)
+    {
+        if (DeadLetters.Count > keep)
+        {
+            DeadLetters.RemoveRange(0, DeadLetters.Count - keep);
         }
     }
 
@@ -75,10 +98,7 @@ public sealed class Mailbox
                 moved.Add(letter);
             }
         }
-        if (DeadLetters.Count > keepDeadLetters)
-        {
-            DeadLetters.RemoveRange(0, DeadLetters.Count - keepDeadLetters);
-        }
+        TrimDeadLetters(keepDeadLetters);
         return moved;
     }
 

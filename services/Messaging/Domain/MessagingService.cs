@@ -124,14 +124,21 @@ public sealed partial class MessagingService(
         }
     }
 
-    /// <summary>Puts a copy of a topic or team message into one agent's mailbox, once (a copy already there is left alone).</summary>
+    /// <summary>Puts a copy of a topic or team message into one agent's mailbox, once (a copy already there is left alone);
+    /// a mailbox at its depth limit dead-letters the copy instead of growing past the limit.</summary>
     private async Task CopyAsync(StoredMessage message, string agentId, string copyId, CancellationToken ct)
     {
         await store.ListMailboxAsync(agentId, ct);
         var copy = message with { Id = copyId, RecipientKind = "agent", RecipientId = agentId, SourceMessageId = message.Id };
-        if (await mailboxes.EnqueueCopyAsync(agentId, copy, ct))
+        var outcome = await mailboxes.EnqueueCopyAsync(agentId, copy, ct);
+        if (outcome.Queued)
         {
             Signal(agentId);
+        }
+        else if (outcome.Refused is { } letter)
+        {
+            // A full mailbox takes no more copies: the copy shows in its dead letters, with the event, instead.
+            await RecordDeadLettersAsync(agentId, [letter], ct);
         }
     }
 

@@ -18,6 +18,7 @@ public sealed class PagedMailbox(IMailboxState state, MailboxLimits limits, Time
     public const int Priorities = 4;
     public const string MetaKey = "meta";
     public const string LeasesKey = "leases";
+    public const string MailboxFullReason = "mailbox-full";
 
     public static string PageKey(Priority priority, long page) => string.Create(CultureInfo.InvariantCulture, $"page:{(int)priority}:{page}");
     public static string DeadKey(long page) => string.Create(CultureInfo.InvariantCulture, $"dead:{page}");
@@ -47,19 +48,28 @@ public sealed class PagedMailbox(IMailboxState state, MailboxLimits limits, Time
     }
 
     /// <summary>Queues a fan-out copy once: a redelivered fan-out finds the copy's key and adds nothing, even after
-    /// the first copy was acknowledged (for <see cref="MailboxLimits.DedupeRetention"/>).</summary>
-    public async Task<bool> EnqueueCopyAsync(EnqueueRequest request)
+    /// the first copy was acknowledged (for <see cref="MailboxLimits.DedupeRetention"/>). A copy meeting a full mailbox
+    /// is not queued but goes straight to the dead letters (reason <c>mailbox-full</c>), where its owner can see it.</summary>
+    public async Task<CopyOutcome> EnqueueCopyAsync(EnqueueRequest request)
     {
         var now = time.GetUtcNow();
         if (await state.TryGetAsync<Remembered>(CopyKey(request.MessageId)) is { } earlier && earlier.Until > now)
         {
-            return false;
+            return CopyOutcome.AlreadyThere;
         }
         var meta = await MetaAsync();
-        await AppendAsync(meta, request);
+        DeadLetter? refused = null;
+        if (meta.Depth >= limits.MaxQueueDepth)
+        {
+            refused = await AddDeadLetterAsync(meta, Entry(request, sequence: -1), MailboxFullReason, now);
+        }
+        else
+        {
+            await AppendAsync(meta, request);
+        }
         await state.SetAsync(CopyKey(request.MessageId), new Remembered(request.MessageId, request.Priority, now + limits.DedupeRetention), limits.DedupeRetention);
         await state.SetAsync(MetaKey, meta);
-        return true;
+        return new CopyOutcome(refused is null, refused);
     }
 
     /// <summary>Leases up to <paramref name="max"/> available entries, highest priority first and oldest first within
@@ -250,14 +260,7 @@ public sealed class PagedMailbox(IMailboxState state, MailboxLimits limits, Time
         var sequence = meta.Next[p]++;
         var key = PageKey(request.Priority, PageOf(sequence));
         var page = await state.TryGetAsync<List<MailboxEntry>>(key) ?? [];
-        page.Add(new MailboxEntry
-        {
-            MessageId = request.MessageId,
-            Priority = request.Priority,
-            Sequence = sequence,
-            EnqueuedAt = request.EnqueuedAt,
-            ExpiresAt = request.ExpiresAt,
-        });
+        page.Add(Entry(request, sequence));
         await state.SetAsync(key, page);
         meta.Count[p]++;
         if (request.ExpiresAt is { } expires && !(meta.NextExpiry <= expires))
@@ -265,6 +268,15 @@ public sealed class PagedMailbox(IMailboxState state, MailboxLimits limits, Time
             meta.NextExpiry = expires;
         }
     }
+
+    private static MailboxEntry Entry(EnqueueRequest request, long sequence) => new()
+    {
+        MessageId = request.MessageId,
+        Priority = request.Priority,
+        Sequence = sequence,
+        EnqueuedAt = request.EnqueuedAt,
+        ExpiresAt = request.ExpiresAt,
+    };
 
     /// <summary>Finds the entry a lease token points at (the token carries its priority and sequence number).</summary>
     private async Task<(AckStatus Status, (Priority Priority, List<MailboxEntry> Page, int Index) Found)> FindHeldAsync(string messageId, string leaseToken)

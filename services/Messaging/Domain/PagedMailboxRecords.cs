@@ -58,6 +58,13 @@ public sealed record Remembered(string MessageId, Priority Priority, DateTimeOff
 
 public sealed record EnqueueOutcome(SendStatus Status, string MessageId, Priority Priority, int Depth);
 
+/// <summary>What became of a fan-out copy: queued, already there (<c>Queued</c> false, no dead letter), or refused
+/// by a full mailbox and dead-lettered.</summary>
+public sealed record CopyOutcome(bool Queued, DeadLetter? Refused)
+{
+    public static readonly CopyOutcome AlreadyThere = new(false, null);
+}
+
 public sealed record LeaseBatch(IReadOnlyList<Lease> Leases, IReadOnlyList<DeadLetter> DeadLettered, int Depth);
 
 public sealed record MailboxStats(int Depth, int Leased, int DeadLetters);

@@ -27,12 +27,12 @@ public sealed class ActorMailboxStore(IActorProxyFactory actors, MessageStore st
         return outcome;
     }
 
-    public async Task<bool> EnqueueCopyAsync(string agentId, StoredMessage copy, CancellationToken ct)
+    public async Task<CopyOutcome> EnqueueCopyAsync(string agentId, StoredMessage copy, CancellationToken ct)
     {
         // A copy's id is fixed by its source and subscription: a redelivered fan-out must not reset a record that is
         // acked or dead-lettered by now, so the record is written only where none exists.
         await store.TryInsertMessageAsync(copy, ct);
-        return await Mailbox(agentId).InvokeMethodAsync<EnqueueRequest, bool>(nameof(IMailboxActor.EnqueueCopy), Request(copy, null), ct);
+        return await Mailbox(agentId).InvokeMethodAsync<EnqueueRequest, CopyOutcome>(nameof(IMailboxActor.EnqueueCopy), Request(copy, null), ct);
     }
 
     public Task<LeaseBatch> LeaseAsync(string agentId, int max, TimeSpan leaseFor, CancellationToken ct) =>

@@ -37,16 +37,21 @@ public sealed class DocumentMailboxStore(MessageStore store, IOptions<MessagingO
         }, ct);
     }
 
-    public async Task<bool> EnqueueCopyAsync(string agentId, StoredMessage copy, CancellationToken ct) =>
-        await store.ChangeMailboxAsync<bool>(agentId, mailbox =>
+    public async Task<CopyOutcome> EnqueueCopyAsync(string agentId, StoredMessage copy, CancellationToken ct) =>
+        await store.ChangeMailboxAsync<CopyOutcome>(agentId, mailbox =>
         {
             if (mailbox.Contains(copy.Id))
             {
                 return null;
             }
+            if (mailbox.Depth >= Options.MaxQueueDepth)
+            {
+                var letter = mailbox.Refuse(copy, PagedMailbox.MailboxFullReason, time.GetUtcNow(), Options.MaxDeadLetters);
+                return new MailboxChange<CopyOutcome>(new CopyOutcome(false, letter), [store.Write(copy)]);
+            }
             mailbox.Enqueue(copy, remember: true);
-            return new MailboxChange<bool>(true, [store.Write(copy)]);
-        }, ct);
+            return new MailboxChange<CopyOutcome>(new CopyOutcome(true, null), [store.Write(copy)]);
+        }, ct) ?? CopyOutcome.AlreadyThere;
 
     public async Task<LeaseBatch> LeaseAsync(string agentId, int max, TimeSpan leaseFor, CancellationToken ct)
     {

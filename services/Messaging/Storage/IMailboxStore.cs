@@ -13,8 +13,9 @@ public interface IMailboxStore
     /// or the mailbox is full; nothing is stored then.</summary>
     Task<EnqueueOutcome> EnqueueAsync(string agentId, StoredMessage message, string? idempotencyKey, CancellationToken ct);
 
-    /// <summary>Queues a fan-out copy (storing its record) unless this copy was queued before; true when added.</summary>
-    Task<bool> EnqueueCopyAsync(string agentId, StoredMessage copy, CancellationToken ct);
+    /// <summary>Queues a fan-out copy (storing its record) unless this copy was queued before; a copy meeting a full
+    /// mailbox is dead-lettered instead (its record stays, for the dead-letter list).</summary>
+    Task<CopyOutcome> EnqueueCopyAsync(string agentId, StoredMessage copy, CancellationToken ct);
 
     /// <summary>Leases up to <paramref name="max"/> messages, moving expired and over-delivered ones it meets to the dead letters.</summary>
     Task<LeaseBatch> LeaseAsync(string agentId, int max, TimeSpan leaseFor, CancellationToken ct);
