@@ -211,6 +211,9 @@ public sealed class CoordinationTests(CoordinationPlatform fixture) : IClassFixt
         {
             Assert.Equal("standup", Assert.Single(await Api.TakeWorkAsync(member, "team.notice")).GetProperty("text").GetString());
         }
+        // An agent addresses only its own team: a1 is no member of this one.
+        var outsider = await Api.JsonAsync(HttpMethod.Post, "/api/v1/messages", new { recipient = new { kind = "team", id = teamId }, body = "x" }, HttpStatusCode.Forbidden, key: "dev-agent-a1-key");
+        Assert.Equal("https://agenticflow.dev/problems/forbidden", outsider.GetProperty("type").GetString());
         var unknown = await Api.JsonAsync(HttpMethod.Post, "/api/v1/messages", new { recipient = new { kind = "team", id = "no-such-team" }, body = "x" }, HttpStatusCode.NotFound);
         Assert.Equal("https://agenticflow.dev/problems/unknown-team", unknown.GetProperty("type").GetString());
     }
@@ -293,6 +296,8 @@ public sealed class CoordinationTests(CoordinationPlatform fixture) : IClassFixt
         await Api.RegisterAsync("a2");
         await Api.RegisterAsync("dl-3");
         var teamId = await Api.FormAsync(new { name = "deadline", members = new[] { "a1", "a2", "dl-3" } });
+        // A member may address its own team.
+        await Api.JsonAsync(HttpMethod.Post, "/api/v1/messages", new { recipient = new { kind = "team", id = teamId }, body = "hello team" }, HttpStatusCode.Accepted, key: "dev-agent-a1-key");
         var started = await Api.JsonAsync(HttpMethod.Post, "/api/v1/coordination/consensus",
             new { teamId, proposal = "rename the project?", mode = "majority", deadlineSeconds = 3 }, HttpStatusCode.Accepted);
         var roundId = started.GetProperty("roundId").GetString()!;

@@ -67,7 +67,8 @@ public static class BatchApi
             return TypedResults.ValidationProblem(errors, type: MessagesApi.ProblemBase + "validation");
         }
         // Behind the gateway an agent sends as itself, in a batch as alone.
-        if (CallerIdentity.From(http).RestrictedToAgent is { } caller)
+        var sender = CallerIdentity.From(http).RestrictedToAgent;
+        if (sender is { } caller)
         {
             if (commands.Any(c => c.From is not null && c.From != caller))
             {
@@ -81,17 +82,17 @@ public static class BatchApi
         {
             foreach (var (command, index) in group)
             {
-                results[index] = await SendOneAsync(command, index, messaging, options.Value, teams, ct);
+                results[index] = await SendOneAsync(command, index, sender, messaging, options.Value, teams, ct);
             }
         }));
         return TypedResults.Ok(new SendBatchResponse(results));
     }
 
-    private static async Task<BatchSendResult> SendOneAsync(SendCommand command, int index, MessagingService messaging, MessagingOptions options, ITeamDirectory teams, CancellationToken ct)
+    private static async Task<BatchSendResult> SendOneAsync(SendCommand command, int index, string? sender, MessagingService messaging, MessagingOptions options, ITeamDirectory teams, CancellationToken ct)
     {
         var recipient = $"{command.Recipient.Kind.ToString().ToLowerInvariant()}:{command.Recipient.Id}";
-        // A team as the single send checks it: one coordination knows (404), reachable (503).
-        if (command.Recipient.Kind == RecipientKind.Team && await MessagesApi.TeamProblemAsync(command.Recipient.Id, teams, ct) is { } refused)
+        // A team as the single send checks it: one coordination knows (404), reachable (503), an agent sender a member (403).
+        if (command.Recipient.Kind == RecipientKind.Team && await MessagesApi.TeamProblemAsync(command.Recipient.Id, sender, teams, ct) is { } refused)
         {
             return new BatchSendResult(index, refused.StatusCode, null, null, recipient, false, refused.ProblemDetails);
         }

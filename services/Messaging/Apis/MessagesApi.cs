@@ -54,7 +54,7 @@ public static class MessagesApi
             }
             command = command with { From = caller };
         }
-        if (command!.Recipient.Kind == RecipientKind.Team && await TeamProblemAsync(command.Recipient.Id, teams, ct) is { } teamProblem)
+        if (command!.Recipient.Kind == RecipientKind.Team && await TeamProblemAsync(command.Recipient.Id, caller, teams, ct) is { } teamProblem)
         {
             return teamProblem;
         }
@@ -75,15 +75,21 @@ public static class MessagesApi
         return TypedResults.Accepted($"/api/v1/messages/{result.MessageId}", new SendMessageResponse(result.MessageId, "accepted", result.Priority, recipient));
     }
 
-    /// <summary>A team recipient must be a team coordination knows (its members are resolved again at the fan-out);
-    /// null when it is.</summary>
-    internal static async Task<ProblemHttpResult?> TeamProblemAsync(string teamId, ITeamDirectory teams, CancellationToken ct)
+    /// <summary>A team recipient must be a team coordination knows (its members are resolved again at the fan-out),
+    /// and an agent may address only a team it belongs to (operators, admins and services may address any); null when
+    /// the send may go ahead.</summary>
+    internal static async Task<ProblemHttpResult?> TeamProblemAsync(string teamId, string? agentSender, ITeamDirectory teams, CancellationToken ct)
     {
         try
         {
-            return await teams.MembersAsync(teamId, ct) is null
-                ? TypedResults.Problem(title: "Unknown team", detail: $"The coordination service knows no team {teamId}; nothing was stored.",
-                    statusCode: StatusCodes.Status404NotFound, type: ProblemBase + "unknown-team")
+            var members = await teams.MembersAsync(teamId, ct);
+            if (members is null)
+            {
+                return TypedResults.Problem(title: "Unknown team", detail: $"The coordination service knows no team {teamId}; nothing was stored.",
+                    statusCode: StatusCodes.Status404NotFound, type: ProblemBase + "unknown-team");
+            }
+            return agentSender is not null && !members.Contains(agentSender, StringComparer.Ordinal)
+                ? Forbidden($"Agent {agentSender} is not a member of team {teamId}; an agent may send only to its own team. Nothing was stored.")
                 : null;
         }
         catch (HttpRequestException)
