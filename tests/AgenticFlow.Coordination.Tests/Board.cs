@@ -52,10 +52,10 @@ public sealed class Board
         return (task, ledger.ToDispatch);
     }
 
-    public async Task<ResultOutcome?> CompleteAsync(string taskId, string agentId, bool completed = true)
+    public async Task<ResultOutcome?> CompleteAsync(string taskId, string agentId, bool completed = true, int? attempt = null)
     {
         var ledger = Ledger();
-        var outcome = await Scheduler.ReportAsync(Team, ledger, taskId, agentId, completed, null, completed ? null : "broke", Now, CancellationToken.None);
+        var outcome = await Scheduler.ReportAsync(Team, ledger, taskId, agentId, completed, null, completed ? null : "broke", attempt, Now, CancellationToken.None);
         Keep(ledger);
         return outcome;
     }

@@ -114,6 +114,25 @@ public sealed class TaskLifecycleTests
     }
 
     [Fact]
+    public async Task ALateReportOfAnEarlierAttempt_DoesNotSettleTheNextAttemptOfTheSameAgent()
+    {
+        // One agent only: its failure sends the task back to it as attempt 2.
+        var board = new Board(Strategies.LeastLoaded, Board.Agents(1, max: 1));
+        var task = (await board.SubmitAsync(maxAttempts: 3)).Task;
+        Assert.Equal(ResultOutcome.Retrying, await board.CompleteAsync(task.Id, "agent-01", completed: false, attempt: 1));
+        Assert.Equal((TaskState.Assigned, 2, "agent-01"), (task.State, task.Attempts, task.AgentId));
+
+        // The first failure's report is sent again (its answer was lost): it names attempt 1 and changes nothing.
+        Assert.Equal(ResultOutcome.Duplicate, await board.CompleteAsync(task.Id, "agent-01", completed: false, attempt: 1));
+        Assert.Equal((TaskState.Assigned, 2), (task.State, task.Attempts));
+        // A report naming an attempt that was never given is refused.
+        Assert.Equal(ResultOutcome.NotAssignee, await board.CompleteAsync(task.Id, "agent-01", attempt: 7));
+
+        Assert.Equal(ResultOutcome.Applied, await board.CompleteAsync(task.Id, "agent-01", attempt: 2));
+        Assert.Equal(TaskState.Completed, task.State);
+    }
+
+    [Fact]
     public void Release_OfAFinishedTask_IsRefused()
     {
         var task = new TaskRecord { Id = "t", TeamId = "team" };

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json;
 using AgenticFlow.LocalRuntime.Tests.Infrastructure;
 
@@ -216,6 +217,43 @@ public sealed class CoordinationTests(CoordinationPlatform fixture) : IClassFixt
         Assert.Equal("https://agenticflow.dev/problems/forbidden", outsider.GetProperty("type").GetString());
         var unknown = await Api.JsonAsync(HttpMethod.Post, "/api/v1/messages", new { recipient = new { kind = "team", id = "no-such-team" }, body = "x" }, HttpStatusCode.NotFound);
         Assert.Equal("https://agenticflow.dev/problems/unknown-team", unknown.GetProperty("type").GetString());
+    }
+
+    [Fact]
+    public async Task AFailedTask_ComesBackToItsOnlyExternalAgent_AsANewAttempt_AndALateRepeatOfTheFailureChangesNothing()
+    {
+        await Api.RegisterAsync("solo-1");
+        var teamId = await Api.FormAsync(new { name = "solo", members = new[] { "solo-1" } });
+        var (taskId, _) = await Api.SubmitAsync(teamId);
+        var first = Assert.Single(await Api.TakeWorkAsync("solo-1", "task.assigned"));
+        Assert.Equal(1, first.GetProperty("attempt").GetInt32());
+
+        using (var failed = await Api.SendAsync(HttpMethod.Post, $"/api/v1/agents/solo-1/tasks/{taskId}/result", new { status = "failed", error = "out of paper" }))
+        {
+            Assert.True(failed.IsSuccessStatusCode, await failed.Content.ReadAsStringAsync());
+        }
+        // Nobody else can take it: the same agent finds attempt 2 in its queue (not swallowed as a repeat of attempt 1).
+        var second = Assert.Single(await Api.TakeWorkAsync("solo-1", "task.assigned"));
+        Assert.Equal((taskId, 2), (second.GetProperty("taskId").GetString(), second.GetProperty("attempt").GetInt32()));
+
+        // A repeat of the first failure, as the agents service's retry would send it, names attempt 1: no effect.
+        using (var sidecar = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{fixture.Platform.GatewaySidecar.HttpPort}") })
+        {
+            sidecar.DefaultRequestHeaders.Add("dapr-api-token", fixture.Platform.DaprToken);
+            using var late = await sidecar.PostAsJsonAsync($"/v1.0/invoke/coordination/method/internal/tasks/{taskId}/result",
+                new { agentId = "solo-1", status = "failed", error = "late repeat", attempt = 1 });
+            Assert.True(late.IsSuccessStatusCode, await late.Content.ReadAsStringAsync());
+        }
+        var open = await Api.TaskAsync(teamId, taskId);
+        Assert.Contains(open.GetProperty("state").GetString(), new[] { "assigned", "running" });
+        Assert.Equal(2, open.GetProperty("attempts").GetInt32());
+
+        using (var done = await Api.ReportAsync("solo-1", taskId, output: new { summary = "second time lucky" }))
+        {
+            Assert.True(done.IsSuccessStatusCode, await done.Content.ReadAsStringAsync());
+        }
+        var finished = await Api.WaitForTaskAsync(teamId, taskId, t => t.GetProperty("state").GetString() == "completed", "the second attempt completed");
+        Assert.Equal("second time lucky", finished.GetProperty("output").GetProperty("summary").GetString());
     }
 
     [Fact]

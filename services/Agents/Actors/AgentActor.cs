@@ -198,10 +198,12 @@ public sealed partial class AgentActor(ActorHost host, AgentChanges changes, Wor
             return new WorkReply(Outcomes.NotFound);
         }
         var items = await LoadWorkAsync();
-        // A task this agent failed, whose failure coordination took (its report is done), comes back as a new attempt
-        // when nobody else can take it: it is new work, not a repeat of the old delivery.
+        // A task coordination gives this agent again (a later attempt after a failure or a missed deadline, when nobody
+        // else can take it) is new work, not a repeat of the old delivery. Without attempt numbers, only a failure
+        // coordination took can be told apart.
         var newAttempt = items.TryGetValue(work.Id, out var known) && work.Kind == WorkKinds.Task
-            && known.Status == WorkStatuses.Failed && known.Report == ReportStatuses.Done;
+            && (work.TaskAttempt > known.TaskAttempt
+                || (work.TaskAttempt == 0 && known.Status == WorkStatuses.Failed && known.Report == ReportStatuses.Done));
         if (known is not null && !newAttempt)
         {
             if (agent.Kind == AgentKinds.Llm && !WorkStatuses.IsFinal(known.Status))
@@ -219,7 +221,8 @@ public sealed partial class AgentActor(ActorHost host, AgentChanges changes, Wor
         work = work with { Status = WorkStatuses.Accepted, AcceptedAt = time.GetUtcNow(), Report = ReportStatuses.None };
         items[work.Id] = work;
         Prune(items);
-        if (work.Kind == WorkKinds.Task)
+        // An attempt replacing one still open here holds the same slot.
+        if (work.Kind == WorkKinds.Task && !(known is not null && !WorkStatuses.IsFinal(known.Status)))
         {
             agent = WithActiveTasks(agent, agent.ActiveTasks + 1);
         }
@@ -334,12 +337,18 @@ public sealed partial class AgentActor(ActorHost host, AgentChanges changes, Wor
         return new WorkReply(Outcomes.Ok, work);
     }
 
-    public async Task<WorkReply> MarkReported(string workId, string report)
+    public async Task<WorkReply> MarkReported(string workId, int taskAttempt, string report)
     {
         var items = await LoadWorkAsync();
         if (!items.TryGetValue(workId, out var work))
         {
             return new WorkReply(Outcomes.NotFound);
+        }
+        if (work.TaskAttempt != taskAttempt || work.Report != ReportStatuses.Pending)
+        {
+            // Coordination gave the task again while the earlier attempt's report was in flight: this is the new
+            // attempt's work, whose reminder must keep running.
+            return new WorkReply(Outcomes.Duplicate, work);
         }
         var attempts = work.ReportAttempts + 1;
         // Coordination that keeps failing to take a result is given up on in the end, rather than retried forever.

@@ -37,5 +37,7 @@ public interface IAgentActor : IActor
     Task<WorkReply> RecordResult(string workId, WorkResult result);
     Task<WorkReply> FinishRun(string workId, RunOutcome outcome);
     Task<WorkReply> MarkDelivered(string workId);
-    Task<WorkReply> MarkReported(string workId, string report);
+    /// <summary>Records how handing the result of <paramref name="taskAttempt"/> went; ignored when the work was
+    /// replaced by a later attempt meanwhile.</summary>
+    Task<WorkReply> MarkReported(string workId, int taskAttempt, string report);
 }

@@ -94,7 +94,7 @@ public sealed partial class WorkRunner(IActorProxyFactory proxies, LlmWork llm, 
             return null;
         }
         var handover = await coordination.ReportAsync(agentId, work, ct);
-        await actor.MarkReported(workId, handover switch
+        await actor.MarkReported(workId, work.TaskAttempt, handover switch
         {
             Handover.Done => ReportStatuses.Done,
             Handover.Rejected => ReportStatuses.Rejected,

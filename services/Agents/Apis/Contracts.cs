@@ -16,7 +16,8 @@ public sealed record UpdateStateRequest(string? Status, double? Load, Dictionary
 
 public sealed record TaskResultRequest(string? Status, JsonElement? Output, string? Error);
 
-public sealed record AssignTaskRequest(string? TaskId, string? TeamId, string? Description, JsonElement? Input, List<string?>? RequiredCapabilities, DateTimeOffset? Deadline);
+/// <summary><c>attempt</c>: coordination's attempt number for this assignment (1, 2, …); a higher one than the agent holds is new work.</summary>
+public sealed record AssignTaskRequest(string? TaskId, string? TeamId, string? Description, JsonElement? Input, List<string?>? RequiredCapabilities, DateTimeOffset? Deadline, int? Attempt = null);
 
 public sealed record VoteRequest(string? RoundId, string? TeamId, string? Proposal, List<string?>? Options, DateTimeOffset? Deadline);
 

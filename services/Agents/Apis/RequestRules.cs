@@ -161,11 +161,12 @@ public static partial class RequestRules
         if (string.IsNullOrWhiteSpace(r.Description) || r.Description.Length > MaxPromptChars) { errors["description"] = [$"description is required, at most {MaxPromptChars} characters"]; }
         if (r.Input is { } input && input.GetRawText().Length > MaxJsonBytes) { errors["input"] = [$"input is at most {MaxJsonBytes} bytes"]; }
         if (r.RequiredCapabilities?.Any(c => c is null || !NamePattern().IsMatch(c)) == true) { errors["requiredCapabilities"] = ["capability names only"]; }
+        if (r.Attempt is < 0) { errors["attempt"] = ["attempt is a positive number"]; }
         if (errors.Count == 0)
         {
             work = new WorkItem
             {
-                Id = r.TaskId!, Kind = WorkKinds.Task, TeamId = r.TeamId, Description = r.Description, Input = r.Input?.Clone(),
+                Id = r.TaskId!, Kind = WorkKinds.Task, TaskAttempt = r.Attempt ?? 0, TeamId = r.TeamId, Description = r.Description, Input = r.Input?.Clone(),
                 RequiredCapabilities = r.RequiredCapabilities?.Select(c => c!).ToList() ?? [], Deadline = r.Deadline,
             };
         }

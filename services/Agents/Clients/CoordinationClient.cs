@@ -26,7 +26,7 @@ public sealed partial class CoordinationClient(ServiceInvoker invoker, IOptions<
             ? PostAsync($"internal/consensus/{Uri.EscapeDataString(work.RoundId!)}/votes",
                 new { agentId, choice = work.Choice, reason = work.Reason ?? work.Error, abstain = work.Choice is null }, ct)
             : PostAsync($"internal/tasks/{Uri.EscapeDataString(work.Id)}/result",
-                new { agentId, status = work.Status, output = work.Output, error = work.Error }, ct);
+                new { agentId, status = work.Status, output = work.Output, error = work.Error, attempt = work.TaskAttempt > 0 ? work.TaskAttempt : (int?)null }, ct);
 
     /// <summary>Asks coordination to give the agent's open tasks to others and drop it from its teams.</summary>
     public Task<Handover> DrainAsync(string agentId, CancellationToken ct) =>

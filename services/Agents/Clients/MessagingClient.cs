@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 namespace AgenticFlow.Agents.Clients;
 
 /// <summary>Puts work into an external agent's messaging queue, by Dapr invocation of the messaging service. The work's
-/// id is the message's idempotency key, so sending again after a failure never queues it twice.</summary>
+/// id (with the task's attempt number) is the message's idempotency key, so sending again after a failure never queues it twice.</summary>
 public sealed partial class MessagingClient(ServiceInvoker invoker, IOptions<AgentsOptions> options, ILogger<MessagingClient> logger)
 {
     public const string TaskAssigned = "task.assigned", VoteRequested = "vote.requested";
@@ -15,13 +15,14 @@ public sealed partial class MessagingClient(ServiceInvoker invoker, IOptions<Age
         var type = work.Kind == WorkKinds.Vote ? VoteRequested : TaskAssigned;
         object payload = work.Kind == WorkKinds.Vote
             ? new { type, roundId = work.RoundId, teamId = work.TeamId, proposal = work.Proposal, options = work.Options, deadline = work.Deadline }
-            : new { type, taskId = work.Id, teamId = work.TeamId, description = work.Description, input = work.Input, requiredCapabilities = work.RequiredCapabilities, deadline = work.Deadline };
+            : new { type, taskId = work.Id, attempt = work.TaskAttempt, teamId = work.TeamId, description = work.Description, input = work.Input, requiredCapabilities = work.RequiredCapabilities, deadline = work.Deadline };
         var message = new
         {
             recipient = new { kind = "agent", id = agentId },
             priority = "high",
             body = payload,
-            idempotencyKey = work.Id,
+            // A later attempt of the same task is another message (the same agent may get the task again).
+            idempotencyKey = work.TaskAttempt > 0 ? $"{work.Id}#{work.TaskAttempt}" : work.Id,
             from = "agents",
             attributes = new Dictionary<string, string> { ["type"] = type },
         };

@@ -39,7 +39,11 @@ public sealed record WorkItem
     public string? Proposal { get; init; }
     public IReadOnlyList<string> Options { get; init; } = [];
 
+    /// <summary>Coordination's attempt number of this assignment of the task (0 when it gave none): part of the queue
+    /// message's idempotency key and of the result, so a late report of an earlier attempt cannot settle a later one.</summary>
+    public int TaskAttempt { get; init; }
     public string Status { get; init; } = WorkStatuses.Accepted;
+    /// <summary>llm runs tried for this work.</summary>
     public int Attempts { get; init; }
     /// <summary>The Agent Framework session of the llm run, serialized: a run after a restart continues it.</summary>
     public JsonElement? Session { get; init; }

@@ -18,7 +18,8 @@ public sealed record VoteRequest(string? AgentId, string? Choice, string? Reason
 /// <summary>A vote from an llm agent, forwarded by the agents service; a null choice (or <c>abstain</c>) abstains.</summary>
 public sealed record InternalVoteRequest(string? AgentId, string? Choice, string? Reason, bool? Abstain);
 
-public sealed record TaskResultRequest(string? AgentId, string? Status, JsonElement? Output, string? Error);
+/// <summary><c>attempt</c>: the attempt the result is for, as given to the agent; a result for an earlier attempt changes nothing.</summary>
+public sealed record TaskResultRequest(string? AgentId, string? Status, JsonElement? Output, string? Error, int? Attempt = null);
 
 public sealed record MemberView(string AgentId, string Kind, string Health, int Load, int MaxConcurrentTasks, IReadOnlyDictionary<string, double> Capabilities, DateTimeOffset JoinedAt)
 {

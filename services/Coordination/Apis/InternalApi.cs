@@ -40,7 +40,7 @@ public static class InternalApi
             return Invalid(errors);
         }
         var outcome = await tasks.ReportAsync(taskId, request.AgentId!, request.Status == TaskState.Completed,
-            request.Output is { ValueKind: not System.Text.Json.JsonValueKind.Undefined } output ? output.Clone() : null, request.Error, ct);
+            request.Output is { ValueKind: not System.Text.Json.JsonValueKind.Undefined } output ? output.Clone() : null, request.Error, request.Attempt, ct);
         return outcome switch
         {
             ReportStatus.UnknownTask => Missing($"No task {taskId}."),

@@ -87,7 +87,7 @@ public sealed partial class TaskCoordinator(
     /// <summary>Task ids carry their team and number, so a team's tasks can be listed by number without an index.</summary>
     public static string TaskId(string teamId, long sequence) => $"{teamId}-{sequence}";
 
-    public async Task<ReportStatus> ReportAsync(string taskId, string agentId, bool completed, JsonElement? output, string? error, CancellationToken ct)
+    public async Task<ReportStatus> ReportAsync(string taskId, string agentId, bool completed, JsonElement? output, string? error, int? attempt, CancellationToken ct)
     {
         if (await store.GetTaskAsync(taskId, ct) is not { } stored)
         {
@@ -99,7 +99,7 @@ public sealed partial class TaskCoordinator(
             {
                 return (false, (ReportStatus.UnknownTask, [], null));
             }
-            var outcome = await SchedulerOf(change.Board).ReportAsync(change.Board, change.Tasks, taskId, agentId, completed, output, error, time.GetUtcNow(), ct);
+            var outcome = await SchedulerOf(change.Board).ReportAsync(change.Board, change.Tasks, taskId, agentId, completed, output, error, attempt, time.GetUtcNow(), ct);
             var task = await change.Tasks.GetAsync(taskId, ct);
             return outcome switch
             {
@@ -227,6 +227,7 @@ public sealed partial class TaskCoordinator(
         var delivery = await agents.SendTaskAsync(agentId, new
         {
             taskId = task.Id,
+            attempt = task.Attempts,
             teamId = task.TeamId,
             description = task.Description,
             input = task.Input,

@@ -90,9 +90,9 @@ public sealed class TaskRecord
         return true;
     }
 
-    public ResultOutcome Complete(string agentId, JsonElement? output, DateTimeOffset now)
+    public ResultOutcome Complete(string agentId, JsonElement? output, DateTimeOffset now, int? attempt = null)
     {
-        if (Settled(agentId) is { } settled)
+        if (Settled(agentId, attempt) is { } settled)
         {
             return settled;
         }
@@ -105,9 +105,9 @@ public sealed class TaskRecord
     }
 
     /// <summary>The agent could not do it: another attempt when any are left (pending again), failed otherwise.</summary>
-    public ResultOutcome Fail(string agentId, string? error, DateTimeOffset now)
+    public ResultOutcome Fail(string agentId, string? error, DateTimeOffset now, int? attempt = null)
     {
-        if (Settled(agentId) is { } settled)
+        if (Settled(agentId, attempt) is { } settled)
         {
             return settled;
         }
@@ -149,8 +149,15 @@ public sealed class TaskRecord
         Note(now, reason);
     }
 
-    private ResultOutcome? Settled(string agentId)
+    /// <summary>Null when this agent's result may settle the task now. A result naming an earlier attempt is stale: from
+    /// the agent that holds the task again (a late or repeated report of its own earlier failure) it changes nothing;
+    /// from anyone else, the task is not theirs.</summary>
+    private ResultOutcome? Settled(string agentId, int? attempt)
     {
+        if (attempt is { } given && given != Attempts)
+        {
+            return given < Attempts && AgentId == agentId ? ResultOutcome.Duplicate : ResultOutcome.NotAssignee;
+        }
         if (IsFinished)
         {
             return AgentId == agentId ? ResultOutcome.Duplicate : ResultOutcome.NotAssignee;

@@ -79,13 +79,13 @@ public sealed class TeamScheduler(IDistributionStrategy strategy)
     /// <summary>A result from an agent. Completion frees its slot for the next waiting task; a failure sends the task
     /// back to pending (tried elsewhere first) until its attempts run out.</summary>
     public async Task<ResultOutcome?> ReportAsync(TeamBoard board, TaskLedger ledger, string taskId, string agentId, bool completed,
-        System.Text.Json.JsonElement? output, string? error, DateTimeOffset now, CancellationToken ct)
+        System.Text.Json.JsonElement? output, string? error, int? attempt, DateTimeOffset now, CancellationToken ct)
     {
         if (await ledger.GetAsync(taskId, ct) is not { } task)
         {
             return null;
         }
-        var outcome = completed ? task.Complete(agentId, output, now) : task.Fail(agentId, error, now);
+        var outcome = completed ? task.Complete(agentId, output, now, attempt) : task.Fail(agentId, error, now, attempt);
         if (outcome is ResultOutcome.Duplicate or ResultOutcome.NotAssignee)
         {
             return outcome;
