@@ -223,6 +223,10 @@ public sealed class AgentsTests(AgentsPlatform fixture) : IClassFixture<AgentsPl
             llm = new { model = "gpt-test", systemPrompt = "You summarise documents in three points.", tools = new[] { new { name = "lookup", description = "Looks a word up" } } },
         });
         Assert.Equal(HttpStatusCode.Created, registered.StatusCode);
+        // Its prompt and tools are shown to admins and operators, not to every reader.
+        Assert.Equal("You summarise documents in three points.", (await GetAgentAsync(id, Operator)).GetProperty("llm").GetProperty("systemPrompt").GetString());
+        Assert.Equal(JsonValueKind.Null, (await GetAgentAsync(id, Viewer)).GetProperty("llm").ValueKind);
+        Assert.Equal(JsonValueKind.Null, (await GetAgentAsync(id, AgentA1)).GetProperty("llm").ValueKind);
 
         var task = new { taskId = NewId("task"), teamId = "team-1", description = "Summarise the report", input = new { doc = "Q3 numbers" }, requiredCapabilities = new[] { "summarise" } };
         var accepted = await fixture.InternalAsync($"/internal/agents/{id}/tasks", task);

@@ -212,7 +212,8 @@ public sealed class CoordinationTests(CoordinationPlatform fixture) : IClassFixt
         {
             Assert.Equal("standup", Assert.Single(await Api.TakeWorkAsync(member, "team.notice")).GetProperty("text").GetString());
         }
-        // An agent addresses only its own team: a1 is no member of this one.
+        // An agent reads only its own team's tasks, and addresses only its own team: a1 is no member of this one.
+        await Api.JsonAsync(HttpMethod.Get, $"/api/v1/teams/{teamId}/tasks", expected: HttpStatusCode.Forbidden, key: "dev-agent-a1-key");
         var outsider = await Api.JsonAsync(HttpMethod.Post, "/api/v1/messages", new { recipient = new { kind = "team", id = teamId }, body = "x" }, HttpStatusCode.Forbidden, key: "dev-agent-a1-key");
         Assert.Equal("https://agenticflow.dev/problems/forbidden", outsider.GetProperty("type").GetString());
         var unknown = await Api.JsonAsync(HttpMethod.Post, "/api/v1/messages", new { recipient = new { kind = "team", id = "no-such-team" }, body = "x" }, HttpStatusCode.NotFound);
@@ -334,7 +335,8 @@ public sealed class CoordinationTests(CoordinationPlatform fixture) : IClassFixt
         await Api.RegisterAsync("a2");
         await Api.RegisterAsync("dl-3");
         var teamId = await Api.FormAsync(new { name = "deadline", members = new[] { "a1", "a2", "dl-3" } });
-        // A member may address its own team.
+        // A member may address its own team, and read its tasks.
+        await Api.JsonAsync(HttpMethod.Get, $"/api/v1/teams/{teamId}/tasks", key: "dev-agent-a1-key");
         await Api.JsonAsync(HttpMethod.Post, "/api/v1/messages", new { recipient = new { kind = "team", id = teamId }, body = "hello team" }, HttpStatusCode.Accepted, key: "dev-agent-a1-key");
         var started = await Api.JsonAsync(HttpMethod.Post, "/api/v1/coordination/consensus",
             new { teamId, proposal = "rename the project?", mode = "majority", deadlineSeconds = 3 }, HttpStatusCode.Accepted);

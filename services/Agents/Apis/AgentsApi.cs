@@ -55,7 +55,8 @@ public static class AgentsApi
             return NotFound(agentId);
         }
         http.Response.Headers.ETag = agent.ETag;
-        return TypedResults.Ok(AgentView.Of(agent));
+        // An llm agent's prompt and tools are its owner's business, not every reader's.
+        return TypedResults.Ok(AgentView.Of(agent, showLlm: CallerIdentity.From(http.Request).MayActFor(agentId)));
     }
 
     public static async Task<IResult> UpdateState(string agentId, UpdateStateRequest request, HttpContext http, WorkRunner runner)

@@ -21,13 +21,14 @@ public sealed record AssignTaskRequest(string? TaskId, string? TeamId, string? D
 
 public sealed record VoteRequest(string? RoundId, string? TeamId, string? Proposal, List<string?>? Options, DateTimeOffset? Deadline);
 
-/// <summary>An agent as GET answers it (and as coordination reads it).</summary>
+/// <summary>An agent as GET answers it (and as coordination reads it). <c>llm</c> (system prompt, model, tools) is shown
+/// only to the agent itself, admins, operators and services: to other readers it is null.</summary>
 public sealed record AgentView(string Id, string Name, string Kind, IReadOnlyList<Capability> Capabilities, int MaxConcurrentTasks,
     IReadOnlyDictionary<string, string> Labels, string Status, string Health, double Load, int ActiveTasks, bool Available,
     IReadOnlyDictionary<string, JsonElement> Custom, LlmSettings? Llm, DateTimeOffset RegisteredAt, DateTimeOffset LastHeartbeat, string Etag)
 {
-    public static AgentView Of(AgentRecord a) => new(a.Id, a.Name, a.Kind, a.Capabilities, a.MaxConcurrentTasks, a.Labels, a.Status, a.Health,
-        a.Load, a.ActiveTasks, a.Available, a.Custom, a.Llm, a.RegisteredAt, a.LastHeartbeat, a.ETag);
+    public static AgentView Of(AgentRecord a, bool showLlm = true) => new(a.Id, a.Name, a.Kind, a.Capabilities, a.MaxConcurrentTasks, a.Labels, a.Status, a.Health,
+        a.Load, a.ActiveTasks, a.Available, a.Custom, showLlm ? a.Llm : null, a.RegisteredAt, a.LastHeartbeat, a.ETag);
 }
 
 public sealed record AgentListItem(string Id, string Name, string Kind, string Status, string Health, double Load, int ActiveTasks, int MaxConcurrentTasks,

@@ -55,7 +55,8 @@ public static class TasksApi
         string teamId, HttpRequest http, TaskCoordinator tasks, CoordinationStore store, CancellationToken ct,
         string? state = null, long? cursor = null, int limit = 50)
     {
-        if (!MayRead(CallerIdentity.From(http)))
+        var caller = CallerIdentity.From(http);
+        if (!MayRead(caller))
         {
             return Refused("Reading tasks needs a role.");
         }
@@ -80,6 +81,10 @@ public static class TasksApi
         {
             return Missing($"No team {teamId}.");
         }
+        if (await OtherTeamAsync(caller, teamId, store, ct))
+        {
+            return Refused(OwnTeamOnly);
+        }
         var page = await tasks.ListAsync(board, state, cursor, limit, ct);
         var next = page.Count == limit && page[^1].Sequence > 1 ? page[^1].Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture) : null;
         return TypedResults.Ok(new TaskPage(page.Select(TaskView.Of).ToList(), next));
@@ -87,12 +92,23 @@ public static class TasksApi
 
     public static async Task<Results<Ok<TaskView>, ProblemHttpResult>> Get(string teamId, string taskId, HttpRequest http, CoordinationStore store, CancellationToken ct)
     {
-        if (!MayRead(CallerIdentity.From(http)))
+        var caller = CallerIdentity.From(http);
+        if (!MayRead(caller))
         {
             return Refused("Reading tasks needs a role.");
+        }
+        if (await OtherTeamAsync(caller, teamId, store, ct))
+        {
+            return Refused(OwnTeamOnly);
         }
         return Validation.IsName(taskId) && await store.GetTaskAsync(taskId, ct) is { } task && task.TeamId == teamId
             ? TypedResults.Ok(TaskView.Of(task))
             : Missing($"No task {taskId} in team {teamId}.");
     }
+
+    private const string OwnTeamOnly = "An agent reads the tasks of its own team only (their inputs and outputs are that team's).";
+
+    /// <summary>True for an agent caller that is no member of <paramref name="teamId"/>; people with a role and services read every team.</summary>
+    private static async Task<bool> OtherTeamAsync(CallerIdentity caller, string teamId, CoordinationStore store, CancellationToken ct) =>
+        caller.RestrictedToAgent is { } agent && (await store.GetMembershipAsync(agent, ct))?.TeamId != teamId;
 }
