@@ -27,6 +27,18 @@ public sealed class RequestRulesTests
     }
 
     [Theory]
+    [InlineData("query")]
+    [InlineData("Knowledge-Graph")]
+    [InlineData("shared")]
+    [InlineData("messaging")]
+    public void Register_RefusesIdsThePlatformReserves(string id)
+    {
+        var errors = RequestRules.Register(new RegisterAgentRequest(id, "X", "external", [Cap("a")], null, null, null), out var agent);
+        Assert.Contains("reserved", Assert.Single(errors["id"]));
+        Assert.Null(agent);
+    }
+
+    [Theory]
     [InlineData("id")]
     [InlineData("name")]
     [InlineData("kind")]

@@ -176,6 +176,8 @@ public sealed class ManifestPolicyTests
         ("coordination", "agents", "GET", "/api/v1/agents/x"),
         // messaging resolves a team recipient's members.
         ("messaging", "coordination", "GET", "/api/v1/teams/x"),
+        // memory reads entities and relations from a memory's text with an LLM.
+        ("memory", "providers", "POST", "/api/v1/providers/complete"),
     ];
 
     [Theory]

@@ -89,4 +89,24 @@ public sealed class KnowledgeGraphTests
         var mine = g.Neighbourhood(["a"], 3, T0, false, r => r.Provenance.Any(p => p.AgentId == "a1"));
         Assert.Equal(["a", "b", "c"], mine.Nodes.Select(n => n.Key));
     }
+
+    [Fact]
+    public void Neighbourhood_StopsAtItsNodeLimit_AndSaysSo()
+    {
+        var g = Graph();
+        for (var i = 0; i < 50; i++)
+        {
+            g.AddRelation("Hub", "knows", $"Spoke {i}", T0, null, By("a1"), new GraphChange());
+        }
+
+        var capped = g.Neighbourhood(["hub"], 2, T0, false, _ => true, maxNodes: 10);
+        var whole = g.Neighbourhood(["hub"], 2, T0, false, _ => true);
+
+        Assert.True(capped.Truncated);
+        Assert.Equal(10, capped.Nodes.Count);
+        Assert.Equal(9, capped.Edges.Count);
+        Assert.All(capped.Edges, e => Assert.Contains(capped.Nodes, n => n.Key == e.Object));
+        Assert.False(whole.Truncated);
+        Assert.Equal((51, 50), (whole.Nodes.Count, whole.Edges.Count));
+    }
 }

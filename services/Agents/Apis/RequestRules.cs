@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using AgenticFlow.Agents.Actors;
 using AgenticFlow.Agents.Domain;
+using AgenticFlow.ServiceDefaults;
 
 namespace AgenticFlow.Agents.Apis;
 
@@ -32,6 +33,7 @@ public static partial class RequestRules
             return errors;
         }
         if (r.Id is not null && !IsId(r.Id)) { errors["id"] = ["id is 1-64 letters, digits, '_', '.', ':' or '-', starting with a letter or digit"]; }
+        else if (r.Id is not null && ReservedNames.IsReservedAgentId(r.Id)) { errors["id"] = [$"id {r.Id} is reserved by the platform (a service's app id or a word of its routes)"]; }
         if (string.IsNullOrWhiteSpace(r.Name) || r.Name.Length > 200) { errors["name"] = ["name is required, at most 200 characters"]; }
         if (r.Kind is not (AgentKinds.Llm or AgentKinds.External)) { errors["kind"] = ["kind must be llm or external"]; }
         var capabilities = new List<Capability>();

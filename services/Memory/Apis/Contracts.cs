@@ -43,7 +43,7 @@ public sealed record RelationView(
     string Id, string Subject, string Predicate, string Object, DateTimeOffset ValidFrom, DateTimeOffset? ValidTo, string? ClosedBy,
     bool SingleValued, IReadOnlyList<Provenance> Provenance, DateTimeOffset CreatedAt);
 
-public sealed record GraphResponse(IReadOnlyList<EntityView> Nodes, IReadOnlyList<RelationView> Edges, DateTimeOffset? AsOf);
+public sealed record GraphResponse(IReadOnlyList<EntityView> Nodes, IReadOnlyList<RelationView> Edges, DateTimeOffset? AsOf, bool Truncated);
 
 public sealed record RelationAdded(RelationView Relation, bool Created, IReadOnlyList<RelationView> Closed);
 

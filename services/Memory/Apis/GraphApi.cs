@@ -46,9 +46,11 @@ public static class GraphApi
         {
             view = graph.Read(g =>
             {
-                var edges = g.Relations.Where(r => (history || r.ValidAt(at)) && visible(r)).OrderBy(r => r.ValidFrom).Take(MaxEdges).ToList();
+                var edges = g.Relations.Where(r => (history || r.ValidAt(at)) && visible(r)).OrderBy(r => r.ValidFrom).Take(MaxEdges + 1).ToList();
+                var truncated = edges.Count > MaxEdges;
+                edges = edges.Take(MaxEdges).ToList();
                 var keys = edges.SelectMany(e => new[] { e.Subject, e.Object }).ToHashSet(StringComparer.Ordinal);
-                return new GraphView(keys.Select(k => g.Entity(k)).OfType<Entity>().OrderBy(e => e.Key, StringComparer.Ordinal).ToList(), edges);
+                return new GraphView(keys.Select(k => g.Entity(k)).OfType<Entity>().OrderBy(e => e.Key, StringComparer.Ordinal).ToList(), edges, truncated);
             });
         }
         else
@@ -121,7 +123,7 @@ public static class GraphApi
     }
 
     public static GraphResponse View(GraphView view, CallerIdentity caller, DateTimeOffset? asOf) =>
-        new(view.Nodes.Select(n => View(n, caller)).ToList(), view.Edges.Select(e => View(e, caller)).ToList(), asOf);
+        new(view.Nodes.Select(n => View(n, caller)).ToList(), view.Edges.Select(e => View(e, caller)).ToList(), asOf, view.Truncated);
 
     /// <summary>An entity as the caller may see it: an agent sees the attributes only of entities no other agent asserted.</summary>
     public static EntityView View(Entity e, CallerIdentity caller) =>

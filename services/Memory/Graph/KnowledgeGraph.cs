@@ -9,7 +9,8 @@ public sealed class GraphChange
     public HashSet<string> DeletedRelations { get; } = new(StringComparer.Ordinal);
 }
 
-public sealed record GraphView(IReadOnlyList<Entity> Nodes, IReadOnlyList<Relation> Edges);
+/// <summary>Part of the graph; <c>Truncated</c> when a walk stopped at its node limit before its depth.</summary>
+public sealed record GraphView(IReadOnlyList<Entity> Nodes, IReadOnlyList<Relation> Edges, bool Truncated = false);
 
 /// <summary>
 /// The temporal knowledge graph in memory: entities by key, relations by id, and each entity's relations. Plain
@@ -157,13 +158,16 @@ public sealed class KnowledgeGraph(IReadOnlySet<string> singleValuedPredicates)
     /// <summary>
     /// The entities within <paramref name="depth"/> hops of <paramref name="start"/> and the edges between them that
     /// were valid at <paramref name="asOf"/> (every edge, closed ones too, when <paramref name="asOf"/> is null and
-    /// <paramref name="history"/> is set). <paramref name="visible"/> picks the edges the caller may see.
+    /// <paramref name="history"/> is set). <paramref name="visible"/> picks the edges the caller may see. Stops taking
+    /// new entities at <paramref name="maxNodes"/> (a hub a few hops away could otherwise pull in the whole graph) and
+    /// says so with <see cref="GraphView.Truncated"/>; edges are kept only between entities it took.
     /// </summary>
-    public GraphView Neighbourhood(IEnumerable<string> start, int depth, DateTimeOffset asOf, bool history, Func<Relation, bool> visible)
+    public GraphView Neighbourhood(IEnumerable<string> start, int depth, DateTimeOffset asOf, bool history, Func<Relation, bool> visible, int maxNodes = DefaultMaxNodes)
     {
-        var nodes = new HashSet<string>(start.Where(_entities.ContainsKey), StringComparer.Ordinal);
+        var nodes = new HashSet<string>(start.Where(_entities.ContainsKey).Take(maxNodes), StringComparer.Ordinal);
         var edges = new Dictionary<string, Relation>(StringComparer.Ordinal);
         var frontier = nodes.ToList();
+        var truncated = false;
         for (var hop = 0; hop < depth && frontier.Count > 0; hop++)
         {
             var next = new List<string>();
@@ -171,22 +175,30 @@ public sealed class KnowledgeGraph(IReadOnlySet<string> singleValuedPredicates)
             {
                 foreach (var r in RelationsOf(key).Where(r => (history || r.ValidAt(asOf)) && visible(r)))
                 {
-                    edges[r.Id] = r;
-                    foreach (var other in new[] { r.Subject, r.Object })
+                    var other = r.Subject == key ? r.Object : r.Subject;
+                    if (!nodes.Contains(other))
                     {
-                        if (nodes.Add(other))
+                        if (nodes.Count >= maxNodes)
                         {
-                            next.Add(other);
+                            truncated = true;
+                            continue;
                         }
+                        nodes.Add(other);
+                        next.Add(other);
                     }
+                    edges[r.Id] = r;
                 }
             }
             frontier = next;
         }
         return new GraphView(
             nodes.Select(k => _entities.GetValueOrDefault(k)).OfType<Entity>().OrderBy(e => e.Key, StringComparer.Ordinal).ToList(),
-            edges.Values.OrderBy(e => e.ValidFrom).ThenBy(e => e.Id, StringComparer.Ordinal).ToList());
+            edges.Values.OrderBy(e => e.ValidFrom).ThenBy(e => e.Id, StringComparer.Ordinal).ToList(),
+            truncated);
     }
+
+    /// <summary>How many entities one walk returns at most.</summary>
+    public const int DefaultMaxNodes = 1_000;
 
     public IReadOnlyCollection<Relation> RelationsOf(string entityKey) =>
         _adjacent.TryGetValue(entityKey, out var ids) ? ids.Select(id => _relations[id]).ToList() : [];
