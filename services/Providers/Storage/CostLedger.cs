@@ -119,15 +119,38 @@ public sealed class CostLedger : IAsyncDisposable
         {
             await JoinDayAsync(day, ct);
         }
+        await ReloadUnsureAsync(ct);
         var changes = mine.Apply(records, r => HourKey(r.At, ReplicaId), r => SpendKey(r.Caller, r.At, ReplicaId));
         var ttl40Days = 40 * 86_400;
         var operations = records.Select(r => Overwrite("cost:" + r.Id, r, ttl40Days))
             .Concat(changes.Hours.Select(h => Overwrite(h.Key, h.Value, ttl40Days)))
             .Concat(changes.Spend.Select(s => Overwrite(s.Key, s.Value, 3 * 86_400)))
             .ToList();
-        await dapr.ExecuteStateTransactionAsync(options.Value.StateStore, operations, cancellationToken: ct);
-        // Only what is stored becomes the replica's view; a failed batch leaves memory as it was.
+        try
+        {
+            await dapr.ExecuteStateTransactionAsync(options.Value.StateStore, operations, cancellationToken: ct);
+        }
+        catch
+        {
+            // Not known to be stored, nor known not to be: memory stays as it was, and the documents are read back
+            // before the next batch builds on them.
+            mine.MarkUnsure(changes);
+            throw;
+        }
         mine.Keep(changes, time.GetUtcNow());
+    }
+
+    /// <summary>Reads back this replica's documents that a failed batch may or may not have changed (it is their only writer).</summary>
+    private async Task ReloadUnsureAsync(CancellationToken ct)
+    {
+        var (hourKeys, spendKeys) = mine.UnsureKeys(k => k.StartsWith("costs:", StringComparison.Ordinal));
+        if (hourKeys.Count + spendKeys.Count == 0)
+        {
+            return;
+        }
+        var hours = hourKeys.Count == 0 ? [] : await dapr.GetBulkStateAsync<Dictionary<string, CostTotals>?>(options.Value.StateStore, hourKeys, parallelism: 8, cancellationToken: ct);
+        var spend = spendKeys.Count == 0 ? [] : await dapr.GetBulkStateAsync<decimal?>(options.Value.StateStore, spendKeys, parallelism: 8, cancellationToken: ct);
+        mine.Reload(hours.ToDictionary(h => h.Key, h => h.Value), spend.ToDictionary(s => s.Key, s => s.Value));
     }
 
     /// <summary>Adds this replica to the day's list (once a day), so readers add up its documents.</summary>

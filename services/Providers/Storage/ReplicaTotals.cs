@@ -11,6 +11,7 @@ internal sealed class ReplicaTotals
     private readonly Dictionary<string, Dictionary<string, CostTotals>> hours = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, decimal> spend = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DateTimeOffset> touched = new(StringComparer.Ordinal);
+    private readonly HashSet<string> unsure = new(StringComparer.Ordinal);
 
     public decimal SpendOf(string spendKey) => spend.GetValueOrDefault(spendKey);
 
@@ -60,6 +61,31 @@ internal sealed class ReplicaTotals
             touched.Remove(stale);
             hours.Remove(stale);
             spend.TryRemove(stale, out _);
+        }
+    }
+
+    /// <summary>A batch whose commit failed may still have been stored (a timeout after the store applied it): its
+    /// documents are unsure until read back, since the next batch writes absolute values computed from memory.</summary>
+    public void MarkUnsure(Changes changes) => unsure.UnionWith(changes.Hours.Keys.Concat(changes.Spend.Keys));
+
+    public (IReadOnlyList<string> Hours, IReadOnlyList<string> Spend) UnsureKeys(Func<string, bool> isHourKey)
+    {
+        var hourKeys = unsure.Where(isHourKey).ToList();
+        return (hourKeys, unsure.Except(hourKeys).ToList());
+    }
+
+    /// <summary>Takes the documents as the store holds them now (absent: nothing stored yet) and trusts them again.</summary>
+    public void Reload(IReadOnlyDictionary<string, Dictionary<string, CostTotals>?> storedHours, IReadOnlyDictionary<string, decimal?> storedSpend)
+    {
+        foreach (var (key, hour) in storedHours)
+        {
+            if (hour is null) { hours.Remove(key); } else { hours[key] = new Dictionary<string, CostTotals>(hour, StringComparer.Ordinal); }
+            unsure.Remove(key);
+        }
+        foreach (var (key, value) in storedSpend)
+        {
+            if (value is null) { spend.TryRemove(key, out _); } else { spend[key] = value.Value; }
+            unsure.Remove(key);
         }
     }
 
