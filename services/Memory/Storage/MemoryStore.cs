@@ -94,6 +94,12 @@ public sealed class MemoryStore(DaprClient dapr, IOptions<MemoryOptions> options
                     {
                         yield return record;
                     }
+                    // The SDK's bulk read shows a key it failed to read like an absent one: it is read again on its own
+                    // (which throws on a store error, so the load is retried) before its id leaves the list for good.
+                    else if (await dapr.GetStateAsync<MemoryRecord?>(_store, item.Key, cancellationToken: ct) is { } reread)
+                    {
+                        yield return reread;
+                    }
                     else
                     {
                         gone.Add(item.Key[(agentId.Length + "memory::".Length)..]);
