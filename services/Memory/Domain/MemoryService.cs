@@ -17,13 +17,28 @@ public enum DeleteStatus { Deleted, NotFound, AppendOnly }
 
 /// <summary>
 /// Storing, reading and forgetting memories. A memory is embedded, written to the store, and only then indexed,
-/// linked into the graph and acknowledged; the indexes are derived from the store and rebuilt from it.
+/// linked into the graph and acknowledged; the indexes are derived from the store and rebuilt from it. One agent's
+/// writes and forgets take turns (a per-agent lock in this process), so a memory stored while its agent is being
+/// forgotten is either forgotten with it or kept whole — never left half-listed, or indexed but unlisted.
 /// </summary>
 public sealed class MemoryService(
     MemoryStore store, MemoryIndex index, GraphStore graph, CacheStore cache, IEmbeddingGenerator<string, Embedding<float>> embeddings,
     MemoryLoad load, DaprClient dapr, IOptions<MemoryOptions> options, TimeProvider time, ILogger<MemoryService> logger)
 {
     private readonly string _pubsub = options.Value.PubSub;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SemaphoreSlim> _agentTurns = new(StringComparer.Ordinal);
+
+    private async Task<IDisposable> TurnOfAsync(string agentId, CancellationToken ct)
+    {
+        var gate = _agentTurns.GetOrAdd(agentId, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(ct);
+        return new Turn(gate);
+    }
+
+    private sealed class Turn(SemaphoreSlim gate) : IDisposable
+    {
+        public void Dispose() => gate.Release();
+    }
 
     public string ModelId { get; } = embeddings.GetService<EmbeddingGeneratorMetadata>()?.DefaultModelId ?? "unknown";
 
@@ -44,11 +59,14 @@ public sealed class MemoryService(
         };
         var vector = await EmbedAsync(record.SearchText, ct);
         record = record with { Embedding = VectorKeys.Encode(vector) };
-        await store.SaveAsync(record, newAgent: !index.HasAgent(record.AgentId), now, ct);
-        index.Add(record, vector);
-        if (record.Entities.Count > 0 || record.Relations.Count > 0)
+        using (await TurnOfAsync(record.AgentId, ct))
         {
-            await graph.ChangeAsync((g, change) => { Link(g, record, command.Principal, change); return 0; }, ct);
+            await store.SaveAsync(record, newAgent: !index.HasAgent(record.AgentId), now, ct);
+            index.Add(record, vector);
+            if (record.Entities.Count > 0 || record.Relations.Count > 0)
+            {
+                await graph.ChangeAsync((g, change) => { Link(g, record, command.Principal, change); return 0; }, ct);
+            }
         }
         await dapr.TryPublishEventAsync(_pubsub, MemoryTopics.Stored,
             new MemoryStored(record.AgentId, record.Id, record.Kind.ToString().ToLowerInvariant(), record.Tags, record.TeamId, record.CreatedAt,
@@ -104,13 +122,16 @@ public sealed class MemoryService(
     /// <summary>Removes memories from the store, the indexes and the graph (edges they alone supported go; others lose them as provenance).</summary>
     public async Task ForgetMemoriesAsync(string agentId, IReadOnlyList<string> ids, string reason, CancellationToken ct)
     {
-        await store.DeleteAsync(agentId, ids, ct);
-        foreach (var id in ids)
+        using (await TurnOfAsync(agentId, ct))
         {
-            index.Remove(id);
+            await store.DeleteAsync(agentId, ids, ct);
+            foreach (var id in ids)
+            {
+                index.Remove(id);
+            }
+            var set = ids.ToHashSet(StringComparer.Ordinal);
+            await graph.ChangeAsync((g, change) => { g.RemoveProvenance(p => p.MemoryId is { } m && set.Contains(m), change); return 0; }, ct);
         }
-        var set = ids.ToHashSet(StringComparer.Ordinal);
-        await graph.ChangeAsync((g, change) => { g.RemoveProvenance(p => p.MemoryId is { } m && set.Contains(m), change); return 0; }, ct);
         await dapr.TryPublishEventAsync(_pubsub, MemoryTopics.Forgotten, new MemoryForgotten(agentId, ids, reason, time.GetUtcNow()), logger, ct);
     }
 
@@ -122,13 +143,17 @@ public sealed class MemoryService(
     public async Task<int> ForgetAgentAsync(string agentId, CancellationToken ct)
     {
         await load.Ready.WaitAsync(ct);
-        var ids = index.IdsOf(agentId).ToList();
-        await store.DeleteAgentAsync(agentId, ct);
-        foreach (var id in ids)
+        List<string> ids;
+        using (await TurnOfAsync(agentId, ct))
         {
-            index.Remove(id);
+            ids = index.IdsOf(agentId).ToList();
+            await store.DeleteAgentAsync(agentId, ct);
+            foreach (var id in ids)
+            {
+                index.Remove(id);
+            }
+            await graph.ChangeAsync((g, change) => { g.RemoveProvenance(p => p.AgentId == agentId, change); return 0; }, ct);
         }
-        await graph.ChangeAsync((g, change) => { g.RemoveProvenance(p => p.AgentId == agentId, change); return 0; }, ct);
         await cache.ForgetNamespaceAsync(agentId, ct);
         load.SaveIndex();
         await dapr.TryPublishEventAsync(_pubsub, MemoryTopics.Forgotten, new MemoryForgotten(agentId, ids, "agent-forgotten", time.GetUtcNow()), logger, ct);
