@@ -220,11 +220,12 @@ public sealed partial class AgentActor(ActorHost host, AgentChanges changes, Wor
         }
         work = work with { Status = WorkStatuses.Accepted, AcceptedAt = time.GetUtcNow(), Report = ReportStatuses.None };
         items[work.Id] = work;
-        Prune(items);
+        var lapsedTasks = Prune(items, agent.Kind);
         // An attempt replacing one still open here holds the same slot.
-        if (work.Kind == WorkKinds.Task && !(known is not null && !WorkStatuses.IsFinal(known.Status)))
+        var added = work.Kind == WorkKinds.Task && !(known is not null && !WorkStatuses.IsFinal(known.Status)) ? 1 : 0;
+        if (added != 0 || lapsedTasks != 0)
         {
-            agent = WithActiveTasks(agent, agent.ActiveTasks + 1);
+            agent = WithActiveTasks(agent, Math.Max(0, agent.ActiveTasks + added - lapsedTasks));
         }
         await CommitAsync(agent, work.Kind == WorkKinds.Task ? AgentTopics.StateChanged : null, items);
         if (agent.Kind == AgentKinds.Llm)
@@ -428,14 +429,30 @@ public sealed partial class AgentActor(ActorHost host, AgentChanges changes, Wor
     }
 
     /// <summary>Keeps the newest finished work that coordination already has; unfinished work is never dropped.</summary>
-    private void Prune(Dictionary<string, WorkItem> items)
+    /// <summary>Keeps the newest finished work, and drops an external agent's work that will never finish here: a vote
+    /// request or task past its deadline by a day that the agent never answered (it votes with coordination directly;
+    /// coordination gave a lapsed task to someone else). Returns how many open tasks it dropped.</summary>
+    private int Prune(Dictionary<string, WorkItem> items, string agentKind)
     {
         var done = items.Values.Where(w => WorkStatuses.IsFinal(w.Status) && w.Report != ReportStatuses.Pending).OrderBy(w => w.FinishedAt).ToList();
         foreach (var old in done.Take(Math.Max(0, done.Count - Settings.FinishedWorkKept)))
         {
             items.Remove(old.Id);
         }
+        if (agentKind != AgentKinds.External)
+        {
+            return 0;
+        }
+        var cutoff = time.GetUtcNow() - LapsedWorkGrace;
+        var lapsed = items.Values.Where(w => !WorkStatuses.IsFinal(w.Status) && w.Deadline < cutoff).ToList();
+        foreach (var gone in lapsed)
+        {
+            items.Remove(gone.Id);
+        }
+        return lapsed.Count(w => w.Kind == WorkKinds.Task);
     }
+
+    private static readonly TimeSpan LapsedWorkGrace = TimeSpan.FromDays(1);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Agent {AgentId} is now {Status}")]
     private partial void LogStatus(string agentId, string status);
