@@ -258,6 +258,35 @@ public sealed class CoordinationTests(CoordinationPlatform fixture) : IClassFixt
     }
 
     [Fact]
+    public async Task ASubmissionRepeatedWithItsIdempotencyKey_CreatesOneTask_EvenWhenTheRepeatsRace()
+    {
+        await Api.RegisterAsync("idem-1", maxConcurrentTasks: 20);
+        var teamId = await Api.FormAsync(new { name = "idempotent", members = new[] { "idem-1" } });
+        async Task<(string TaskId, bool Replayed)> SubmitAsync(string key, string apiKey = CoordinationClient.Operator)
+        {
+            using var request = fixture.Platform.Request(HttpMethod.Post, $"/api/v1/teams/{teamId}/tasks", apiKey, new { description = "charge the card once" });
+            request.Headers.Add("Idempotency-Key", key);
+            using var response = await fixture.Platform.Client.SendAsync(request);
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.Accepted, text);
+            return (JsonDocument.Parse(text).RootElement.GetProperty("taskId").GetString()!, response.Headers.Contains("Idempotent-Replayed"));
+        }
+
+        var racing = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => SubmitAsync("order-42")));
+        var again = await SubmitAsync("order-42");
+        var other = await SubmitAsync("order-43");
+        var otherCaller = await SubmitAsync("order-42", CoordinationClient.Admin);
+
+        Assert.Single(racing.Select(r => r.TaskId).Append(again.TaskId).Distinct());
+        Assert.Equal(5, racing.Count(r => r.Replayed));
+        Assert.True(again.Replayed);
+        Assert.NotEqual(again.TaskId, other.TaskId);
+        Assert.NotEqual(again.TaskId, otherCaller.TaskId);
+        var tasks = await Api.JsonAsync(HttpMethod.Get, $"/api/v1/teams/{teamId}/tasks");
+        Assert.Equal(3, tasks.GetProperty("items").GetArrayLength());
+    }
+
+    [Fact]
     public async Task MembersChange_AndDisband_FreeTheAgents()
     {
         await Api.RegisterAsync("mc-1");

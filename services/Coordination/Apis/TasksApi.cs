@@ -30,6 +30,11 @@ public static class TasksApi
             return Refused("Tasks are submitted by admins, operators, services and the team's agents.");
         }
         var errors = Validation.Check(request, options.Value.MaxInputBytes, time.GetUtcNow(), out var task);
+        var key = http.Headers["Idempotency-Key"].ToString();
+        if (key.Length > 200)
+        {
+            errors["Idempotency-Key"] = ["the Idempotency-Key header holds at most 200 characters"];
+        }
         if (errors.Count > 0)
         {
             return Invalid(errors);
@@ -42,7 +47,13 @@ public static class TasksApi
         {
             return Refused("An agent submits tasks only to its own team.");
         }
-        var result = await tasks.SubmitAsync(teamId, task!, ct);
+        // A key names one submission of one caller: another caller's key never suppresses a task.
+        var scopedKey = key.Length == 0 ? null : $"{caller.Principal ?? "service"}\n{key}";
+        var result = await tasks.SubmitAsync(teamId, task!, ct, scopedKey);
+        if (result.Status == SubmitStatus.Replayed)
+        {
+            http.HttpContext.Response.Headers["Idempotent-Replayed"] = "true";
+        }
         return result.Status switch
         {
             SubmitStatus.UnknownTeam => Missing($"No team {teamId}."),

@@ -11,7 +11,8 @@ namespace AgenticFlow.Coordination.Domain;
 
 public sealed record NewTask(string Description, JsonElement? Input, List<string> RequiredCapabilities, TaskPriority Priority, DateTimeOffset? Deadline, string? AffinityKey);
 
-public enum SubmitStatus { Accepted, UnknownTeam, TeamClosed }
+/// <summary><c>Replayed</c>: the idempotency key already created a task in this team; that task is the answer.</summary>
+public enum SubmitStatus { Accepted, UnknownTeam, TeamClosed, Replayed }
 
 public sealed record SubmitResult(SubmitStatus Status, TaskRecord? Task);
 
@@ -44,7 +45,10 @@ public sealed partial class TaskCoordinator(
         _schedulers.AddOrUpdate(board.Id, _ => new TeamScheduler(Strategies.For(board.Strategy)),
             (_, existing) => existing.Strategy.Name == board.Strategy ? existing : new TeamScheduler(Strategies.For(board.Strategy)));
 
-    public async Task<SubmitResult> SubmitAsync(string teamId, NewTask request, CancellationToken ct)
+    /// <summary>Creates a task and places it. With <paramref name="idempotencyKey"/> (already scoped to its caller), a
+    /// key used in this team within a day answers the task it created and creates nothing: checked under the team's
+    /// ETag and remembered in the same transaction as the task, so two concurrent submits with one key make one task.</summary>
+    public async Task<SubmitResult> SubmitAsync(string teamId, NewTask request, CancellationToken ct, string? idempotencyKey = null)
     {
         List<(string TaskId, string AgentId)>? accepted = null;
         var (result, toSend) = await store.ChangeTeamAsync<(SubmitResult, IReadOnlyList<TaskRecord>)>(teamId, async change =>
@@ -55,6 +59,11 @@ public sealed partial class TaskCoordinator(
                 return (false, (new SubmitResult(SubmitStatus.UnknownTeam, null), []));
             }
             var board = change.Board;
+            if (idempotencyKey is not null && await store.SubmittedAsync(teamId, idempotencyKey, ct) is { } earlierId
+                && await change.Tasks.GetAsync(earlierId, ct) is { } earlier)
+            {
+                return (false, (new SubmitResult(SubmitStatus.Replayed, earlier), []));
+            }
             if (!board.IsOpen)
             {
                 return (false, (new SubmitResult(SubmitStatus.TeamClosed, null), []));
@@ -78,6 +87,10 @@ public sealed partial class TaskCoordinator(
                 CreatedAt = now,
             };
             await SchedulerOf(board).SubmitAsync(board, change.Tasks, task, now, ct);
+            if (idempotencyKey is not null)
+            {
+                change.Writes.Add(CoordinationStore.RememberSubmission(teamId, idempotencyKey, task.Id));
+            }
             return (true, (new SubmitResult(SubmitStatus.Accepted, task), change.Tasks.ToDispatch));
         }, ct);
         Send(toSend);

@@ -39,6 +39,17 @@ public sealed class CoordinationStore(DaprClient dapr, IOptions<CoordinationOpti
 
     public static string TeamKey(string id) => "team:" + id;
     public static string TaskKey(string id) => "task:" + id;
+    public static string SubmissionKey(string teamId, string idempotencyKey) =>
+        $"submitted:{teamId}:{Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(idempotencyKey)))}";
+
+    /// <summary>The task an idempotency key created in this team lately (a day), if any.</summary>
+    public Task<string?> SubmittedAsync(string teamId, string idempotencyKey, CancellationToken ct) =>
+        dapr.GetStateAsync<string?>(Store, SubmissionKey(teamId, idempotencyKey), cancellationToken: ct);
+
+    /// <summary>Remembers which task a key created, written with the task in the team's transaction.</summary>
+    public static StateTransactionRequest RememberSubmission(string teamId, string idempotencyKey, string taskId) =>
+        new(SubmissionKey(teamId, idempotencyKey), JsonSerializer.SerializeToUtf8Bytes(taskId), StateOperationType.Upsert,
+            metadata: new Dictionary<string, string> { ["ttlInSeconds"] = "86400" });
     public static string MemberKey(string agentId) => "member:" + agentId;
     public static string RoundKey(string id) => "round:" + id;
     public const string TeamsKey = "teams";
