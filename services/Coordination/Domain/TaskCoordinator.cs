@@ -33,6 +33,7 @@ public sealed partial class TaskCoordinator(
 {
     private readonly ConcurrentDictionary<string, TeamScheduler> _schedulers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, DateTimeOffset> _lastSend = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _lastHealthCheck = new(StringComparer.Ordinal);
     private readonly Channel<TaskRecord> _outbox = Channel.CreateUnbounded<TaskRecord>();
 
     /// <summary>Tasks their agents accepted, per team, not yet marked running on the board: marked together by the
@@ -338,6 +339,7 @@ public sealed partial class TaskCoordinator(
                 }, ct);
                 Send(toSend);
             }
+            await RecheckUnhealthyAsync(board, now, resend, ct);
             var stale = open.Where(o => !o.Running && o.AssignedAt + resend <= now
                 && (!_lastSend.TryGetValue(o.TaskId, out var last) || last + resend <= now)).Select(o => o.TaskId).ToList();
             foreach (var task in await store.GetTasksAsync(stale, ct))
@@ -347,6 +349,32 @@ public sealed partial class TaskCoordinator(
                     _lastSend[task.Id] = now;
                     Send([task]);
                 }
+            }
+        }
+    }
+
+    /// <summary>A member marked unhealthy here without the agents service saying so (it refused a task while draining,
+    /// and the drain was then called off) would never hear an <c>agents.healthy</c> event: every re-send interval, such
+    /// members are looked up and taken back when the agents service says they can work.</summary>
+    private async Task RecheckUnhealthyAsync(TeamBoard board, DateTimeOffset now, TimeSpan every, CancellationToken ct)
+    {
+        foreach (var member in board.Members.Where(m => !m.Healthy))
+        {
+            if (_lastHealthCheck.TryGetValue(member.AgentId, out var last) && last + every > now)
+            {
+                continue;
+            }
+            _lastHealthCheck[member.AgentId] = now;
+            try
+            {
+                if (await agents.GetAsync(member.AgentId, ct) is { Usable: true })
+                {
+                    await MarkHealthyAsync(member.AgentId, ct);
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // The agents service is away: the rest of the sweep goes on, this member is looked at next time.
             }
         }
     }
