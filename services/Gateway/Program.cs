@@ -1,4 +1,5 @@
 using AgenticFlow.Gateway;
+using AgenticFlow.Gateway.Dashboard;
 using AgenticFlow.Gateway.Security;
 using AgenticFlow.ServiceDefaults;
 
@@ -10,6 +11,7 @@ var app = builder.Build();
 app.UseCorrelationId();
 app.UsePathGuard();
 app.UseRequestSizeLimit();
+app.UseDashboard();
 app.MapDefaultEndpoints(requireSidecarToken: false);
 app.UseAuthentication();
 app.UseRateLimiter();
