@@ -32,7 +32,7 @@ public static class Extensions
         services.AddHostedService(sp => sp.GetRequiredService<AlertEvaluator>());
         services.AddSingleton<HealthMonitor>();
         services.AddHostedService(sp => sp.GetRequiredService<HealthMonitor>());
-        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals);
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
         return builder;
     }
 

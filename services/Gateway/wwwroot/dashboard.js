@@ -77,7 +77,7 @@ async function agentsAndQueues() {
   if (notDeployed(r.status)) { fill('agents', '<p class="not-deployed">agents: not deployed</p>'); fill('queues', '<p class="not-deployed">not deployed</p>'); return; }
   const agents = r.data?.items ?? [];
   fill('agents', table(['agent', 'kind', 'status', 'health', 'load', 'tasks'], agents.map((a) => [
-    esc(a.name || a.id), esc(a.kind), pill(a.status), pill(a.health), fmt(a.load), `${a.activeTasks}/${a.maxConcurrentTasks}`])));
+    `${esc(a.name || a.id)} <span class="muted">${esc(a.id)}</span>`, esc(a.kind), pill(a.status), pill(a.health), fmt(a.load), `${a.activeTasks}/${a.maxConcurrentTasks}`])));
   const stats = await Promise.all(agents.slice(0, 50).map((a) => api(`/api/v1/messages/queue/${encodeURIComponent(a.id)}/stats`)));
   if (stats.some((s) => notDeployed(s.status)) && stats.every((s) => s.status !== 200)) { fill('queues', '<p class="not-deployed">messaging: not deployed</p>'); return; }
   const rows = stats.filter((s) => s.status === 200).map((s) => s.data)
@@ -130,7 +130,8 @@ async function alerts() {
 }
 
 async function traces() {
-  const r = await api('/api/v1/traces?limit=15');
+  const service = $('#trace-service').value.trim();
+  const r = await api(`/api/v1/traces?limit=15${service ? `&service=${encodeURIComponent(service)}` : ''}`);
   if (notDeployed(r.status)) { fill('traces', '<p class="not-deployed">monitoring: not deployed</p>'); return; }
   fill('traces', table(['trace', 'root', 'services', 'spans', 'duration', 'error'], (r.data ?? []).map((t) => [
     `<a class="trace" data-trace="${esc(t.traceId)}">${esc(t.traceId.slice(0, 12))}…</a>`, esc(`${t.rootService}: ${t.rootName}`),
@@ -170,7 +171,7 @@ function lineChart(title, series, unit) {
   const x = (t) => pad + ((t - t0) / (t1 - t0)) * (width - pad - 8);
   const y = (v) => height - 18 - (v / max) * (height - 30);
   const lines = series.map((s, i) => `<polyline fill="none" stroke="${colors[i % colors.length]}" stroke-width="1.6" points="${s.points.map((p) => `${x(Date.parse(p.time)).toFixed(1)},${y(p.value).toFixed(1)}`).join(' ')}"/>`).join('');
-  const legend = series.map((s, i) => `<span><i style="background:${colors[i % colors.length]}"></i>${esc(s.service)}</span>`).join('');
+  const legend = series.map((s, i) => `<span><svg width="12" height="4"><rect width="12" height="4" fill="${colors[i % colors.length]}"/></svg>${esc(s.service)}</span>`).join('');
   return `<div><h3>${esc(title)}</h3><svg viewBox="0 0 ${width} ${height}" width="100%">` +
     `<line x1="${pad}" y1="${height - 18}" x2="${width}" y2="${height - 18}" stroke="#d1d5db"/><text x="0" y="12">${fmt(max, max < 10 ? 3 : 0)} ${esc(unit)}</text>` +
     `<text x="0" y="${height - 20}">0</text>${lines}</svg><div class="legend">${legend}</div></div>`;
@@ -221,5 +222,10 @@ function onSnapshot(snapshot) {
 }
 
 $('#login').addEventListener('submit', signIn);
+$('#trace-open').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const id = $('#trace-query').value.trim();
+  if (id) openTrace(id); else traces();
+});
 $('#signout').addEventListener('click', signOut);
 if (sessionStorage.getItem(keyName)) show();
