@@ -18,7 +18,8 @@ public static class HealthApi
     public static void MapHealthApi(this IEndpointRouteBuilder app)
     {
         app.MapGet("/api/v1/health", Health).WithTags("Health").WithName("PlatformHealth").RequirePlatformRole();
-        app.MapGet("/api/v1/monitoring/stream", Stream).WithTags("Health").WithName("DashboardStream").RequirePlatformRole();
+        // Left out of the OpenAPI document: an endless stream is no operation for generic clients (or the fuzzer) to call.
+        app.MapGet("/api/v1/monitoring/stream", Stream).WithTags("Health").WithName("DashboardStream").RequirePlatformRole().ExcludeFromDescription();
     }
 
     public static async Task<IResult> Health(HealthMonitor monitor, CancellationToken ct)

@@ -23,7 +23,9 @@ public static class IntakeApi
 
     public static void MapIntakeApi(this IEndpointRouteBuilder app)
     {
-        var intake = app.MapGroup("").WithTags("Intake");
+        // Not in the OpenAPI document: these are the exporters' protocols, reached through the sidecars, never routed
+        // by the gateway.
+        var intake = app.MapGroup("").WithTags("Intake").ExcludeFromDescription();
         intake.MapPost("/v1/metrics", Metrics).Accepts<byte[]>(Protobuf).WithName("OtlpMetrics");
         intake.MapPost("/v1/traces", Traces).Accepts<byte[]>(Protobuf).WithName("OtlpTraces");
         intake.MapPost("/v1/logs", Logs).Accepts<byte[]>(Protobuf).WithName("OtlpLogs");
