@@ -25,7 +25,9 @@ public static class Extensions
         services.AddSingleton<LogStore>();
         services.AddSingleton<IntakeCounters>();
         services.AddSingleton<AlertStore>();
-        services.AddHttpClient(AlertNotifier.WebhookClient, c => c.Timeout = TimeSpan.FromSeconds(10));
+        // Redirects are not followed: a webhook's target is checked before the call, a redirect's would not be.
+        services.AddHttpClient(AlertNotifier.WebhookClient, c => c.Timeout = TimeSpan.FromSeconds(10))
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false });
         services.AddSingleton<AlertNotifier>();
         services.AddHostedService(sp => sp.GetRequiredService<AlertNotifier>());
         services.AddSingleton<AlertEvaluator>();

@@ -26,6 +26,10 @@ public sealed class MonitoringOptions
     [Range(1, 7 * 24 * 60)]
     public int RetentionMinutes { get; set; } = 60;
 
+    /// <summary>Series the embedded store holds at most (name + service + tags); a write past it is refused.</summary>
+    [Range(10, 10_000_000)]
+    public int MaxSeries { get; set; } = 50_000;
+
     [Range(1_000, 10_000_000)]
     public int MaxSpans { get; set; } = 200_000;
 
@@ -51,6 +55,9 @@ public sealed class MonitoringOptions
 
     [Range(0.2, 3600)]
     public double AlertIntervalSeconds { get; set; } = 1;
+
+    /// <summary>Lets alert webhooks reach loopback and private addresses (development, tests); off by default.</summary>
+    public bool AllowPrivateWebhooks { get; set; }
 
     [Range(1, 20)]
     public int WebhookAttempts { get; set; } = 5;

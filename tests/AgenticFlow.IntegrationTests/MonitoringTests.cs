@@ -21,6 +21,7 @@ public sealed class MonitoringPlatform : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var webhook = WebApplication.CreateSlimBuilder();
+        webhook.Logging.SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Warning);
         var port = TestSidecar.FreePort();
         webhook.WebHost.UseUrls($"http://127.0.0.1:{port}");
         Webhook = webhook.Build();
@@ -46,6 +47,8 @@ public sealed class MonitoringPlatform : IAsyncLifetime
         env["monitoring"]["Monitoring__AlertIntervalSeconds"] = "0.5";
         env["monitoring"]["Monitoring__WebhookBackoffSeconds"] = "0.2";
         env["monitoring"]["Monitoring__StreamIntervalSeconds"] = "1";
+        // The webhook receiver listens on loopback.
+        env["monitoring"]["Monitoring__AllowPrivateWebhooks"] = "true";
         Platform = await PlatformHarness.StartAsync(env);
     }
 
@@ -84,7 +87,7 @@ public sealed partial class MonitoringTests(MonitoringPlatform fixture) : IClass
         var at = DateTimeOffset.UtcNow.AddSeconds(-30);
         var gauge = new[] { 4.0, 10.0, 1.0 }.Select((v, i) => new { name, service = "probe", value = v, time = at.AddSeconds(i) }).ToList();
         var counts = new[] { 10.0, 15.0, 30.0 }.Select((v, i) => new { name = counter, service = "probe", kind = "counter", value = v, time = at.AddSeconds(i) }).ToList();
-        using (var written = await SendAsync(HttpMethod.Post, "/api/v1/metrics", AgentA1, new { points = gauge.Cast<object>().Concat(counts).ToList() }))
+        using (var written = await SendAsync(HttpMethod.Post, "/api/v1/metrics", Operator, new { points = gauge.Cast<object>().Concat(counts).ToList() }))
         {
             Assert.Equal(HttpStatusCode.Accepted, written.StatusCode);
         }
@@ -115,14 +118,15 @@ public sealed partial class MonitoringTests(MonitoringPlatform fixture) : IClass
             using var response = await SendAsync(HttpMethod.Get, "/api/v1/agents?limit=1", Viewer);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
-        // Exported each second; the count of the agents service's GET /api/v1/agents requests grows by (at least) 12.
+        // Exported each second; the count of the agents service's GET /api/v1/agents requests (that route only, not the
+        // health checks) grows by (at least) 12.
         await Eventually.True(async () => await RequestCountAsync() >= before + 12, "the agents service's request count to reach monitoring", 60);
         var p99 = await GetJsonAsync("/api/v1/metrics?name=http.server.request.duration&service=agents&agg=p99&from=-5m&step=5m");
         Assert.All(p99.GetProperty("series").EnumerateArray().SelectMany(s => s.GetProperty("points").EnumerateArray()), p => Assert.InRange(p.GetProperty("value").GetDouble(), 0, 60));
     }
 
     private async Task<double> RequestCountAsync() =>
-        Total(await GetJsonAsync("/api/v1/metrics?name=http.server.request.duration&service=agents&agg=count&from=-10m&step=10m&tag=http.request.method%3DGET"));
+        Total(await GetJsonAsync("/api/v1/metrics?name=http.server.request.duration&service=agents&agg=count&from=-10m&step=10m&tag=http.request.method%3DGET&tag=http.route%3D%2Fapi%2Fv1%2Fagents%2F"));
 
     [Fact]
     public async Task ATraceThroughGatewayAndMessaging_ComesBackWhole_ById()
@@ -215,8 +219,15 @@ public sealed partial class MonitoringTests(MonitoringPlatform fixture) : IClass
             return await StateAsync(ruleId) == "ok";
         }, "the rule to resolve", 60);
 
+        // Transitions are stored with the rule's state and recorded in the event log by the notifier right after.
+        await Eventually.True(async () => (await GetJsonAsync($"/api/v1/alerts/events?ruleId={ruleId}")).GetArrayLength() >= 2, "both transitions in the event log", 30);
         var events = await GetJsonAsync($"/api/v1/alerts/events?ruleId={ruleId}");
         Assert.Equal(["resolved", "firing"], events.EnumerateArray().Select(e => e.GetProperty("kind").GetString()).ToList());
+        // A viewer sees where the webhook goes, not its URL (which may hold a token); an operator sees it whole.
+        var asViewer = (await GetJsonAsync($"/api/v1/alerts/{ruleId}")).GetProperty("rule").GetProperty("notify").GetProperty("webhook").GetString();
+        Assert.EndsWith("/…", asViewer);
+        Assert.DoesNotContain("rule=", asViewer);
+        Assert.Contains("rule=", (await GetJsonAsync($"/api/v1/alerts/{ruleId}", Operator)).GetProperty("rule").GetProperty("notify").GetProperty("webhook").GetString());
         await Eventually.True(() => Hooks(metric).Count >= 2, "the webhook to receive both transitions", 30);
         await Eventually.True(async () => (await QueueDepthAsync(agent)) >= 2, "the subscriber's queue to receive both transitions", 30);
         // Once each: two deliveries, two distinct event ids.
@@ -297,6 +308,10 @@ public sealed partial class MonitoringTests(MonitoringPlatform fixture) : IClass
         await Expect(HttpStatusCode.Forbidden, HttpMethod.Post, "/api/v1/metrics", Viewer, new { points = new[] { new { name = "x", value = 1 } } });
         await Expect(HttpStatusCode.BadRequest, HttpMethod.Post, "/api/v1/metrics", AgentA1, new { points = Array.Empty<object>() }, "points");
         await Expect(HttpStatusCode.BadRequest, HttpMethod.Post, "/api/v1/metrics", AgentA1, new { points = new[] { new { name = "", value = 1 } } }, "points[0].name");
+        // An agent writes only its own points, and never under the services' instrumentation names.
+        await Expect(HttpStatusCode.BadRequest, HttpMethod.Post, "/api/v1/metrics", AgentA1, new { points = new[] { new { name = "x", service = "agents", value = 1.0 } } }, "points[0].service");
+        await Expect(HttpStatusCode.BadRequest, HttpMethod.Post, "/api/v1/metrics", Operator, new { points = new[] { new { name = "http.server.request.duration", value = 1.0 } } }, "points[0].name");
+        await Expect(HttpStatusCode.Accepted, HttpMethod.Post, "/api/v1/metrics", AgentA1, new { points = new[] { new { name = "a1.backlog", service = "a1", value = 1.0 } } });
         await Expect(HttpStatusCode.BadRequest, HttpMethod.Get, "/api/v1/metrics?name=x&agg=median", Viewer, type: "agg");
         await Expect(HttpStatusCode.BadRequest, HttpMethod.Get, "/api/v1/metrics?name=x&from=yesterday", Viewer, type: "from");
         await Expect(HttpStatusCode.BadRequest, HttpMethod.Get, "/api/v1/metrics?name=x&from=-1d&step=1s", Viewer, type: "step");

@@ -72,6 +72,26 @@ public sealed class MetricAggregatorTests
     }
 
     [Fact]
+    public void AHistogramWithoutAnEarlierSample_CountsNoIncrease_AsACounterDoes()
+    {
+        // One sample in the window and none before (monitoring restarted): its lifetime total is not this window's.
+        var alone = MetricAggregator.Aggregate([Histogram(5, [10, 90, 10, 0], 7.5)], T0, T0.AddSeconds(10), TimeSpan.FromSeconds(10), "count");
+        Assert.Equal(0, Assert.Single(Assert.Single(alone).Points).Value);
+        var counter = MetricAggregator.Aggregate([Counter(5, 1000)], T0, T0.AddSeconds(10), TimeSpan.FromSeconds(10), "sum");
+        Assert.Equal(0, Assert.Single(Assert.Single(counter).Points).Value);
+    }
+
+    [Fact]
+    public void ASeriesThatBeganInsideTheWindow_CountsFromZero()
+    {
+        var began = Histogram(5, [2, 3, 0, 0], 0.2) with { Start = T0.AddSeconds(1) };
+        var count = MetricAggregator.Aggregate([began], T0, T0.AddSeconds(10), TimeSpan.FromSeconds(10), "count");
+        Assert.Equal(5, Assert.Single(Assert.Single(count).Points).Value);
+        var counter = MetricAggregator.Aggregate([Counter(5, 7) with { Start = T0.AddSeconds(2) }], T0, T0.AddSeconds(10), TimeSpan.FromSeconds(10), "sum");
+        Assert.Equal(7, Assert.Single(Assert.Single(counter).Points).Value);
+    }
+
+    [Fact]
     public void BucketQuantile_InTheOpenLastBucket_IsTheLastBound()
     {
         Assert.Equal(1, MetricAggregator.BucketQuantile([0.01, 0.1, 1], [0, 0, 0, 5], 0.99));

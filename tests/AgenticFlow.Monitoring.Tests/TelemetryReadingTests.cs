@@ -34,8 +34,20 @@ public sealed class TelemetryReadingTests
     [InlineData("[1]")]
     [InlineData("""[{"traceId":"xyz","id":"b7ad6b7169203331","name":"n"}]""")]
     [InlineData("""[{"traceId":"0af7651916cd43dd8448eb211c80319c","id":"short","name":"n"}]""")]
+    [InlineData("""[{"traceId":"0af7651916cd43dd8448eb211c80319c","id":"b7ad6b7169203331","parentId":"b7ad6b7169203331","name":"n"}]""")]
     public void ZipkinBodies_ThatAreNotSpans_AreRefused(string body) =>
         Assert.Throws<FormatException>(() => ZipkinReader.Read(JsonDocument.Parse(body).RootElement));
+
+    [Fact]
+    public void SpansThatParentEachOther_StillMakeATree_AndASearchResult()
+    {
+        SpanRecord Span(string id, string parent) => new("0af7651916cd43dd8448eb211c80319c", id, parent, "n", "s", "SERVER", DateTimeOffset.UnixEpoch.AddMilliseconds(id[0]), 1, false, new Dictionary<string, string>());
+        List<SpanRecord> cycle = [Span("aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"), Span("bbbbbbbbbbbbbbbb", "aaaaaaaaaaaaaaaa")];
+        Assert.Single(TraceTree.Build(cycle[0].TraceId, cycle).Roots);
+        var store = new TraceStore(Microsoft.Extensions.Options.Options.Create(new AgenticFlow.Monitoring.MonitoringOptions()), new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UnixEpoch));
+        store.Add(cycle);
+        Assert.Single(store.Search(null, null, null, null, null, 10));
+    }
 
     [Fact]
     public void OtlpBodies_ThatAreNotProtobuf_AreRefused() =>

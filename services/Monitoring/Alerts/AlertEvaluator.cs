@@ -51,19 +51,15 @@ public sealed partial class AlertEvaluator(
         {
             return;
         }
-        // The rule may have been deleted or replaced meanwhile: only a rule still stored moves on.
-        if (await store.GetAsync(rule.Id, ct) is not { } current || current.CreatedAt != rule.CreatedAt)
+        var notice = step.Transition is { } kind
+            ? new Notice(new AlertEvent(Guid.NewGuid().ToString("N"), rule.Id, rule.Name, kind, rule.Severity, rule.Metric, value, rule.Threshold,
+                rule.Comparator, now, rule.IsSilenced(now)), rule.Notify)
+            : null;
+        // The new state and the notice of it in one write: a crash after it loses neither; the notifier tells the rest.
+        if (await store.TransitionAsync(rule, step.State, step.Since, notice, ct) && notice is not null)
         {
-            return;
-        }
-        await store.SaveAsync(current with { State = step.State, StateSince = step.Since }, ct);
-        if (step.Transition is { } kind)
-        {
-            var alertEvent = new AlertEvent(Guid.NewGuid().ToString("N"), rule.Id, rule.Name, kind, rule.Severity, rule.Metric, value, rule.Threshold,
-                rule.Comparator, now, current.IsSilenced(now));
-            await store.AppendEventAsync(alertEvent, ct);
-            LogTransition(rule.Name, kind, value);
-            await notifier.NotifyAsync(alertEvent, rule.Notify, ct);
+            LogTransition(rule.Name, notice.Event.Kind, value);
+            notifier.Wake();
         }
     }
 

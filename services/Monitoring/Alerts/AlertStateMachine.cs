@@ -3,7 +3,8 @@ namespace AgenticFlow.Monitoring.Alerts;
 /// <summary>
 /// ok → pending when the condition first holds; pending → firing once it held for forSeconds (at once when
 /// forSeconds is 0); pending → ok when it stops holding before that; firing → ok (a "resolved" transition) when it
-/// stops holding. A window without data does not hold.
+/// stops holding. A window without data changes nothing: a firing rule stays firing (and a pending one pending) until
+/// data says otherwise, so a late export does not resolve and re-fire an alert.
 /// </summary>
 public static class AlertStateMachine
 {
@@ -11,7 +12,11 @@ public static class AlertStateMachine
 
     public static Step Next(string state, DateTimeOffset? since, double? value, AlertRule rule, DateTimeOffset now)
     {
-        var holds = value is { } v && Comparators.Holds(rule.Comparator, v, rule.Threshold);
+        if (value is null)
+        {
+            return new Step(state, since, null);
+        }
+        var holds = Comparators.Holds(rule.Comparator, value.Value, rule.Threshold);
         var forTime = TimeSpan.FromSeconds(rule.ForSeconds);
         switch (state)
         {

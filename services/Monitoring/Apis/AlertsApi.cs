@@ -32,13 +32,14 @@ public static class AlertsApi
         return api;
     }
 
-    public static async Task<IResult> Create(HttpRequest http, [FromBody] CreateAlertRequest request, AlertStore store, TimeProvider time, CancellationToken ct)
+    public static async Task<IResult> Create(HttpRequest http, [FromBody] CreateAlertRequest request, AlertStore store, TimeProvider time,
+        Microsoft.Extensions.Options.IOptions<MonitoringOptions> options, CancellationToken ct)
     {
         if (MonitoringProblems.RequireOperator(http) is { } refused)
         {
             return refused;
         }
-        var errors = Validate(request);
+        var errors = Validate(request, options.Value.AllowPrivateWebhooks);
         if (errors.Count > 0)
         {
             return MonitoringProblems.Invalid(errors);
@@ -46,11 +47,11 @@ public static class AlertsApi
         var rule = new AlertRule(Guid.NewGuid().ToString("N")[..16], request.Name!.Trim(), request.Metric!, request.Filter ?? [], request.Aggregation!,
             request.Comparator!, request.Threshold!.Value, request.WindowSeconds ?? 60, request.ForSeconds ?? 0, request.Severity ?? "warning",
             new AlertNotify(NullIfEmpty(request.Notify?.Topic), NullIfEmpty(request.Notify?.Webhook)), time.GetUtcNow());
-        await store.SaveAsync(rule, ct);
+        await store.ChangeRuleAsync(rule.Id, _ => rule, ct);
         return TypedResults.Created($"/api/v1/alerts/{rule.Id}", new AlertRuleView(rule, null));
     }
 
-    public static Dictionary<string, string[]> Validate(CreateAlertRequest? request)
+    public static Dictionary<string, string[]> Validate(CreateAlertRequest? request, bool allowPrivateWebhooks)
     {
         var errors = new Dictionary<string, string[]>();
         if (request is null)
@@ -98,19 +99,27 @@ public static class AlertsApi
         {
             errors["notify.topic"] = ["At most 200 characters, no spaces."];
         }
-        if (request.Notify?.Webhook is { Length: > 0 } webhook
-            && (webhook.Length > 2000 || !Uri.TryCreate(webhook, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")))
+        if (request.Notify?.Webhook is { Length: > 0 } webhook && WebhookTargets.Refusal(webhook, allowPrivateWebhooks) is { } why)
         {
-            errors["notify.webhook"] = ["An absolute http or https URL."];
+            errors["notify.webhook"] = [why];
         }
         return errors;
     }
 
-    public static async Task<IResult> List(AlertStore store, AlertEvaluator evaluator, CancellationToken ct) =>
-        TypedResults.Ok((await store.ListAsync(ct)).OrderBy(r => r.CreatedAt).Select(r => new AlertRuleView(r, evaluator.LastValues.GetValueOrDefault(r.Id))).ToList());
+    public static async Task<IResult> List(HttpRequest http, AlertStore store, AlertEvaluator evaluator, CancellationToken ct) =>
+        TypedResults.Ok((await store.ListAsync(ct)).OrderBy(r => r.CreatedAt).Select(r => View(http, r, evaluator)).ToList());
 
-    public static async Task<IResult> Get(string id, AlertStore store, AlertEvaluator evaluator, CancellationToken ct) =>
-        await store.GetAsync(id, ct) is { } rule ? TypedResults.Ok(new AlertRuleView(rule, evaluator.LastValues.GetValueOrDefault(id))) : MonitoringProblems.Missing("alert rule", id);
+    public static async Task<IResult> Get(HttpRequest http, string id, AlertStore store, AlertEvaluator evaluator, CancellationToken ct) =>
+        await store.GetAsync(id, ct) is { } rule ? TypedResults.Ok(View(http, rule, evaluator)) : MonitoringProblems.Missing("alert rule", id);
+
+    /// <summary>The rule as the caller may see it: webhook URLs (often holding a token) in full only for operators and admins.</summary>
+    private static AlertRuleView View(HttpRequest http, AlertRule rule, AlertEvaluator evaluator)
+    {
+        var shown = MonitoringProblems.RequireOperator(http) is null || rule.Notify.Webhook is null
+            ? rule
+            : rule with { Notify = rule.Notify with { Webhook = WebhookTargets.Redact(rule.Notify.Webhook) } };
+        return new AlertRuleView(shown, evaluator.LastValues.GetValueOrDefault(rule.Id));
+    }
 
     public static async Task<IResult> Delete(HttpRequest http, string id, AlertStore store, CancellationToken ct)
     {
@@ -118,7 +127,7 @@ public static class AlertsApi
         {
             return refused;
         }
-        return await store.GetAsync(id, ct) is { } rule && await store.SaveAsync(rule, ct, remove: true)
+        return await store.ChangeRuleAsync(id, _ => null, ct) is not null
             ? TypedResults.NoContent()
             : MonitoringProblems.Missing("alert rule", id);
     }
@@ -134,13 +143,12 @@ public static class AlertsApi
         {
             return MonitoringProblems.Invalid("seconds", "Between 0 and 2592000.");
         }
-        if (await store.GetAsync(id, ct) is not { } rule)
+        var until = request.Seconds == 0 ? (DateTimeOffset?)null : time.GetUtcNow().AddSeconds(request.Seconds.Value);
+        if (await store.ChangeRuleAsync(id, r => r is null ? null : r with { SilencedUntil = until }, ct) is not { } rule)
         {
             return MonitoringProblems.Missing("alert rule", id);
         }
-        var silenced = rule with { SilencedUntil = request.Seconds == 0 ? null : time.GetUtcNow().AddSeconds(request.Seconds.Value) };
-        await store.SaveAsync(silenced, ct);
-        return TypedResults.Ok(new AlertRuleView(silenced, null));
+        return TypedResults.Ok(new AlertRuleView(rule with { SilencedUntil = until }, null));
     }
 
     public static async Task<IResult> Events(AlertStore store, string? ruleId = null, int? limit = null, CancellationToken ct = default)

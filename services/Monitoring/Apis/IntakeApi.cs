@@ -25,7 +25,8 @@ public static class IntakeApi
     {
         // Not in the OpenAPI document: these are the exporters' protocols, reached through the sidecars, never routed
         // by the gateway.
-        var intake = app.MapGroup("").WithTags("Intake").ExcludeFromDescription();
+        var intake = app.MapGroup("").WithTags("Intake").ExcludeFromDescription()
+            .WithMetadata(new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(MaxBodyBytes));
         intake.MapPost("/v1/metrics", Metrics).Accepts<byte[]>(Protobuf).WithName("OtlpMetrics");
         intake.MapPost("/v1/traces", Traces).Accepts<byte[]>(Protobuf).WithName("OtlpTraces");
         intake.MapPost("/v1/logs", Logs).Accepts<byte[]>(Protobuf).WithName("OtlpLogs");
@@ -48,7 +49,14 @@ public static class IntakeApi
         {
             return MonitoringProblems.Invalid("body", "Not an OTLP ExportMetricsServiceRequest: " + ex.Message);
         }
-        await store.WriteAsync(points, ct);
+        try
+        {
+            await store.WriteAsync(points, ct);
+        }
+        catch (SeriesLimitException ex)
+        {
+            return MonitoringProblems.TooManySeries(ex.Message);
+        }
         counters.Points(points.Count);
         foreach (var service in points.Select(p => p.Service).Distinct())
         {
@@ -126,6 +134,11 @@ public static class IntakeApi
         if (request.ContentLength > MaxBodyBytes)
         {
             return (null, TypedResults.Problem(title: "Request body too large", statusCode: StatusCodes.Status413PayloadTooLarge, type: AgenticFlow.ServiceDefaults.Problems.MalformedRequest));
+        }
+        // Chunked bodies carry no Content-Length: the server stops reading past the limit (a 413 from the framework).
+        if (request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = MaxBodyBytes;
         }
         using var buffer = new MemoryStream();
         await request.Body.CopyToAsync(buffer, ct);

@@ -22,6 +22,10 @@ public static class MetricsApi
     public const int MaxSteps = 2000;
     public const int MaxPointsPerWrite = 5000;
 
+    /// <summary>Names the services' own instrumentation writes: clients may not write points under them, so a chart
+    /// or an alert on a service's requests counts only what the service measured.</summary>
+    public static readonly string[] ReservedPrefixes = ["http.", "aspnetcore.", "kestrel.", "dotnet.", "process.", "system.", "signalr.", "agenticflow.", "gen_ai.", "rpc.", "db."];
+
     public static RouteGroupBuilder MapMetricsApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1/metrics").WithTags("Metrics").RequirePlatformRole();
@@ -144,6 +148,14 @@ public static class MetricsApi
             {
                 errors[$"points[{i}].service"] = ["At most 100 characters."];
             }
+            else if (p.Service is not null && caller.FromEdge && !caller.Privileged && p.Service != caller.AgentId)
+            {
+                errors[$"points[{i}].service"] = ["An agent writes points only under its own id."];
+            }
+            if (p.Name is not null && caller.FromEdge && ReservedPrefixes.Any(r => p.Name.StartsWith(r, StringComparison.OrdinalIgnoreCase)))
+            {
+                errors[$"points[{i}].name"] = ["Names under " + string.Join(", ", ReservedPrefixes) + " belong to the services' own instrumentation."];
+            }
             if (errors.Count == 0)
             {
                 // An edge caller writes under its own name unless it names a service (operators label their scripts).
@@ -155,7 +167,14 @@ public static class MetricsApi
         {
             return MonitoringProblems.Invalid(errors);
         }
-        await store.WriteAsync(points, ct);
+        try
+        {
+            await store.WriteAsync(points, ct);
+        }
+        catch (SeriesLimitException ex)
+        {
+            return MonitoringProblems.TooManySeries(ex.Message);
+        }
         return TypedResults.Accepted((string?)null, new { accepted = points.Count });
     }
 }

@@ -14,6 +14,11 @@ public static class MonitoringProblems
 
     public static IResult Invalid(string field, string message) => Invalid(new Dictionary<string, string[]> { [field] = [message] });
 
+    public const string SeriesLimit = Problems.Base + "series-limit";
+
+    public static IResult TooManySeries(string detail) =>
+        TypedResults.Problem(title: "Too many series", detail: detail, statusCode: StatusCodes.Status429TooManyRequests, type: SeriesLimit);
+
     public static IResult Missing(string what, string id) =>
         TypedResults.Problem(title: "Not found", detail: $"No {what} '{id}'.", statusCode: StatusCodes.Status404NotFound, type: NotFound);
 

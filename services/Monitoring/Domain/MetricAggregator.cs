@@ -98,7 +98,11 @@ public static class MetricAggregator
                 continue;
             }
             any = true;
-            var reset = baseline is null || baseline.Value > last.Value || baseline.Buckets is null || baseline.Buckets.Length != last.Buckets.Length;
+            if (baseline is null)
+            {
+                continue; // One sample and nothing before it: no increase is known (as for counters), not its lifetime total.
+            }
+            var reset = baseline.Value > last.Value || baseline.Buckets is null || baseline.Buckets.Length != last.Buckets.Length;
             count += reset ? last.Value : last.Value - baseline!.Value;
             sum += reset ? last.Sum : last.Sum - baseline!.Sum;
             if (bounds is null)
@@ -168,8 +172,15 @@ public static class MetricAggregator
         {
             return (null, null);
         }
+        if (before is null && first!.Start is { } began && began >= start)
+        {
+            return (last, Zero(first)); // The series began counting inside the window: everything it counted is new.
+        }
         return (last, before ?? (ReferenceEquals(first, last) ? null : first));
     }
+
+    private static MetricPoint Zero(MetricPoint p) =>
+        p with { Value = 0, Sum = 0, Buckets = p.Buckets is null ? null : new long[p.Buckets.Length] };
 
     /// <summary>The q-quantile of plain values (nearest rank).</summary>
     public static double RankQuantile(List<double> values, double q)

@@ -6,7 +6,8 @@ public enum MetricKind { Gauge, Counter, Histogram }
 /// One sample of one series (metric name + service + tags). Counters and histograms are cumulative, as OpenTelemetry
 /// exports them by default: a window's increase is the difference between samples. A histogram sample carries its
 /// bucket upper bounds and the count in each bucket since the series began (the last bucket unbounded), its total count
-/// (<see cref="Value"/>) and sum.
+/// (<see cref="Value"/>) and sum. <see cref="Start"/> is when a cumulative series began counting (OTLP's start time):
+/// a series that began inside a window counts from zero there.
 /// </summary>
 public sealed record MetricPoint(
     string Name,
@@ -17,7 +18,8 @@ public sealed record MetricPoint(
     double Value,
     double Sum = 0,
     double[]? Bounds = null,
-    long[]? Buckets = null)
+    long[]? Buckets = null,
+    DateTimeOffset? Start = null)
 {
     /// <summary>Identifies the series: name, service and the tags in key order.</summary>
     public string SeriesKey => Name + "|" + Service + "|" + string.Join(",", Tags.OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => t.Key + "=" + t.Value));

@@ -20,6 +20,11 @@ public static class TraceTree
         SpanNode Node(SpanRecord s, int depth) => new(s.SpanId, s.ParentId, s.Name, s.Service, s.Kind, s.Start, (s.Start - start).TotalMilliseconds, s.DurationMs,
             s.Error, s.Tags, depth > 256 ? [] : children[s.SpanId].OrderBy(c => c.Start).Select(c => Node(c, depth + 1)).ToList());
         var roots = spans.Where(s => s.ParentId is null || !ids.Contains(s.ParentId)).OrderBy(s => s.Start).Select(s => Node(s, 0)).ToList();
+        if (roots.Count == 0)
+        {
+            // Every span names a present parent: a cycle. Show it from its earliest span rather than not at all.
+            roots.Add(Node(spans.MinBy(s => s.Start)!, 0));
+        }
         return new TraceView(traceId, start, (end - start).TotalMilliseconds, spans.Count,
             spans.Select(s => s.Service).Where(s => s.Length > 0).Distinct().Order(StringComparer.Ordinal).ToList(), roots);
     }

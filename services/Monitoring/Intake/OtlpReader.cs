@@ -82,13 +82,14 @@ public static class OtlpReader
 
     private static MetricPoint ReadNumberPoint(ReadOnlySpan<byte> dp, string name, string service, MetricKind kind)
     {
-        ulong time = 0;
+        ulong time = 0, began = 0;
         double value = 0;
         var tags = new Dictionary<string, string>(StringComparer.Ordinal);
         Fields(dp, (field, wire, input) =>
         {
             switch (field)
             {
+                case 2: began = input.ReadFixed64(); return true;
                 case 3: time = input.ReadFixed64(); return true;
                 case 4: value = input.ReadDouble(); return true;
                 case 6: value = input.ReadSFixed64(); return true;
@@ -96,12 +97,12 @@ public static class OtlpReader
                 default: return false;
             }
         });
-        return new MetricPoint(name, service, tags, FromNanos(time), kind, value);
+        return new MetricPoint(name, service, tags, FromNanos(time), kind, value, Start: began > 0 && kind == MetricKind.Counter ? FromNanos(began) : null);
     }
 
     private static MetricPoint ReadHistogramPoint(ReadOnlySpan<byte> dp, string name, string service)
     {
-        ulong time = 0, count = 0;
+        ulong time = 0, count = 0, began = 0;
         double sum = 0;
         var buckets = new List<long>();
         var bounds = new List<double>();
@@ -110,6 +111,7 @@ public static class OtlpReader
         {
             switch (field)
             {
+                case 2: began = input.ReadFixed64(); return true;
                 case 3: time = input.ReadFixed64(); return true;
                 case 4: count = input.ReadFixed64(); return true;
                 case 5: sum = input.ReadDouble(); return true;
@@ -119,7 +121,7 @@ public static class OtlpReader
                 default: return false;
             }
         });
-        return new MetricPoint(name, service, tags, FromNanos(time), MetricKind.Histogram, count, sum, bounds.ToArray(), buckets.ToArray());
+        return new MetricPoint(name, service, tags, FromNanos(time), MetricKind.Histogram, count, sum, bounds.ToArray(), buckets.ToArray(), began > 0 ? FromNanos(began) : null);
     }
 
     public static List<SpanRecord> ReadTraces(byte[] body)
@@ -173,6 +175,10 @@ public static class OtlpReader
                 default: return false;
             }
         });
+        if (parentId == spanId)
+        {
+            parentId = null; // A span cannot be its own parent; kept as a root rather than hiding its trace.
+        }
         var kindName = kind switch { 2 => "SERVER", 3 => "CLIENT", 4 => "PRODUCER", 5 => "CONSUMER", _ => "INTERNAL" };
         var error = statusCode == 2 || (tags.TryGetValue("http.response.status_code", out var status) && status.StartsWith('5'));
         return new SpanRecord(traceId, spanId, parentId, name, service, kindName, FromNanos(start),

@@ -27,6 +27,11 @@ public static class ZipkinReader
             {
                 throw new FormatException($"Span [{index}] needs a traceId of 16 or 32 hex digits and an id of 16.");
             }
+            var parent = Text(span, "parentId");
+            if (parent is not null && (!IsHex(parent, 16, 16) || string.Equals(parent, id, StringComparison.OrdinalIgnoreCase)))
+            {
+                throw new FormatException($"Span [{index}] has a parentId that is not 16 hex digits or is its own id.");
+            }
             var tags = new Dictionary<string, string>(StringComparer.Ordinal);
             if (span.TryGetProperty("tags", out var t) && t.ValueKind == JsonValueKind.Object)
             {
@@ -39,7 +44,7 @@ public static class ZipkinReader
             var start = Number(span, "timestamp");
             var duration = Number(span, "duration");
             var error = tags.ContainsKey("error") || (tags.TryGetValue("otel.status_code", out var status) && status == "ERROR");
-            spans.Add(new SpanRecord(traceId!.ToLowerInvariant(), id!.ToLowerInvariant(), Text(span, "parentId")?.ToLowerInvariant(),
+            spans.Add(new SpanRecord(traceId!.ToLowerInvariant(), id!.ToLowerInvariant(), parent?.ToLowerInvariant(),
                 Text(span, "name") ?? "", service, Text(span, "kind") ?? "INTERNAL",
                 DateTimeOffset.FromUnixTimeMilliseconds(0).AddTicks(start * 10), duration / 1000.0, error, tags));
             index++;

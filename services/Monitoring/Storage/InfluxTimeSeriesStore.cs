@@ -58,6 +58,10 @@ public sealed class InfluxTimeSeriesStore(HttpClient http, IOptions<MonitoringOp
             line.Append(",bounds=").Append(Quote(string.Join(';', point.Bounds.Select(Number))))
                 .Append(",buckets=").Append(Quote(string.Join(';', point.Buckets.Select(b => b.ToString(CultureInfo.InvariantCulture)))));
         }
+        if (point.Start is { } began)
+        {
+            line.Append(",start=").Append(began.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture)).Append('i');
+        }
         line.Append(' ').Append(point.Time.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture)).Append('\n');
     }
 
@@ -86,6 +90,7 @@ public sealed class InfluxTimeSeriesStore(HttpClient http, IOptions<MonitoringOp
         string service = "", kind = nameof(MetricKind.Gauge);
         double value = 0, sum = 0;
         string? bounds = null, buckets = null;
+        DateTimeOffset? began = null;
         var i = 0;
         foreach (var cell in row.EnumerateArray())
         {
@@ -103,12 +108,13 @@ public sealed class InfluxTimeSeriesStore(HttpClient http, IOptions<MonitoringOp
                 case "bounds": bounds = cell.GetString(); break;
                 case "buckets": buckets = cell.GetString(); break;
                 case "service": service = cell.GetString()!; break;
+                case "start": began = DateTimeOffset.FromUnixTimeMilliseconds(cell.GetInt64()); break;
                 default: tags[column] = cell.ValueKind == JsonValueKind.String ? cell.GetString()! : cell.GetRawText(); break;
             }
         }
         return new MetricPoint(name, service, tags, time, Enum.Parse<MetricKind>(kind), value, sum,
             bounds is null ? null : Split(bounds, s => double.Parse(s, CultureInfo.InvariantCulture)),
-            buckets is null ? null : Split(buckets, s => long.Parse(s, CultureInfo.InvariantCulture)));
+            buckets is null ? null : Split(buckets, s => long.Parse(s, CultureInfo.InvariantCulture)), began);
     }
 
     private static T[] Split<T>(string text, Func<string, T> parse) =>

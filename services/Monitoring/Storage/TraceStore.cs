@@ -80,7 +80,8 @@ public sealed class TraceStore(IOptions<MonitoringOptions> options, TimeProvider
     {
         var list = spans.ToList();
         var ids = list.Select(s => s.SpanId).ToHashSet(StringComparer.Ordinal);
-        var root = list.Where(s => s.ParentId is null || !ids.Contains(s.ParentId)).OrderBy(s => s.Start).First();
+        // A trace whose spans all name a parent that is present (a cycle) still has a first span to show.
+        var root = list.Where(s => s.ParentId is null || !ids.Contains(s.ParentId)).OrderBy(s => s.Start).FirstOrDefault() ?? list.MinBy(s => s.Start)!;
         var start = list.Min(s => s.Start);
         var end = list.Max(s => s.Start + TimeSpan.FromMilliseconds(s.DurationMs));
         return new TraceSummary(traceId, root.Name, root.Service, start, (end - start).TotalMilliseconds, list.Count, list.Any(s => s.Error),
