@@ -2,7 +2,8 @@
 # Starts throwaway Redis and PostgreSQL servers on 127.0.0.1 for tests and benchmarks.
 # Source it, call start_servers, and stop_servers when done (test.sh sets a trap).
 # Installs redis-server, postgresql (and kubectl, and libgomp1 for the memory service) from Debian packages when they are missing.
-# Exports AGENTICFLOW_TEST_REDIS (host:port) and AGENTICFLOW_TEST_POSTGRES (an Npgsql connection string).
+# Exports AGENTICFLOW_TEST_REDIS (host:port) and AGENTICFLOW_TEST_POSTGRES (an Npgsql connection string), and
+# AGENTICFLOW_TEST_INFLUX (the base URL of a throwaway InfluxDB 1.x, the monitoring service's time-series store).
 
 _as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else "$@"; fi; }
 
@@ -17,6 +18,7 @@ _install_servers() {
   command -v kubectl >/dev/null || missing+=(kubernetes-client)
   # The memory service's vector index (USearch's native library) links GNU OpenMP's runtime.
   dpkg -s libgomp1 >/dev/null 2>&1 || missing+=(libgomp1)
+  command -v influxd >/dev/null || missing+=(influxdb)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "servers: installing ${missing[*]} from Debian packages"
     _as_root apt-get update -qq >/dev/null
@@ -83,9 +85,37 @@ start_servers() {
     pg_port=$(_free_port)
   done
 
+  # InfluxDB 1.x: its HTTP API and its backup RPC port on free loopback ports, data in the throwaway folder.
+  local influx_port influx_rpc
+  for attempt in 1 2 3; do
+    influx_port=$(_free_port); influx_rpc=$(_free_port)
+    mkdir -p "$SERVERS_DIR/influx"
+    cat >"$SERVERS_DIR/influx/influxdb.conf" <<INFLUX
+reporting-disabled = true
+bind-address = "127.0.0.1:$influx_rpc"
+[meta]
+  dir = "$SERVERS_DIR/influx/meta"
+[data]
+  dir = "$SERVERS_DIR/influx/data"
+  wal-dir = "$SERVERS_DIR/influx/wal"
+  query-log-enabled = false
+[http]
+  bind-address = "127.0.0.1:$influx_port"
+  log-enabled = false
+[monitor]
+  store-enabled = false
+INFLUX
+    influxd -config "$SERVERS_DIR/influx/influxdb.conf" >"$SERVERS_DIR/influx.log" 2>&1 &
+    SERVERS_INFLUX_PID=$!
+    _wait_port "$influx_port" influxdb "$SERVERS_INFLUX_PID" && break
+    kill "$SERVERS_INFLUX_PID" 2>/dev/null; SERVERS_INFLUX_PID=
+    [ "$attempt" = 3 ] && { cat "$SERVERS_DIR/influx.log" >&2; return 1; }
+  done
+  export AGENTICFLOW_TEST_INFLUX="http://127.0.0.1:$influx_port"
+
   export AGENTICFLOW_TEST_REDIS="127.0.0.1:$redis_port"
   export AGENTICFLOW_TEST_POSTGRES="Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=postgres;Pooling=true;Maximum Pool Size=50"
-  echo "servers: redis on $AGENTICFLOW_TEST_REDIS, postgresql on 127.0.0.1:$pg_port (data in $SERVERS_DIR)"
+  echo "servers: redis on $AGENTICFLOW_TEST_REDIS, postgresql on 127.0.0.1:$pg_port, influxdb on $AGENTICFLOW_TEST_INFLUX (data in $SERVERS_DIR)"
 }
 
 stop_servers() {
@@ -99,7 +129,11 @@ stop_servers() {
       || { local pid; pid=$(head -n 1 "$pg_data/postmaster.pid" 2>/dev/null); [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; }
     timeout 20 tail --pid="$SERVERS_PG_PID" -f /dev/null 2>/dev/null || kill -9 "$SERVERS_PG_PID" 2>/dev/null
   fi
+  if [ -n "${SERVERS_INFLUX_PID:-}" ]; then
+    kill "$SERVERS_INFLUX_PID" 2>/dev/null
+    timeout 20 tail --pid="$SERVERS_INFLUX_PID" -f /dev/null 2>/dev/null || kill -9 "$SERVERS_INFLUX_PID" 2>/dev/null
+  fi
   [ -n "${SERVERS_DIR:-}" ] && rm -rf "$SERVERS_DIR"
-  SERVERS_REDIS_PID= SERVERS_PG_PID= SERVERS_DIR=
+  SERVERS_REDIS_PID= SERVERS_PG_PID= SERVERS_INFLUX_PID= SERVERS_DIR=
   return 0
 }

@@ -17,6 +17,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   _as_root apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive _as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# The dashboard's browser tests drive Debian's Chromium with playwright-core (no browser download).
+command -v chromium >/dev/null || { _as_root apt-get update -qq >/dev/null; DEBIAN_FRONTEND=noninteractive _as_root apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+if [ ! -f tests/dashboard-js/node_modules/.package-lock.json ] || [ tests/dashboard-js/package-lock.json -nt tests/dashboard-js/node_modules/.package-lock.json ]; then
+  (cd tests/dashboard-js && npm ci --no-audit --no-fund --loglevel=error)
+fi
 if [ ! -f tests/conformance-js/node_modules/.package-lock.json ] || [ tests/conformance-js/package-lock.json -nt tests/conformance-js/node_modules/.package-lock.json ]; then
   (cd tests/conformance-js && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -8,7 +8,9 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry;
+using OpenTelemetry.Logs;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 
 namespace AgenticFlow.ServiceDefaults;
@@ -67,8 +69,46 @@ public static class Extensions
                 .AddHttpClientInstrumentation());
             telemetry.UseOtlpExporter();
         }
+        // Otherwise, to the monitoring service when Telemetry:Monitoring asks (OpenTelemetry refuses UseOtlpExporter
+        // beside per-signal exporters, so a configured collector takes precedence).
+        else if (MonitoringExport.From(builder.Configuration) is { } export)
+        {
+            builder.AddMonitoringExport(telemetry, export);
+        }
         return builder;
     }
+
+    private static void AddMonitoringExport<TBuilder>(this TBuilder builder, OpenTelemetryBuilder telemetry, MonitoringExport export) where TBuilder : IHostApplicationBuilder
+    {
+        // service.name is the Dapr app id where there is one, so telemetry and health name services alike.
+        var service = builder.Configuration["APP_ID"] is { Length: > 0 } appId ? appId : AppIdOf(builder.Environment.ApplicationName);
+        telemetry.ConfigureResource(r => r.AddService(service));
+        if (export.Metrics)
+        {
+            telemetry.WithMetrics(metrics => metrics.AddOtlpExporter((o, reader) =>
+            {
+                export.Configure(o, "metrics");
+                reader.PeriodicExportingMetricReaderOptions.ExportIntervalMilliseconds = export.MetricIntervalMs;
+            }));
+        }
+        if (export.Logs)
+        {
+            telemetry.WithLogging(logging => logging.AddOtlpExporter(o => export.Configure(o, "logs")));
+        }
+        if (export.Traces)
+        {
+            telemetry.WithTracing(tracing => tracing
+                .AddSource(builder.Environment.ApplicationName, "AgenticFlow.*")
+                .AddAspNetCoreInstrumentation(o => o.Filter = context => !IsHealthPath(context.Request.Path) && !MonitoringExport.IsIntakePath(context.Request.Path))
+                .AddHttpClientInstrumentation()
+                .AddOtlpExporter(o => export.Configure(o, "traces")));
+        }
+    }
+
+    /// <summary>The app id a service has in dapr.yaml when nothing names it: its assembly name without the
+    /// <c>AgenticFlow.</c> prefix, in lower case (AgenticFlow.Messaging → messaging).</summary>
+    public static string AppIdOf(string applicationName) =>
+        (applicationName.StartsWith("AgenticFlow.", StringComparison.Ordinal) ? applicationName["AgenticFlow.".Length..] : applicationName).ToLowerInvariant();
 
     /// <summary>Maps <c>/healthz</c> (the process answers), <c>/readyz</c> (it and its sidecar can serve), and <c>/openapi/v1.json</c>,
     /// and, unless the service is the ingress itself, refuses calls that did not come through the sidecar when APP_API_TOKEN is set.</summary>

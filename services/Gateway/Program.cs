@@ -1,4 +1,5 @@
 using AgenticFlow.Gateway;
+using AgenticFlow.Gateway.Dashboard;
 using AgenticFlow.Gateway.Security;
 using AgenticFlow.ServiceDefaults;
 
@@ -10,6 +11,9 @@ var app = builder.Build();
 app.UseCorrelationId();
 app.UsePathGuard();
 app.UseRequestSizeLimit();
+// The dashboard's files before routing: the fallback endpoint would otherwise claim / and static files skip matched requests.
+app.UseDashboard();
+app.UseRouting();
 app.MapDefaultEndpoints(requireSidecarToken: false);
 app.UseAuthentication();
 app.UseRateLimiter();

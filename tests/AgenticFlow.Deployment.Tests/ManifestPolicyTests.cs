@@ -178,6 +178,18 @@ public sealed class ManifestPolicyTests
         ("messaging", "coordination", "GET", "/api/v1/teams/x"),
         // memory reads entities and relations from a memory's text with an LLM.
         ("memory", "providers", "POST", "/api/v1/providers/complete"),
+        // monitoring: readiness of every app with an app channel, alert notifications to topics through messaging.
+        ("monitoring", "agents", "GET", "/readyz"),
+        ("monitoring", "messaging", "GET", "/readyz"),
+        ("monitoring", "memory", "GET", "/readyz"),
+        ("monitoring", "coordination", "GET", "/readyz"),
+        ("monitoring", "providers", "GET", "/readyz"),
+        ("monitoring", "messaging", "POST", "/api/v1/messages"),
+        // Every service exports OTLP to monitoring through its own sidecar (monitoring its metrics and logs only).
+        .. new[] { "agents", "messaging", "memory", "coordination", "providers", "gateway" }
+            .SelectMany(app => new[] { "metrics", "logs", "traces" }.Select(signal => (app, "monitoring", "POST", "/v1/" + signal))),
+        ("monitoring", "monitoring", "POST", "/v1/metrics"),
+        ("monitoring", "monitoring", "POST", "/v1/logs"),
     ];
 
     [Theory]

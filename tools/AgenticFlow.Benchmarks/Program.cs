@@ -42,6 +42,11 @@ if (args.FirstOrDefault() == "agents")
     await AgentsBenchmark.RunAsync();
     return;
 }
+if (args.FirstOrDefault() == "monitoring")
+{
+    await MonitoringBenchmark.RunAsync();
+    return;
+}
 if (args.FirstOrDefault() == "providers")
 {
     await ProvidersBenchmark.RunAsync();

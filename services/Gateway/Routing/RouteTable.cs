@@ -61,6 +61,17 @@ public static class RouteTable
         // Batch forms, with the single forms' policies; acking many (POST /api/v1/messages/queue/{agentId}/ack) is
         // already under messages-queue.
         ("messages-send-batch", "messaging", "/api/v1/messages/batch", ["POST"], Senders),
+        // Monitoring: every role reads metrics, traces, logs, health and alerts; agents and operators write metric
+        // points; operators manage alert rules. Telemetry intake (/v1/*, /api/v2/spans) is not routed: it comes
+        // through the services' sidecars.
+        ("metrics-read", "monitoring", "/api/v1/metrics", ["GET"], Readers),
+        ("metrics-write", "monitoring", "/api/v1/metrics", ["POST"], Senders),
+        ("traces-read", "monitoring", "/api/v1/traces/{**rest}", ["GET"], Readers),
+        ("logs-read", "monitoring", "/api/v1/logs", ["GET"], Readers),
+        ("health-read", "monitoring", "/api/v1/health", ["GET"], Readers),
+        ("alerts-write", "monitoring", "/api/v1/alerts/{**rest}", ["POST", "DELETE"], Operators),
+        ("alerts-read", "monitoring", "/api/v1/alerts/{**rest}", ["GET"], Readers),
+        ("monitoring-stream", "monitoring", "/api/v1/monitoring/{**rest}", ["GET"], Readers),
     ];
 
     public static IReadOnlyList<RouteConfig> ProxyRoutes() => Routes.Select((r, i) => new RouteConfig

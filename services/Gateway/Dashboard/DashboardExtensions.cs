@@ -1,0 +1,35 @@
+using Microsoft.Extensions.FileProviders;
+
+namespace AgenticFlow.Gateway.Dashboard;
+
+/// <summary>
+/// The operator dashboard: static files (wwwroot, copied beside the gateway's assembly) served at <c>/</c>. The page
+/// itself holds no data: it asks for an API key and calls the same <c>/api/v1</c> routes as any client, so the
+/// gateway's authentication and role policies apply to everything it shows. Nothing is loaded from elsewhere (a
+/// content security policy of 'self' says so to the browser).
+/// </summary>
+public static class DashboardExtensions
+{
+    public static IApplicationBuilder UseDashboard(this IApplicationBuilder app)
+    {
+        var root = Path.Combine(AppContext.BaseDirectory, "wwwroot");
+        if (!Directory.Exists(root))
+        {
+            return app;
+        }
+        var files = new PhysicalFileProvider(root);
+        app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files, RequestPath = "" });
+        app.UseStaticFiles(new StaticFileOptions
+        {
+            FileProvider = files,
+            OnPrepareResponse = context =>
+            {
+                var headers = context.Context.Response.Headers;
+                headers.ContentSecurityPolicy = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'";
+                headers.XContentTypeOptions = "nosniff";
+                headers.CacheControl = "no-cache";
+            },
+        });
+        return app;
+    }
+}

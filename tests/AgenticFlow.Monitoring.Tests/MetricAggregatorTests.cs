@@ -1,0 +1,107 @@
+using AgenticFlow.Monitoring.Domain;
+
+namespace AgenticFlow.Monitoring.Tests;
+
+public sealed class MetricAggregatorTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    private static MetricPoint Gauge(double seconds, double value, string service = "a") =>
+        new("g", service, new Dictionary<string, string>(), T0.AddSeconds(seconds), MetricKind.Gauge, value);
+
+    private static MetricPoint Counter(double seconds, double value, string series = "x") =>
+        new("c", "a", new Dictionary<string, string> { ["s"] = series }, T0.AddSeconds(seconds), MetricKind.Counter, value);
+
+    private static MetricPoint Histogram(double seconds, long[] buckets, double sum) =>
+        new("h", "a", new Dictionary<string, string>(), T0.AddSeconds(seconds), MetricKind.Histogram, buckets.Sum(), sum, [0.01, 0.1, 1], buckets);
+
+    [Theory]
+    [InlineData("avg", 5)]
+    [InlineData("sum", 15)]
+    [InlineData("min", 1)]
+    [InlineData("max", 10)]
+    [InlineData("count", 3)]
+    [InlineData("p50", 4)]
+    public void Gauges_AggregateTheSamplesInsideEachStep(string agg, double expected)
+    {
+        var series = MetricAggregator.Aggregate([Gauge(1, 4), Gauge(2, 10), Gauge(3, 1), Gauge(12, 100)], T0, T0.AddSeconds(20), TimeSpan.FromSeconds(10), agg);
+        var values = Assert.Single(series).Points;
+        Assert.Equal(expected, values[0].Value, 6);
+        Assert.Equal(T0, values[0].Time);
+        Assert.Equal(T0.AddSeconds(10), values[1].Time);
+    }
+
+    [Fact]
+    public void Counters_AreTheIncreaseOverTheStep_FromTheSampleBeforeIt_AndSurviveARestart()
+    {
+        // Two series: x goes 100 → 130 → (restart) 5; y goes 50 → 60.
+        var points = new[] { Counter(-1, 100), Counter(4, 130), Counter(8, 5), Counter(-1, 50, "y"), Counter(9, 60, "y") };
+        var sum = MetricAggregator.Aggregate(points, T0, T0.AddSeconds(10), TimeSpan.FromSeconds(10), "sum");
+        // x: 30 before the restart, then 5 counted again from zero (the last sample after a drop); y: 10.
+        Assert.Equal(5 + 10, Assert.Single(Assert.Single(sum).Points).Value, 6);
+        var increase = MetricAggregator.Increase([Counter(-1, 100), Counter(4, 130)], T0, T0.AddSeconds(10));
+        Assert.Equal(30, increase);
+        var rate = MetricAggregator.Aggregate([Counter(-1, 0), Counter(9, 50)], T0, T0.AddSeconds(10), TimeSpan.FromSeconds(10), "rate");
+        Assert.Equal(5, Assert.Single(Assert.Single(rate).Points).Value, 6);
+    }
+
+    [Fact]
+    public void AStepWithoutSamples_HasNoValue()
+    {
+        var series = MetricAggregator.Aggregate([Gauge(1, 1)], T0, T0.AddSeconds(30), TimeSpan.FromSeconds(10), "avg");
+        Assert.Single(Assert.Single(series).Points);
+    }
+
+    [Fact]
+    public void Histograms_UseTheBucketIncreases_ForQuantilesCountAndAverage()
+    {
+        // Before the window: 10 fast observations. In it: 90 more between 10 and 100 ms, 10 between 100 ms and 1 s.
+        var before = Histogram(-1, [10, 0, 0, 0], 0.05);
+        var last = Histogram(9, [10, 90, 10, 0], 0.05 + 4.5 + 3);
+        IReadOnlyList<MetricPoint> points = [before, last];
+        double Value(string agg) => Assert.Single(Assert.Single(MetricAggregator.Aggregate(points, T0, T0.AddSeconds(10), TimeSpan.FromSeconds(10), agg)).Points).Value;
+        Assert.Equal(100, Value("count"), 6);
+        Assert.Equal(10, Value("rate"), 6);
+        Assert.Equal(0.075, Value("avg"), 6);
+        // Rank 50 of 100 falls in the (0.01, 0.1] bucket, 50/90 of the way: 0.01 + 0.09 * 50/90.
+        Assert.Equal(0.01 + 0.09 * 50 / 90, Value("p50"), 6);
+        // Rank 99 falls in (0.1, 1], 9/10 of the way.
+        Assert.Equal(0.1 + 0.9 * 0.9, Value("p99"), 6);
+        Assert.Equal(0.01, Value("min"), 6);
+        Assert.Equal(1, Value("max"), 6);
+    }
+
+    [Fact]
+    public void AHistogramWithoutAnEarlierSample_CountsNoIncrease_AsACounterDoes()
+    {
+        // One sample in the window and none before (monitoring restarted): its lifetime total is not this window's.
+        var alone = MetricAggregator.Aggregate([Histogram(5, [10, 90, 10, 0], 7.5)], T0, T0.AddSeconds(10), TimeSpan.FromSeconds(10), "count");
+        Assert.Equal(0, Assert.Single(Assert.Single(alone).Points).Value);
+        var counter = MetricAggregator.Aggregate([Counter(5, 1000)], T0, T0.AddSeconds(10), TimeSpan.FromSeconds(10), "sum");
+        Assert.Equal(0, Assert.Single(Assert.Single(counter).Points).Value);
+    }
+
+    [Fact]
+    public void ASeriesThatBeganInsideTheWindow_CountsFromZero()
+    {
+        var began = Histogram(5, [2, 3, 0, 0], 0.2) with { Start = T0.AddSeconds(1) };
+        var count = MetricAggregator.Aggregate([began], T0, T0.AddSeconds(10), TimeSpan.FromSeconds(10), "count");
+        Assert.Equal(5, Assert.Single(Assert.Single(count).Points).Value);
+        var counter = MetricAggregator.Aggregate([Counter(5, 7) with { Start = T0.AddSeconds(2) }], T0, T0.AddSeconds(10), TimeSpan.FromSeconds(10), "sum");
+        Assert.Equal(7, Assert.Single(Assert.Single(counter).Points).Value);
+    }
+
+    [Fact]
+    public void BucketQuantile_InTheOpenLastBucket_IsTheLastBound()
+    {
+        Assert.Equal(1, MetricAggregator.BucketQuantile([0.01, 0.1, 1], [0, 0, 0, 5], 0.99));
+    }
+
+    [Fact]
+    public void Services_AreSeparateSeries()
+    {
+        var series = MetricAggregator.Aggregate([Gauge(1, 1, "a"), Gauge(1, 3, "b")], T0, T0.AddSeconds(10), TimeSpan.FromSeconds(10), "avg");
+        Assert.Equal(["a", "b"], series.Select(s => s.Service).ToList());
+        Assert.Equal([1.0, 3.0], series.Select(s => s.Points[0].Value).ToList());
+    }
+}
