@@ -17,14 +17,29 @@ public sealed class LlmWork(Clients.ServiceInvoker invoker, IOptions<AgentsOptio
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    public ChatClientAgent AgentFor(AgentRecord agent)
+    public AIAgent AgentFor(AgentRecord agent)
     {
         var llm = agent.Llm ?? throw new InvalidOperationException($"agent {agent.Id} has no llm settings");
         var client = new ProvidersChatClient(invoker.For(options.Value.ProvidersAppId), agent.Id, llm.Model, llm.ModelClass);
         var tools = llm.Tools
             .Select(t => (AITool)AIFunctionFactory.CreateDeclaration(t.Name, t.Description ?? "", t.Parameters ?? EmptySchema))
             .ToList();
-        return new ChatClientAgent(client, llm.SystemPrompt, agent.Name, $"AgenticFlow agent {agent.Id}", tools, loggers);
+        return Instrumented(client, agent, tools, loggers);
+    }
+
+    /// <summary>A <see cref="ChatClientAgent"/> whose runs and chat calls are recorded with OpenTelemetry's GenAI
+    /// conventions (<c>invoke_agent</c> and <c>chat</c> spans, token usage and duration metrics), named by the agent's id.</summary>
+    public static AIAgent Instrumented(IChatClient providers, AgentRecord agent, IList<AITool> tools, ILoggerFactory loggers)
+    {
+        var chat = providers.AsBuilder().UseOpenTelemetry(loggers, ServiceDefaults.GenAiTelemetry.SourceName).Build();
+        var framework = new ChatClientAgent(chat, new ChatClientAgentOptions
+        {
+            Id = agent.Id,
+            Name = agent.Name,
+            Description = $"AgenticFlow agent {agent.Id}",
+            ChatOptions = new ChatOptions { Instructions = agent.Llm?.SystemPrompt, Tools = tools },
+        }, loggers);
+        return framework.AsBuilder().UseOpenTelemetry(ServiceDefaults.GenAiTelemetry.SourceName).Build();
     }
 
     private static readonly JsonElement EmptySchema = JsonDocument.Parse("""{"type":"object","properties":{}}""").RootElement.Clone();

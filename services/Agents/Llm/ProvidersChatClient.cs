@@ -92,7 +92,11 @@ public sealed class ProvidersChatClient(HttpClient providers, string caller, str
         return string.Join("\n", parts);
     }
 
-    public object? GetService(Type serviceType, object? serviceKey = null) => serviceType.IsInstanceOfType(this) ? this : null;
+    /// <summary>Names the platform's providers service as the GenAI provider, with the agent's model, for telemetry.</summary>
+    private readonly ChatClientMetadata _metadata = new("agenticflow", new Uri("http://providers/api/v1/providers/complete"), model);
+
+    public object? GetService(Type serviceType, object? serviceKey = null) =>
+        serviceKey is null && serviceType == typeof(ChatClientMetadata) ? _metadata : serviceType.IsInstanceOfType(this) ? this : null;
 
     public void Dispose()
     {

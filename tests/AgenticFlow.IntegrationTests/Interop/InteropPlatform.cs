@@ -12,16 +12,18 @@ public sealed class InteropPlatform : IAsyncLifetime
     public PlatformHarness Platform { get; private set; } = null!;
     public FakeProvider Llm { get; private set; } = null!;
     public CoordinationClient Api { get; private set; } = null!;
+    public OtlpReceiver Telemetry { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
         Llm = await FakeProvider.StartAsync();
         Llm.Reply = "Done: three points.";
+        Telemetry = await OtlpReceiver.StartAsync();
         Platform = await PlatformHarness.StartAsync(new Dictionary<string, Dictionary<string, string>>
         {
             ["gateway"] = new() { ["Gateway__RequestsPerSecond"] = "100000", ["Gateway__Burst"] = "100000" },
-            ["agents"] = new() { ["Agents__HeartbeatTimeoutSeconds"] = "86400", ["Agents__WorkRetrySeconds"] = "2" },
-            ["providers"] = new()
+            ["agents"] = new(Telemetry.Environment()) { ["Agents__HeartbeatTimeoutSeconds"] = "86400", ["Agents__WorkRetrySeconds"] = "2" },
+            ["providers"] = new(Telemetry.Environment())
             {
                 ["Providers__AllowPrivateEndpoints"] = "true",
                 ["Providers__Items__0__Id"] = "fake",
@@ -39,6 +41,7 @@ public sealed class InteropPlatform : IAsyncLifetime
     {
         await Platform.DisposeAsync();
         await Llm.DisposeAsync();
+        await Telemetry.DisposeAsync();
     }
 
     /// <summary>An MCP client (the ModelContextProtocol package's) on the gateway's /mcp, authenticated by an API key.</summary>
