@@ -41,6 +41,9 @@ public sealed class AgentsOptions
     public string MessagingAppId { get; set; } = "messaging";
     public string ProvidersAppId { get; set; } = "providers";
 
+    /// <summary>Dapr secret store holding the tokens llm agents present to their MCP servers (secrets named mcp-*).</summary>
+    public string SecretStore { get; set; } = "secretstore";
+
     /// <summary>Actor idle timeout (minutes) before an agent's actor is deactivated; its state and reminders stay.</summary>
     [Range(1, 1440)]
     public int ActorIdleMinutes { get; set; } = 60;

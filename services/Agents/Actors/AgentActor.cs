@@ -304,6 +304,10 @@ public sealed partial class AgentActor(ActorHost host, AgentChanges changes, Wor
         {
             return new WorkReply(Outcomes.Duplicate, work);
         }
+        if (outcome.Paused)
+        {
+            return await PauseForApprovalAsync(items, work, outcome);
+        }
         var attempts = work.Attempts + (outcome.Finished ? 0 : 1);
         var failed = outcome.Failed || (!outcome.Finished && attempts >= MaxRunAttempts);
         var final = outcome.Finished || failed;
@@ -319,6 +323,7 @@ public sealed partial class AgentActor(ActorHost host, AgentChanges changes, Wor
             Reason = outcome.Reason,
             FinishedAt = final ? time.GetUtcNow() : null,
             Report = final ? ReportStatuses.Pending : ReportStatuses.None,
+            ToolCalls = [.. work.ToolCalls, .. outcome.ToolCalls ?? []],
         };
         items[workId] = work;
         if (final && work.Kind == WorkKinds.Task)
@@ -374,6 +379,12 @@ public sealed partial class AgentActor(ActorHost host, AgentChanges changes, Wor
         var items = await LoadWorkAsync();
         if (agent is null || !items.TryGetValue(workId, out var work) || work.Report is ReportStatuses.Done or ReportStatuses.Rejected or ReportStatuses.Abandoned)
         {
+            await UnregisterReminderAsync(reminderName);
+            return;
+        }
+        if (work.Status == WorkStatuses.AwaitingApproval)
+        {
+            // Nothing to retry while a person decides; the decision registers the reminder again.
             await UnregisterReminderAsync(reminderName);
             return;
         }

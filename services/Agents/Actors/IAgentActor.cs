@@ -14,6 +14,9 @@ public sealed record AgentReply(string Outcome, AgentRecord? Agent = null, strin
 
 public sealed record WorkReply(string Outcome, WorkItem? Work = null, string? Detail = null);
 
+/// <summary>Approve or reject a tool call waiting in a paused run: <see cref="ApprovalId"/> null decides every one still open.</summary>
+public sealed record ApprovalDecision(string? ApprovalId, bool Approved, string? Reason, string DecidedBy);
+
 /// <summary>A state update: what to change, and the ETag it was based on when the caller sent one.</summary>
 public sealed record StateChange(string? Status, double? Load, IReadOnlyDictionary<string, System.Text.Json.JsonElement?>? Custom, string? IfMatch);
 
@@ -38,4 +41,7 @@ public interface IAgentActor : IActor
     Task<WorkReply> FinishRun(string workId, RunOutcome outcome);
     Task<WorkReply> MarkDelivered(string workId);
     Task<WorkReply> MarkReported(string workId, string report);
+
+    /// <summary>A person's decision on a paused run's tool call (or on all of them when no id is given).</summary>
+    Task<WorkReply> Decide(string workId, ApprovalDecision decision);
 }

@@ -52,7 +52,8 @@ public sealed partial class WorkRunner(IActorProxyFactory proxies, LlmWork llm, 
     private async Task RunAsync(string agentId, string workId)
     {
         var actor = Actor(agentId);
-        if ((await actor.Get()).Agent is not { } agent || (await actor.GetWork(workId)).Work is not { } work || WorkStatuses.IsFinal(work.Status))
+        if ((await actor.Get()).Agent is not { } agent || (await actor.GetWork(workId)).Work is not { } work || WorkStatuses.IsFinal(work.Status)
+            || work.Status == WorkStatuses.AwaitingApproval)
         {
             return;
         }

@@ -103,7 +103,55 @@ public static partial class RequestRules
             if (tools.Any(x => x.Name == t.Name)) { errors[$"llm.tools[{i}].name"] = [$"tool {t.Name} is listed twice"]; continue; }
             tools.Add(new ToolSpec(t.Name, t.Description, t.Parameters is { ValueKind: JsonValueKind.Object } p ? p.Clone() : null));
         }
-        return errors.Keys.Any(k => k.StartsWith("llm", StringComparison.Ordinal)) ? null : new LlmSettings(l.Model, l.ModelClass, l.SystemPrompt!, tools);
+        var servers = McpServers(l.McpServers, errors);
+        return errors.Keys.Any(k => k.StartsWith("llm", StringComparison.Ordinal)) ? null : new LlmSettings(l.Model, l.ModelClass, l.SystemPrompt!, tools) { McpServers = servers };
+    }
+
+    public const int MaxMcpServers = 8;
+
+    /// <summary>An MCP token is read only from secrets with this prefix, so an agent definition cannot name the
+    /// platform's own secrets (the agents service's secret scope denies those by name as well).</summary>
+    public const string McpTokenSecretPrefix = "mcp-";
+
+    private static List<McpServerSpec> McpServers(List<McpServerDto?>? list, Dictionary<string, string[]> errors)
+    {
+        var servers = new List<McpServerSpec>();
+        if (list is { Count: > MaxMcpServers }) { errors["llm.mcpServers"] = [$"at most {MaxMcpServers} MCP servers"]; return servers; }
+        for (var i = 0; i < (list?.Count ?? 0); i++)
+        {
+            var m = list![i];
+            var at = $"llm.mcpServers[{i}]";
+            if (m?.Name is null || !ToolNamePattern().IsMatch(m.Name)) { errors[at + ".name"] = ["a server name is 1-64 letters, digits, '_' or '-'"]; continue; }
+            if (m.Url is null || m.Url.Length > 2000 || !Uri.TryCreate(m.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
+            {
+                errors[at + ".url"] = ["url is the MCP server's absolute http(s) endpoint"];
+                continue;
+            }
+            if (m.TokenSecret is not null && (!m.TokenSecret.StartsWith(McpTokenSecretPrefix, StringComparison.Ordinal) || !NamePattern().IsMatch(m.TokenSecret)))
+            {
+                errors[at + ".tokenSecret"] = [$"tokenSecret names a secret of the secret store starting with '{McpTokenSecretPrefix}'"];
+                continue;
+            }
+            var approval = m.RequiresApproval ?? [];
+            if (approval.Count > MaxTools || approval.Any(t => t is null || (t != "*" && !ToolNamePattern().IsMatch(t))))
+            {
+                errors[at + ".requiresApproval"] = ["requiresApproval lists tool names (or \"*\" for all), at most 32"];
+                continue;
+            }
+            if (servers.Any(x => x.Name == m.Name)) { errors[at + ".name"] = [$"server {m.Name} is listed twice"]; continue; }
+            servers.Add(new McpServerSpec(m.Name, m.Url, m.TokenSecret, approval.Select(t => t!).ToList()));
+        }
+        return servers;
+    }
+
+    public static Dictionary<string, string[]> Approval(ApprovalRequest? r)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (r is null) { errors["body"] = ["a JSON object is required"]; return errors; }
+        if (r.Approved is null) { errors["approved"] = ["approved (true or false) is required"]; }
+        if (r.ApprovalId is { Length: 0 or > 200 }) { errors["approvalId"] = ["approvalId is 1-200 characters"]; }
+        if (r.Reason is { Length: > 2000 }) { errors["reason"] = ["reason is at most 2000 characters"]; }
+        return errors;
     }
 
     public static Dictionary<string, string[]> State(UpdateStateRequest? r, string? ifMatch, out StateChange? change)

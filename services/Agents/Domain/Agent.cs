@@ -24,7 +24,11 @@ public sealed record Capability(string Name, string? Version, double Proficiency
 
 public sealed record ToolSpec(string Name, string? Description, JsonElement? Parameters);
 
-public sealed record LlmSettings(string? Model, string? ModelClass, string SystemPrompt, IReadOnlyList<ToolSpec> Tools);
+public sealed record LlmSettings(string? Model, string? ModelClass, string SystemPrompt, IReadOnlyList<ToolSpec> Tools)
+{
+    /// <summary>MCP servers whose tools the agent's runs may call.</summary>
+    public IReadOnlyList<McpServerSpec> McpServers { get; init; } = [];
+}
 
 /// <summary>An agent as its actor stores it. <see cref="Version"/> is the ETag: it moves on every change a client
 /// could act on (registration, state, health, draining), not on a heartbeat that changes nothing else.</summary>

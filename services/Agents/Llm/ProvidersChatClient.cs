@@ -24,7 +24,9 @@ public sealed class ProvidersChatClient(HttpClient providers, string caller, str
         }
         foreach (var message in messages)
         {
-            wire.Add(new { role = message.Role.Value, content = TextOf(message) });
+            // The providers API carries text only: a tool's result is written out for the model as a user turn, since
+            // a "tool" message without the structured call it answers is refused by OpenAI-style providers.
+            wire.Add(new { role = message.Role == ChatRole.Tool ? "user" : message.Role.Value, content = TextOf(message) });
         }
         var tools = options?.Tools?.OfType<AIFunctionDeclaration>()
             .Select(t => new { name = t.Name, description = t.Description, parameters = t.JsonSchema }).ToList();

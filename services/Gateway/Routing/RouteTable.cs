@@ -61,6 +61,8 @@ public static class RouteTable
         // Batch forms, with the single forms' policies; acking many (POST /api/v1/messages/queue/{agentId}/ack) is
         // already under messages-queue.
         ("messages-send-batch", "messaging", "/api/v1/messages/batch", ["POST"], Senders),
+        // Interop (#18): a person (admin or operator) approves or rejects an llm agent's paused tool call.
+        ("agents-approvals", "agents", "/api/v1/agents/{agentId}/tasks/{taskId}/approvals", ["POST"], Operators),
     ];
 
     public static IReadOnlyList<RouteConfig> ProxyRoutes() => Routes.Select((r, i) => new RouteConfig

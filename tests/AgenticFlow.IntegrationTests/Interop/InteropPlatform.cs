@@ -13,12 +13,17 @@ public sealed class InteropPlatform : IAsyncLifetime
     public FakeProvider Llm { get; private set; } = null!;
     public CoordinationClient Api { get; private set; } = null!;
     public OtlpReceiver Telemetry { get; private set; } = null!;
+    public TestMcpServer Tools { get; private set; } = null!;
+
+    /// <summary>The secret holding an agent's token for <see cref="Tools"/>.</summary>
+    public const string ToolsTokenSecret = "mcp-test-tools-token";
 
     public async Task InitializeAsync()
     {
         Llm = await FakeProvider.StartAsync();
         Llm.Reply = "Done: three points.";
         Telemetry = await OtlpReceiver.StartAsync();
+        Tools = await TestMcpServer.StartAsync();
         Platform = await PlatformHarness.StartAsync(new Dictionary<string, Dictionary<string, string>>
         {
             ["gateway"] = new() { ["Gateway__RequestsPerSecond"] = "100000", ["Gateway__Burst"] = "100000" },
@@ -33,7 +38,7 @@ public sealed class InteropPlatform : IAsyncLifetime
                 ["Providers__Items__0__Models__0__Name"] = Model,
                 ["Providers__Items__0__Models__0__Features__0"] = "tools",
             },
-        });
+        }, extraSecrets: new Dictionary<string, string> { [ToolsTokenSecret] = TestMcpServer.Token });
         Api = new CoordinationClient(Platform);
     }
 
@@ -42,6 +47,7 @@ public sealed class InteropPlatform : IAsyncLifetime
         await Platform.DisposeAsync();
         await Llm.DisposeAsync();
         await Telemetry.DisposeAsync();
+        await Tools.DisposeAsync();
     }
 
     /// <summary>An MCP client (the ModelContextProtocol package's) on the gateway's /mcp, authenticated by an API key.</summary>
