@@ -204,7 +204,7 @@ public sealed partial class AgentActor(ActorHost host, AgentChanges changes, Wor
             && known.Status == WorkStatuses.Failed && known.Report == ReportStatuses.Done;
         if (known is not null && !newAttempt)
         {
-            if (agent.Kind == AgentKinds.Llm && !WorkStatuses.IsFinal(known.Status))
+            if (AgentKinds.RunsHere(agent.Kind) && !WorkStatuses.IsFinal(known.Status))
             {
                 // The first delivery may have been stored without its reminder (a crash between the two): registering
                 // again is harmless and makes sure the run happens.
@@ -224,7 +224,7 @@ public sealed partial class AgentActor(ActorHost host, AgentChanges changes, Wor
             agent = WithActiveTasks(agent, agent.ActiveTasks + 1);
         }
         await CommitAsync(agent, work.Kind == WorkKinds.Task ? AgentTopics.StateChanged : null, items);
-        if (agent.Kind == AgentKinds.Llm)
+        if (AgentKinds.RunsHere(agent.Kind))
         {
             // Due at once, then again every retry interval until the run and its report are done.
             await RegisterReminderAsync(WorkReminderPrefix + work.Id, [], TimeSpan.Zero, TimeSpan.FromSeconds(Settings.WorkRetrySeconds));
@@ -393,7 +393,7 @@ public sealed partial class AgentActor(ActorHost host, AgentChanges changes, Wor
         {
             runner.StartReport(agent.Id, workId);
         }
-        else if (agent.Kind == AgentKinds.Llm)
+        else if (AgentKinds.RunsHere(agent.Kind))
         {
             runner.StartRun(agent.Id, workId);
         }
@@ -419,7 +419,7 @@ public sealed partial class AgentActor(ActorHost host, AgentChanges changes, Wor
     private static AgentRecord WithActiveTasks(AgentRecord agent, int active)
     {
         agent = agent with { ActiveTasks = active, Version = agent.Version + 1 };
-        if (agent.Kind != AgentKinds.Llm)
+        if (!AgentKinds.RunsHere(agent.Kind))
         {
             return agent;
         }

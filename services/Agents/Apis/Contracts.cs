@@ -13,8 +13,10 @@ public sealed record LlmDto(string? Model, string? ModelClass, string? SystemPro
 
 public sealed record ApprovalRequest(string? ApprovalId, bool? Approved, string? Reason);
 
+public sealed record A2aDto(string? CardUrl);
+
 public sealed record RegisterAgentRequest(string? Id, string? Name, string? Kind, List<CapabilityDto?>? Capabilities, int? MaxConcurrentTasks,
-    Dictionary<string, string?>? Labels, LlmDto? Llm);
+    Dictionary<string, string?>? Labels, LlmDto? Llm, A2aDto? A2a = null);
 
 public sealed record UpdateStateRequest(string? Status, double? Load, Dictionary<string, JsonElement?>? Custom);
 
@@ -27,10 +29,10 @@ public sealed record VoteRequest(string? RoundId, string? TeamId, string? Propos
 /// <summary>An agent as GET answers it (and as coordination reads it).</summary>
 public sealed record AgentView(string Id, string Name, string Kind, IReadOnlyList<Capability> Capabilities, int MaxConcurrentTasks,
     IReadOnlyDictionary<string, string> Labels, string Status, string Health, double Load, int ActiveTasks, bool Available,
-    IReadOnlyDictionary<string, JsonElement> Custom, LlmSettings? Llm, DateTimeOffset RegisteredAt, DateTimeOffset LastHeartbeat, string Etag)
+    IReadOnlyDictionary<string, JsonElement> Custom, LlmSettings? Llm, DateTimeOffset RegisteredAt, DateTimeOffset LastHeartbeat, string Etag, A2aSettings? A2a)
 {
     public static AgentView Of(AgentRecord a) => new(a.Id, a.Name, a.Kind, a.Capabilities, a.MaxConcurrentTasks, a.Labels, a.Status, a.Health,
-        a.Load, a.ActiveTasks, a.Available, a.Custom, a.Llm, a.RegisteredAt, a.LastHeartbeat, a.ETag);
+        a.Load, a.ActiveTasks, a.Available, a.Custom, a.Llm, a.RegisteredAt, a.LastHeartbeat, a.ETag, a.A2a);
 }
 
 public sealed record AgentListItem(string Id, string Name, string Kind, string Status, string Health, double Load, int ActiveTasks, int MaxConcurrentTasks,

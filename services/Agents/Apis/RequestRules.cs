@@ -33,7 +33,7 @@ public static partial class RequestRules
         }
         if (r.Id is not null && !IsId(r.Id)) { errors["id"] = ["id is 1-64 letters, digits, '_', '.', ':' or '-', starting with a letter or digit"]; }
         if (string.IsNullOrWhiteSpace(r.Name) || r.Name.Length > 200) { errors["name"] = ["name is required, at most 200 characters"]; }
-        if (r.Kind is not (AgentKinds.Llm or AgentKinds.External)) { errors["kind"] = ["kind must be llm or external"]; }
+        if (r.Kind is not (AgentKinds.Llm or AgentKinds.External or AgentKinds.A2a)) { errors["kind"] = ["kind must be llm, external or a2a"]; }
         var capabilities = new List<Capability>();
         if (r.Capabilities is not { Count: > 0 } || r.Capabilities.Count > MaxCapabilities)
         {
@@ -69,6 +69,22 @@ public static partial class RequestRules
         {
             errors["llm"] = ["llm settings are for llm agents only"];
         }
+        A2aSettings? a2a = null;
+        if (r.Kind == AgentKinds.A2a)
+        {
+            if (r.A2a?.CardUrl is not { Length: <= 2000 } card || !Uri.TryCreate(card, UriKind.Absolute, out var cardUrl) || cardUrl.Scheme is not ("http" or "https"))
+            {
+                errors["a2a.cardUrl"] = ["an a2a agent needs a2a.cardUrl, the absolute http(s) URL of its agent card"];
+            }
+            else
+            {
+                a2a = new A2aSettings(card);
+            }
+        }
+        else if (r.A2a is not null)
+        {
+            errors["a2a"] = ["a2a settings are for a2a agents only"];
+        }
         if (errors.Count > 0)
         {
             return errors;
@@ -82,6 +98,7 @@ public static partial class RequestRules
             MaxConcurrentTasks = max,
             Labels = labels,
             Llm = llm,
+            A2a = a2a,
         };
         return errors;
     }
