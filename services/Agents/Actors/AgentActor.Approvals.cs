@@ -14,7 +14,6 @@ public sealed partial class AgentActor
             Status = WorkStatuses.AwaitingApproval,
             Session = outcome.Session ?? work.Session,
             Conversation = outcome.Conversation.Count > 0 ? outcome.Conversation : work.Conversation,
-            ToolCalls = [.. work.ToolCalls, .. outcome.ToolCalls ?? []],
             Approvals = outcome.Approvals!,
         };
         await StateManager.SetStateAsync(WorkKey, items);
@@ -68,6 +67,27 @@ public sealed partial class AgentActor
             // Every call decided: the run goes on at once, and is retried like any run until it ends.
             await RegisterReminderAsync(WorkReminderPrefix + workId, [], TimeSpan.Zero, TimeSpan.FromSeconds(Settings.WorkRetrySeconds));
         }
+        return new WorkReply(Outcomes.Ok, work);
+    }
+
+    /// <summary>Results larger than this are kept as their summary only.</summary>
+    private const int MaxStoredToolResultBytes = 64 * 1024;
+
+    public async Task<WorkReply> RecordToolCall(string workId, ToolCallRecord call, System.Text.Json.JsonElement? result)
+    {
+        var items = await LoadWorkAsync();
+        if (!items.TryGetValue(workId, out var work))
+        {
+            return new WorkReply(Outcomes.NotFound);
+        }
+        var results = new Dictionary<string, System.Text.Json.JsonElement>(work.ToolResults, StringComparer.Ordinal);
+        if (call.CallId is { } callId && result is { } r)
+        {
+            results[callId] = r.GetRawText().Length <= MaxStoredToolResultBytes ? r.Clone() : System.Text.Json.JsonSerializer.SerializeToElement(call.ResultSummary);
+        }
+        items[workId] = work = work with { ToolCalls = [.. work.ToolCalls, call], ToolResults = results };
+        await StateManager.SetStateAsync(WorkKey, items);
+        await StateManager.SaveStateAsync();
         return new WorkReply(Outcomes.Ok, work);
     }
 

@@ -323,7 +323,6 @@ public sealed partial class AgentActor(ActorHost host, AgentChanges changes, Wor
             Reason = outcome.Reason,
             FinishedAt = final ? time.GetUtcNow() : null,
             Report = final ? ReportStatuses.Pending : ReportStatuses.None,
-            ToolCalls = [.. work.ToolCalls, .. outcome.ToolCalls ?? []],
         };
         items[workId] = work;
         if (final && work.Kind == WorkKinds.Task)

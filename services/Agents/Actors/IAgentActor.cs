@@ -44,4 +44,7 @@ public interface IAgentActor : IActor
 
     /// <summary>A person's decision on a paused run's tool call (or on all of them when no id is given).</summary>
     Task<WorkReply> Decide(string workId, ApprovalDecision decision);
+
+    /// <summary>Stores an MCP tool call (and its result, by call id) as it is made, before the run goes on.</summary>
+    Task<WorkReply> RecordToolCall(string workId, ToolCallRecord call, System.Text.Json.JsonElement? result);
 }

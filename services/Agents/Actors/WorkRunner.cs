@@ -68,7 +68,9 @@ public sealed partial class WorkRunner(IActorProxyFactory proxies, LlmWork llm, 
             timeout.CancelAfter(TimeSpan.FromSeconds(options.Value.LlmTimeoutSeconds));
             try
             {
-                outcome = agent.Kind == AgentKinds.A2a ? await a2a.RunAsync(agent, work, timeout.Token) : await llm.RunAsync(agent, work, timeout.Token);
+                outcome = agent.Kind == AgentKinds.A2a
+                    ? await a2a.RunAsync(agent, work, timeout.Token)
+                    : await llm.RunAsync(agent, work, (call, result) => actor.RecordToolCall(workId, call, result), timeout.Token);
             }
             catch (Exception ex) when (!lifetime.ApplicationStopping.IsCancellationRequested)
             {

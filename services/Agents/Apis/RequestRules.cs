@@ -61,9 +61,10 @@ public static partial class RequestRules
             labels[key] = value;
         }
         LlmSettings? llm = null;
+        var id = r.Id ?? Guid.NewGuid().ToString("N");
         if (r.Kind == AgentKinds.Llm)
         {
-            llm = Llm(r.Llm, errors);
+            llm = Llm(r.Llm, id, errors);
         }
         else if (r.Llm is not null)
         {
@@ -91,7 +92,7 @@ public static partial class RequestRules
         }
         agent = new AgentRecord
         {
-            Id = r.Id ?? Guid.NewGuid().ToString("N"),
+            Id = id,
             Name = r.Name!.Trim(),
             Kind = r.Kind!,
             Capabilities = capabilities,
@@ -103,7 +104,7 @@ public static partial class RequestRules
         return errors;
     }
 
-    private static LlmSettings? Llm(LlmDto? l, Dictionary<string, string[]> errors)
+    private static LlmSettings? Llm(LlmDto? l, string agentId, Dictionary<string, string[]> errors)
     {
         if (l is null) { errors["llm"] = ["an llm agent needs llm settings with a systemPrompt"]; return null; }
         if (string.IsNullOrWhiteSpace(l.SystemPrompt) || l.SystemPrompt.Length > MaxPromptChars) { errors["llm.systemPrompt"] = [$"systemPrompt is required, at most {MaxPromptChars} characters"]; }
@@ -120,17 +121,21 @@ public static partial class RequestRules
             if (tools.Any(x => x.Name == t.Name)) { errors[$"llm.tools[{i}].name"] = [$"tool {t.Name} is listed twice"]; continue; }
             tools.Add(new ToolSpec(t.Name, t.Description, t.Parameters is { ValueKind: JsonValueKind.Object } p ? p.Clone() : null));
         }
-        var servers = McpServers(l.McpServers, errors);
+        var servers = McpServers(l.McpServers, agentId, errors);
         return errors.Keys.Any(k => k.StartsWith("llm", StringComparison.Ordinal)) ? null : new LlmSettings(l.Model, l.ModelClass, l.SystemPrompt!, tools) { McpServers = servers };
     }
 
     public const int MaxMcpServers = 8;
 
-    /// <summary>An MCP token is read only from secrets with this prefix, so an agent definition cannot name the
-    /// platform's own secrets (the agents service's secret scope denies those by name as well).</summary>
+    /// <summary>An MCP token is read only from secrets named for the agent (<c>mcp-{agentId}</c> or
+    /// <c>mcp-{agentId}-…</c>), so an agent definition can name neither the platform's own secrets nor another agent's
+    /// tokens (the agents service's secret scope also denies the platform's secrets by name).</summary>
     public const string McpTokenSecretPrefix = "mcp-";
 
-    private static List<McpServerSpec> McpServers(List<McpServerDto?>? list, Dictionary<string, string[]> errors)
+    public static bool IsAgentsTokenSecret(string secret, string agentId) =>
+        secret == McpTokenSecretPrefix + agentId || secret.StartsWith(McpTokenSecretPrefix + agentId + "-", StringComparison.Ordinal);
+
+    private static List<McpServerSpec> McpServers(List<McpServerDto?>? list, string agentId, Dictionary<string, string[]> errors)
     {
         var servers = new List<McpServerSpec>();
         if (list is { Count: > MaxMcpServers }) { errors["llm.mcpServers"] = [$"at most {MaxMcpServers} MCP servers"]; return servers; }
@@ -144,9 +149,9 @@ public static partial class RequestRules
                 errors[at + ".url"] = ["url is the MCP server's absolute http(s) endpoint"];
                 continue;
             }
-            if (m.TokenSecret is not null && (!m.TokenSecret.StartsWith(McpTokenSecretPrefix, StringComparison.Ordinal) || !NamePattern().IsMatch(m.TokenSecret)))
+            if (m.TokenSecret is not null && (!IsAgentsTokenSecret(m.TokenSecret, agentId) || !NamePattern().IsMatch(m.TokenSecret)))
             {
-                errors[at + ".tokenSecret"] = [$"tokenSecret names a secret of the secret store starting with '{McpTokenSecretPrefix}'"];
+                errors[at + ".tokenSecret"] = [$"tokenSecret names the agent's own secret: '{McpTokenSecretPrefix}{agentId}' or '{McpTokenSecretPrefix}{agentId}-…'"];
                 continue;
             }
             var approval = m.RequiresApproval ?? [];

@@ -16,7 +16,8 @@ public static class ToolCallStatuses
 }
 
 /// <summary>One tool call an agent's run made (or was refused), as the task records it.</summary>
-public sealed record ToolCallRecord(string Server, string Tool, JsonElement? Arguments, string Status, string ResultSummary, double LatencyMs, DateTimeOffset At);
+public sealed record ToolCallRecord(string Server, string Tool, JsonElement? Arguments, string Status, string ResultSummary, double LatencyMs, DateTimeOffset At,
+    string? CallId = null);
 
 /// <summary>A tool call waiting for a person: approved, it runs; rejected, the model is told so. <see cref="Id"/> is the
 /// Agent Framework's approval request id; <see cref="CallId"/> the model's call id.</summary>

@@ -59,6 +59,10 @@ public sealed record WorkItem
     public IReadOnlyList<ToolCallRecord> ToolCalls { get; init; } = [];
     /// <summary>The tool calls of the paused run, each waiting for (or holding) a decision.</summary>
     public IReadOnlyList<PendingApproval> Approvals { get; init; } = [];
+    /// <summary>The result of each MCP tool call made, by the model's call id, stored before the run went on: a run
+    /// that replays a call (resuming after approval once more, after a failure) gets this result and the tool is not
+    /// called twice.</summary>
+    public IReadOnlyDictionary<string, JsonElement> ToolResults { get; init; } = new Dictionary<string, JsonElement>();
 }
 
 /// <summary>What an external agent reports for a task.</summary>

@@ -97,7 +97,8 @@ public sealed class A2aWork(IHttpClientFactory clients, IOptions<AgentsOptions> 
         var body = await response.Content.ReadFromJsonAsync<JsonElement>(ct);
         if (body.TryGetProperty("error", out var error))
         {
-            throw new InvalidOperationException($"the remote agent refused {method}: {error.GetRawText()}");
+            var detail = error.GetRawText();
+            throw new InvalidOperationException($"the remote agent refused {method}: {(detail.Length > 300 ? detail[..300] + "…" : detail)}");
         }
         response.EnsureSuccessStatusCode();
         return body.GetProperty("result");

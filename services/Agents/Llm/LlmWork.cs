@@ -15,6 +15,12 @@ namespace AgenticFlow.Agents.Llm;
 /// </summary>
 public sealed class LlmWork(Clients.ServiceInvoker invoker, Dapr.Client.DaprClient dapr, IOptions<AgentsOptions> options, TimeProvider time, ILoggerFactory loggers)
 {
+    /// <summary>Connections to agents' MCP servers: public addresses only unless Agents:AllowPrivateEndpoints, no redirects.</summary>
+    private readonly HttpClient outbound = new(ServiceDefaults.OutboundAddresses.Handler(options.Value.AllowPrivateEndpoints, "MCP server", "Agents:AllowPrivateEndpoints"))
+    {
+        Timeout = Timeout.InfiniteTimeSpan,
+    };
+
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     public AIAgent AgentFor(AgentRecord agent, IEnumerable<AITool>? mcpTools = null)
@@ -45,10 +51,12 @@ public sealed class LlmWork(Clients.ServiceInvoker invoker, Dapr.Client.DaprClie
 
     private static readonly JsonElement EmptySchema = JsonDocument.Parse("""{"type":"object","properties":{}}""").RootElement.Clone();
 
-    public async Task<RunOutcome> RunAsync(AgentRecord agent, WorkItem work, CancellationToken ct)
+    /// <summary>Runs the work; each MCP tool call is handed to <paramref name="recordCall"/> (stored by the actor) as it
+    /// is made, before the model goes on.</summary>
+    public async Task<RunOutcome> RunAsync(AgentRecord agent, WorkItem work, Func<ToolCallRecord, JsonElement?, Task> recordCall, CancellationToken ct)
     {
         await using var toolbox = agent.Llm?.McpServers.Count > 0
-            ? await McpToolbox.OpenAsync(agent, dapr, options.Value.SecretStore, time, loggers, ct)
+            ? await McpToolbox.OpenAsync(agent, dapr, options.Value.SecretStore, outbound, work.ToolResults, recordCall, time, loggers, ct)
             : null;
         var framework = AgentFor(agent, toolbox?.Tools);
         var session = work.Session is { } stored
@@ -79,26 +87,25 @@ public sealed class LlmWork(Clients.ServiceInvoker invoker, Dapr.Client.DaprClie
             conversation.Add(new ConversationMessage(message.Role.Value, Describe(message), time.GetUtcNow()));
         }
         var saved = await framework.SerializeSessionAsync(session, cancellationToken: ct);
-        var toolCalls = toolbox?.Calls ?? [];
         var requests = response.Messages.SelectMany(m => m.Contents).OfType<ToolApprovalRequestContent>().ToList();
         if (requests.Count > 0)
         {
             var pending = requests.Select(r => r.ToolCall is FunctionCallContent call
                 ? new PendingApproval(r.RequestId, toolbox?.ServerOf(call.Name) ?? "", call.Name, call.CallId, JsonSerializer.SerializeToElement(call.Arguments, Json), time.GetUtcNow())
                 : new PendingApproval(r.RequestId, "", r.ToolCall.GetType().Name, r.ToolCall.CallId, null, time.GetUtcNow())).ToList();
-            return new RunOutcome(false, false, saved, conversation, null, null, null, null, toolCalls, pending);
+            return new RunOutcome(false, false, saved, conversation, null, null, null, null, null, pending);
         }
         if (work.Kind == WorkKinds.Vote)
         {
             var (choice, reason) = ReadVote(response.Text, work.Options);
-            return new RunOutcome(true, false, saved, conversation, null, null, choice, reason, toolCalls);
+            return new RunOutcome(true, false, saved, conversation, null, null, choice, reason);
         }
         // Calls the platform answered (MCP tools) are in the task's toolCalls; the declared ones come back to the caller.
         var answered = response.Messages.SelectMany(m => m.Contents).OfType<FunctionResultContent>().Select(r => r.CallId).ToHashSet(StringComparer.Ordinal);
         var calls = response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>().Where(c => !answered.Contains(c.CallId))
             .Select(c => new { id = c.CallId, name = c.Name, arguments = c.Arguments }).ToList();
         var output = JsonSerializer.SerializeToElement(new { text = response.Text, toolCalls = calls }, Json);
-        return new RunOutcome(true, false, saved, conversation, output, null, null, null, toolCalls);
+        return new RunOutcome(true, false, saved, conversation, output, null, null, null);
     }
 
     private static Dictionary<string, object?>? Arguments(JsonElement? arguments) =>

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
 using AgenticFlow.Agents.Domain;
@@ -10,25 +9,23 @@ namespace AgenticFlow.Agents.Llm;
 
 /// <summary>
 /// The tools of an llm agent's MCP servers for one run: a client per server (streamable HTTP) that presents the
-/// agent's own token, read from the secret store, each tool recorded as it is called (name, arguments, a summary of
-/// its result, latency), and the tools a server marks as needing approval wrapped so that the Agent Framework asks
-/// for a decision instead of calling them.
+/// agent's own token, read from the secret store, each call stored (through the actor) as it is made — name,
+/// arguments, a summary of its result, latency, and the result by call id — before the model goes on, so a replayed
+/// call (a resumed run retried) gets the stored result instead of calling the tool again; and the tools a server marks
+/// as needing approval wrapped so that the Agent Framework asks for a decision instead of calling them.
 /// </summary>
 public sealed class McpToolbox : IAsyncDisposable
 {
     private const int SummaryChars = 500;
     private readonly List<McpClient> _clients = [];
-    private readonly ConcurrentQueue<ToolCallRecord> _calls = new();
     private readonly Dictionary<string, string> _serverOfTool = new(StringComparer.Ordinal);
 
     public List<AITool> Tools { get; } = [];
 
-    /// <summary>The calls made so far, in the order they finished.</summary>
-    public IReadOnlyList<ToolCallRecord> Calls => _calls.ToList();
-
     public string ServerOf(string tool) => _serverOfTool.GetValueOrDefault(tool, "");
 
-    public static async Task<McpToolbox> OpenAsync(AgentRecord agent, DaprClient dapr, string secretStore, TimeProvider time, ILoggerFactory loggers, CancellationToken ct)
+    public static async Task<McpToolbox> OpenAsync(AgentRecord agent, DaprClient dapr, string secretStore, HttpClient http,
+        IReadOnlyDictionary<string, JsonElement> made, Func<ToolCallRecord, JsonElement?, Task> record, TimeProvider time, ILoggerFactory loggers, CancellationToken ct)
     {
         var box = new McpToolbox();
         try
@@ -38,6 +35,10 @@ public sealed class McpToolbox : IAsyncDisposable
                 var headers = new Dictionary<string, string>();
                 if (server.TokenSecret is { } secretName)
                 {
+                    if (!Apis.RequestRules.IsAgentsTokenSecret(secretName, agent.Id))
+                    {
+                        throw new InvalidOperationException($"secret {secretName} is not agent {agent.Id}'s to read");
+                    }
                     var secret = await dapr.GetSecretAsync(secretStore, secretName, cancellationToken: ct);
                     var token = secret.TryGetValue(secretName, out var value) ? value : secret.Values.FirstOrDefault();
                     if (string.IsNullOrEmpty(token))
@@ -52,7 +53,7 @@ public sealed class McpToolbox : IAsyncDisposable
                     TransportMode = HttpTransportMode.StreamableHttp,
                     Name = server.Name,
                     AdditionalHeaders = headers,
-                }, loggers);
+                }, http, loggers, ownsHttpClient: false);
                 var client = await McpClient.CreateAsync(transport, new McpClientOptions
                 {
                     ClientInfo = new ModelContextProtocol.Protocol.Implementation { Name = "agenticflow-agent-" + agent.Id, Version = "1.0.0" },
@@ -64,7 +65,7 @@ public sealed class McpToolbox : IAsyncDisposable
                     {
                         continue; // The first server naming a tool keeps it.
                     }
-                    AIFunction recorded = new RecordedTool(tool, server.Name, box._calls, time);
+                    AIFunction recorded = new RecordedTool(tool, server.Name, made, record, time);
                     box.Tools.Add(server.NeedsApproval(tool.Name) ? new ApprovalRequiredAIFunction(recorded) : recorded);
                 }
             }
@@ -87,28 +88,36 @@ public sealed class McpToolbox : IAsyncDisposable
 
     public static string Summary(string text) => text.Length > SummaryChars ? text[..SummaryChars] + "…" : text;
 
-    /// <summary>An MCP tool whose every call is recorded; a failure is recorded and passed on to the model as the
+    /// <summary>An MCP tool whose every call is stored before its result goes back to the model; a call whose id
+    /// already has a stored result is answered from it. A failure is stored too and passed on to the model as the
     /// Agent Framework passes any tool failure on.</summary>
-    private sealed class RecordedTool(McpClientTool tool, string server, ConcurrentQueue<ToolCallRecord> calls, TimeProvider time) : DelegatingAIFunction(tool)
+    private sealed class RecordedTool(McpClientTool tool, string server, IReadOnlyDictionary<string, JsonElement> made,
+        Func<ToolCallRecord, JsonElement?, Task> record, TimeProvider time) : DelegatingAIFunction(tool)
     {
         protected override async ValueTask<object?> InvokeCoreAsync(AIFunctionArguments arguments, CancellationToken cancellationToken)
         {
+            var callId = FunctionInvokingChatClient.CurrentContext?.CallContent.CallId;
+            if (callId is not null && made.TryGetValue(callId, out var stored))
+            {
+                return stored;
+            }
             var started = Stopwatch.GetTimestamp();
             var args = JsonSerializer.SerializeToElement(arguments.ToDictionary(a => a.Key, a => a.Value));
+            object? result;
             try
             {
-                var result = await base.InvokeCoreAsync(arguments, cancellationToken);
-                var text = result is JsonElement json ? json.GetRawText() : JsonSerializer.Serialize(result);
-                var failed = result is JsonElement { ValueKind: JsonValueKind.Object } r && r.TryGetProperty("isError", out var e) && e.ValueKind == JsonValueKind.True;
-                calls.Enqueue(new ToolCallRecord(server, Name, args, failed ? ToolCallStatuses.Error : ToolCallStatuses.Ok, Summary(text),
-                    Stopwatch.GetElapsedTime(started).TotalMilliseconds, time.GetUtcNow()));
-                return result;
+                result = await base.InvokeCoreAsync(arguments, cancellationToken);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                calls.Enqueue(new ToolCallRecord(server, Name, args, ToolCallStatuses.Error, Summary(ex.Message), Stopwatch.GetElapsedTime(started).TotalMilliseconds, time.GetUtcNow()));
+                await record(new ToolCallRecord(server, Name, args, ToolCallStatuses.Error, Summary(ex.Message), Stopwatch.GetElapsedTime(started).TotalMilliseconds, time.GetUtcNow(), callId), null);
                 throw;
             }
+            var json = result is JsonElement element ? element : JsonSerializer.SerializeToElement(result);
+            var failed = json is { ValueKind: JsonValueKind.Object } r && r.TryGetProperty("isError", out var e) && e.ValueKind == JsonValueKind.True;
+            await record(new ToolCallRecord(server, Name, args, failed ? ToolCallStatuses.Error : ToolCallStatuses.Ok, Summary(json.GetRawText()),
+                Stopwatch.GetElapsedTime(started).TotalMilliseconds, time.GetUtcNow(), callId), json);
+            return result;
         }
     }
 }

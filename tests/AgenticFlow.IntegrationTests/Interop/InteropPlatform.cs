@@ -15,8 +15,10 @@ public sealed class InteropPlatform : IAsyncLifetime
     public OtlpReceiver Telemetry { get; private set; } = null!;
     public TestMcpServer Tools { get; private set; } = null!;
 
-    /// <summary>The secret holding an agent's token for <see cref="Tools"/>.</summary>
-    public const string ToolsTokenSecret = "mcp-test-tools-token";
+    /// <summary>The agents given a token for <see cref="Tools"/>: an agent reads only its own (<c>mcp-{agentId}-tools</c>).</summary>
+    public static readonly string[] ToolUsers = ["tooluser-call", "tooluser-approve", "tooluser-reject", "tooluser-replay"];
+
+    public static string ToolsTokenSecret(string agentId) => $"mcp-{agentId}-tools";
 
     public async Task InitializeAsync()
     {
@@ -27,10 +29,14 @@ public sealed class InteropPlatform : IAsyncLifetime
         Platform = await PlatformHarness.StartAsync(new Dictionary<string, Dictionary<string, string>>
         {
             ["gateway"] = new() { ["Gateway__RequestsPerSecond"] = "100000", ["Gateway__Burst"] = "100000" },
-            ["agents"] = new(Telemetry.Environment()) { ["Agents__HeartbeatTimeoutSeconds"] = "86400", ["Agents__WorkRetrySeconds"] = "2" },
+            // The test's MCP server and remote A2A agent are on loopback.
+            ["agents"] = new(Telemetry.Environment()) { ["Agents__HeartbeatTimeoutSeconds"] = "86400", ["Agents__WorkRetrySeconds"] = "2", ["Agents__AllowPrivateEndpoints"] = "true" },
             ["providers"] = new(Telemetry.Environment())
             {
                 ["Providers__AllowPrivateEndpoints"] = "true",
+                // A scripted provider failure fails the call at once, and no breaker opens on the fake.
+                ["Providers__Retries"] = "0",
+                ["Providers__BreakerMinimumThroughput"] = "1000",
                 ["Providers__Items__0__Id"] = "fake",
                 ["Providers__Items__0__Kind"] = "openai-compatible",
                 ["Providers__Items__0__Endpoint"] = $"http://127.0.0.1:{Llm.Port}/v1",
@@ -38,16 +44,24 @@ public sealed class InteropPlatform : IAsyncLifetime
                 ["Providers__Items__0__Models__0__Name"] = Model,
                 ["Providers__Items__0__Models__0__Features__0"] = "tools",
             },
-        }, extraSecrets: new Dictionary<string, string> { [ToolsTokenSecret] = TestMcpServer.Token });
+        }, extraSecrets: ToolUsers.ToDictionary(ToolsTokenSecret, _ => TestMcpServer.Token));
         Api = new CoordinationClient(Platform);
     }
 
     public async Task DisposeAsync()
     {
-        await Platform.DisposeAsync();
-        await Llm.DisposeAsync();
-        await Telemetry.DisposeAsync();
-        await Tools.DisposeAsync();
+        // Each part only if it started (a failed start leaves the later ones null).
+        if (Platform is not null)
+        {
+            await Platform.DisposeAsync();
+        }
+        foreach (var part in new IAsyncDisposable?[] { Llm, Telemetry, Tools })
+        {
+            if (part is not null)
+            {
+                await part.DisposeAsync();
+            }
+        }
     }
 
     /// <summary>An MCP client (the ModelContextProtocol package's) on the gateway's /mcp, authenticated by an API key.</summary>

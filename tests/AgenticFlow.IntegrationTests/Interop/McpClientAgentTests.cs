@@ -10,11 +10,10 @@ namespace AgenticFlow.IntegrationTests.Interop;
 [Collection(InteropCollection.Name)]
 public sealed class McpClientAgentTests(InteropPlatform fixture)
 {
-    private async Task<(string AgentId, string TeamId)> ToolUserAsync(params string[] requiresApproval)
+    private async Task<(string AgentId, string TeamId)> ToolUserAsync(string agentId, params string[] requiresApproval)
     {
         // Each test scripts the model from an empty script (tests of the collection run one at a time).
         fixture.Llm.Script.Clear();
-        var agentId = "tooluser-" + Guid.NewGuid().ToString("N")[..8];
         await fixture.Api.JsonAsync(HttpMethod.Post, "/api/v1/agents", new
         {
             id = agentId,
@@ -25,7 +24,7 @@ public sealed class McpClientAgentTests(InteropPlatform fixture)
             {
                 model = InteropPlatform.Model,
                 systemPrompt = "You run operations with your tools.",
-                mcpServers = new[] { new { name = "ops-tools", url = fixture.Tools.Url, tokenSecret = InteropPlatform.ToolsTokenSecret, requiresApproval } },
+                mcpServers = new[] { new { name = "ops-tools", url = fixture.Tools.Url, tokenSecret = InteropPlatform.ToolsTokenSecret(agentId), requiresApproval } },
             },
         }, HttpStatusCode.Created);
         return (agentId, await fixture.Api.FormAsync(new { name = "ops-" + agentId, members = new[] { agentId } }));
@@ -43,7 +42,7 @@ public sealed class McpClientAgentTests(InteropPlatform fixture)
     [Fact]
     public async Task LlmAgent_CallsAnMcpTool_WithItsOwnToken_AndTheCallIsOnTheTask()
     {
-        var (agentId, teamId) = await ToolUserAsync();
+        var (agentId, teamId) = await ToolUserAsync("tooluser-call");
         var city = "Oslo-" + Guid.NewGuid().ToString("N")[..4];
         fixture.Llm.Script.Enqueue($$"""tool:weather:{"city":"{{city}}"}""");
         fixture.Llm.Script.Enqueue("ok");
@@ -64,7 +63,7 @@ public sealed class McpClientAgentTests(InteropPlatform fixture)
     [Fact]
     public async Task ApprovalGatedTool_PausesTheTask_ThroughARestartOfAgents_AndRunsOnlyOnceApproved()
     {
-        var (agentId, teamId) = await ToolUserAsync("purge_records");
+        var (agentId, teamId) = await ToolUserAsync("tooluser-approve", "purge_records");
         var table = "logs_" + Guid.NewGuid().ToString("N")[..6];
         fixture.Llm.Script.Enqueue($$"""tool:purge_records:{"table":"{{table}}"}""");
         fixture.Llm.Script.Enqueue("ok");
@@ -108,7 +107,7 @@ public sealed class McpClientAgentTests(InteropPlatform fixture)
     [Fact]
     public async Task RejectedToolCall_IsNeverMade_AndTheModelIsToldSo()
     {
-        var (agentId, teamId) = await ToolUserAsync("*");
+        var (agentId, teamId) = await ToolUserAsync("tooluser-reject", "*");
         var table = "users_" + Guid.NewGuid().ToString("N")[..6];
         fixture.Llm.Script.Enqueue($$"""tool:purge_records:{"table":"{{table}}"}""");
         fixture.Llm.Script.Enqueue("ok");
@@ -125,5 +124,39 @@ public sealed class McpClientAgentTests(InteropPlatform fixture)
         Assert.Equal(("purge_records", "rejected"), (call.GetProperty("tool").GetString(), call.GetProperty("status").GetString()));
         Assert.Contains("never purge users", call.GetProperty("resultSummary").GetString());
         Assert.DoesNotContain(fixture.Tools.Calls, c => c.Argument == table);
+    }
+
+    [Fact]
+    public async Task ApprovedCall_IsMadeOnce_EvenWhenTheResumedRunFailsAndIsRetried()
+    {
+        var (agentId, teamId) = await ToolUserAsync("tooluser-replay", "purge_records");
+        var table = "audit_" + Guid.NewGuid().ToString("N")[..6];
+        fixture.Llm.Script.Enqueue($$"""tool:purge_records:{"table":"{{table}}"}""");
+        var (taskId, _) = await fixture.Api.SubmitAsync(teamId, new { description = "Clean up the audit table" });
+        await Eventually.True(async () => await WorkStatusAsync(agentId, taskId) == "awaiting-approval", "the task to wait for approval", 120);
+
+        // After the approved call, the model's next answer fails (the provider answers 500): the run is retried, and
+        // the retry replays the approval; the tool's stored result answers it, the tool is not called again.
+        fixture.Llm.Script.Enqueue("500");
+        fixture.Llm.Script.Enqueue("ok");
+        await fixture.Api.JsonAsync(HttpMethod.Post, $"/api/v1/agents/{agentId}/tasks/{taskId}/approvals", new { approved = true }, key: CoordinationClient.Operator);
+        await Eventually.True(async () => (await fixture.Api.TaskAsync(teamId, taskId)).GetProperty("state").GetString() == "completed", "the task to complete after a failed resume", 120);
+
+        var work = await AgentTaskAsync(agentId, taskId);
+        Assert.True(work.GetProperty("attempts").GetInt32() >= 1, "the resumed run failed once and was retried");
+        Assert.Single(work.GetProperty("toolCalls").EnumerateArray());
+        Assert.Single(fixture.Tools.Calls, c => c.Argument == table);
+    }
+
+    [Fact]
+    public async Task AnotherAgentsTokenSecret_IsRefusedAtRegistration()
+    {
+        using var refused = await fixture.Api.SendAsync(HttpMethod.Post, "/api/v1/agents", new
+        {
+            id = "tooluser-thief", name = "thief", kind = "llm", capabilities = new[] { new { name = "ops", proficiency = 0.5 } },
+            llm = new { systemPrompt = "x", mcpServers = new[] { new { name = "t", url = fixture.Tools.Url, tokenSecret = InteropPlatform.ToolsTokenSecret("tooluser-call") } } },
+        });
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains("mcp-tooluser-thief", await refused.Content.ReadAsStringAsync());
     }
 }
