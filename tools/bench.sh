@@ -4,6 +4,7 @@
 # "bash tools/bench.sh providers" the provider gateway overhead over a fake provider;
 # "bash tools/bench.sh coordination" task submit->assigned with 100 agents and a 10-agent consensus round (gateway,
 # agents, messaging, coordination) beside in-process baselines;
+# "bash tools/bench.sh mcp" an MCP tool call (find_agents) through the gateway's /mcp beside the same REST call, ratio printed;
 # "bash tools/bench.sh agents" agent get and state update (the agents service's actors) via the gateway beside an in-process baseline;
 # "bash tools/bench.sh actors" actor calls and a 3-activity workflow through the runtime beside in-process baselines.
 # "bash tools/bench.sh memory" semantic recall at 10k memories (BENCH_MEMORY_SIZES=10000,100000 adds 100k): the HNSW

@@ -41,6 +41,13 @@ public sealed class AgentsOptions
     public string MessagingAppId { get; set; } = "messaging";
     public string ProvidersAppId { get; set; } = "providers";
 
+    /// <summary>Dapr secret store holding the tokens llm agents present to their MCP servers (secrets named mcp-*).</summary>
+    public string SecretStore { get; set; } = "secretstore";
+
+    /// <summary>Lets llm agents' MCP servers and a2a agents' cards be on loopback, link-local or private addresses
+    /// (a local tool server, tests). Off by default: user-named URLs reach public addresses only.</summary>
+    public bool AllowPrivateEndpoints { get; set; }
+
     /// <summary>Actor idle timeout (minutes) before an agent's actor is deactivated; its state and reminders stay.</summary>
     [Range(1, 1440)]
     public int ActorIdleMinutes { get; set; } = 60;

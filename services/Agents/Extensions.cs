@@ -22,6 +22,10 @@ public static class Extensions
         builder.Services.AddSingleton<CoordinationClient>();
         builder.Services.AddSingleton<MessagingClient>();
         builder.Services.AddSingleton<LlmWork>();
+        builder.Services.AddSingleton<A2aWork>();
+        builder.Services.AddHttpClient(A2aWork.ClientName, client => client.Timeout = TimeSpan.FromSeconds(100))
+            .ConfigurePrimaryHttpMessageHandler(sp => ServiceDefaults.OutboundAddresses.Handler(
+                sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<AgentsOptions>>().Value.AllowPrivateEndpoints, "A2A agent host", "Agents:AllowPrivateEndpoints"));
         builder.Services.AddSingleton<WorkRunner>();
         // Proxies and the actor runtime speak JSON (System.Text.Json), so records travel as they are.
         builder.Services.AddSingleton<IActorProxyFactory>(_ => new ActorProxyFactory(new ActorProxyOptions

@@ -1,4 +1,6 @@
 using AgenticFlow.Gateway;
+using AgenticFlow.Gateway.A2a;
+using AgenticFlow.Gateway.Mcp;
 using AgenticFlow.Gateway.Dashboard;
 using AgenticFlow.Gateway.Security;
 using AgenticFlow.ServiceDefaults;
@@ -6,6 +8,8 @@ using AgenticFlow.ServiceDefaults;
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddGateway();
+builder.AddGatewayMcp();
+builder.AddGatewayA2a();
 
 var app = builder.Build();
 app.UseCorrelationId();
@@ -18,6 +22,8 @@ app.MapDefaultEndpoints(requireSidecarToken: false);
 app.UseAuthentication();
 app.UseRateLimiter();
 app.UseAuthorization();
+app.MapGatewayMcp();
+app.MapGatewayA2a();
 app.MapReverseProxy();
 app.MapFallback((HttpContext context) => GatewayExtensions.Problem(context, StatusCodes.Status404NotFound, "Not found", $"No route for {context.Request.Method} {context.Request.Path}.", "not-found"));
 app.Run();

@@ -11,8 +11,8 @@ namespace AgenticFlow.IntegrationTests;
 
 /// <summary>
 /// A scripted stand-in for an LLM provider on loopback, speaking the OpenAI chat completions API and the
-/// Anthropic messages API. Each request takes the next scripted reply ("ok", "500", "429:secs", "slow:ms"),
-/// or "ok" when the script is empty.
+/// Anthropic messages API. Each request takes the next scripted reply ("ok", "500", "429:secs", "slow:ms",
+/// "tool:NAME:{json arguments}" for an OpenAI tool call), or "ok" when the script is empty.
 /// </summary>
 public sealed class FakeProvider : IAsyncDisposable
 {
@@ -43,7 +43,7 @@ public sealed class FakeProvider : IAsyncDisposable
         return fake;
     }
 
-    private async Task<(JsonElement Body, IResult? Refusal)> Take(HttpContext http)
+    private async Task<(JsonElement Body, IResult? Refusal, string Step)> Take(HttpContext http)
     {
         using var reader = new StreamReader(http.Request.Body);
         var text = await reader.ReadToEndAsync();
@@ -52,32 +52,47 @@ public sealed class FakeProvider : IAsyncDisposable
         var step = Script.TryDequeue(out var s) ? s : "ok";
         if (step == "500")
         {
-            return (default, Results.Json(new { error = new { message = "upstream exploded" } }, statusCode: 500));
+            return (default, Results.Json(new { error = new { message = "upstream exploded" } }, statusCode: 500), step);
         }
         if (step == "400")
         {
-            return (default, Results.Json(new { error = new { message = "this request is not acceptable" } }, statusCode: 400));
+            return (default, Results.Json(new { error = new { message = "this request is not acceptable" } }, statusCode: 400), step);
         }
         if (step.StartsWith("429:", StringComparison.Ordinal))
         {
             http.Response.Headers.RetryAfter = step[4..];
-            return (default, Results.Json(new { error = new { message = "slow down" } }, statusCode: 429));
+            return (default, Results.Json(new { error = new { message = "slow down" } }, statusCode: 429), step);
         }
         if (step.StartsWith("slow:", StringComparison.Ordinal))
         {
             await Task.Delay(int.Parse(step[5..]));
         }
-        return (JsonDocument.Parse(text).RootElement.Clone(), null);
+        return (JsonDocument.Parse(text).RootElement.Clone(), null, step);
     }
 
     private async Task<IResult> OpenAi(HttpContext http)
     {
-        var (body, refusal) = await Take(http);
+        var (body, refusal, step) = await Take(http);
         if (refusal is not null)
         {
             return refusal;
         }
         var model = body.GetProperty("model").GetString();
+        if (step.StartsWith("tool:", StringComparison.Ordinal))
+        {
+            // A scripted tool call: "tool:NAME:{json arguments}".
+            var name = step[5..step.IndexOf(':', 5)];
+            var arguments = step[(step.IndexOf(':', 5) + 1)..];
+            return Results.Json(new
+            {
+                id = "chatcmpl-fake-tool",
+                @object = "chat.completion",
+                created = 1,
+                model,
+                choices = new[] { new { index = 0, message = new { role = "assistant", content = (string?)null, tool_calls = new[] { new { id = "call_" + Guid.NewGuid().ToString("N")[..8], type = "function", function = new { name, arguments } } } }, finish_reason = "tool_calls" } },
+                usage = new { prompt_tokens = 100, completion_tokens = 20, total_tokens = 120 },
+            });
+        }
         if (body.TryGetProperty("stream", out var stream) && stream.GetBoolean())
         {
             http.Response.ContentType = "text/event-stream";
@@ -105,7 +120,7 @@ public sealed class FakeProvider : IAsyncDisposable
 
     private async Task<IResult> Anthropic(HttpContext http)
     {
-        var (body, refusal) = await Take(http);
+        var (body, refusal, _) = await Take(http);
         if (refusal is not null)
         {
             return refusal;

@@ -44,10 +44,17 @@ public sealed class PlatformHarness : IAsyncDisposable
     /// <summary>Starts every app. <paramref name="env"/> adds settings per app id; <paramref name="folder"/> replaces the
     /// default components (SQLite state, in-memory pub/sub, the repository's development secrets); the sidecars of
     /// <paramref name="processSidecars"/> run as their own processes.</summary>
-    public static async Task<PlatformHarness> StartAsync(Dictionary<string, Dictionary<string, string>>? env = null, ComponentsFolder? folder = null, IReadOnlySet<string>? processSidecars = null)
+    public static async Task<PlatformHarness> StartAsync(Dictionary<string, Dictionary<string, string>>? env = null, ComponentsFolder? folder = null, IReadOnlySet<string>? processSidecars = null,
+        IReadOnlyDictionary<string, string>? extraSecrets = null)
     {
         var harness = new PlatformHarness { _folder = folder ?? new ComponentsFolder().State("sqlite", extraMetadata: ComponentsFolder.ActorStateStore).PubSub("in-memory"), _ownsFolder = folder is null, _processSidecars = processSidecars ?? new HashSet<string>() };
-        harness._folder.SecretStore(File.ReadAllText(Path.Combine(Repository, "components/local/secrets.json")));
+        // The development secrets, plus any a test adds (tokens of its own test servers).
+        var secrets = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(Repository, "components/local/secrets.json")))!.AsObject();
+        foreach (var (name, value) in extraSecrets ?? new Dictionary<string, string>())
+        {
+            secrets[name] = value;
+        }
+        harness._folder.SecretStore(secrets.ToJsonString());
         // A name registry of its own, so this platform's apps find only each other.
         harness._names = Path.Combine(harness._folder.Path, "names");
         var names = new AgenticFlow.LocalRuntime.Peers.NameRegistry(harness._names);

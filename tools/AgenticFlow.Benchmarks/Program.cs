@@ -47,6 +47,11 @@ if (args.FirstOrDefault() == "monitoring")
     await MonitoringBenchmark.RunAsync();
     return;
 }
+if (args.FirstOrDefault() == "mcp")
+{
+    await McpBenchmark.RunAsync();
+    return;
+}
 if (args.FirstOrDefault() == "providers")
 {
     await ProvidersBenchmark.RunAsync();

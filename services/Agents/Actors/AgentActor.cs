@@ -206,7 +206,7 @@ public sealed partial class AgentActor(ActorHost host, AgentChanges changes, Wor
                 || (work.TaskAttempt == 0 && known.Status == WorkStatuses.Failed && known.Report == ReportStatuses.Done));
         if (known is not null && !newAttempt)
         {
-            if (agent.Kind == AgentKinds.Llm && !WorkStatuses.IsFinal(known.Status))
+            if (AgentKinds.RunsHere(agent.Kind) && !WorkStatuses.IsFinal(known.Status))
             {
                 // The first delivery may have been stored without its reminder (a crash between the two): registering
                 // again is harmless and makes sure the run happens.
@@ -228,7 +228,7 @@ public sealed partial class AgentActor(ActorHost host, AgentChanges changes, Wor
             agent = WithActiveTasks(agent, Math.Max(0, agent.ActiveTasks + added - lapsedTasks));
         }
         await CommitAsync(agent, work.Kind == WorkKinds.Task ? AgentTopics.StateChanged : null, items);
-        if (agent.Kind == AgentKinds.Llm)
+        if (AgentKinds.RunsHere(agent.Kind))
         {
             // Due at once, then again every retry interval until the run and its report are done.
             await RegisterReminderAsync(WorkReminderPrefix + work.Id, [], TimeSpan.Zero, TimeSpan.FromSeconds(Settings.WorkRetrySeconds));
@@ -307,6 +307,10 @@ public sealed partial class AgentActor(ActorHost host, AgentChanges changes, Wor
         if (WorkStatuses.IsFinal(work.Status))
         {
             return new WorkReply(Outcomes.Duplicate, work);
+        }
+        if (outcome.Paused)
+        {
+            return await PauseForApprovalAsync(items, work, outcome);
         }
         var attempts = work.Attempts + (outcome.Finished ? 0 : 1);
         var failed = outcome.Failed || (!outcome.Finished && attempts >= MaxRunAttempts);
@@ -387,12 +391,18 @@ public sealed partial class AgentActor(ActorHost host, AgentChanges changes, Wor
             await UnregisterReminderAsync(reminderName);
             return;
         }
+        if (work.Status == WorkStatuses.AwaitingApproval)
+        {
+            // Nothing to retry while a person decides; the decision registers the reminder again.
+            await UnregisterReminderAsync(reminderName);
+            return;
+        }
         // Handed to the runner, outside this turn: the actor keeps answering while a model thinks.
         if (WorkStatuses.IsFinal(work.Status))
         {
             runner.StartReport(agent.Id, workId);
         }
-        else if (agent.Kind == AgentKinds.Llm)
+        else if (AgentKinds.RunsHere(agent.Kind))
         {
             runner.StartRun(agent.Id, workId);
         }
@@ -418,7 +428,7 @@ public sealed partial class AgentActor(ActorHost host, AgentChanges changes, Wor
     private static AgentRecord WithActiveTasks(AgentRecord agent, int active)
     {
         agent = agent with { ActiveTasks = active, Version = agent.Version + 1 };
-        if (agent.Kind != AgentKinds.Llm)
+        if (!AgentKinds.RunsHere(agent.Kind))
         {
             return agent;
         }

@@ -14,6 +14,9 @@ public sealed record AgentReply(string Outcome, AgentRecord? Agent = null, strin
 
 public sealed record WorkReply(string Outcome, WorkItem? Work = null, string? Detail = null);
 
+/// <summary>Approve or reject a tool call waiting in a paused run: <see cref="ApprovalId"/> null decides every one still open.</summary>
+public sealed record ApprovalDecision(string? ApprovalId, bool Approved, string? Reason, string DecidedBy);
+
 /// <summary>A state update: what to change, and the ETag it was based on when the caller sent one.</summary>
 public sealed record StateChange(string? Status, double? Load, IReadOnlyDictionary<string, System.Text.Json.JsonElement?>? Custom, string? IfMatch);
 
@@ -40,4 +43,9 @@ public interface IAgentActor : IActor
     /// <summary>Records how handing the result of <paramref name="taskAttempt"/> went; ignored when the work was
     /// replaced by a later attempt meanwhile.</summary>
     Task<WorkReply> MarkReported(string workId, int taskAttempt, string report);
+    /// <summary>A person's decision on a paused run's tool call (or on all of them when no id is given).</summary>
+    Task<WorkReply> Decide(string workId, ApprovalDecision decision);
+
+    /// <summary>Stores an MCP tool call (and its result, by call id) as it is made, before the run goes on.</summary>
+    Task<WorkReply> RecordToolCall(string workId, ToolCallRecord call, System.Text.Json.JsonElement? result);
 }

@@ -13,7 +13,7 @@ namespace AgenticFlow.Agents.Actors;
 /// each per work item runs in this process; what it produces goes back to the actor through its proxy. Anything
 /// lost here (a crash, a timeout) is picked up again by the work's reminder.
 /// </summary>
-public sealed partial class WorkRunner(IActorProxyFactory proxies, LlmWork llm, CoordinationClient coordination, IOptions<AgentsOptions> options,
+public sealed partial class WorkRunner(IActorProxyFactory proxies, LlmWork llm, A2aWork a2a, CoordinationClient coordination, IOptions<AgentsOptions> options,
     IHostApplicationLifetime lifetime, TimeProvider time, ILogger<WorkRunner> logger)
 {
     private readonly ConcurrentDictionary<string, byte> _running = new(StringComparer.Ordinal);
@@ -52,7 +52,8 @@ public sealed partial class WorkRunner(IActorProxyFactory proxies, LlmWork llm, 
     private async Task RunAsync(string agentId, string workId)
     {
         var actor = Actor(agentId);
-        if ((await actor.Get()).Agent is not { } agent || (await actor.GetWork(workId)).Work is not { } work || WorkStatuses.IsFinal(work.Status))
+        if ((await actor.Get()).Agent is not { } agent || (await actor.GetWork(workId)).Work is not { } work || WorkStatuses.IsFinal(work.Status)
+            || work.Status == WorkStatuses.AwaitingApproval)
         {
             return;
         }
@@ -67,7 +68,9 @@ public sealed partial class WorkRunner(IActorProxyFactory proxies, LlmWork llm, 
             timeout.CancelAfter(TimeSpan.FromSeconds(options.Value.LlmTimeoutSeconds));
             try
             {
-                outcome = await llm.RunAsync(agent, work, timeout.Token);
+                outcome = agent.Kind == AgentKinds.A2a
+                    ? await a2a.RunAsync(agent, work, timeout.Token)
+                    : await llm.RunAsync(agent, work, (call, result) => actor.RecordToolCall(workId, call, result), timeout.Token);
             }
             catch (Exception ex) when (!lifetime.ApplicationStopping.IsCancellationRequested)
             {

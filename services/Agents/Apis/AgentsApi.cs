@@ -25,6 +25,7 @@ public static class AgentsApi
         api.MapPost("/{agentId}/heartbeat", Heartbeat).WithName("AgentHeartbeat");
         api.MapGet("/{agentId}/tasks/{taskId}", GetTask).WithName("GetAgentTask");
         api.MapPost("/{agentId}/tasks/{taskId}/result", PostResult).WithName("PostTaskResult");
+        api.MapPost("/{agentId}/tasks/{taskId}/approvals", Approve).WithName("ApproveToolCall");
         return api;
     }
 
@@ -196,6 +197,33 @@ public static class AgentsApi
             return Problem(StatusCodes.Status404NotFound, "not-found", "Not found", $"Agent {agentId} has no task {taskId}.");
         }
         return TypedResults.Ok(WorkView.Of(agentId, work));
+    }
+
+    /// <summary>A person approves or rejects a paused task's tool call (all of its open ones when no approvalId is given):
+    /// 200 with the task; the run goes on once none is open. Admins and operators only.</summary>
+    public static async Task<IResult> Approve(string agentId, string taskId, ApprovalRequest request, HttpContext http, WorkRunner runner)
+    {
+        var caller = CallerIdentity.From(http.Request);
+        if (!caller.Privileged)
+        {
+            return Forbidden("Only admins and operators approve tool calls.");
+        }
+        var errors = RequestRules.Approval(request);
+        if (errors.Count > 0)
+        {
+            return Invalid(errors);
+        }
+        if (!RequestRules.IsId(agentId) || !IsWorkId(taskId))
+        {
+            return NotFound(agentId);
+        }
+        var reply = await runner.Actor(agentId).Decide(taskId, new ApprovalDecision(request.ApprovalId, request.Approved!.Value, request.Reason, caller.Principal ?? "service"));
+        return reply.Outcome switch
+        {
+            Outcomes.NotFound => Problem(StatusCodes.Status404NotFound, "not-found", "Not found", reply.Detail ?? $"Agent {agentId} has no task {taskId}."),
+            Outcomes.Mismatch or Outcomes.Exists => Problem(StatusCodes.Status409Conflict, "conflict", "Not awaiting this decision", reply.Detail!),
+            _ => TypedResults.Ok(WorkView.Of(agentId, reply.Work!)),
+        };
     }
 
     /// <summary>An external agent's result for a task it was given: stored, then handed to coordination. 200 once coordination

@@ -7,10 +7,16 @@ public sealed record CapabilityDto(string? Name, string? Version, double? Profic
 
 public sealed record ToolDto(string? Name, string? Description, JsonElement? Parameters);
 
-public sealed record LlmDto(string? Model, string? ModelClass, string? SystemPrompt, List<ToolDto?>? Tools);
+public sealed record McpServerDto(string? Name, string? Url, string? TokenSecret, List<string?>? RequiresApproval);
+
+public sealed record LlmDto(string? Model, string? ModelClass, string? SystemPrompt, List<ToolDto?>? Tools, List<McpServerDto?>? McpServers = null);
+
+public sealed record ApprovalRequest(string? ApprovalId, bool? Approved, string? Reason);
+
+public sealed record A2aDto(string? CardUrl);
 
 public sealed record RegisterAgentRequest(string? Id, string? Name, string? Kind, List<CapabilityDto?>? Capabilities, int? MaxConcurrentTasks,
-    Dictionary<string, string?>? Labels, LlmDto? Llm);
+    Dictionary<string, string?>? Labels, LlmDto? Llm, A2aDto? A2a = null);
 
 public sealed record UpdateStateRequest(string? Status, double? Load, Dictionary<string, JsonElement?>? Custom);
 
@@ -25,10 +31,10 @@ public sealed record VoteRequest(string? RoundId, string? TeamId, string? Propos
 /// only to the agent itself, admins, operators and services: to other readers it is null.</summary>
 public sealed record AgentView(string Id, string Name, string Kind, IReadOnlyList<Capability> Capabilities, int MaxConcurrentTasks,
     IReadOnlyDictionary<string, string> Labels, string Status, string Health, double Load, int ActiveTasks, bool Available,
-    IReadOnlyDictionary<string, JsonElement> Custom, LlmSettings? Llm, DateTimeOffset RegisteredAt, DateTimeOffset LastHeartbeat, string Etag)
+    IReadOnlyDictionary<string, JsonElement> Custom, LlmSettings? Llm, DateTimeOffset RegisteredAt, DateTimeOffset LastHeartbeat, string Etag, A2aSettings? A2a)
 {
     public static AgentView Of(AgentRecord a, bool showLlm = true) => new(a.Id, a.Name, a.Kind, a.Capabilities, a.MaxConcurrentTasks, a.Labels, a.Status, a.Health,
-        a.Load, a.ActiveTasks, a.Available, a.Custom, showLlm ? a.Llm : null, a.RegisteredAt, a.LastHeartbeat, a.ETag);
+        a.Load, a.ActiveTasks, a.Available, a.Custom, showLlm ? a.Llm : null, a.RegisteredAt, a.LastHeartbeat, a.ETag, a.A2a);
 }
 
 public sealed record AgentListItem(string Id, string Name, string Kind, string Status, string Health, double Load, int ActiveTasks, int MaxConcurrentTasks,
@@ -44,10 +50,11 @@ public sealed record CapabilityView(string Name, int Agents, int Available, IRea
 public sealed record WorkView(string Id, string AgentId, string Kind, string Status, string? TeamId, string? Description, JsonElement? Input,
     IReadOnlyList<string> RequiredCapabilities, DateTimeOffset? Deadline, string? RoundId, string? Proposal, IReadOnlyList<string> Options,
     int Attempts, IReadOnlyList<ConversationMessage> Conversation, JsonElement? Output, string? Error, string? Choice, string? Reason,
-    string Report, DateTimeOffset AcceptedAt, DateTimeOffset? FinishedAt)
+    string Report, DateTimeOffset AcceptedAt, DateTimeOffset? FinishedAt, IReadOnlyList<ToolCallRecord> ToolCalls, IReadOnlyList<PendingApproval> Approvals)
 {
     public static WorkView Of(string agentId, WorkItem w) => new(w.Id, agentId, w.Kind, w.Status, w.TeamId, w.Description, w.Input, w.RequiredCapabilities,
-        w.Deadline, w.RoundId, w.Proposal, w.Options, w.Attempts, w.Conversation, w.Output, w.Error, w.Choice, w.Reason, w.Report, w.AcceptedAt, w.FinishedAt);
+        w.Deadline, w.RoundId, w.Proposal, w.Options, w.Attempts, w.Conversation, w.Output, w.Error, w.Choice, w.Reason, w.Report, w.AcceptedAt, w.FinishedAt,
+        w.ToolCalls, w.Approvals);
 }
 
 public sealed record ResultAnswer(string TaskId, string AgentId, string Status, string Forwarded);

@@ -35,7 +35,7 @@ public static partial class RequestRules
         if (r.Id is not null && !IsId(r.Id)) { errors["id"] = ["id is 1-64 letters, digits, '_', '.', ':' or '-', starting with a letter or digit"]; }
         else if (r.Id is not null && ReservedNames.IsReservedAgentId(r.Id)) { errors["id"] = [$"id {r.Id} is reserved by the platform (a service's app id or a word of its routes)"]; }
         if (string.IsNullOrWhiteSpace(r.Name) || r.Name.Length > 200) { errors["name"] = ["name is required, at most 200 characters"]; }
-        if (r.Kind is not (AgentKinds.Llm or AgentKinds.External)) { errors["kind"] = ["kind must be llm or external"]; }
+        if (r.Kind is not (AgentKinds.Llm or AgentKinds.External or AgentKinds.A2a)) { errors["kind"] = ["kind must be llm, external or a2a"]; }
         var capabilities = new List<Capability>();
         if (r.Capabilities is not { Count: > 0 } || r.Capabilities.Count > MaxCapabilities)
         {
@@ -63,13 +63,30 @@ public static partial class RequestRules
             labels[key] = value;
         }
         LlmSettings? llm = null;
+        var id = r.Id ?? Guid.NewGuid().ToString("N");
         if (r.Kind == AgentKinds.Llm)
         {
-            llm = Llm(r.Llm, errors);
+            llm = Llm(r.Llm, id, errors);
         }
         else if (r.Llm is not null)
         {
             errors["llm"] = ["llm settings are for llm agents only"];
+        }
+        A2aSettings? a2a = null;
+        if (r.Kind == AgentKinds.A2a)
+        {
+            if (r.A2a?.CardUrl is not { Length: <= 2000 } card || !Uri.TryCreate(card, UriKind.Absolute, out var cardUrl) || cardUrl.Scheme is not ("http" or "https"))
+            {
+                errors["a2a.cardUrl"] = ["an a2a agent needs a2a.cardUrl, the absolute http(s) URL of its agent card"];
+            }
+            else
+            {
+                a2a = new A2aSettings(card);
+            }
+        }
+        else if (r.A2a is not null)
+        {
+            errors["a2a"] = ["a2a settings are for a2a agents only"];
         }
         if (errors.Count > 0)
         {
@@ -77,18 +94,19 @@ public static partial class RequestRules
         }
         agent = new AgentRecord
         {
-            Id = r.Id ?? Guid.NewGuid().ToString("N"),
+            Id = id,
             Name = r.Name!.Trim(),
             Kind = r.Kind!,
             Capabilities = capabilities,
             MaxConcurrentTasks = max,
             Labels = labels,
             Llm = llm,
+            A2a = a2a,
         };
         return errors;
     }
 
-    private static LlmSettings? Llm(LlmDto? l, Dictionary<string, string[]> errors)
+    private static LlmSettings? Llm(LlmDto? l, string agentId, Dictionary<string, string[]> errors)
     {
         if (l is null) { errors["llm"] = ["an llm agent needs llm settings with a systemPrompt"]; return null; }
         if (string.IsNullOrWhiteSpace(l.SystemPrompt) || l.SystemPrompt.Length > MaxPromptChars) { errors["llm.systemPrompt"] = [$"systemPrompt is required, at most {MaxPromptChars} characters"]; }
@@ -105,7 +123,59 @@ public static partial class RequestRules
             if (tools.Any(x => x.Name == t.Name)) { errors[$"llm.tools[{i}].name"] = [$"tool {t.Name} is listed twice"]; continue; }
             tools.Add(new ToolSpec(t.Name, t.Description, t.Parameters is { ValueKind: JsonValueKind.Object } p ? p.Clone() : null));
         }
-        return errors.Keys.Any(k => k.StartsWith("llm", StringComparison.Ordinal)) ? null : new LlmSettings(l.Model, l.ModelClass, l.SystemPrompt!, tools);
+        var servers = McpServers(l.McpServers, agentId, errors);
+        return errors.Keys.Any(k => k.StartsWith("llm", StringComparison.Ordinal)) ? null : new LlmSettings(l.Model, l.ModelClass, l.SystemPrompt!, tools) { McpServers = servers };
+    }
+
+    public const int MaxMcpServers = 8;
+
+    /// <summary>An MCP token is read only from secrets named for the agent (<c>mcp-{agentId}</c> or
+    /// <c>mcp-{agentId}-…</c>), so an agent definition can name neither the platform's own secrets nor another agent's
+    /// tokens (the agents service's secret scope also denies the platform's secrets by name).</summary>
+    public const string McpTokenSecretPrefix = "mcp-";
+
+    public static bool IsAgentsTokenSecret(string secret, string agentId) =>
+        secret == McpTokenSecretPrefix + agentId || secret.StartsWith(McpTokenSecretPrefix + agentId + "-", StringComparison.Ordinal);
+
+    private static List<McpServerSpec> McpServers(List<McpServerDto?>? list, string agentId, Dictionary<string, string[]> errors)
+    {
+        var servers = new List<McpServerSpec>();
+        if (list is { Count: > MaxMcpServers }) { errors["llm.mcpServers"] = [$"at most {MaxMcpServers} MCP servers"]; return servers; }
+        for (var i = 0; i < (list?.Count ?? 0); i++)
+        {
+            var m = list![i];
+            var at = $"llm.mcpServers[{i}]";
+            if (m?.Name is null || !ToolNamePattern().IsMatch(m.Name)) { errors[at + ".name"] = ["a server name is 1-64 letters, digits, '_' or '-'"]; continue; }
+            if (m.Url is null || m.Url.Length > 2000 || !Uri.TryCreate(m.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
+            {
+                errors[at + ".url"] = ["url is the MCP server's absolute http(s) endpoint"];
+                continue;
+            }
+            if (m.TokenSecret is not null && (!IsAgentsTokenSecret(m.TokenSecret, agentId) || !NamePattern().IsMatch(m.TokenSecret)))
+            {
+                errors[at + ".tokenSecret"] = [$"tokenSecret names the agent's own secret: '{McpTokenSecretPrefix}{agentId}' or '{McpTokenSecretPrefix}{agentId}-…'"];
+                continue;
+            }
+            var approval = m.RequiresApproval ?? [];
+            if (approval.Count > MaxTools || approval.Any(t => t is null || (t != "*" && !ToolNamePattern().IsMatch(t))))
+            {
+                errors[at + ".requiresApproval"] = ["requiresApproval lists tool names (or \"*\" for all), at most 32"];
+                continue;
+            }
+            if (servers.Any(x => x.Name == m.Name)) { errors[at + ".name"] = [$"server {m.Name} is listed twice"]; continue; }
+            servers.Add(new McpServerSpec(m.Name, m.Url, m.TokenSecret, approval.Select(t => t!).ToList()));
+        }
+        return servers;
+    }
+
+    public static Dictionary<string, string[]> Approval(ApprovalRequest? r)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (r is null) { errors["body"] = ["a JSON object is required"]; return errors; }
+        if (r.Approved is null) { errors["approved"] = ["approved (true or false) is required"]; }
+        if (r.ApprovalId is { Length: 0 or > 200 }) { errors["approvalId"] = ["approvalId is 1-200 characters"]; }
+        if (r.Reason is { Length: > 2000 }) { errors["reason"] = ["reason is at most 2000 characters"]; }
+        return errors;
     }
 
     public static Dictionary<string, string[]> State(UpdateStateRequest? r, string? ifMatch, out StateChange? change)

@@ -13,6 +13,9 @@ public static class WorkStatuses
 {
     public const string Accepted = "accepted", Delivered = "delivered", Running = "running", Completed = "completed", Failed = "failed";
 
+    /// <summary>An llm run paused on tool calls that need a person's approval; it goes on once each is decided.</summary>
+    public const string AwaitingApproval = "awaiting-approval";
+
     public static bool IsFinal(string status) => status is Completed or Failed;
 }
 
@@ -56,6 +59,14 @@ public sealed record WorkItem
     public int ReportAttempts { get; init; }
     public DateTimeOffset AcceptedAt { get; init; }
     public DateTimeOffset? FinishedAt { get; init; }
+    /// <summary>Every MCP tool call the runs made, in order.</summary>
+    public IReadOnlyList<ToolCallRecord> ToolCalls { get; init; } = [];
+    /// <summary>The tool calls of the paused run, each waiting for (or holding) a decision.</summary>
+    public IReadOnlyList<PendingApproval> Approvals { get; init; } = [];
+    /// <summary>The result of each MCP tool call made, by the model's call id, stored before the run went on: a run
+    /// that replays a call (resuming after approval once more, after a failure) gets this result and the tool is not
+    /// called twice.</summary>
+    public IReadOnlyDictionary<string, JsonElement> ToolResults { get; init; } = new Dictionary<string, JsonElement>();
 }
 
 /// <summary>What an external agent reports for a task.</summary>
@@ -63,4 +74,9 @@ public sealed record WorkResult(string Status, JsonElement? Output, string? Erro
 
 /// <summary>What an llm run produced: the session to keep and, when it finished, the answer.</summary>
 public sealed record RunOutcome(bool Finished, bool Failed, JsonElement? Session, IReadOnlyList<ConversationMessage> Conversation,
-    JsonElement? Output, string? Error, string? Choice, string? Reason);
+    JsonElement? Output, string? Error, string? Choice, string? Reason,
+    IReadOnlyList<ToolCallRecord>? ToolCalls = null, IReadOnlyList<PendingApproval>? Approvals = null)
+{
+    /// <summary>The run stopped on tool calls that need approval: neither finished nor failed.</summary>
+    public bool Paused => Approvals is { Count: > 0 };
+}

@@ -72,6 +72,8 @@ public static class RouteTable
         ("alerts-write", "monitoring", "/api/v1/alerts/{**rest}", ["POST", "DELETE"], Operators),
         ("alerts-read", "monitoring", "/api/v1/alerts/{**rest}", ["GET"], Readers),
         ("monitoring-stream", "monitoring", "/api/v1/monitoring/{**rest}", ["GET"], Readers),
+        // Interop (#18): a person (admin or operator) approves or rejects an llm agent's paused tool call.
+        ("agents-approvals", "agents", "/api/v1/agents/{agentId}/tasks/{taskId}/approvals", ["POST"], Operators),
     ];
 
     public static IReadOnlyList<RouteConfig> ProxyRoutes() => Routes.Select((r, i) => new RouteConfig

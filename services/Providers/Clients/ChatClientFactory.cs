@@ -45,7 +45,7 @@ public sealed class ChatClientFactory(DaprClient dapr, IOptions<ProvidersOptions
     public async Task<IChatClient> GetAsync(ProviderSettings provider, string model, string version, CancellationToken ct)
     {
         var key = (provider.Id, model, version);
-        var made = _clients.GetOrAdd(key, _ => new Lazy<Task<IChatClient>>(() => CreateAsync(provider, model)));
+        var made = _clients.GetOrAdd(key, _ => new Lazy<Task<IChatClient>>(async () => GenAiInstrumentation.Instrument(await CreateAsync(provider, model))));
         try
         {
             // The caller waits at most the provider's own timeout; the making goes on for the next caller.

@@ -290,7 +290,7 @@ public sealed partial class CompletionService(
     {
         var options = request.Options.Clone();
         options.ModelId = candidate.Model.Name;
-        return options;
+        return Clients.GenAiInstrumentation.WithCaller(options, request.Caller);
     }
 
     private async Task RecordAsync(string caller, CompletionResult result, CancellationToken ct) =>

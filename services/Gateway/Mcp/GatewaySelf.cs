@@ -1,0 +1,49 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+
+namespace AgenticFlow.Gateway.Mcp;
+
+/// <summary>
+/// The gateway calling itself: an MCP tool (and an A2A call) re-enters the gateway's own REST routes over loopback with
+/// the caller's credentials, so the call passes exactly what a REST call passes (authentication, the route's role
+/// policy, rate limits, the proxy through the sidecar with the caller's identity headers) and nothing is bypassed.
+/// </summary>
+public sealed class GatewaySelf(IHttpClientFactory clients, IServer server, IConfiguration configuration)
+{
+    public const string ClientName = "gateway-self";
+
+    /// <summary>Headers copied from the inbound request onto the loopback one: the credentials and the correlation id.</summary>
+    private static readonly string[] Forwarded = ["X-Api-Key", "Authorization", GatewayExtensions.CorrelationHeader];
+
+    private Uri? _base;
+
+    public async Task<HttpResponseMessage> SendAsync(HttpContext caller, HttpMethod method, string pathAndQuery, HttpContent? content, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(method, new Uri(BaseAddress(), pathAndQuery)) { Content = content };
+        foreach (var name in Forwarded)
+        {
+            if (caller.Request.Headers.TryGetValue(name, out var value) && value.Count > 0)
+            {
+                request.Headers.TryAddWithoutValidation(name, value.ToString());
+            }
+        }
+        return await clients.CreateClient(ClientName).SendAsync(request, HttpCompletionOption.ResponseContentRead, ct);
+    }
+
+    /// <summary>Where this gateway listens: <c>Gateway:SelfUrl</c> when set, else its first HTTP address, with a
+    /// wildcard host replaced by the loopback address.</summary>
+    private Uri BaseAddress()
+    {
+        if (_base is not null)
+        {
+            return _base;
+        }
+        var configured = configuration["Gateway:SelfUrl"];
+        var address = configured is { Length: > 0 }
+            ? configured
+            : server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault(a => a.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
+              ?? throw new InvalidOperationException("The gateway has no HTTP address to call itself on; set Gateway:SelfUrl.");
+        var builder = new UriBuilder(address.Replace("://+", "://127.0.0.1").Replace("://*", "://127.0.0.1").Replace("://0.0.0.0", "://127.0.0.1").Replace("://[::]", "://127.0.0.1"));
+        return _base = builder.Uri;
+    }
+}
