@@ -61,6 +61,14 @@ public static class RouteTable
         // Batch forms, with the single forms' policies; acking many (POST /api/v1/messages/queue/{agentId}/ack) is
         // already under messages-queue.
         ("messages-send-batch", "messaging", "/api/v1/messages/batch", ["POST"], Senders),
+        // Neural: operators train, upload and deploy; agents (and operators) infer; every role reads the registry.
+        ("models-train", "neural", "/api/v1/models/train", ["POST"], Operators),
+        ("models-inference", "neural", "/api/v1/models/inference", ["POST"], Senders),
+        ("models-job-cancel", "neural", "/api/v1/models/jobs/{jobId}/cancel", ["POST"], Operators),
+        ("models-upload", "neural", "/api/v1/models/{id}/versions", ["POST"], Operators),
+        ("models-deploy", "neural", "/api/v1/models/{id}/deploy", ["PUT"], Operators),
+        ("models-list", "neural", "/api/v1/models", ["GET"], Readers),
+        ("models-read", "neural", "/api/v1/models/{**rest}", ["GET"], Readers),
     ];
 
     public static IReadOnlyList<RouteConfig> ProxyRoutes() => Routes.Select((r, i) => new RouteConfig
