@@ -37,6 +37,8 @@ public sealed class Deployment
     public int CanaryPercent { get; set; }
     public long Revision { get; set; }
     public List<int> History { get; set; } = [];
+    /// <summary>Versions that served and were rolled back from.</summary>
+    public List<int> RolledBack { get; set; } = [];
     public DateTimeOffset? ChangedAt { get; set; }
 
     /// <summary>The version one call goes to: the canary for <see cref="CanaryPercent"/> of calls (by <paramref name="roll"/>
@@ -44,7 +46,7 @@ public sealed class Deployment
     public int? Choose(double roll) => Canary is { } canary && roll < CanaryPercent ? canary : Active;
 
     public string StageOf(int version) =>
-        version == Active ? "production" : version == Canary ? "canary" : History.Contains(version) ? "archived" : "staging";
+        version == Active ? "production" : version == Canary ? "canary" : History.Contains(version) || RolledBack.Contains(version) ? "archived" : "staging";
 }
 
 /// <summary>A model of the registry: its versions and its deployment, stored as one document (one ETag).</summary>
@@ -77,6 +79,10 @@ public sealed record DeployChange(int? Version, int? CanaryPercent, bool Rollbac
             }
             else if (d.History.Count > 0)
             {
+                if (d.Active is { } current && !d.RolledBack.Contains(current))
+                {
+                    d.RolledBack.Add(current);
+                }
                 d.Active = d.History[^1];
                 d.History.RemoveAt(d.History.Count - 1);
             }
