@@ -1,5 +1,6 @@
 using AgenticFlow.Neural.Inference;
 using AgenticFlow.Neural.Storage;
+using AgenticFlow.Neural.TaskRouting;
 using AgenticFlow.Neural.Workflows;
 using Dapr.Client;
 using Dapr.Workflow;
@@ -26,6 +27,10 @@ public static class Extensions
         builder.Services.AddSingleton<LoadedModels>();
         builder.Services.AddSingleton<InferenceService>();
         builder.Services.AddSingleton<TrainingJobs>();
+        builder.Services.AddSingleton<CoordinationTasks>();
+        builder.Services.AddSingleton<TaskRouterTraining>();
+        // The task-router is retrained by a timer in the service (not a cron binding), one replica per period.
+        builder.Services.AddHostedService<TaskRouterSchedule>();
         // Dapr.Workflow's source generator registers the TrainingWorkflow and its activities of this assembly.
         builder.Services.AddDaprWorkflow(_ => { });
         return builder;

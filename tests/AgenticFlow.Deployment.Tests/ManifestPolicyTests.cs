@@ -176,6 +176,10 @@ public sealed class ManifestPolicyTests
         ("coordination", "agents", "GET", "/api/v1/agents/x"),
         // messaging resolves a team recipient's members.
         ("messaging", "coordination", "GET", "/api/v1/teams/x"),
+        // neural trains the task-router from completed tasks; coordination's learned strategy asks it.
+        ("neural", "coordination", "GET", "/api/v1/teams"),
+        ("neural", "coordination", "GET", "/api/v1/teams/x/tasks"),
+        ("coordination", "neural", "POST", "/api/v1/models/inference"),
     ];
 
     [Theory]

@@ -115,3 +115,26 @@ public class TabularTests
         Assert.Contains(errors, e => e.Contains(reason));
     }
 }
+
+public class TaskRouterDataTests
+{
+    private static readonly DateTimeOffset T0 = DateTimeOffset.UnixEpoch;
+
+    [Fact]
+    public void Rows_PairTaskTextAndCapabilitiesWithTheAgent()
+    {
+        var rows = TaskRouterData.Rows([new CompletedTask("t1", "review the pull request", ["review"], "a1", null, null)]);
+        var row = Assert.Single(rows);
+        Assert.Equal("review the pull request cap:review", row["text"]);
+        Assert.Equal("a1", row["agent"]);
+    }
+
+    [Fact]
+    public void WhereSeveralAgentsDidTheSameTask_TheFasterCompletionsAreKept()
+    {
+        CompletedTask Done(string id, string agent, int seconds) => new(id, "summarise", [], agent, T0, T0.AddSeconds(seconds));
+        var rows = TaskRouterData.Rows([Done("1", "slow", 60), Done("2", "fast", 5), Done("3", "fast", 6), Done("4", "slow", 50)]);
+        Assert.All(rows, r => Assert.Equal("fast", r["agent"]));
+        Assert.NotEmpty(rows);
+    }
+}

@@ -28,7 +28,8 @@ public sealed partial class TaskCoordinator(
     DaprClient dapr,
     IOptions<CoordinationOptions> options,
     TimeProvider time,
-    ILogger<TaskCoordinator> logger)
+    ILogger<TaskCoordinator> logger,
+    Routing.TaskRouterAdvice advice)
 {
     private readonly ConcurrentDictionary<string, TeamScheduler> _schedulers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, DateTimeOffset> _lastSend = new(StringComparer.Ordinal);
@@ -41,8 +42,8 @@ public sealed partial class TaskCoordinator(
     public ChannelReader<TaskRecord> Outbox => _outbox.Reader;
 
     private TeamScheduler SchedulerOf(TeamBoard board) =>
-        _schedulers.AddOrUpdate(board.Id, _ => new TeamScheduler(Strategies.For(board.Strategy)),
-            (_, existing) => existing.Strategy.Name == board.Strategy ? existing : new TeamScheduler(Strategies.For(board.Strategy)));
+        _schedulers.AddOrUpdate(board.Id, _ => new TeamScheduler(Strategies.For(board.Strategy, advice, options.Value.LearnedMinConfidence)),
+            (_, existing) => existing.Strategy.Name == board.Strategy ? existing : new TeamScheduler(Strategies.For(board.Strategy, advice, options.Value.LearnedMinConfidence)));
 
     public async Task<SubmitResult> SubmitAsync(string teamId, NewTask request, CancellationToken ct)
     {
@@ -77,6 +78,10 @@ public sealed partial class TaskCoordinator(
                 MaxAttempts = options.Value.MaxAttempts,
                 CreatedAt = now,
             };
+            if (board.Strategy == Strategies.Learned)
+            {
+                await advice.PrepareAsync(task, ct);
+            }
             await SchedulerOf(board).SubmitAsync(board, change.Tasks, task, now, ct);
             return (true, (new SubmitResult(SubmitStatus.Accepted, task), change.Tasks.ToDispatch));
         }, ct);

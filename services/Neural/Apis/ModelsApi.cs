@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using AgenticFlow.Neural.Domain;
 using AgenticFlow.Neural.Inference;
 using AgenticFlow.Neural.Storage;
+using AgenticFlow.Neural.TaskRouting;
 using AgenticFlow.Neural.Workflows;
 using AgenticFlow.ServiceDefaults;
 using Dapr.Client;
@@ -30,6 +31,7 @@ public static class ModelsApi
         api.MapPost("/{id}/versions", Upload).WithName("UploadOnnxVersion")
             .Accepts<byte[]>("application/octet-stream").WithMetadata(new RequestSizeLimitAttribute(options.MaxUploadBytes));
         api.MapPut("/{id}/deploy", Deploy).WithName("DeployModel");
+        api.MapPost("/task-router/retrain", RetrainTaskRouter).WithName("RetrainTaskRouter");
         return api;
     }
 
@@ -232,6 +234,33 @@ public static class ModelsApi
             InferenceStatus.BadInput => Invalid(outcome.Errors!),
             _ => TypedResults.Ok(new InferenceResponse(request.ModelId!, outcome.Version!.Value, outcome.Predictions!)),
         };
+    }
+
+    /// <summary>Retrains the task-router now (the schedule does it periodically); its version is deployed when the job
+    /// ends if it scores no worse than the active one.</summary>
+    public static async Task<IResult> RetrainTaskRouter(HttpContext http, TaskRouterTraining router, IHostApplicationLifetime lifetime, CancellationToken ct)
+    {
+        if (!MayManage(http))
+        {
+            return Forbidden("Only operators and admins retrain the task-router.");
+        }
+        RetrainStart result;
+        string? jobId, detail;
+        try
+        {
+            (result, jobId, detail) = await router.StartAsync(ct);
+        }
+        catch (HttpRequestException ex)
+        {
+            return TypedResults.Problem(title: "Coordination unavailable", detail: "Completed tasks could not be read from coordination: " + ex.Message,
+                statusCode: StatusCodes.Status503ServiceUnavailable, type: ProblemBase + "coordination-unavailable");
+        }
+        if (result != RetrainStart.Started)
+        {
+            return Conflict(TooFewTasks, "Not enough completed tasks", detail!);
+        }
+        _ = Task.Run(() => router.DeployWhenDoneAsync(jobId!, lifetime.ApplicationStopping), CancellationToken.None);
+        return TypedResults.Accepted($"/api/v1/models/jobs/{jobId}", new TrainAccepted(jobId!, AgenticFlow.ServiceDefaults.TaskRouterContract.ModelId, JobStatus.Queued, $"/api/v1/models/jobs/{jobId}"));
     }
 
     private static string Quote(string etag) => $"\"{etag}\"";

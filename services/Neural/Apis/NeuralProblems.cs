@@ -6,7 +6,7 @@ namespace AgenticFlow.Neural.Apis;
 public static class NeuralProblems
 {
     public const string ProblemBase = Problems.Base;
-    public const string TaskMismatch = "task-mismatch", JobFinished = "job-finished", DeployRefused = "deploy-refused", NotDeployed = "not-deployed";
+    public const string TaskMismatch = "task-mismatch", JobFinished = "job-finished", DeployRefused = "deploy-refused", NotDeployed = "not-deployed", TooFewTasks = "too-few-tasks";
 
     public static IResult Invalid(Dictionary<string, string[]> errors) => TypedResults.ValidationProblem(errors, type: ProblemBase + "validation");
 
