@@ -8,6 +8,8 @@
 # "bash tools/bench.sh actors" actor calls and a 3-activity workflow through the runtime beside in-process baselines.
 # "bash tools/bench.sh memory" semantic recall at 10k memories (BENCH_MEMORY_SIZES=10000,100000 adds 100k): the HNSW
 # index beside exact search (latency, recall@10), the memory service's query and write->searchable latency.
+# "bash tools/bench.sh neural" single-row inference through the gateway and straight to the neural service at 100 and
+# 1,000 calls/s and batched throughput, beside the same model's in-process PredictionEngine.
 # BENCH_SECONDS sets the length of each scenario (default 5).
 # BENCH_PROFILE=embedded runs on the embedded default of tools/run.sh (SQLite state, in-memory pub/sub) instead of Redis.
 set -euo pipefail

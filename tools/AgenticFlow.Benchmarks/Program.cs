@@ -42,6 +42,11 @@ if (args.FirstOrDefault() == "agents")
     await AgentsBenchmark.RunAsync();
     return;
 }
+if (args.FirstOrDefault() == "neural")
+{
+    await NeuralBenchmark.RunAsync();
+    return;
+}
 if (args.FirstOrDefault() == "providers")
 {
     await ProvidersBenchmark.RunAsync();

@@ -28,7 +28,12 @@ public sealed class NeuralPlatform : IAsyncLifetime
                 ["Neural__Artifacts__Endpoint"] = S3Endpoint,
                 ["Neural__Artifacts__Bucket"] = Bucket,
                 ["Neural__MaxRequestBytes"] = (2 * 1024 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                // The task-router is retrained on request here (POST .../task-router/retrain), not by the timer.
+                ["Neural__TaskRouter__RetrainSeconds"] = "0",
+                ["Neural__TaskRouter__MinTasks"] = "10",
             },
+            // The test plays external agents and does not beat their hearts: nobody turns unhealthy here.
+            ["agents"] = new() { ["Agents__HeartbeatTimeoutSeconds"] = "86400" },
         });
     }
 
