@@ -65,6 +65,7 @@ public static class RouteTable
         ("models-train", "neural", "/api/v1/models/train", ["POST"], Operators),
         ("models-inference", "neural", "/api/v1/models/inference", ["POST"], Senders),
         ("models-job-cancel", "neural", "/api/v1/models/jobs/{jobId}/cancel", ["POST"], Operators),
+        ("models-task-router", "neural", "/api/v1/models/task-router/retrain", ["POST"], Operators),
         ("models-upload", "neural", "/api/v1/models/{id}/versions", ["POST"], Operators),
         ("models-deploy", "neural", "/api/v1/models/{id}/deploy", ["PUT"], Operators),
         ("models-list", "neural", "/api/v1/models", ["GET"], Readers),

@@ -131,7 +131,7 @@ public static class ModelsApi
         {
             return Invalid(new() { ["body"] = ["not an ONNX model ONNX Runtime can load: " + ex.Message] });
         }
-        if (inputs.Count == 0 || inputs.FirstOrDefault(i => !OnnxModel.Supported(i)) is { } unsupported && unsupported is not null)
+        if (inputs.Count == 0 || inputs.Any(i => !OnnxModel.Supported(i)))
         {
             return Invalid(new() { ["body"] = ["the model needs tensor inputs of float, double, int64, int32, bool or string"] });
         }

@@ -114,7 +114,16 @@ public sealed partial class TrainingJobs(Datasets datasets, IArtifactStore artif
         var job = new TrainingJobRecord { Id = jobId, ModelId = request.ModelId!, Task = task, Trainer = trainer, DataSource = source };
         await jobs.CreateAsync(job, ct);
         var spec = new TrainingSpec(jobId, request.ModelId!, task, trainer, dataKey, source, request.Label!, request.Features, split, folds, hyper);
-        await workflows.ScheduleNewWorkflowAsync(nameof(TrainingWorkflow), jobId, spec);
+        try
+        {
+            await workflows.ScheduleNewWorkflowAsync(nameof(TrainingWorkflow), jobId, spec);
+        }
+        catch (Exception)
+        {
+            // Not acknowledged: the caller gets an error, and the job record says it never ran.
+            await jobs.UpdateAsync(jobId, j => (j.Status, j.Error) = (JobStatus.Failed, "the training workflow could not be scheduled"), CancellationToken.None);
+            throw;
+        }
         return (JobStart.Accepted, job, errors);
     }
 
