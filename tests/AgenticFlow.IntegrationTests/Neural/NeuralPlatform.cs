@@ -31,6 +31,8 @@ public sealed class NeuralPlatform : IAsyncLifetime
                 // The task-router is retrained on request here (POST .../task-router/retrain), not by the timer.
                 ["Neural__TaskRouter__RetrainSeconds"] = "0",
                 ["Neural__TaskRouter__MinTasks"] = "10",
+                // Long enough that only the model-deployed event can tell a replica of another's deploy in these tests.
+                ["Neural__DeploymentCacheSeconds"] = "3600",
             },
             // The test plays external agents and does not beat their hearts: nobody turns unhealthy here.
             ["agents"] = new() { ["Agents__HeartbeatTimeoutSeconds"] = "86400" },

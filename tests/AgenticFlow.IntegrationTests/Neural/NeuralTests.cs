@@ -237,6 +237,33 @@ public sealed class NeuralTests(NeuralPlatform n) : IClassFixture<NeuralPlatform
     }
 
     [Fact]
+    public async Task ADeployStoredByAnotherReplica_ReachesThisOneThroughItsEvent()
+    {
+        const string model = "it-event";
+        await n.TrainAsync(new { modelId = model, task = "binary", data = LoanRows(60), label = "approved" });
+        await n.TrainAsync(new { modelId = model, task = "binary", data = LoanRows(60, flip: true), label = "approved" });
+        Assert.Equal(HttpStatusCode.OK, (await n.DeployAsync(model, new { version = 1 })).StatusCode);
+        object[] row = [new { income = 9, debt = 1 }];
+        Assert.Equal(1, (await n.InferAsync(model, row)).GetProperty("version").GetInt32());
+
+        // Another replica switches to version 2: its write lands in the store, not in this replica's cache...
+        var dapr = n.Platform.Sidecars["neural"].Client;
+        var key = "neural-model:" + model;
+        var record = (await dapr.GetStateAsync<System.Text.Json.Nodes.JsonObject>("statestore", key))!;
+        var deployment = record["deployment"]!.AsObject();
+        deployment["history"]!.AsArray().Add(1);
+        deployment["active"] = 2;
+        var revision = deployment["revision"]!.GetValue<long>() + 1;
+        deployment["revision"] = revision;
+        await dapr.SaveStateAsync("statestore", key, record);
+        Assert.Equal(1, (await n.InferAsync(model, row)).GetProperty("version").GetInt32());
+
+        // ...and its event is what this replica acts on.
+        await dapr.PublishEventAsync("pubsub", "model-deployed", new { modelId = model, revision });
+        await Eventually.True(async () => (await n.InferAsync(model, row)).GetProperty("version").GetInt32() == 2, "the event to switch this replica to version 2", 30);
+    }
+
+    [Fact]
     public async Task OnnxUpload_IsServed_AndAFileThatIsNotOnnxIsRefused()
     {
         var onnx = OnnxSample.Create(out var expect);
