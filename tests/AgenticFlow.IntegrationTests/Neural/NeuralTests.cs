@@ -264,6 +264,46 @@ public sealed class NeuralTests(NeuralPlatform n) : IClassFixture<NeuralPlatform
     }
 
     [Fact]
+    public async Task CanceledJob_EndsCanceled_AndRegistersNoVersion()
+    {
+        var random = new Random(4);
+        var csv = new StringBuilder("a,b,c,label\n");
+        for (var i = 0; i < 30_000; i++)
+        {
+            double a = random.NextDouble(), b = random.NextDouble(), c = random.NextDouble();
+            csv.Append(System.FormattableString.Invariant($"{a:0.####},{b:0.####},{c:0.####},{(a * b > c ? "true" : "false")}\n"));
+        }
+        var bytes = Encoding.UTF8.GetBytes(csv.ToString());
+        using (var stream = new MemoryStream(bytes))
+        {
+            await n.S3().PutObjectAsync(new PutObjectArgs().WithBucket(n.Bucket).WithObject("datasets/cancel.csv").WithStreamData(stream).WithObjectSize(bytes.Length));
+        }
+        var response = await n.SendAsync(HttpMethod.Post, "/api/v1/models/train", Operator, new
+        {
+            modelId = "it-cancel", task = "binary", trainer = "fasttree", data = new { artifact = "datasets/cancel.csv" }, label = "label",
+            hyperparameters = new { trees = 400, leaves = 64 },
+        });
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var jobId = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("jobId").GetString()!;
+        Assert.Equal(HttpStatusCode.Forbidden, (await n.SendAsync(HttpMethod.Post, $"/api/v1/models/jobs/{jobId}/cancel", Agent)).StatusCode);
+
+        var canceled = await n.SendAsync(HttpMethod.Post, $"/api/v1/models/jobs/{jobId}/cancel", Operator);
+        Assert.True(canceled.StatusCode == HttpStatusCode.OK, await canceled.Content.ReadAsStringAsync());
+        Assert.Equal("canceled", (await canceled.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetString());
+        // Canceling again changes nothing (200, still canceled); canceling a job that completed is a conflict.
+        var again = await n.SendAsync(HttpMethod.Post, $"/api/v1/models/jobs/{jobId}/cancel", Operator);
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        Assert.Equal("canceled", (await again.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetString());
+        var listed = await (await n.SendAsync(HttpMethod.Get, "/api/v1/models/jobs?modelId=it-cancel", Viewer)).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("canceled", Assert.Single(listed.EnumerateArray()).GetProperty("status").GetString());
+        // The workflow is terminated: the training step that was running registers nothing, now or later.
+        var after = await n.TrainAsync(new { modelId = "it-after-cancel", task = "binary", data = LoanRows(40), label = "approved" });
+        Assert.Equal(HttpStatusCode.Conflict, (await n.SendAsync(HttpMethod.Post, $"/api/v1/models/jobs/{after.GetProperty("id").GetString()}/cancel", Operator)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await n.SendAsync(HttpMethod.Get, "/api/v1/models/it-cancel", Viewer)).StatusCode);
+        Assert.Equal("canceled", (await n.JobAsync(jobId)).GetProperty("status").GetString());
+    }
+
+    [Fact]
     public async Task OnnxUpload_IsServed_AndAFileThatIsNotOnnxIsRefused()
     {
         var onnx = OnnxSample.Create(out var expect);
