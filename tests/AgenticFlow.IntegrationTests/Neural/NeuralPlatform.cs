@@ -19,6 +19,8 @@ public sealed class NeuralPlatform : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        // Tests put their own CSVs into the bucket, maybe before the service first touches it (it creates it on first use).
+        await S3().MakeBucketAsync(new Minio.DataModel.Args.MakeBucketArgs().WithBucket(Bucket));
         Platform = await PlatformHarness.StartAsync(new Dictionary<string, Dictionary<string, string>>
         {
             ["gateway"] = new() { ["Gateway__RequestsPerSecond"] = "100000", ["Gateway__Burst"] = "100000" },
