@@ -11,6 +11,8 @@
 # index beside exact search (latency, recall@10), the memory service's query and write->searchable latency.
 # "bash tools/bench.sh monitoring" span and metric point intake (spans/s, points/s) beside in-process parse-and-store,
 # and a gateway call with telemetry export on beside the same call with none.
+# "bash tools/bench.sh neural" single-row inference through the gateway and straight to the neural service at 100 and
+# 1,000 calls/s and batched throughput, beside the same model's in-process PredictionEngine.
 # BENCH_SECONDS sets the length of each scenario (default 5).
 # BENCH_PROFILE=embedded runs on the embedded default of tools/run.sh (SQLite state, in-memory pub/sub) instead of Redis.
 set -euo pipefail

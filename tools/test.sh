@@ -26,6 +26,24 @@ if [ ! -f tests/conformance-js/node_modules/.package-lock.json ] || [ tests/conf
   (cd tests/conformance-js && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
+# The neural service's artifact store in tests: s3rver (an S3-compatible server, from tests/s3-server's lock file) on a
+# free loopback port; the tests read its address from AGENTICFLOW_TEST_S3 (credentials S3RVER/S3RVER).
+if [ ! -f tests/s3-server/node_modules/.package-lock.json ] || [ tests/s3-server/package-lock.json -nt tests/s3-server/node_modules/.package-lock.json ]; then
+  (cd tests/s3-server && npm ci --no-audit --no-fund --loglevel=error)
+fi
+s3_dir=$(mktemp -d /tmp/agenticflow-s3.XXXXXX)
+stop_s3() { [ -n "${S3_PID:-}" ] && kill "$S3_PID" 2>/dev/null; rm -rf "$s3_dir"; S3_PID=; }
+trap 'stop_s3; stop_servers' EXIT
+for attempt in 1 2 3; do
+  s3_port=$(_free_port)
+  node tests/s3-server/node_modules/s3rver/bin/s3rver.js -d "$s3_dir" -a 127.0.0.1 -p "$s3_port" --silent &
+  S3_PID=$!
+  _wait_port "$s3_port" s3rver "$S3_PID" && break
+  kill "$S3_PID" 2>/dev/null; S3_PID=
+  [ "$attempt" = 3 ] && exit 1
+done
+export AGENTICFLOW_TEST_S3="127.0.0.1:$s3_port"
+
 results=$(mktemp -d /tmp/agenticflow-results.XXXXXX)
 status=0
 # A test that hangs is stopped after 10 minutes instead of eating CI's time; test projects run in parallel.

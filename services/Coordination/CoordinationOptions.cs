@@ -43,4 +43,16 @@ public sealed class CoordinationOptions
 
     [Range(1, 4 * 1024 * 1024)]
     public int MaxInputBytes { get; set; } = 64 * 1024;
+
+    /// <summary>App id of the neural service, whose task-router model the <c>learned</c> strategy asks.</summary>
+    [Required]
+    public string NeuralAppId { get; set; } = "neural";
+
+    /// <summary>The <c>learned</c> strategy follows the task-router only at this confidence or above.</summary>
+    [Range(0.0, 1.0)]
+    public double LearnedMinConfidence { get; set; } = 0.5;
+
+    /// <summary>How long a submission waits for the task-router's answer before the default strategy decides.</summary>
+    [Range(10, 10_000)]
+    public int LearnedTimeoutMs { get; set; } = 500;
 }

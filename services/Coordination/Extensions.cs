@@ -16,6 +16,7 @@ public static class Extensions
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<CoordinationStore>();
         builder.Services.AddSingleton<IAgentsClient, AgentsClient>();
+        builder.Services.AddSingleton<Routing.TaskRouterAdvice>();
         builder.Services.AddSingleton<TaskCoordinator>();
         builder.Services.AddSingleton<TeamService>();
         builder.Services.AddSingleton<ConsensusService>();

@@ -190,6 +190,10 @@ public sealed class ManifestPolicyTests
             .SelectMany(app => new[] { "metrics", "logs", "traces" }.Select(signal => (app, "monitoring", "POST", "/v1/" + signal))),
         ("monitoring", "monitoring", "POST", "/v1/metrics"),
         ("monitoring", "monitoring", "POST", "/v1/logs"),
+        // neural trains the task-router from completed tasks; coordination's learned strategy asks it.
+        ("neural", "coordination", "GET", "/api/v1/teams"),
+        ("neural", "coordination", "GET", "/api/v1/teams/x/tasks"),
+        ("coordination", "neural", "POST", "/api/v1/models/inference"),
     ];
 
     [Theory]

@@ -52,6 +52,11 @@ if (args.FirstOrDefault() == "mcp")
     await McpBenchmark.RunAsync();
     return;
 }
+if (args.FirstOrDefault() == "neural")
+{
+    await NeuralBenchmark.RunAsync();
+    return;
+}
 if (args.FirstOrDefault() == "providers")
 {
     await ProvidersBenchmark.RunAsync();

@@ -19,13 +19,17 @@ public static class Strategies
 {
     public const string LeastLoaded = "least-loaded", RoundRobin = "round-robin", CapabilityMatch = "capability-match", ConsistentHash = "consistent-hash";
 
-    public static readonly IReadOnlyList<string> Names = [LeastLoaded, RoundRobin, CapabilityMatch, ConsistentHash];
+    /// <summary>Neural's task-router model chooses (see <see cref="LearnedStrategy"/>).</summary>
+    public const string Learned = "learned";
 
-    public static IDistributionStrategy For(string name) => name switch
+    public static readonly IReadOnlyList<string> Names = [LeastLoaded, RoundRobin, CapabilityMatch, ConsistentHash, Learned];
+
+    public static IDistributionStrategy For(string name, ITaskRouterAdvice? advice = null, double minConfidence = 0.5) => name switch
     {
         RoundRobin => new RoundRobinStrategy(),
         CapabilityMatch => new CapabilityMatchStrategy(),
         ConsistentHash => new ConsistentHashStrategy(),
+        Learned => new LearnedStrategy(advice, minConfidence),
         _ => new LeastLoadedStrategy(),
     };
 }

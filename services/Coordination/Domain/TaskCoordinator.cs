@@ -29,7 +29,8 @@ public sealed partial class TaskCoordinator(
     DaprClient dapr,
     IOptions<CoordinationOptions> options,
     TimeProvider time,
-    ILogger<TaskCoordinator> logger)
+    ILogger<TaskCoordinator> logger,
+    Routing.TaskRouterAdvice advice)
 {
     private readonly ConcurrentDictionary<string, TeamScheduler> _schedulers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, DateTimeOffset> _lastSend = new(StringComparer.Ordinal);
@@ -43,8 +44,8 @@ public sealed partial class TaskCoordinator(
     public ChannelReader<TaskRecord> Outbox => _outbox.Reader;
 
     private TeamScheduler SchedulerOf(TeamBoard board) =>
-        _schedulers.AddOrUpdate(board.Id, _ => new TeamScheduler(Strategies.For(board.Strategy)),
-            (_, existing) => existing.Strategy.Name == board.Strategy ? existing : new TeamScheduler(Strategies.For(board.Strategy)));
+        _schedulers.AddOrUpdate(board.Id, _ => new TeamScheduler(Strategies.For(board.Strategy, advice, options.Value.LearnedMinConfidence)),
+            (_, existing) => existing.Strategy.Name == board.Strategy ? existing : new TeamScheduler(Strategies.For(board.Strategy, advice, options.Value.LearnedMinConfidence)));
 
     /// <summary>Creates a task and places it. With <paramref name="idempotencyKey"/> (already scoped to its caller), a
     /// key used in this team within a day answers the task it created and creates nothing: checked under the team's
@@ -87,6 +88,10 @@ public sealed partial class TaskCoordinator(
                 MaxAttempts = options.Value.MaxAttempts,
                 CreatedAt = now,
             };
+            if (board.Strategy == Strategies.Learned)
+            {
+                await advice.PrepareAsync(task, ct);
+            }
             await SchedulerOf(board).SubmitAsync(board, change.Tasks, task, now, ct);
             if (idempotencyKey is not null)
             {

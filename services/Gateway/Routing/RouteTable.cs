@@ -74,6 +74,15 @@ public static class RouteTable
         ("monitoring-stream", "monitoring", "/api/v1/monitoring/{**rest}", ["GET"], Readers),
         // Interop (#18): a person (admin or operator) approves or rejects an llm agent's paused tool call.
         ("agents-approvals", "agents", "/api/v1/agents/{agentId}/tasks/{taskId}/approvals", ["POST"], Operators),
+        // Neural: operators train, upload and deploy; agents (and operators) infer; every role reads the registry.
+        ("models-train", "neural", "/api/v1/models/train", ["POST"], Operators),
+        ("models-inference", "neural", "/api/v1/models/inference", ["POST"], Senders),
+        ("models-job-cancel", "neural", "/api/v1/models/jobs/{jobId}/cancel", ["POST"], Operators),
+        ("models-task-router", "neural", "/api/v1/models/task-router/retrain", ["POST"], Operators),
+        ("models-upload", "neural", "/api/v1/models/{id}/versions", ["POST"], Operators),
+        ("models-deploy", "neural", "/api/v1/models/{id}/deploy", ["PUT"], Operators),
+        ("models-list", "neural", "/api/v1/models", ["GET"], Readers),
+        ("models-read", "neural", "/api/v1/models/{**rest}", ["GET"], Readers),
     ];
 
     public static IReadOnlyList<RouteConfig> ProxyRoutes() => Routes.Select((r, i) => new RouteConfig
