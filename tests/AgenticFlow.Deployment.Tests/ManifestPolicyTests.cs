@@ -184,9 +184,10 @@ public sealed class ManifestPolicyTests
         ("monitoring", "memory", "GET", "/readyz"),
         ("monitoring", "coordination", "GET", "/readyz"),
         ("monitoring", "providers", "GET", "/readyz"),
+        ("monitoring", "neural", "GET", "/readyz"),
         ("monitoring", "messaging", "POST", "/api/v1/messages"),
         // Every service exports OTLP to monitoring through its own sidecar (monitoring its metrics and logs only).
-        .. new[] { "agents", "messaging", "memory", "coordination", "providers", "gateway" }
+        .. new[] { "agents", "messaging", "memory", "coordination", "providers", "neural", "gateway" }
             .SelectMany(app => new[] { "metrics", "logs", "traces" }.Select(signal => (app, "monitoring", "POST", "/v1/" + signal))),
         ("monitoring", "monitoring", "POST", "/v1/metrics"),
         ("monitoring", "monitoring", "POST", "/v1/logs"),

@@ -104,10 +104,13 @@ async function workflows() {
 }
 
 async function neural() {
-  const r = await api('/api/v1/neural/models');
+  const r = await api('/api/v1/models');
   if (notDeployed(r.status)) { fill('neural', '<p class="not-deployed">neural: not deployed</p>'); return; }
   const models = r.data?.items ?? r.data ?? [];
-  fill('neural', table(['model', 'status'], (Array.isArray(models) ? models : []).slice(0, 20).map((m) => [esc(m.id ?? m.name), pill(m.status ?? '')])));
+  fill('neural', table(['model', 'task', 'versions', 'active', 'canary'], (Array.isArray(models) ? models : []).slice(0, 20).map((m) => [
+    esc(m.id), esc(m.task), String(m.versions ?? 0),
+    m.traffic?.active == null ? 'none' : `v${esc(String(m.traffic.active))} (${esc(String(m.traffic.activePercent))}%)`,
+    m.traffic?.canary == null ? '' : `v${esc(String(m.traffic.canary))} (${esc(String(m.traffic.canaryPercent))}%)`])));
 }
 
 async function spend() {
