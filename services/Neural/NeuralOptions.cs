@@ -19,9 +19,9 @@ public sealed class NeuralOptions
     /// <summary>Largest ONNX upload in bytes.</summary>
     [Range(1024, 1024L * 1024 * 1024)] public long MaxUploadBytes { get; set; } = 64L * 1024 * 1024;
 
-    /// <summary>How long a replica trusts its cached deployment of a model without an event (events normally
-    /// refresh it within a second; this bounds the damage of a lost one).</summary>
-    [Range(1, 3600)] public int DeploymentCacheSeconds { get; set; } = 30;
+    /// <summary>How long a replica trusts its cached deployment of a model before reading it again. Pub/sub hands a
+    /// deployment event to one replica only, so this read is how the others learn of a deploy: keep it at a second.</summary>
+    [Range(1, 3600)] public int DeploymentCacheSeconds { get; set; } = 1;
 
     [Required] public ArtifactOptions Artifacts { get; set; } = new();
 

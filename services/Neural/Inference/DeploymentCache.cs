@@ -6,15 +6,18 @@ using Microsoft.Extensions.Options;
 namespace AgenticFlow.Neural.Inference;
 
 /// <summary>
-/// This replica's view of each model's record (versions and deployment). A deployment event refreshes it (every
-/// replica subscribes); an entry older than <see cref="NeuralOptions.DeploymentCacheSeconds"/> is read again, so a
-/// lost event costs at most that long. A newer revision never gives way to an older one.
+/// This replica's view of each model's record (versions and deployment). A deployment event refreshes the replica
+/// that receives it; since pub/sub hands each event to one replica of an app, every replica also reads an entry again
+/// once it is older than <see cref="NeuralOptions.DeploymentCacheSeconds"/> (1 s by default), so a deploy reaches
+/// every replica within about a second. Callers arriving together share one read. A newer revision never gives way
+/// to an older one.
 /// </summary>
 public sealed class DeploymentCache(ModelRegistry registry, IOptions<NeuralOptions> options, TimeProvider time)
 {
     private sealed record Entry(ModelRecord Model, DateTimeOffset ReadAt);
 
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<Task<ModelRecord?>>> _reads = new(StringComparer.Ordinal);
 
     public async Task<ModelRecord?> GetAsync(string modelId, CancellationToken ct)
     {
@@ -22,7 +25,21 @@ public sealed class DeploymentCache(ModelRegistry registry, IOptions<NeuralOptio
         {
             return entry.Model;
         }
-        return await RefreshAsync(modelId, ct);
+        // One read per model at a time, shared by every caller that finds the entry stale; no caller's cancellation ends it.
+        var read = _reads.GetOrAdd(modelId, id => new Lazy<Task<ModelRecord?>>(() => SharedRefreshAsync(id)));
+        return await read.Value.WaitAsync(ct);
+    }
+
+    private async Task<ModelRecord?> SharedRefreshAsync(string modelId)
+    {
+        try
+        {
+            return await RefreshAsync(modelId, CancellationToken.None);
+        }
+        finally
+        {
+            _reads.TryRemove(modelId, out _);
+        }
     }
 
     public async Task<ModelRecord?> RefreshAsync(string modelId, CancellationToken ct)
