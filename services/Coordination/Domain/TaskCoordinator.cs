@@ -53,6 +53,10 @@ public sealed partial class TaskCoordinator(
     public async Task<SubmitResult> SubmitAsync(string teamId, NewTask request, CancellationToken ct, string? idempotencyKey = null)
     {
         List<(string TaskId, string AgentId)>? accepted = null;
+        // A learned team's advice is asked before the team is locked (a slow neural must not hold up the team's other
+        // changes); only the first submit after a start, before this process knows the team's strategy, asks inside.
+        var askedBefore = _schedulers.TryGetValue(teamId, out var known) && known.Strategy.Name == Strategies.Learned;
+        var preAsked = askedBefore ? await advice.AskAsync(request.Description, request.RequiredCapabilities, teamId, ct) : null;
         var (result, toSend) = await store.ChangeTeamAsync<(SubmitResult, IReadOnlyList<TaskRecord>)>(teamId, async change =>
         {
             accepted ??= DrainAccepted(teamId);
@@ -90,7 +94,14 @@ public sealed partial class TaskCoordinator(
             };
             if (board.Strategy == Strategies.Learned)
             {
-                await advice.PrepareAsync(task, ct);
+                if (preAsked is { } answer)
+                {
+                    advice.Remember(task.Id, answer);
+                }
+                else if (!askedBefore)
+                {
+                    await advice.PrepareAsync(task, ct);
+                }
             }
             await SchedulerOf(board).SubmitAsync(board, change.Tasks, task, now, ct);
             if (idempotencyKey is not null)

@@ -37,11 +37,20 @@ public sealed partial class TaskRouterAdvice(IOptions<CoordinationOptions> optio
         {
             return;
         }
+        if (await AskAsync(task.Description, task.RequiredCapabilities, task.Id, ct) is { } answer)
+        {
+            Remember(task.Id, answer);
+        }
+    }
+
+    /// <summary>Neural's prediction for a task's text, or null when there is none (within the timeout).</summary>
+    public async Task<(string AgentId, double Confidence)?> AskAsync(string description, IReadOnlyList<string> requiredCapabilities, string what, CancellationToken ct)
+    {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(options.Value.LearnedTimeoutMs);
         try
         {
-            var text = TaskRouterContract.Text(task.Description, task.RequiredCapabilities);
+            var text = TaskRouterContract.Text(description, requiredCapabilities);
             using var response = await _http.PostAsJsonAsync("api/v1/models/inference", new
             {
                 modelId = TaskRouterContract.ModelId,
@@ -49,23 +58,24 @@ public sealed partial class TaskRouterAdvice(IOptions<CoordinationOptions> optio
             }, timeout.Token);
             if (!response.IsSuccessStatusCode)
             {
-                LogNoAdvice(logger, task.Id, (int)response.StatusCode);
-                return;
+                LogNoAdvice(logger, what, (int)response.StatusCode);
+                return null;
             }
             var prediction = (await response.Content.ReadFromJsonAsync<JsonElement>(timeout.Token)).GetProperty("predictions")[0];
             if (prediction.TryGetProperty("label", out var label) && label.GetString() is { Length: > 0 } agentId)
             {
                 var confidence = prediction.TryGetProperty("score", out var score) && score.ValueKind == JsonValueKind.Number ? score.GetDouble() : 0;
-                Remember(task.Id, (agentId, confidence));
+                return (agentId, confidence);
             }
         }
         catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or JsonException or KeyNotFoundException or InvalidOperationException && !ct.IsCancellationRequested)
         {
-            LogUnavailable(logger, task.Id, ex.GetType().Name);
+            LogUnavailable(logger, what, ex.GetType().Name);
         }
+        return null;
     }
 
-    private void Remember(string taskId, (string, double) advice)
+    public void Remember(string taskId, (string, double) advice)
     {
         if (_advice.TryAdd(taskId, advice))
         {
