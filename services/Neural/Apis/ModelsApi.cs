@@ -183,6 +183,20 @@ public static class ModelsApi
             return TypedResults.Problem(title: "If-Match required", detail: $"Read the model first (GET /api/v1/models/{id}) and send its ETag as If-Match.",
                 statusCode: StatusCodes.Status428PreconditionRequired, type: ProblemBase + "precondition-required");
         }
+        // The version to switch to must load here before the switch is stored: a missing or corrupt artifact would
+        // otherwise become the active version and fail every inference.
+        if (request.Version is { } wanted && (await registry.GetAsync(id, ct)).Model?.Find(wanted) is { } target)
+        {
+            try
+            {
+                await inference.LoadAsync(id, target, ct);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or InvalidDataException or IOException or Minio.Exceptions.MinioException or HttpRequestException)
+            {
+                return TypedResults.Problem(title: "Version cannot be served", detail: $"Version {wanted} of model {id} could not be loaded ({ex.Message}); nothing was changed.",
+                    statusCode: StatusCodes.Status503ServiceUnavailable, type: ProblemBase + "version-unloadable");
+            }
+        }
         var (outcome, model, etag, problem) = await registry.DeployAsync(id, ifMatch, new DeployChange(request.Version, request.CanaryPercent, rollback, promote), ct);
         switch (outcome)
         {
@@ -196,8 +210,8 @@ public static class ModelsApi
         }
         // This replica serves the change at once, warm; the others load it when the event reaches them.
         deployments.Set(model!);
-        await inference.WarmAsync(model!, ct);
         await dapr.TryPublishEventAsync(options.Value.PubSub, NeuralEvents.ModelDeployed, new ModelDeployedEvent(id, model!.Deployment.Revision), logger, ct);
+        await inference.WarmAsync(model!, ct);
         http.Response.Headers.ETag = Quote(etag);
         return TypedResults.Ok(ModelView.From(model, etag));
     }

@@ -60,6 +60,9 @@ public sealed class InferenceService(DeploymentCache deployments, LoadedModels m
         return new(InferenceStatus.Ok, version.Version, await loaded.PredictAsync(inputs, ct));
     }
 
+    /// <summary>Loads one version (artifact read and checked against its hash); throws when it cannot be served.</summary>
+    public async Task LoadAsync(string modelId, ModelVersion version, CancellationToken ct) => await models.GetAsync(modelId, version, ct);
+
     /// <summary>Loads the versions a deployment serves, so their first calls find them warm.</summary>
     public async Task WarmAsync(ModelRecord model, CancellationToken ct)
     {

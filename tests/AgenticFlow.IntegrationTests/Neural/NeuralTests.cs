@@ -237,6 +237,24 @@ public sealed class NeuralTests(NeuralPlatform n) : IClassFixture<NeuralPlatform
     }
 
     [Fact]
+    public async Task ADeployOfAVersionWhoseArtifactIsGone_IsRefused_AndTheActiveVersionStays()
+    {
+        const string model = "it-gone";
+        await n.TrainAsync(new { modelId = model, task = "binary", data = LoanRows(60), label = "approved" });
+        await n.TrainAsync(new { modelId = model, task = "binary", data = LoanRows(60, flip: true), label = "approved" });
+        Assert.Equal(HttpStatusCode.OK, (await n.DeployAsync(model, new { version = 1 })).StatusCode);
+        var second = (await VersionsAsync(model)).GetProperty("versions").EnumerateArray().Single(v => v.GetProperty("version").GetInt32() == 2);
+        await n.S3().RemoveObjectAsync(new RemoveObjectArgs().WithBucket(n.Bucket).WithObject(second.GetProperty("artifactKey").GetString()));
+
+        using var refused = await n.DeployAsync(model, new { version = 2 });
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.Contains("version-unloadable", await refused.Content.ReadAsStringAsync());
+        object[] row = [new { income = 9, debt = 1 }];
+        Assert.Equal(1, (await n.InferAsync(model, row)).GetProperty("version").GetInt32());
+    }
+
+    [Fact]
     public async Task ADeployStoredByAnotherReplica_ReachesThisOneThroughItsEvent()
     {
         const string model = "it-event";
