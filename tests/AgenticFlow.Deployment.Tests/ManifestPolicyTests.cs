@@ -176,6 +176,10 @@ public sealed class ManifestPolicyTests
         ("coordination", "agents", "GET", "/api/v1/agents/x"),
         // messaging resolves a team recipient's members.
         ("messaging", "coordination", "GET", "/api/v1/teams/x"),
+        // workflows: llm steps, and agent-task steps submitting a team task and reading it back.
+        ("workflows", "providers", "POST", "/api/v1/providers/complete"),
+        ("workflows", "coordination", "POST", "/api/v1/teams/x/tasks"),
+        ("workflows", "coordination", "GET", "/api/v1/teams/x/tasks/x"),
     ];
 
     [Theory]
