@@ -131,7 +131,7 @@ public static class RunsApi
 
     private static async Task<string?> ReadReasonAsync(HttpRequest http, CancellationToken ct)
     {
-        if (http.ContentLength is null or 0 || !(http.ContentType?.Contains("json", StringComparison.OrdinalIgnoreCase) ?? false))
+        if (http.ContentLength is 0 || !http.HasJsonContentType())
         {
             return null;
         }
