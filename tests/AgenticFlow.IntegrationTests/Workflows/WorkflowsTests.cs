@@ -18,7 +18,12 @@ public sealed class WorkflowsPlatform : IAsyncLifetime
         {
             ["gateway"] = new() { ["Gateway__RequestsPerSecond"] = "100000", ["Gateway__Burst"] = "100000" },
             ["agents"] = new() { ["Agents__HeartbeatTimeoutSeconds"] = "86400" },
-            ["workflows"] = new() { ["Workflows__TriggerTopics__0"] = TriggerTopic, ["Workflows__AgentTaskPollSeconds"] = "5" },
+            ["workflows"] = new()
+            {
+                ["Workflows__TriggerTopics__0"] = TriggerTopic,
+                ["Workflows__TriggerTopics__1"] = "workflows.run-completed",
+                ["Workflows__AgentTaskPollSeconds"] = "5",
+            },
         });
         Api = new WorkflowsClient(Platform);
     }
