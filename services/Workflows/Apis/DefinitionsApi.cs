@@ -130,7 +130,7 @@ public static class DefinitionsApi
         {
             return Invalid("limit", "limit must be between 1 and 500");
         }
-        if (cursor is not null && (cursor.Length > 20 || !cursor.All(char.IsAsciiDigit)))
+        if (cursor is not null && (cursor.Length is 0 or > 9 || !cursor.All(char.IsAsciiDigit)))
         {
             return Invalid("cursor", "cursor is the nextCursor of the previous page");
         }

@@ -51,7 +51,9 @@ internal sealed class PublishActivity(DaprClient dapr, IOptions<WorkflowsOptions
     {
         // The data as published is the step's output; published work must leave, so a failure fails the attempt.
         var data = call.Data ?? new JsonObject();
-        await dapr.PublishEventAsync(call.Pubsub is { Length: > 0 } p ? p : options.Value.PubSub, call.Topic, data, CancellationToken.None);
+        // The CloudEvent id names the run and step, so a publish repeated after a crash reaches subscribers as the same event.
+        await dapr.PublishEventAsync(call.Pubsub is { Length: > 0 } p ? p : options.Value.PubSub, call.Topic, data,
+            new Dictionary<string, string> { ["cloudevent.id"] = $"{call.Step.RunId}:{call.Step.Path}" }, CancellationToken.None);
         await announcer.AnnounceAsync(call.Step, data);
         return data;
     }

@@ -46,8 +46,12 @@ public sealed class ServiceCalls(IOptions<WorkflowsOptions> options, IConfigurat
         return answer?["text"]?.DeepClone() ?? throw new ServiceCallException("providers answered without text");
     }
 
+    /// <summary>An invoke step's call, with an <c>Idempotency-Key</c> naming the run and step: an attempt that runs again
+    /// after a crash (its result was not yet recorded) or after a timeout repeats the same key, so a target that honours
+    /// the header (messaging does) applies it once.</summary>
     public Task<JsonNode?> InvokeAsync(InvokeCall call, CancellationToken ct) =>
-        SendAsync(new HttpMethod(call.Verb), call.App, call.Method.TrimStart('/'), call.Verb is "GET" or "DELETE" ? null : call.Data, ct);
+        SendAsync(new HttpMethod(call.Verb), call.App, call.Method.TrimStart('/'), call.Verb is "GET" or "DELETE" ? null : call.Data, ct,
+            $"{call.Step.RunId}:{call.Step.Path}");
 
     public async Task<(string TaskId, string TeamId)> SubmitTaskAsync(AgentTaskCall call, CancellationToken ct)
     {
@@ -80,9 +84,13 @@ public sealed class ServiceCalls(IOptions<WorkflowsOptions> options, IConfigurat
             task?["agentId"]?.GetValue<string>());
     }
 
-    private async Task<JsonNode?> SendAsync(HttpMethod method, string app, string path, JsonNode? body, CancellationToken ct)
+    private async Task<JsonNode?> SendAsync(HttpMethod method, string app, string path, JsonNode? body, CancellationToken ct, string? idempotencyKey = null)
     {
         using var request = new HttpRequestMessage(method, $"http://{app}/{path}");
+        if (idempotencyKey is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Idempotency-Key", idempotencyKey);
+        }
         if (body is not null)
         {
             request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");

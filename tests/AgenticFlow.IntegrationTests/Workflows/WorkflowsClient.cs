@@ -42,6 +42,23 @@ public sealed class WorkflowsClient(PlatformHarness platform)
     public Task<JsonElement> WaitForEndAsync(string runId, int seconds = 90) =>
         WaitAsync(runId, s => s.GetProperty("status").GetString() is "completed" or "failed" or "cancelled", "ended", seconds);
 
+    /// <summary>Waits for the run to end while parts of the platform restart: answers other than 200 count as "not yet".</summary>
+    public async Task<JsonElement> WaitForEndThroughRestartsAsync(string runId, int seconds)
+    {
+        JsonElement status = default;
+        await Eventually.True(async () =>
+        {
+            using var response = await SendAsync(HttpMethod.Get, $"/api/v1/workflows/{runId}/status", key: Viewer);
+            if (response.StatusCode != HttpStatusCode.OK)
+            {
+                return false;
+            }
+            status = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
+            return status.GetProperty("status").GetString() is "completed" or "failed" or "cancelled";
+        }, $"run {runId} to end", seconds);
+        return status;
+    }
+
     public Task<JsonElement> WaitForStepAsync(string runId, string path, string stepStatus, int seconds = 90) =>
         WaitAsync(runId, s => Step(s, path) is { } step && step.GetProperty("status").GetString() == stepStatus, $"step {path} {stepStatus}", seconds);
 
