@@ -14,7 +14,7 @@ using StackExchange.Redis;
 
 // Local runtime benchmark (Redis profile): state get/save and publish->deliver through the sidecar,
 // beside the same operations done directly against Redis in the same run. Figures only; no pass/fail.
-// 'messaging', 'providers', 'actors', 'memory', 'agents' or 'coordination' as the first argument runs that benchmark instead.
+// 'messaging', 'providers', 'actors', 'memory', 'agents', 'coordination' or 'workflows' as the first argument runs that benchmark instead.
 if (args.FirstOrDefault() == "messaging")
 {
     await MessagingBenchmark.RunAsync();
@@ -40,6 +40,11 @@ if (args.FirstOrDefault() == "coordination")
 if (args.FirstOrDefault() == "agents")
 {
     await AgentsBenchmark.RunAsync();
+    return;
+}
+if (args.FirstOrDefault() == "workflows")
+{
+    await WorkflowServiceBenchmark.RunAsync();
     return;
 }
 if (args.FirstOrDefault() == "providers")
