@@ -13,7 +13,7 @@ namespace AgenticFlow.Workflows.Apis;
 
 /// <summary>The topics this app subscribes to: coordination's task events (they wake agent-task steps) and the
 /// topics of event triggers (read when the sidecar asks, at its start).</summary>
-public sealed class TriggerTopics(WorkflowStore store, IOptions<WorkflowsOptions> options)
+public sealed partial class TriggerTopics(WorkflowStore store, IOptions<WorkflowsOptions> options, ILogger<TriggerTopics> logger)
 {
     private volatile IReadOnlySet<string> _listening = new HashSet<string>(options.Value.TriggerTopics, StringComparer.Ordinal);
 
@@ -22,13 +22,45 @@ public sealed class TriggerTopics(WorkflowStore store, IOptions<WorkflowsOptions
 
     public async Task<IReadOnlyList<(string Pubsub, string Topic)>> LoadAsync(CancellationToken ct)
     {
-        var index = await store.GetTriggersAsync(ct);
+        var index = await ReadIndexAsync(ct);
         var topics = options.Value.TriggerTopics.Select(t => (options.Value.PubSub, t))
             .Concat(index.Entries.Where(e => e.Kind == TriggerKinds.Event && e.Topic is not null).Select(e => (e.Pubsub ?? options.Value.PubSub, e.Topic!)))
             .Distinct().ToList();
         _listening = topics.Select(t => t.Item2).ToHashSet(StringComparer.Ordinal);
         return topics;
     }
+
+    /// <summary>The sidecar asks while it starts: a store it cannot reach yet is asked again for a while, then only the
+    /// configured topics are listened on (and the failure logged), rather than no subscription at all.</summary>
+    private async Task<TriggerIndex> ReadIndexAsync(CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await store.GetTriggersAsync(ct);
+            }
+            catch (Dapr.DaprException ex) when (attempt < 40)
+            {
+                if (attempt == 1)
+                {
+                    LogIndexUnavailable(ex);
+                }
+                await Task.Delay(250, ct);
+            }
+            catch (Dapr.DaprException ex)
+            {
+                LogIndexGivenUp(ex);
+                return new TriggerIndex();
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "The trigger index cannot be read yet; asking again")]
+    private partial void LogIndexUnavailable(Exception ex);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The trigger index could not be read; only the configured trigger topics are subscribed")]
+    private partial void LogIndexGivenUp(Exception ex);
 }
 
 /// <summary>Pub/sub deliveries. The routes are refused to edge callers (the gateway routes nothing here).</summary>

@@ -115,14 +115,15 @@ internal sealed class FinishRunActivity(WorkflowStore store, DaprClient dapr, IO
 {
     public override async Task<bool> RunAsync(WorkflowActivityContext context, FinishRun finish)
     {
-        var run = await store.GetRunAsync(finish.RunId, CancellationToken.None)
-            ?? new RunRecord { RunId = finish.RunId, DefinitionId = finish.DefinitionId, Version = finish.Version, StartedAt = time.GetUtcNow() };
-        var finishedAt = run.FinishedAt ?? time.GetUtcNow();
-        run.Status = finish.Status;
-        run.Output = finish.Output;
-        run.Error = finish.Error;
-        run.FinishedAt = finishedAt;
-        run.Steps = finish.Steps;
+        // Everything the record holds travels with the run, so the end is one write (no read first).
+        var start = finish.Run;
+        var run = new RunRecord
+        {
+            RunId = start.RunId, DefinitionId = start.DefinitionId, Version = start.Version, Input = start.Input, Trigger = start.Trigger, ParentRunId = start.ParentRunId,
+            StartedAt = start.StartedAt == default ? time.GetUtcNow() : start.StartedAt,
+            Status = finish.Status, Output = finish.Output, Error = finish.Error, FinishedAt = time.GetUtcNow(), Steps = finish.Steps,
+        };
+        var finishedAt = run.FinishedAt;
         await store.SaveRunAsync(run, CancellationToken.None);
         var topic = finish.Status switch
         {

@@ -6,7 +6,8 @@ namespace AgenticFlow.Workflows.Execution;
 
 /// <summary>What a run starts with: the definition version itself travels in the input, so the run never reads a
 /// newer version and replays see the same document.</summary>
-public sealed record RunStart(string RunId, string DefinitionId, int Version, WorkflowDefinition Definition, JsonNode? Input, string? ParentRunId);
+public sealed record RunStart(string RunId, string DefinitionId, int Version, WorkflowDefinition Definition, JsonNode? Input, string? ParentRunId,
+    string Trigger = "manual", DateTimeOffset StartedAt = default);
 
 public sealed record RunResult(string Status, JsonNode? Output, string? Error);
 
@@ -32,6 +33,6 @@ public sealed record SubRunCall(StepRef Step, string ChildRunId, string Workflow
 
 public sealed record StepEvent(StepRef Step, JsonNode? Output);
 
-public sealed record FinishRun(string RunId, string DefinitionId, int Version, string Status, JsonNode? Output, string? Error, List<StepState> Steps, List<string> CompensationErrors);
+public sealed record FinishRun(RunStart Run, string Status, JsonNode? Output, string? Error, List<StepState> Steps, List<string> CompensationErrors);
 
 public sealed record AgentTaskLookup(StepRef Step, SubmittedTask Task);

@@ -88,7 +88,7 @@ internal sealed class RunInterpreter
         }
         Progress();
         await _context.CallActivityAsync(nameof(FinishRunActivity),
-            new FinishRun(_start.RunId, _start.DefinitionId, _start.Version, status, output, error, _states, _compensationErrors), Infrastructure);
+            new FinishRun(_start with { Definition = new WorkflowDefinition() }, status, output, error, _states, _compensationErrors), Infrastructure);
         return new RunResult(status, output, error);
     }
 

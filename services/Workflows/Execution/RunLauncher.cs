@@ -40,16 +40,17 @@ public sealed partial class RunLauncher(WorkflowStore store, DaprWorkflowClient 
         {
             return new Prepared(null, false, LaunchStatus.InvalidInput, "input: " + string.Join("; ", problems.Select(p => $"{p.Pointer} {p.Message}")), problems);
         }
+        var startedAt = time.GetUtcNow();
         var inserted = await store.InsertRunAsync(new RunRecord
         {
-            RunId = runId, DefinitionId = definitionId, Version = number, Input = input, Trigger = trigger, ParentRunId = parentRunId, StartedAt = time.GetUtcNow(),
+            RunId = runId, DefinitionId = definitionId, Version = number, Input = input, Trigger = trigger, ParentRunId = parentRunId, StartedAt = startedAt,
         }, ct);
         if (inserted)
         {
             await dapr.TryPublishEventAsync(options.Value.PubSub, RunEvents.RunStarted,
                 new { runId, definitionId, version = number, trigger, parentRunId, at = time.GetUtcNow() }, logger, ct);
         }
-        return new Prepared(new RunStart(runId, definitionId, number, definition, input, parentRunId), inserted, LaunchStatus.Started, null, null);
+        return new Prepared(new RunStart(runId, definitionId, number, definition, input, parentRunId, trigger, startedAt), inserted, LaunchStatus.Started, null, null);
     }
 
     public async Task<Launch> StartAsync(string definitionId, int? version, JsonNode? input, string runId, string trigger, CancellationToken ct)

@@ -10,11 +10,14 @@ namespace AgenticFlow.Workflows.Execution;
 /// latest tick due (one, however many were missed while the service was down) starts a run whose id names the tick,
 /// so two replicas or a retry start it once, and then the tick is stored under its ETag. A new trigger counts from now.
 /// </summary>
-public sealed partial class ScheduleTicker(WorkflowStore store, RunLauncher launcher, IOptions<WorkflowsOptions> options, TimeProvider time, ILogger<ScheduleTicker> logger)
+public sealed partial class ScheduleTicker(WorkflowStore store, RunLauncher launcher, Dapr.Client.DaprClient dapr, IOptions<WorkflowsOptions> options, TimeProvider time, ILogger<ScheduleTicker> logger)
     : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // Calls made before the sidecar listens put the gRPC channel into reconnect back-off, which would also fail the
+        // sidecar's first GET /dapr/subscribe: wait for it first.
+        await dapr.WaitForSidecarAsync(stoppingToken);
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(options.Value.ScheduleCheckSeconds), time);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {

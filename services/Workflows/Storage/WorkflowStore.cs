@@ -22,8 +22,23 @@ public sealed class WorkflowStore(DaprClient dapr, IOptions<WorkflowsOptions> op
 
     public Task<DefinitionRecord?> GetDefinitionAsync(string id, CancellationToken ct) => dapr.GetStateAsync<DefinitionRecord?>(Store, "def:" + id, cancellationToken: ct);
 
-    public Task<DefinitionVersion?> GetVersionAsync(string id, int version, CancellationToken ct) =>
-        dapr.GetStateAsync<DefinitionVersion?>(Store, $"defv:{id}:{version}", cancellationToken: ct);
+    // Versions never change once stored, so a read one is kept (bounded) and not read again.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DefinitionVersion> _versions = new(StringComparer.Ordinal);
+
+    public async Task<DefinitionVersion?> GetVersionAsync(string id, int version, CancellationToken ct)
+    {
+        var key = $"defv:{id}:{version}";
+        if (_versions.TryGetValue(key, out var known))
+        {
+            return known;
+        }
+        var stored = await dapr.GetStateAsync<DefinitionVersion?>(Store, key, cancellationToken: ct);
+        if (stored is not null && _versions.Count < 10_000)
+        {
+            _versions[key] = stored;
+        }
+        return stored;
+    }
 
     /// <summary>Stores version 1 of a new definition; false when the id is taken.</summary>
     public async Task<bool> CreateDefinitionAsync(DefinitionRecord record, DefinitionVersion version, CancellationToken ct)

@@ -170,4 +170,44 @@ public sealed class WorkflowTriggersTests(WorkflowsPlatform fixture) : IClassFix
         var listed = await Api.JsonAsync(HttpMethod.Get, "/api/v1/workflows?limit=500", key: WorkflowsClient.Viewer);
         Assert.Contains(listed.GetProperty("items").EnumerateArray(), d => d.GetProperty("id").GetString() == id && d.GetProperty("latestVersion").GetInt32() == 2);
     }
+
+    /// <summary>The README's walkthrough as written: an llm step, an agent-task to a team of an llm agent, a parallel
+    /// block and an approval; approved by event; its status shows every step.</summary>
+    [Fact]
+    public async Task ReadmeWalkthrough_RunsToCompletionOnceApproved()
+    {
+        await Api.Coordination.JsonAsync(HttpMethod.Post, "/api/v1/agents", new
+        {
+            id = "reviewer", name = "Reviewer", kind = "llm", capabilities = new[] { new { name = "review", proficiency = 0.9 } },
+            llm = new { model = "local-echo", systemPrompt = "You review replies." },
+        }, HttpStatusCode.Created);
+        var teamId = await Api.Coordination.FormAsync(new { name = "reviewers", members = new[] { "reviewer" } });
+        var definition = """
+            {"id":"support-reply","name":"review","inputs":{"type":"object","required":["ticket"]},
+             "steps":[
+               {"id":"draft","kind":"llm","prompt":"Draft a reply to ${input.ticket}"},
+               {"id":"review","kind":"agent-task","team":"TEAM","description":"Review this draft: ${steps.draft.output}","input":{"draft":"${steps.draft.output}"}},
+               {"id":"checks","kind":"parallel","join":"all","branches":[
+                  [{"id":"tone","kind":"llm","prompt":"Rate the tone of: ${steps.draft.output}"}],
+                  [{"id":"facts","kind":"llm","prompt":"List the facts in: ${steps.draft.output}"}]]},
+               {"id":"approve","kind":"wait-for-event","event":"approval","timeoutSeconds":3600},
+               {"id":"send","kind":"publish","topic":"replies","data":{"ticket":"${input.ticket}","reply":"${steps.draft.output}"},"when":"steps.approve.output.approved"}]}
+            """.Replace("TEAM", teamId);
+        using var created = await fixture.Platform.Client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/api/v1/workflows")
+        {
+            Headers = { { "X-Api-Key", WorkflowsClient.Operator } },
+            Content = new StringContent(definition, System.Text.Encoding.UTF8, "application/json"),
+        });
+        Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+        var runId = await Api.ExecuteAsync("support-reply", new { ticket = "My invoice is wrong" });
+        await Api.WaitForStepAsync(runId, "approve", "waiting", 120);
+        await Api.JsonAsync(HttpMethod.Post, $"/api/v1/workflows/{runId}/events/approval", new { approved = true, comment = "looks good" }, HttpStatusCode.Accepted);
+        var status = await Api.WaitForEndAsync(runId);
+        Assert.Equal("completed", status.GetProperty("status").GetString());
+        foreach (var path in new[] { "draft", "review", "checks", "tone", "facts", "approve", "send" })
+        {
+            Assert.Equal("completed", WorkflowsClient.Step(status, path)!.Value.GetProperty("status").GetString());
+        }
+        Assert.Equal(2, WorkflowsClient.Step(status, "checks")!.Value.GetProperty("output").GetArrayLength());
+    }
 }
