@@ -90,7 +90,7 @@ public static class RunsApi
     }
 
     public static async Task<Results<Accepted<RunView>, ProblemHttpResult>> Cancel(string runId, HttpRequest http, RunReader runs, DaprWorkflowClient workflows,
-        WorkflowStore store, CancellationToken ct, bool force = false)
+        WorkflowStore store, TimeProvider time, CancellationToken ct, bool force = false)
     {
         if (!MayOperate(CallerIdentity.From(http)))
         {
@@ -114,7 +114,7 @@ public static class RunsApi
             {
                 record.Status = RunStatus.Cancelled;
                 record.Error = "terminated without compensations";
-                record.FinishedAt ??= DateTimeOffset.UtcNow;
+                record.FinishedAt ??= time.GetUtcNow();
                 await store.SaveRunAsync(record, ct);
             }
         }
