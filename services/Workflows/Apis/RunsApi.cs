@@ -26,13 +26,15 @@ public static class RunsApi
         return api;
     }
 
-    public static async Task<Results<Accepted<RunAccepted>, ValidationProblem, ProblemHttpResult>> Execute(string id, ExecuteRequest request, HttpRequest http,
+    public static async Task<Results<Accepted<RunAccepted>, ValidationProblem, ProblemHttpResult>> Execute(string id, ExecuteRequest? request, HttpRequest http,
         RunLauncher launcher, IOptions<WorkflowsOptions> options, CancellationToken ct)
     {
         if (!MayOperate(CallerIdentity.From(http)))
         {
             return Refused("Runs are started by admins, operators and services.");
         }
+        // No body at all is a run without input of the latest version.
+        request ??= new ExecuteRequest(null, null);
         if (request.Version is < 1)
         {
             return Invalid("version", "version is a positive integer");

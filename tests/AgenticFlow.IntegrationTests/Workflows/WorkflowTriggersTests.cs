@@ -66,8 +66,8 @@ public sealed class WorkflowTriggersTests(WorkflowsPlatform fixture) : IClassFix
     [Fact]
     public async Task AgentTask_GoesThroughCoordination_AndWaitsForTheAgentsResult()
     {
-        await Api.Coordination.RegisterAsync("wf-agent-1", capabilities: ("triage", 0.9));
-        var teamId = await Api.Coordination.FormAsync(new { name = "wf-team", members = new[] { "wf-agent-1" } });
+        await Api.Coordination.RegisterAsync("a1", capabilities: ("triage", 0.9));
+        var teamId = await Api.Coordination.FormAsync(new { name = "wf-team", members = new[] { "a1" } });
         var id = await Api.DefineAsync(new
         {
             name = "triage",
@@ -78,15 +78,16 @@ public sealed class WorkflowTriggersTests(WorkflowsPlatform fixture) : IClassFix
             },
         });
         var runId = await Api.ExecuteAsync(id, new { ticket = "T-9" });
-        var work = Assert.Single(await Api.Coordination.TakeWorkAsync("wf-agent-1", "task.assigned"));
+        var work = Assert.Single(await Api.Coordination.TakeWorkAsync("a1", "task.assigned"));
         var taskId = work.GetProperty("taskId").GetString()!;
         Assert.Equal("Triage T-9", work.GetProperty("description").GetString());
         await Api.WaitForStepAsync(runId, "triage", "waiting");
 
         // The agent of the task may raise events on the run; another agent may not.
         await Api.JsonAsync(HttpMethod.Post, $"/api/v1/workflows/{runId}/events/note", new { text = "looking" }, HttpStatusCode.Forbidden, "dev-agent-a2-key");
+        await Api.JsonAsync(HttpMethod.Post, $"/api/v1/workflows/{runId}/events/note", new { text = "looking" }, HttpStatusCode.Accepted, "dev-agent-a1-key");
 
-        using var reported = await Api.Coordination.ReportAsync("wf-agent-1", taskId, output: new { severity = "high" });
+        using var reported = await Api.Coordination.ReportAsync("a1", taskId, output: new { severity = "high" });
         Assert.True(reported.IsSuccessStatusCode, await reported.Content.ReadAsStringAsync());
         var status = await Api.WaitForEndAsync(runId);
         Assert.Equal("completed", status.GetProperty("status").GetString());
