@@ -93,4 +93,14 @@ public sealed class ValidationTests
         Assert.Null(Schedules.LatestDue(cron, from, from.AddSeconds(4)));
         Assert.Null(Schedules.Parse("61 * * * *"));
     }
+
+    [Fact]
+    public void RunIds_MayBeLongerThanNames_ButNotLongerThanDaprInstanceIds()
+    {
+        var scheduled = "sched-" + new string('d', 128) + "-v12-0-20300101000000";
+        Assert.False(DefinitionValidator.IsName(scheduled));
+        Assert.True(DefinitionValidator.IsRunId(scheduled));
+        Assert.False(DefinitionValidator.IsRunId(new string('r', 257)));
+        Assert.False(DefinitionValidator.IsRunId("../run"));
+    }
 }

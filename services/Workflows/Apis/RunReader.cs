@@ -11,7 +11,7 @@ public sealed class RunReader(WorkflowStore store, DaprWorkflowClient workflows)
 {
     public async Task<RunView?> ReadAsync(string runId, CancellationToken ct)
     {
-        if (runId.Length > 200 || !DefinitionValidator.IsName(runId) || await store.GetRunAsync(runId, ct) is not { } run)
+        if (!DefinitionValidator.IsRunId(runId) || await store.GetRunAsync(runId, ct) is not { } run)
         {
             return null;
         }

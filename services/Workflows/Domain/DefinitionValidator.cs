@@ -28,6 +28,12 @@ public static partial class DefinitionValidator
 
     public static bool IsName(string? value) => value is not null && Name().IsMatch(value);
 
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$")]
+    private static partial Regex RunIdPattern();
+
+    /// <summary>A run id (a Dapr workflow instance id: at most 256 characters); triggered and child runs' ids are longer than names.</summary>
+    public static bool IsRunId(string? value) => value is not null && RunIdPattern().IsMatch(value);
+
     public static List<DefinitionProblem> Check(JsonNode? root)
     {
         var run = new Checker();

@@ -155,6 +155,11 @@ internal sealed partial class RunInterpreter
     private async Task<JsonNode?> SubWorkflowAsync(StepDefinition step, IReadOnlyDictionary<string, JsonNode?> vars, StepRef at)
     {
         var childId = $"{_start.RunId}-{new string(at.Path.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' ? c : '-').ToArray())}-{at.Attempt}";
+        if (childId.Length > 200)
+        {
+            // Instance ids stop at 256 characters: a deep path is named by its hash (the same on every replay).
+            childId = $"sub-{Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(childId)))[..40].ToLowerInvariant()}";
+        }
         var child = await GuardAsync(_context.CallActivityAsync<RunStart>(nameof(PrepareSubRunActivity),
             new SubRunCall(at, childId, step.Workflow!, step.Version, Expressions.Render(step.Input, vars)), Infrastructure), _compensating);
         _children.Add(childId);
