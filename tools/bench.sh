@@ -6,6 +6,8 @@
 # agents, messaging, coordination) beside in-process baselines;
 # "bash tools/bench.sh mcp" an MCP tool call (find_agents) through the gateway's /mcp beside the same REST call, ratio printed;
 # "bash tools/bench.sh agents" agent get and state update (the agents service's actors) via the gateway beside an in-process baseline;
+# "bash tools/bench.sh workflows" a 3-step run (invoke steps) of the workflows service, 1 and 100 in flight, beside the
+# same calls in-process;
 # "bash tools/bench.sh actors" actor calls and a 3-activity workflow through the runtime beside in-process baselines.
 # "bash tools/bench.sh memory" semantic recall at 10k memories (BENCH_MEMORY_SIZES=10000,100000 adds 100k): the HNSW
 # index beside exact search (latency, recall@10), the memory service's query and write->searchable latency.

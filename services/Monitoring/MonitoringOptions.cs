@@ -38,7 +38,7 @@ public sealed class MonitoringOptions
 
     /// <summary>The apps whose health is checked (through Dapr invocation of their <c>/readyz</c>).</summary>
     [Required, MinLength(1)]
-    public string[] Apps { get; set; } = ["agents", "messaging", "memory", "coordination", "providers", "neural", "gateway"];
+    public string[] Apps { get; set; } = ["agents", "messaging", "memory", "coordination", "providers", "neural", "workflows", "gateway"];
 
     /// <summary>Apps reached only by their telemetry (the ingress has no app channel behind its sidecar): up while
     /// they exported within <see cref="TelemetryStaleSeconds"/>.</summary>

@@ -185,9 +185,10 @@ public sealed class ManifestPolicyTests
         ("monitoring", "coordination", "GET", "/readyz"),
         ("monitoring", "providers", "GET", "/readyz"),
         ("monitoring", "neural", "GET", "/readyz"),
+        ("monitoring", "workflows", "GET", "/readyz"),
         ("monitoring", "messaging", "POST", "/api/v1/messages"),
         // Every service exports OTLP to monitoring through its own sidecar (monitoring its metrics and logs only).
-        .. new[] { "agents", "messaging", "memory", "coordination", "providers", "neural", "gateway" }
+        .. new[] { "agents", "messaging", "memory", "coordination", "providers", "neural", "workflows", "gateway" }
             .SelectMany(app => new[] { "metrics", "logs", "traces" }.Select(signal => (app, "monitoring", "POST", "/v1/" + signal))),
         ("monitoring", "monitoring", "POST", "/v1/metrics"),
         ("monitoring", "monitoring", "POST", "/v1/logs"),
@@ -195,6 +196,10 @@ public sealed class ManifestPolicyTests
         ("neural", "coordination", "GET", "/api/v1/teams"),
         ("neural", "coordination", "GET", "/api/v1/teams/x/tasks"),
         ("coordination", "neural", "POST", "/api/v1/models/inference"),
+        // workflows: llm steps, and agent-task steps submitting a team task and reading it back.
+        ("workflows", "providers", "POST", "/api/v1/providers/complete"),
+        ("workflows", "coordination", "POST", "/api/v1/teams/x/tasks"),
+        ("workflows", "coordination", "GET", "/api/v1/teams/x/tasks/x"),
     ];
 
     [Theory]

@@ -14,7 +14,7 @@ using StackExchange.Redis;
 
 // Local runtime benchmark (Redis profile): state get/save and publish->deliver through the sidecar,
 // beside the same operations done directly against Redis in the same run. Figures only; no pass/fail.
-// 'messaging', 'providers', 'actors', 'memory', 'agents' or 'coordination' as the first argument runs that benchmark instead.
+// 'messaging', 'providers', 'actors', 'memory', 'agents', 'coordination' or 'workflows' as the first argument runs that benchmark instead.
 if (args.FirstOrDefault() == "messaging")
 {
     await MessagingBenchmark.RunAsync();
@@ -55,6 +55,11 @@ if (args.FirstOrDefault() == "mcp")
 if (args.FirstOrDefault() == "neural")
 {
     await NeuralBenchmark.RunAsync();
+    return;
+}
+if (args.FirstOrDefault() == "workflows")
+{
+    await WorkflowServiceBenchmark.RunAsync();
     return;
 }
 if (args.FirstOrDefault() == "providers")

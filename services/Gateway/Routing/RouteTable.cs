@@ -83,6 +83,18 @@ public static class RouteTable
         ("models-deploy", "neural", "/api/v1/models/{id}/deploy", ["PUT"], Operators),
         ("models-list", "neural", "/api/v1/models", ["GET"], Readers),
         ("models-read", "neural", "/api/v1/models/{**rest}", ["GET"], Readers),
+        // Workflows: admins and operators define, execute, cancel, suspend and resume; agents may raise events on runs
+        // they take part in (the service checks which); every role reads.
+        ("workflows-execute", "workflows", "/api/v1/workflows/{id}/execute", ["POST"], Operators),
+        ("workflows-cancel", "workflows", "/api/v1/workflows/{runId}/cancel", ["PUT"], Operators),
+        ("workflows-suspend", "workflows", "/api/v1/workflows/{runId}/suspend", ["PUT"], Operators),
+        ("workflows-resume", "workflows", "/api/v1/workflows/{runId}/resume", ["PUT"], Operators),
+        ("workflows-run-events", "workflows", "/api/v1/workflows/{runId}/events/{name}", ["POST"], Senders),
+        ("workflows-triggers", "workflows", "/api/v1/workflows/{id}/versions/{version}/triggers", ["PUT"], Operators),
+        ("workflows-create", "workflows", "/api/v1/workflows", ["POST"], Operators),
+        ("workflows-update", "workflows", "/api/v1/workflows/{id}", ["PUT"], Operators),
+        ("workflows-list", "workflows", "/api/v1/workflows", ["GET"], Readers),
+        ("workflows-read", "workflows", "/api/v1/workflows/{**rest}", ["GET"], Readers),
     ];
 
     public static IReadOnlyList<RouteConfig> ProxyRoutes() => Routes.Select((r, i) => new RouteConfig
