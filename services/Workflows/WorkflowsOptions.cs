@@ -32,6 +32,10 @@ public sealed class WorkflowsOptions
     [Range(1, 3600)]
     public int AgentTaskPollSeconds { get; set; } = 30;
 
+    /// <summary>What invoke steps may call: <c>app</c> or <c>app/method-prefix</c> (see <see cref="Domain.InvokePolicy"/>).
+    /// Empty by default: a step calls another app as this service, which that app trusts, so each target is a choice.</summary>
+    public List<string> InvokeTargets { get; set; } = [];
+
     /// <summary>Items a parallel forEach block may fan out over.</summary>
     [Range(1, 100_000)]
     public int MaxParallelItems { get; set; } = 1_000;

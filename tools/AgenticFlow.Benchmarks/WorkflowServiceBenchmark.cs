@@ -53,7 +53,7 @@ public static class WorkflowServiceBenchmark
 
             var port = LoopbackPorts.PickFree();
             var options = new SidecarOptions { AppId = "workflows", AppPort = port, HttpPort = LoopbackPorts.PickFree(), GrpcPort = LoopbackPorts.PickFree(), ResourcesPaths = [folder] };
-            service = MessagingBenchmark.Start(repo, "Workflows", "AgenticFlow.Workflows", port, options, []);
+            service = MessagingBenchmark.Start(repo, "Workflows", "AgenticFlow.Workflows", port, options, new() { ["Workflows__InvokeTargets__0"] = "bench-target/ping" });
             sidecars.Add(await SidecarHost.StartAsync(options, resources, shared, names, loggers));
             await sidecars[^1].Sidecar.WhenReady;
             using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256 }) { BaseAddress = new Uri($"http://127.0.0.1:{port}") };

@@ -42,6 +42,13 @@ public static class DefinitionsApi
             return (null, problems);
         }
         var definition = body.Deserialize<WorkflowDefinition>(WorkflowDefinition.Json)!;
+        foreach (var (pointer, step) in InvokePolicy.AllSteps(definition.Steps, "/steps").Where(s => s.Step.Kind == StepKinds.Invoke))
+        {
+            if (InvokePolicy.Refusal(step.App ?? "", step.Method ?? "", options.InvokeTargets) is { } refusal)
+            {
+                problems.Add(new DefinitionProblem(pointer + "/app", refusal));
+            }
+        }
         foreach (var (pointer, workflow) in SubWorkflows(definition.Steps, "/steps"))
         {
             if (await store.GetDefinitionAsync(workflow, ct) is null)

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Dapr.Client;
+using AgenticFlow.Workflows.Domain;
 using Microsoft.Extensions.Options;
 
 namespace AgenticFlow.Workflows.Execution;
@@ -50,8 +51,11 @@ public sealed class ServiceCalls(IOptions<WorkflowsOptions> options, IConfigurat
     /// after a crash (its result was not yet recorded) or after a timeout repeats the same key, so a target that honours
     /// the header (messaging does) applies it once.</summary>
     public Task<JsonNode?> InvokeAsync(InvokeCall call, CancellationToken ct) =>
-        SendAsync(new HttpMethod(call.Verb), call.App, call.Method.TrimStart('/'), call.Verb is "GET" or "DELETE" ? null : call.Data, ct,
-            $"{call.Step.RunId}:{call.Step.Path}");
+        // Checked again at the call: the list may have shrunk since the definition was stored.
+        InvokePolicy.Refusal(call.App, call.Method, options.Value.InvokeTargets) is { } refusal
+            ? throw new ServiceCallException(refusal)
+            : SendAsync(new HttpMethod(call.Verb), call.App, call.Method.TrimStart('/'), call.Verb is "GET" or "DELETE" ? null : call.Data, ct,
+                $"{call.Step.RunId}:{call.Step.Path}");
 
     public async Task<(string TaskId, string TeamId)> SubmitTaskAsync(AgentTaskCall call, CancellationToken ct)
     {
@@ -72,7 +76,10 @@ public sealed class ServiceCalls(IOptions<WorkflowsOptions> options, IConfigurat
         {
             body["affinityKey"] = affinity;
         }
-        var answer = await SendAsync(HttpMethod.Post, options.Value.CoordinationAppId, $"api/v1/teams/{Uri.EscapeDataString(call.Team)}/tasks", body, ct);
+        // Coordination answers a repeated key with the task it created: a submit repeated after a crash (before its task
+        // id was recorded) does not create a second task. One key per step attempt, so a retried step gets a new task.
+        var answer = await SendAsync(HttpMethod.Post, options.Value.CoordinationAppId, $"api/v1/teams/{Uri.EscapeDataString(call.Team)}/tasks", body, ct,
+            $"{call.Step.RunId}:{call.Step.Path}:{call.Step.Attempt}");
         var taskId = answer?["taskId"]?.GetValue<string>() ?? throw new ServiceCallException("coordination answered without a taskId");
         return (taskId, call.Team);
     }

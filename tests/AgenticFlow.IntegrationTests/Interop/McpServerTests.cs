@@ -1,3 +1,5 @@
+using System.Net;
+using AgenticFlow.LocalRuntime.Tests.Infrastructure;
 using System.Text.Json;
 using ModelContextProtocol;
 using ModelContextProtocol.Client;
@@ -76,15 +78,34 @@ public sealed class McpServerTests(InteropPlatform fixture)
     }
 
     [Fact]
-    public async Task WorkflowTools_WhileWorkflowsIsAbsent_AnswerNotDeployed()
+    public async Task WorkflowTools_StartARun_AndReadItsStatus_AsTheCaller()
     {
+        var defined = await fixture.Api.JsonAsync(HttpMethod.Post, "/api/v1/workflows", new
+        {
+            name = "mcp-started",
+            inputs = new { type = "object" },
+            steps = new object[] { new { id = "pause", kind = "delay", seconds = 0 } },
+        }, HttpStatusCode.Created);
+        var workflowId = defined.GetProperty("id").GetString()!;
+
         await using var client = await fixture.McpAsync(Admin);
-        var start = await client.CallToolAsync("start_workflow", Args(new { id = "wf-1", input = new { x = 1 } }));
-        Assert.True(start.IsError);
-        Assert.Contains("Not deployed: workflows", Text(start));
-        var status = await client.CallToolAsync("get_workflow_status", Args(new { runId = "run-1" }));
-        Assert.True(status.IsError);
-        Assert.Contains("Not deployed: workflows", Text(status));
+        var started = Json(await client.CallToolAsync("start_workflow", Args(new { id = workflowId, input = new { x = 1 } })));
+        var runId = started.GetProperty("runId").GetString()!;
+        JsonElement status = default;
+        await Eventually.True(async () =>
+        {
+            var read = await client.CallToolAsync("get_workflow_status", Args(new { runId }));
+            Assert.False(read.IsError, Text(read));
+            status = Json(read);
+            return status.GetProperty("status").GetString() == "completed";
+        }, "the run started over MCP completed", 90);
+        Assert.Equal(runId, status.GetProperty("runId").GetString());
+
+        // A viewer may read runs but not start them, as through REST.
+        await using var viewer = await fixture.McpAsync(Viewer);
+        var refused = await viewer.CallToolAsync("start_workflow", Args(new { id = workflowId }));
+        Assert.True(refused.IsError);
+        Assert.Contains("answered 403", Text(refused));
     }
 
     [Fact]

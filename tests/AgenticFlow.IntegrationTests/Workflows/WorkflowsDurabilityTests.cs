@@ -18,6 +18,7 @@ public sealed class WorkflowsDurabilityPlatform : IAsyncLifetime
         Platform = await PlatformHarness.StartAsync(new Dictionary<string, Dictionary<string, string>>
         {
             ["gateway"] = new() { ["Gateway__RequestsPerSecond"] = "100000", ["Gateway__Burst"] = "100000" },
+            ["workflows"] = new() { ["Workflows__InvokeTargets__0"] = "wf-counter/count" },
         }, processSidecars: new HashSet<string> { "workflows" });
         Counter = await TestApp.StartAsync((app, _) => app.MapPost("/count", async () =>
         {

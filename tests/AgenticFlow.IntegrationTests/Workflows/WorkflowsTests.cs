@@ -23,6 +23,8 @@ public sealed class WorkflowsPlatform : IAsyncLifetime
                 ["Workflows__TriggerTopics__0"] = TriggerTopic,
                 ["Workflows__TriggerTopics__1"] = "workflows.run-completed",
                 ["Workflows__AgentTaskPollSeconds"] = "5",
+                // The invoke steps of these tests send messages (a countable side effect).
+                ["Workflows__InvokeTargets__0"] = "messaging/api/v1/",
             },
         });
         Api = new WorkflowsClient(Platform);
@@ -195,6 +197,28 @@ public sealed class WorkflowsTests(WorkflowsPlatform fixture) : IClassFixture<Wo
         Assert.Equal("completed", status.GetProperty("status").GetString());
         Assert.Equal("waiting", WorkflowsClient.Step(status, "b")!.Value.GetProperty("status").GetString());
         Assert.Equal("completed", WorkflowsClient.Step(status, "after")!.Value.GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task InvokeSteps_BeyondTheAllowedTargets_AreRefused_WithTheirPointers()
+    {
+        using var response = await Api.SendAsync(HttpMethod.Post, "/api/v1/workflows", new
+        {
+            id = "escalate",
+            name = "escalate",
+            steps = new object[]
+            {
+                // A provider's configuration (admin-only through the gateway), this service itself, an internal route.
+                new { id = "a", kind = "invoke", app = "providers", verb = "PUT", method = "api/v1/providers/openai/config", data = new { endpoint = "http://attacker" } },
+                new { id = "b", kind = "invoke", app = "workflows", method = "api/v1/workflows" },
+                WorkflowsClient.Send("c", "x", new { }, compensate: new { id = "undo", kind = "invoke", app = "messaging", method = "internal/anything" }),
+            },
+        });
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        var pointers = problem.GetProperty("problems").EnumerateArray().Select(p => p.GetProperty("pointer").GetString()).ToHashSet();
+        Assert.Equal(new HashSet<string?> { "/steps/0/app", "/steps/1/app", "/steps/2/compensate/app" }, pointers);
+        await Api.JsonAsync(HttpMethod.Get, "/api/v1/workflows/escalate", expected: HttpStatusCode.NotFound, key: WorkflowsClient.Viewer);
     }
 
     [Fact]
