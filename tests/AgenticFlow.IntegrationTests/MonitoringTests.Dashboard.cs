@@ -33,6 +33,15 @@ public sealed partial class MonitoringTests
         await Eventually.True(async () => (await Platform.Client.SendAsync(Platform.Request(HttpMethod.Get, $"/api/v1/traces/{traceId}", "dev-viewer-key"))).IsSuccessStatusCode,
             "the last message's trace to reach monitoring", 60);
 
+        // A workflow run, for the workflows section.
+        var workflow = await Platform.Client.SendAsync(Platform.Request(HttpMethod.Post, "/api/v1/workflows", "dev-operator-key",
+            new { name = "dashboard-demo", steps = new object[] { new { id = "pause", kind = "delay", seconds = 0 } } }));
+        Assert.True(workflow.IsSuccessStatusCode, await workflow.Content.ReadAsStringAsync());
+        var workflowId = JsonDocument.Parse(await workflow.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString();
+        var run = await Platform.Client.SendAsync(Platform.Request(HttpMethod.Post, $"/api/v1/workflows/{workflowId}/execute", "dev-operator-key", new { input = new { } }));
+        Assert.True(run.IsSuccessStatusCode, await run.Content.ReadAsStringAsync());
+        var runId = JsonDocument.Parse(await run.Content.ReadAsStringAsync()).RootElement.GetProperty("runId").GetString()!;
+
         var folder = Path.Combine(PlatformHarness.Repository, "tests", "dashboard-js");
         var screenshot = Path.Combine(Path.GetTempPath(), $"agenticflow-dashboard-{Guid.NewGuid():N}.png");
         var info = new ProcessStartInfo("node", ["dashboard.js"]) { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
@@ -40,6 +49,7 @@ public sealed partial class MonitoringTests
         info.Environment["DASHBOARD_KEY"] = "dev-admin-key";
         info.Environment["EXPECT_AGENT"] = agent;
         info.Environment["EXPECT_TRACE"] = traceId;
+        info.Environment["EXPECT_RUN"] = runId;
         info.Environment["SCREENSHOT"] = screenshot;
         using var node = Process.Start(info)!;
         var output = node.StandardOutput.ReadToEndAsync();
@@ -55,8 +65,9 @@ public sealed partial class MonitoringTests
         Assert.True(result.GetProperty("spanBars").GetInt32() >= 2);
         Assert.Contains(result.GetProperty("spanLabels").EnumerateArray(), l => l.GetString()!.StartsWith("gateway:", StringComparison.Ordinal));
         Assert.Contains(result.GetProperty("spanLabels").EnumerateArray(), l => l.GetString()!.StartsWith("messaging:", StringComparison.Ordinal));
-        // Services this platform does not run yet say so instead of failing.
-        Assert.Contains(result.GetProperty("notDeployed").EnumerateArray(), n => n.GetString()!.Contains("workflows: not deployed"));
+        // Every service runs here, so no section says "not deployed"; the workflow run is listed.
+        Assert.Empty(result.GetProperty("notDeployed").EnumerateArray());
+        Assert.Contains("dashboard-demo", result.GetProperty("workflowRow").GetString());
         Assert.Empty(result.GetProperty("pageErrors").EnumerateArray());
         Assert.True(new FileInfo(screenshot).Length > 10_000, "the screenshot is empty");
         var keep = Environment.GetEnvironmentVariable("AGENTICFLOW_DASHBOARD_SCREENSHOT");

@@ -37,6 +37,11 @@ async function main() {
     await page.waitForFunction((id) => [...document.querySelectorAll('#queues tr')].some((r) => r.textContent.includes(id) && Number(r.children[1]?.textContent) > 0), agent, { timeout: 60000 });
     result.queueRow = await page.evaluate((id) => [...document.querySelectorAll('#queues tr')].find((r) => r.textContent.includes(id)).textContent, agent);
     result.notDeployed = await page.$$eval('.not-deployed', (nodes) => nodes.map((n) => n.textContent));
+    if (process.env.EXPECT_RUN) {
+      // The workflow run the test started, with its steps' states.
+      await page.waitForFunction((id) => document.querySelector('#workflows .body').textContent.includes(id), process.env.EXPECT_RUN, { timeout: 60000 });
+      result.workflowRow = await page.evaluate((id) => [...document.querySelectorAll('#workflows tr')].find((r) => r.textContent.includes(id)).textContent, process.env.EXPECT_RUN);
+    }
     await page.waitForFunction(() => document.querySelector('#live').textContent.startsWith('live'), null, { timeout: 60000 });
     result.live = await page.textContent('#live');
 

@@ -96,11 +96,17 @@ async function teams() {
 }
 
 async function workflows() {
-  const r = await api('/api/v1/workflows');
+  const r = await api('/api/v1/workflows?limit=10');
   if (notDeployed(r.status)) { fill('workflows', '<p class="not-deployed">workflows: not deployed</p>'); return; }
-  const runs = r.data?.items ?? r.data ?? [];
-  fill('workflows', table(['run', 'status', 'steps'], (Array.isArray(runs) ? runs : []).slice(0, 20).map((w) => [
-    esc(w.id ?? w.instanceId), pill(w.status ?? w.runtimeStatus ?? ''), esc((w.steps ?? []).map((s) => `${s.name}:${s.state ?? s.status}`).join(', '))])));
+  // The newest runs of the first definitions, each with its steps' states (read for the five newest).
+  const definitions = (r.data?.items ?? []).slice(0, 10);
+  const views = await Promise.all(definitions.map((d) => api(`/api/v1/workflows/${encodeURIComponent(d.id)}`)));
+  const runs = views.flatMap((v) => (v.data?.recentRuns ?? []).map((run) => ({ ...run, name: v.data.name })))
+    .sort((a, b) => String(b.startedAt).localeCompare(String(a.startedAt))).slice(0, 10);
+  const details = await Promise.all(runs.slice(0, 5).map((run) => api(`/api/v1/workflows/${encodeURIComponent(run.runId)}/status`)));
+  fill('workflows', table(['workflow', 'run', 'status', 'trigger', 'steps'], runs.map((run, i) => [
+    esc(run.name), esc(run.runId), pill(run.status), esc(run.trigger),
+    esc((details[i]?.data?.steps ?? []).map((step) => `${step.id}:${step.status}`).join(', '))])));
 }
 
 async function neural() {

@@ -95,7 +95,7 @@ public sealed class McpServerTests(InteropPlatform fixture)
         await Eventually.True(async () =>
         {
             var read = await client.CallToolAsync("get_workflow_status", Args(new { runId }));
-            Assert.False(read.IsError, Text(read));
+            Assert.False(read.IsError == true, Text(read));
             status = Json(read);
             return status.GetProperty("status").GetString() == "completed";
         }, "the run started over MCP completed", 90);
