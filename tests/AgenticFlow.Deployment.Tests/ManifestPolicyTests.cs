@@ -81,6 +81,8 @@ public sealed class ManifestPolicyTests
         var rendered = Render(overlay);
         var deployments = rendered.Typed<V1Deployment>("Deployment").ToList();
         var configurations = rendered.Custom("Configuration").Select(c => Scalar(Child(c, "metadata"), "name")).ToHashSet();
+        var probes = rendered.Typed<V1NetworkPolicy>("NetworkPolicy").Where(p => p.Metadata.Name == "probes")
+            .SelectMany(p => p.Spec.Ingress ?? []).SelectMany(i => i.Ports ?? []).Select(port => port.Port?.Value).OfType<string>().ToHashSet();
         foreach (var app in RunFile.Load(Path.Combine(Repo, "dapr.yaml")))
         {
             var mine = deployments.Where(d => d.Spec.Template.Metadata.Annotations is { } a && a.TryGetValue("dapr.io/app-id", out var id) && id == app.AppId).ToList();
@@ -95,8 +97,9 @@ public sealed class ManifestPolicyTests
                 Assert.Contains("dapr.io/api-token-secret", annotations.Keys);
                 Assert.All(new[] { "dapr.io/sidecar-cpu-request", "dapr.io/sidecar-memory-request", "dapr.io/sidecar-cpu-limit", "dapr.io/sidecar-memory-limit" }, a => Assert.Contains(a, annotations.Keys));
                 Assert.Contains(annotations["dapr.io/config"], configurations);
-                // The container listens where the sidecar calls it.
+                // The container listens where the sidecar calls it, and the kubelet's probes may reach that port.
                 Assert.Contains(deployment.Spec.Template.Spec.Containers.SelectMany(c => c.Ports ?? []), p => p.ContainerPort == app.AppPort);
+                Assert.True(probes.Contains(app.AppPort?.ToString() ?? ""), $"{overlay}: the probes NetworkPolicy does not admit {app.AppId}'s port {app.AppPort}");
             }
         }
     }
