@@ -6,8 +6,9 @@ namespace AgenticFlow.Workflows.Execution;
 
 /// <summary>What a run starts with: the definition version itself travels in the input, so the run never reads a
 /// newer version and replays see the same document.</summary>
+/// <summary>A run to interpret; <c>Depth</c> counts the sub-workflow runs above it (0 for a run started on its own).</summary>
 public sealed record RunStart(string RunId, string DefinitionId, int Version, WorkflowDefinition Definition, JsonNode? Input, string? ParentRunId,
-    string Trigger = "manual", DateTimeOffset StartedAt = default);
+    string Trigger = "manual", DateTimeOffset StartedAt = default, int Depth = 0);
 
 public sealed record RunResult(string Status, JsonNode? Output, string? Error);
 

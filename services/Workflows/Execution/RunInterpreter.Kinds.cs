@@ -152,8 +152,16 @@ internal sealed partial class RunInterpreter
         }
     }
 
+    /// <summary>How deep sub-workflow runs may nest: a definition that calls itself (directly or through others)
+    /// ends with a failed step here instead of starting runs without end.</summary>
+    public const int MaxSubWorkflowDepth = 8;
+
     private async Task<JsonNode?> SubWorkflowAsync(StepDefinition step, IReadOnlyDictionary<string, JsonNode?> vars, StepRef at)
     {
+        if (_start.Depth >= MaxSubWorkflowDepth)
+        {
+            throw new AttemptFailed($"sub-workflows nest at most {MaxSubWorkflowDepth} runs deep; this run is at depth {_start.Depth}");
+        }
         var childId = $"{_start.RunId}-{new string(at.Path.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' ? c : '-').ToArray())}-{at.Attempt}";
         if (childId.Length > 200)
         {
@@ -161,7 +169,7 @@ internal sealed partial class RunInterpreter
             childId = $"sub-{Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(childId)))[..40].ToLowerInvariant()}";
         }
         var child = await GuardAsync(_context.CallActivityAsync<RunStart>(nameof(PrepareSubRunActivity),
-            new SubRunCall(at, childId, step.Workflow!, step.Version, Expressions.Render(step.Input, vars)), Infrastructure), _compensating);
+            new SubRunCall(at, childId, step.Workflow!, step.Version, Expressions.Render(step.Input, vars)), Infrastructure), _compensating) with { Depth = _start.Depth + 1 };
         _children.Add(childId);
         var result = await GuardAsync(_context.CallChildWorkflowAsync<RunResult>(nameof(RunWorkflow), child, new ChildWorkflowTaskOptions(childId)), _compensating);
         _children.Remove(childId);

@@ -200,6 +200,24 @@ public sealed class WorkflowsTests(WorkflowsPlatform fixture) : IClassFixture<Wo
     }
 
     [Fact]
+    public async Task AWorkflowCallingItself_StopsAtTheNestingLimit_AndFails()
+    {
+        var id = await Api.DefineAsync(new { name = "recursive", steps = new object[] { new { id = "rest", kind = "delay", seconds = 0 } } });
+        // Version 2 calls the definition itself: stored (the definition exists), and ended at run time.
+        await Api.JsonAsync(HttpMethod.Put, $"/api/v1/workflows/{id}", new
+        {
+            name = "recursive", steps = new object[] { new { id = "again", kind = "sub-workflow", workflow = id } },
+        });
+
+        var status = await Api.WaitForEndAsync(await Api.ExecuteAsync(id), 240);
+
+        Assert.Equal("failed", status.GetProperty("status").GetString());
+        Assert.Contains("sub-workflow", status.GetProperty("error").GetString());
+        var runs = await Api.JsonAsync(HttpMethod.Get, $"/api/v1/workflows/{id}/runs?limit=100", key: WorkflowsClient.Viewer);
+        Assert.InRange(runs.GetProperty("items").GetArrayLength(), 2, 1 + 8 + 1);
+    }
+
+    [Fact]
     public async Task InvokeSteps_BeyondTheAllowedTargets_AreRefused_WithTheirPointers()
     {
         using var response = await Api.SendAsync(HttpMethod.Post, "/api/v1/workflows", new
