@@ -66,6 +66,7 @@ public sealed class InferenceService(DeploymentCache deployments, LoadedModels m
     /// <summary>Loads the versions a deployment serves, so their first calls find them warm.</summary>
     public async Task WarmAsync(ModelRecord model, CancellationToken ct)
     {
+        models.Retain(model.Id, new[] { model.Deployment.Active, model.Deployment.Canary }.OfType<int>().ToHashSet(), TimeSpan.FromMinutes(1));
         foreach (var number in new[] { model.Deployment.Active, model.Deployment.Canary }.OfType<int>())
         {
             if (model.Find(number) is { } version)

@@ -42,6 +42,34 @@ public sealed class LoadedModels(IArtifactStore artifacts) : IDisposable
             : new MlNetModel(bytes, version.Schema!, Workers));
     }
 
+    /// <summary>Unloads this model's versions other than <paramref name="keep"/> (the deployment's active and canary):
+    /// every retrained version would otherwise stay in memory for good. Each is disposed after a grace period, so an
+    /// inference that picked it just before finishes on it; a later call naming it loads it again.</summary>
+    public void Retain(string modelId, IReadOnlySet<int> keep, TimeSpan grace)
+    {
+        foreach (var entry in _loaded.Where(e => e.Key.Model == modelId && !keep.Contains(e.Key.Version)).ToList())
+        {
+            if (_loaded.TryRemove(entry) && entry.Value.IsValueCreated)
+            {
+                _ = DisposeLaterAsync(entry.Value.Value, grace);
+            }
+        }
+    }
+
+    private static async Task DisposeLaterAsync(Task<ILoadedModel> loading, TimeSpan grace)
+    {
+        try
+        {
+            var model = await loading;
+            await Task.Delay(grace);
+            model.Dispose();
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // It never loaded (a missing or corrupt artifact): nothing to release.
+        }
+    }
+
     public void Dispose()
     {
         foreach (var lazy in _loaded.Values.Where(l => l.IsValueCreated && l.Value.IsCompletedSuccessfully))
