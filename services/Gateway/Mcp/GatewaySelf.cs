@@ -19,6 +19,16 @@ public sealed class GatewaySelf(IHttpClientFactory clients, IServer server, ICon
 
     public async Task<HttpResponseMessage> SendAsync(HttpContext caller, HttpMethod method, string pathAndQuery, HttpContent? content, CancellationToken ct)
     {
+        // A tool argument or task id of "." or ".." survives escaping and would be collapsed by the URI into another
+        // route than the one named: such a path is refused here, as the path guard refuses it at the edge.
+        if (pathAndQuery.Split('?', 2)[0].Split('/').Any(segment => segment is "." or ".."))
+        {
+            return new HttpResponseMessage(System.Net.HttpStatusCode.BadRequest)
+            {
+                Content = System.Net.Http.Json.JsonContent.Create(new { type = GatewayExtensions.ProblemBase + "malformed-request", title = "Bad path",
+                    status = 400, detail = "A path segment may not be '.' or '..'." }),
+            };
+        }
         using var request = new HttpRequestMessage(method, new Uri(BaseAddress(), pathAndQuery)) { Content = content };
         foreach (var name in Forwarded)
         {

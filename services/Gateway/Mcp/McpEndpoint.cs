@@ -12,7 +12,9 @@ public static class McpEndpoint
     {
         builder.Services.AddHttpContextAccessor();
         builder.Services.AddSingleton<GatewaySelf>();
-        builder.Services.AddHttpClient(GatewaySelf.ClientName, client => client.Timeout = TimeSpan.FromMinutes(6));
+        // No redirects (the caller's X-Api-Key would follow them to wherever they point) and no shared cookie jar.
+        builder.Services.AddHttpClient(GatewaySelf.ClientName, client => client.Timeout = TimeSpan.FromMinutes(6))
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false });
         builder.Services.AddMcpServer(options =>
             {
                 options.ServerInfo = new ModelContextProtocol.Protocol.Implementation { Name = "agenticflow", Version = "1.0.0" };

@@ -100,6 +100,10 @@ public sealed class McpServerTests(InteropPlatform fixture)
             return status.GetProperty("status").GetString() == "completed";
         }, "the run started over MCP completed", 90);
         Assert.Equal(runId, status.GetProperty("runId").GetString());
+        // A dot segment would be collapsed into another route (GET /api/v1/workflows/status): refused instead.
+        var dotted = await client.CallToolAsync("get_workflow_status", Args(new { runId = ".." }));
+        Assert.True(dotted.IsError);
+        Assert.Contains("answered 400", Text(dotted));
 
         // A viewer may read runs but not start them, as through REST.
         await using var viewer = await fixture.McpAsync(Viewer);
