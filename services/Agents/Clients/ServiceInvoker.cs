@@ -5,13 +5,15 @@ namespace AgenticFlow.Agents.Clients;
 
 /// <summary>HTTP clients that reach other apps through this app's Dapr sidecar (service invocation), one per app id:
 /// <c>http://{appId}/path</c> becomes <c>/v1.0/invoke/{appId}/method/path</c> with the sidecar's API token.</summary>
-public sealed class ServiceInvoker : IDisposable
+public sealed class ServiceInvoker(IConfiguration configuration) : IDisposable
 {
     private readonly ConcurrentDictionary<string, HttpClient> _clients = new(StringComparer.Ordinal);
 
     public HttpClient For(string appId) => _clients.GetOrAdd(appId, id =>
     {
-        var client = DaprClient.CreateInvokeHttpClient(id);
+        // The token is passed explicitly, as every other service does: without it the sidecar answers 401 wherever
+        // DAPR_API_TOKEN is set (tools/run.sh, Kubernetes), and every llm run and result hand-over of agents failed.
+        var client = DaprClient.CreateInvokeHttpClient(id, daprApiToken: configuration["DAPR_API_TOKEN"]);
         client.Timeout = TimeSpan.FromSeconds(100);
         return client;
     });
