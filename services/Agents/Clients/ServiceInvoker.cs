@@ -1,3 +1,4 @@
+using AgenticFlow.ServiceDefaults;
 using System.Collections.Concurrent;
 using Dapr.Client;
 
@@ -11,9 +12,7 @@ public sealed class ServiceInvoker(IConfiguration configuration) : IDisposable
 
     public HttpClient For(string appId) => _clients.GetOrAdd(appId, id =>
     {
-        // The token is passed explicitly, as every other service does: without it the sidecar answers 401 wherever
-        // DAPR_API_TOKEN is set (tools/run.sh, Kubernetes), and every llm run and result hand-over of agents failed.
-        var client = DaprClient.CreateInvokeHttpClient(id, daprApiToken: configuration["DAPR_API_TOKEN"]);
+        var client = DaprInvocation.Client(configuration, id);
         client.Timeout = TimeSpan.FromSeconds(100);
         return client;
     });

@@ -1,3 +1,4 @@
+using AgenticFlow.ServiceDefaults;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -41,7 +42,7 @@ public sealed partial class AgentsClient(IOptions<CoordinationOptions> options, 
     private const int MaxPages = 100;
 
     // http://{app-id}/path becomes the sidecar's /v1.0/invoke/{app-id}/method/path, with the sidecar's API token.
-    private readonly HttpClient _http = DaprClient.CreateInvokeHttpClient(options.Value.AgentsAppId, daprApiToken: configuration["DAPR_API_TOKEN"]);
+    private readonly HttpClient _http = DaprInvocation.Client(configuration, options.Value.AgentsAppId);
 
     public void Dispose() => _http.Dispose();
 

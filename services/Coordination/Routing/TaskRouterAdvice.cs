@@ -18,7 +18,7 @@ public sealed partial class TaskRouterAdvice(IOptions<CoordinationOptions> optio
     : ITaskRouterAdvice, IDisposable
 {
     private const int MaxRemembered = 10_000;
-    private readonly HttpClient _http = DaprClient.CreateInvokeHttpClient(options.Value.NeuralAppId, daprApiToken: configuration["DAPR_API_TOKEN"]);
+    private readonly HttpClient _http = DaprInvocation.Client(configuration, options.Value.NeuralAppId);
     private readonly ConcurrentDictionary<string, (string AgentId, double Confidence)> _advice = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<string> _order = new();
 

@@ -1,3 +1,4 @@
+using AgenticFlow.ServiceDefaults;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -17,7 +18,7 @@ public interface ITeamDirectory
 public sealed class TeamDirectory(IOptions<MessagingOptions> options, IConfiguration configuration) : ITeamDirectory, IDisposable
 {
     // http://{app-id}/path becomes the sidecar's /v1.0/invoke/{app-id}/method/path, with the sidecar's API token.
-    private readonly HttpClient _http = DaprClient.CreateInvokeHttpClient(options.Value.CoordinationAppId, daprApiToken: configuration["DAPR_API_TOKEN"]);
+    private readonly HttpClient _http = DaprInvocation.Client(configuration, options.Value.CoordinationAppId);
 
     public async Task<IReadOnlyList<string>?> MembersAsync(string teamId, CancellationToken ct)
     {

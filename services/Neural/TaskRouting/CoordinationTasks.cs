@@ -1,3 +1,4 @@
+using AgenticFlow.ServiceDefaults;
 using System.Net.Http.Json;
 using System.Text.Json;
 using AgenticFlow.Neural.Domain;
@@ -9,7 +10,7 @@ namespace AgenticFlow.Neural.TaskRouting;
 public sealed class CoordinationTasks(IConfiguration configuration) : IDisposable
 {
     private const int PageSize = 500, MaxPagesPerTeam = 20;
-    private readonly HttpClient _http = DaprClient.CreateInvokeHttpClient("coordination", daprApiToken: configuration["DAPR_API_TOKEN"]);
+    private readonly HttpClient _http = DaprInvocation.Client(configuration, "coordination");
 
     public void Dispose() => _http.Dispose();
 

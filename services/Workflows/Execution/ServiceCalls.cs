@@ -1,3 +1,4 @@
+using AgenticFlow.ServiceDefaults;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
@@ -23,7 +24,7 @@ public sealed class ServiceCalls(IOptions<WorkflowsOptions> options, IConfigurat
 
     private static HttpClient CreateClient(IConfiguration configuration)
     {
-        var client = DaprClient.CreateInvokeHttpClient(daprApiToken: configuration["DAPR_API_TOKEN"]);
+        var client = DaprInvocation.Client(configuration);
         client.Timeout = TimeSpan.FromMinutes(5);
         return client;
     }
