@@ -76,11 +76,11 @@ public static partial class MessagingBenchmark
         {
             await Warm(clients[design]);
         }
-        await Scenario($"send->receive @ {SustainedRate}/s", c => SendReceive(c, run.Duration, SustainedRate));
+        await Scenario($"send->receive @ {SustainedRate}/s", async c => (await SendReceive(c, run.Duration, SustainedRate)).EndToEnd);
         Row($"send->receive @ {SustainedRate}/s", "redis direct", await RedisBaseline(run.Redis, run.Duration, SustainedRate));
-        await Scenario($"send->receive @ {Rate}/s", c => SendReceive(c, run.Duration, Rate));
+        await Scenario($"send->receive @ {Rate}/s", async c => (await SendReceive(c, run.Duration, Rate)).EndToEnd);
         Row($"send->receive @ {Rate}/s", "redis direct", await RedisBaseline(run.Redis, run.Duration, Rate));
-        await Scenario($"send->receive, saturated ({Senders})", c => SendReceive(c, run.Duration, null));
+        await Scenario($"send->receive, saturated ({Senders})", async c => (await SendReceive(c, run.Duration, null)).EndToEnd);
         Row($"send->receive, saturated ({Senders})", "redis direct", await RedisBaseline(run.Redis, run.Duration, null));
         foreach (var depth in new[] { 0, DeepDepth })
         {

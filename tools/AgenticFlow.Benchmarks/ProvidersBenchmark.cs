@@ -33,7 +33,7 @@ public static class ProvidersBenchmark
         fake.MapPost("/v1/chat/completions", () => Results.Text(answer, "application/json"));
         await fake.StartAsync();
 
-        var folder = BenchComponents.Write(redisAddress, pubsub: false, """{"bench-key": "sk-bench"}""");
+        var folder = BenchComponents.Write(redisAddress, pubsub: false, """{"provider-bench-key": "sk-bench"}""");
         await using var shared = new SharedResources();
         var options = new SidecarOptions { AppId = "providers", HttpPort = LoopbackPorts.PickFree(), GrpcPort = LoopbackPorts.PickFree(), ResourcesPaths = [folder] };
         await using var sidecar = await SidecarHost.StartAsync(options, ResourceLoader.Load([folder]), shared, new NameRegistry(Path.Combine(folder, "names")),
@@ -50,7 +50,9 @@ public static class ProvidersBenchmark
         info.Environment["Providers__Items__0__Id"] = "fake";
         info.Environment["Providers__Items__0__Kind"] = "openai-compatible";
         info.Environment["Providers__Items__0__Endpoint"] = $"http://127.0.0.1:{fakePort}/v1";
-        info.Environment["Providers__Items__0__ApiKeySecret"] = "bench-key";
+        info.Environment["Providers__Items__0__ApiKeySecret"] = "provider-bench-key";
+        // The fake provider listens on loopback, which the providers service refuses unless told it may.
+        info.Environment["Providers__AllowPrivateEndpoints"] = "true";
         info.Environment["Providers__Items__0__Models__0__Name"] = "bench";
         info.Environment["Providers__Items__0__Models__0__InputPricePer1M"] = "0.15";
         info.Environment["Providers__Items__0__Models__0__OutputPricePer1M"] = "0.6";
