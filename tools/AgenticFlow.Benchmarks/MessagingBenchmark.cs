@@ -90,11 +90,16 @@ public static partial class MessagingBenchmark
                 Measure.Print("cheap read", "app direct", appRead.Result);
                 Measure.Print("cheap read", "app's sidecar", sidecarRead.Result);
                 Measure.Print("cheap read", "via gateway", gatewayRead.Result);
+                Measure.Print("cheap read, 1 caller", "app direct", appRead.Alone);
+                Measure.Print("cheap read, 1 caller", "app's sidecar", sidecarRead.Alone);
+                Measure.Print("cheap read, 1 caller", "via gateway", gatewayRead.Alone);
                 Console.WriteLine();
                 Console.WriteLine($"CPU ms per request: app direct {appRead.Cpu}; app's sidecar {sidecarRead.Cpu}; via gateway {gatewayRead.Cpu}");
                 Console.WriteLine();
                 Console.WriteLine($"via gateway / app direct: throughput {gatewayRead.Result.Throughput / appRead.Result.Throughput:P0}, p50 +{gatewayRead.Result.Samples.Percentile(50) - appRead.Result.Samples.Percentile(50):F2} ms" +
                     $" (target: >= 60%, <= +1 ms); app's sidecar adds p50 +{sidecarRead.Result.Samples.Percentile(50) - appRead.Result.Samples.Percentile(50):F2} ms");
+                Console.WriteLine($"at 1 caller the gateway path adds p50 +{gatewayRead.Alone.Samples.Percentile(50) - appRead.Alone.Samples.Percentile(50):F2} ms, p99 +{gatewayRead.Alone.Samples.Percentile(99) - appRead.Alone.Samples.Percentile(99):F2} ms" +
+                    $" (gateway and its sidecar: +{gatewayRead.Alone.Samples.Percentile(50) - sidecarRead.Alone.Samples.Percentile(50):F2} ms p50 over the app's sidecar)");
                 Console.WriteLine();
             }
             if (Environment.GetEnvironmentVariable("BENCH_ONLY") == "hops")
@@ -168,7 +173,7 @@ public static partial class MessagingBenchmark
     private static readonly int LongPollSeconds = int.TryParse(Environment.GetEnvironmentVariable("BENCH_WAIT"), out var w) ? w : 1;
     private const int MaxConnections = 256;
 
-    private static async Task<((Samples Samples, double Throughput) Result, string Cpu)> CheapRead(HttpClient client, TimeSpan duration, CpuMeter cpu)
+    private static async Task<((Samples Samples, double Throughput) Result, string Cpu, (Samples Samples, double Throughput) Alone)> CheapRead(HttpClient client, TimeSpan duration, CpuMeter cpu)
     {
         async Task Read()
         {
@@ -179,7 +184,10 @@ public static partial class MessagingBenchmark
         await Measure.WarmUp(ReadWorkers, Read);
         var before = cpu.Read();
         var result = await Measure.Saturate(ReadWorkers, duration, Read);
-        return (result, cpu.PerOperation(before, result.Samples.Count));
+        var perOperation = cpu.PerOperation(before, result.Samples.Count);
+        // One caller: what the hops add to a request that queues behind nobody.
+        var alone = await Measure.Saturate(1, duration, Read);
+        return (result, perOperation, alone);
     }
 
     /// <summary>Send->receive latency and delivered rate, and the send calls' own latency and rate.</summary>
