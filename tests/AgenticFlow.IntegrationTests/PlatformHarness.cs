@@ -30,6 +30,9 @@ public sealed class PlatformHarness : IAsyncDisposable
     public Dictionary<string, ServiceProcess> Services { get; } = new(StringComparer.Ordinal);
     public Dictionary<string, string> AppTokens { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>The API token each app's sidecar requires of its app, by app id.</summary>
+    public Dictionary<string, string> ApiTokens { get; } = new(StringComparer.Ordinal);
+
     /// <summary>The gateway's sidecar and the API token the gateway holds for it.</summary>
     public TestSidecar GatewaySidecar => Sidecars["gateway"];
     public string DaprToken { get; private set; } = null!;
@@ -105,26 +108,33 @@ public sealed class PlatformHarness : IAsyncDisposable
     {
         int http = TestSidecar.FreePort(), grpc = TestSidecar.FreePort(), port = TestSidecar.FreePort();
         var isGateway = app.AppId == "gateway";
-        var token = Guid.NewGuid().ToString("N");
-        var env = new Dictionary<string, string>(extraEnv);
+        // Every app calls its sidecar with an API token, as under tools/run.sh and Kubernetes (a service that forgot to
+        // pass it was refused there while every test passed), and every sidecar calls its app with an app token.
+        var apiToken = Guid.NewGuid().ToString("N");
+        var appToken = isGateway ? null : Guid.NewGuid().ToString("N");
+        var env = new Dictionary<string, string>(extraEnv) { ["DAPR_API_TOKEN"] = apiToken };
+        ApiTokens[app.AppId] = apiToken;
         if (isGateway)
         {
-            // The ingress calls its sidecar with an API token; the services are called by theirs with an app token.
-            env["DAPR_API_TOKEN"] = DaprToken = token;
+            DaprToken = apiToken;
         }
         else
         {
-            env["APP_API_TOKEN"] = AppTokens[app.AppId] = token;
+            env["APP_API_TOKEN"] = AppTokens[app.AppId] = appToken!;
         }
         Services[app.AppId] = await ServiceProcess.StartAsync(AssemblyOf(app), port, http, grpc, env);
         if (_processSidecars.Contains(app.AppId))
         {
-            var tokens = new Dictionary<string, string> { [isGateway ? "DAPR_API_TOKEN" : "APP_API_TOKEN"] = token };
+            var tokens = new Dictionary<string, string> { ["DAPR_API_TOKEN"] = apiToken };
+            if (appToken is not null)
+            {
+                tokens["APP_API_TOKEN"] = appToken;
+            }
             SidecarProcesses[app.AppId] = await RuntimeProcess.StartAsync(app.AppId, _folder.Path, isGateway ? null : port, http, grpc, _names, app.ConfigPath, tokens);
             return;
         }
         Sidecars[app.AppId] = await TestSidecar.StartAsync(app.AppId, _folder.Path, isGateway ? null : port,
-            apiToken: isGateway ? token : null, appToken: isGateway ? null : token, shared: _shared, httpPort: http, grpcPort: grpc, names: names, configPath: app.ConfigPath);
+            apiToken: apiToken, appToken: appToken, shared: _shared, httpPort: http, grpcPort: grpc, names: names, configPath: app.ConfigPath);
     }
 
     /// <summary>kill -9 of an app's service process, then (when asked) the same service started again.</summary>
