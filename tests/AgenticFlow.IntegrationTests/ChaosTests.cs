@@ -54,6 +54,14 @@ public sealed class PrivateRedis : IAsyncDisposable
         }
     }
 
+    /// <summary>Sends the server a signal by name (<c>STOP</c> makes it stop answering without closing a connection,
+    /// <c>CONT</c> lets it go on).</summary>
+    public void Signal(string name)
+    {
+        using var kill = Process.Start("kill", ["-" + name, _process!.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+    }
+
     public async ValueTask DisposeAsync()
     {
         await KillAsync();

@@ -94,8 +94,27 @@ public sealed class RedisStreamsBroker(IConnectionMultiplexer redis, Configurati
 
         public async Task ReadLoop()
         {
-            // First this consumer's own pending entries: what it had taken before a crash.
-            var pending = await db.StreamReadGroupAsync(topic, group, owner.Options.ConsumerName, "0", count: 1000);
+            // First this consumer's own pending entries: what it had taken before a crash. Retried like every read:
+            // a Redis slow to answer right after the subscription started ended this loop for good, so the
+            // subscription never delivered anything (and its close threw the timeout).
+            StreamEntry[] pending;
+            while (true)
+            {
+                try
+                {
+                    pending = await db.StreamReadGroupAsync(topic, group, owner.Options.ConsumerName, "0", count: 1000);
+                    break;
+                }
+                catch (Exception ex) when (ex is RedisException or TimeoutException)
+                {
+                    if (ct.IsCancellationRequested)
+                    {
+                        return;
+                    }
+                    owner.Logger.LogWarning(ex, "Reading the pending entries of stream {Topic} failed; retrying", topic);
+                    await Task.Delay(500, ct);
+                }
+            }
             foreach (var entry in pending)
             {
                 await Dispatch(entry);
@@ -156,9 +175,15 @@ public sealed class RedisStreamsBroker(IConnectionMultiplexer redis, Configurati
                         await Dispatch(entry);
                     }
                 }
-                catch (RedisException ex)
+                // A timeout is not a RedisException: caught with it, or one slow answer from a loaded or paused Redis
+                // ended this loop for good (nothing pending was handed out again until a restart) and failed the close.
+                catch (Exception ex) when (ex is RedisException or TimeoutException)
                 {
-                    owner.Logger.LogWarning(ex, "Reclaiming pending entries of {Topic} failed", topic);
+                    if (ct.IsCancellationRequested)
+                    {
+                        return;
+                    }
+                    owner.Logger.LogWarning(ex, "Reclaiming pending entries of {Topic} failed; retrying", topic);
                 }
             }
         }
