@@ -19,6 +19,7 @@ public static class Extensions
         builder.Services.AddSingleton<MessagingMetrics>();
         builder.Services.AddSingleton<ITeamDirectory, TeamDirectory>();
         builder.Services.AddSingleton<MessagingService>();
+        builder.Services.AddSingleton<WaitingReceives>();
         builder.Services.AddHostedService<MailboxSweeper>();
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
         return builder;

@@ -47,6 +47,11 @@ public sealed class MessagingOptions
     [Range(1, 3600)]
     public int SweepSeconds { get; set; } = 10;
 
+    /// <summary>Long-poll receives (<c>waitSeconds</c> &gt; 0) one queue may have waiting at once on a replica; one more
+    /// is answered <c>429</c>. Receives that do not wait are not counted.</summary>
+    [Range(1, 1_000)]
+    public int MaxWaitingReceivesPerQueue { get; set; } = 8;
+
     /// <summary>Dead letters kept per mailbox (the newest); older ones leave the list, their records stay.</summary>
     [Range(1, 100_000)]
     public int MaxDeadLetters { get; set; } = 1_000;

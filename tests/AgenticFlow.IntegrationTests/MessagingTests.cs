@@ -205,6 +205,63 @@ public class MessagingTests
     }
 
     [Fact]
+    public async Task WaitingReceives_OfOneQueue_AreCapped_TheNextIs429_UntilOneReturns()
+    {
+        await using var bus = await MessagingHarness.StartAsync(env: Env(new() { ["Messaging__MaxWaitingReceivesPerQueue"] = "2" }));
+        using var stop = new CancellationTokenSource();
+        var delivered = new ConcurrentBag<string>();
+        // Two holders keep a receive waiting on queue a8 (one refused because a probe held a place tries again).
+        var holders = Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                using var response = await bus.Client.GetAsync("/api/v1/messages/queue/a8?waitSeconds=30", stop.Token);
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    var messages = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("messages");
+                    if (messages.GetArrayLength() > 0)
+                    {
+                        delivered.Add(messages[0].GetProperty("body").GetString()!);
+                        return;
+                    }
+                }
+                await Task.Delay(100, stop.Token);
+            }
+        }, stop.Token)).ToList();
+
+        async Task<HttpResponseMessage> ProbeUntil(HttpStatusCode wanted)
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (true)
+            {
+                var probe = await bus.Client.GetAsync("/api/v1/messages/queue/a8?waitSeconds=1");
+                if (probe.StatusCode == wanted)
+                {
+                    return probe;
+                }
+                Assert.True(DateTime.UtcNow < deadline, $"no {wanted} from a waiting receive within 60 s (last {probe.StatusCode})");
+                await Task.Delay(200);
+            }
+        }
+
+        var refused = await ProbeUntil(HttpStatusCode.TooManyRequests);
+        var problem = await refused.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.EndsWith("/too-many-waiting-receives", problem.GetProperty("type").GetString());
+        Assert.NotNull(refused.Headers.RetryAfter);
+        // A receive that does not wait is not counted, and another queue has places of its own.
+        Assert.Equal(HttpStatusCode.OK, (await bus.Client.GetAsync("/api/v1/messages/queue/a8")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await bus.Client.GetAsync("/api/v1/messages/queue/a9?waitSeconds=1")).StatusCode);
+
+        // A message wakes one holder; its place is free again once it returned.
+        await bus.SendAsync(MessagingHarness.Send("a8", "wake"));
+        await Task.WhenAny(holders).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal("wake", Assert.Single(delivered));
+        Assert.Equal(HttpStatusCode.OK, (await ProbeUntil(HttpStatusCode.OK)).StatusCode);
+        await stop.CancelAsync();
+        await Task.WhenAll(holders.Select(h => h.ContinueWith(_ => { }, TaskScheduler.Default)));
+    }
+
+    [Fact]
     public async Task BadInput_Gets400ProblemDetails_AndStoresNothing()
     {
         await using var bus = await MessagingHarness.StartAsync(env: Env());

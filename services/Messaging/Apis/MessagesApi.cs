@@ -119,8 +119,8 @@ public static class MessagesApi
         return TypedResults.Ok(MessageView.Of(message));
     }
 
-    public static async Task<Results<Ok<ReceiveResponse>, ValidationProblem>> Receive(
-        string agentId, MessagingService messaging, IOptions<MessagingOptions> options, CancellationToken ct,
+    public static async Task<Results<Ok<ReceiveResponse>, ValidationProblem, ProblemHttpResult>> Receive(
+        string agentId, HttpResponse response, MessagingService messaging, WaitingReceives waiting, IOptions<MessagingOptions> options, CancellationToken ct,
         int max = 10, int? leaseSeconds = null, int waitSeconds = 0)
     {
         var errors = new Dictionary<string, string[]>();
@@ -131,6 +131,16 @@ public static class MessagesApi
         if (errors.Count > 0)
         {
             return TypedResults.ValidationProblem(errors, type: ProblemBase + "validation");
+        }
+        using var place = waitSeconds > 0 ? waiting.TryEnter(agentId) : null;
+        if (waitSeconds > 0 && place is null)
+        {
+            response.Headers.RetryAfter = "1";
+            return TypedResults.Problem(
+                title: "Too many waiting receives",
+                detail: $"Queue {agentId} already has {waiting.Limit} receives waiting for messages; receive without waitSeconds, or wait for one of them to return.",
+                statusCode: StatusCodes.Status429TooManyRequests,
+                type: ProblemBase + "too-many-waiting-receives");
         }
         var lease = TimeSpan.FromSeconds(leaseSeconds ?? options.Value.DefaultLeaseSeconds);
         var received = await messaging.ReceiveAsync(agentId, max, lease, TimeSpan.FromSeconds(waitSeconds), ct);
