@@ -18,6 +18,13 @@ public static class DashboardExtensions
             return app;
         }
         var files = new PhysicalFileProvider(root);
+        // API calls never name a file: they skip the file lookup (a stat of the disk) the static file middleware would
+        // make for every GET on the hot path.
+        return app.UseWhen(context => !context.Request.Path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase), dashboard => Serve(dashboard, files));
+    }
+
+    private static void Serve(IApplicationBuilder app, PhysicalFileProvider files)
+    {
         app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files, RequestPath = "" });
         app.UseStaticFiles(new StaticFileOptions
         {
@@ -30,6 +37,5 @@ public static class DashboardExtensions
                 headers.CacheControl = "no-cache";
             },
         });
-        return app;
     }
 }
