@@ -29,6 +29,9 @@ public sealed class ServiceProcess : IAsyncDisposable
         info.Environment["DAPR_HTTP_ENDPOINT"] = $"http://127.0.0.1:{sidecarHttp}";
         info.Environment["DAPR_GRPC_ENDPOINT"] = $"http://127.0.0.1:{sidecarGrpc}";
         info.Environment["Logging__LogLevel__Default"] = "Warning";
+        // No file watcher on appsettings: each one takes an inotify instance, and the suite's parallel platforms ran
+        // into the 128 a user may hold ("The configured user limit (128) on the number of inotify instances").
+        info.Environment["DOTNET_hostBuilder__reloadConfigOnChange"] = "false";
         foreach (var (k, v) in env ?? new Dictionary<string, string>())
         {
             info.Environment[k] = v;
