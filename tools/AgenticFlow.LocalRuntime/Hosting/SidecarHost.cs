@@ -48,7 +48,9 @@ public sealed class SidecarHost : IAsyncDisposable
     /// <summary>Loads the components and starts listening; the app's subscriptions load in the background once it answers.</summary>
     public static async Task<SidecarHost> StartAsync(SidecarOptions options, ResourceSet resources, SharedResources shared, NameRegistry names, ILoggerFactory? loggerFactory = null, CancellationToken ct = default)
     {
-        var builder = WebApplication.CreateSlimBuilder();
+        // A sidecar takes its settings from its flags and components, never from an appsettings file that changes under
+        // it: no file watcher (each holds one of the 128 inotify instances a user has, and a run hosts every sidecar).
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = ["--hostBuilder:reloadConfigOnChange=false"] });
         builder.Logging.ClearProviders();
         if (loggerFactory is not null)
         {
