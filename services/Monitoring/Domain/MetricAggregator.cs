@@ -5,6 +5,10 @@ public sealed record SeriesValue(DateTimeOffset Time, double Value);
 
 public sealed record Series(string Service, IReadOnlyList<SeriesValue> Points);
 
+/// <summary>The values of the points whose attributes (<c>service</c> or any tag) have these values; a point without
+/// one of the attributes falls in the group where it is empty.</summary>
+public sealed record GroupedSeries(IReadOnlyDictionary<string, string> Labels, IReadOnlyList<SeriesValue> Points);
+
 /// <summary>
 /// Turns raw samples into one value per step and service. Every aggregation has one meaning per kind:
 /// <list type="bullet">
@@ -19,24 +23,36 @@ public sealed record Series(string Service, IReadOnlyList<SeriesValue> Points);
 /// </summary>
 public static class MetricAggregator
 {
-    public static IReadOnlyList<Series> Aggregate(IEnumerable<MetricPoint> points, DateTimeOffset from, DateTimeOffset to, TimeSpan step, string agg)
+    public static IReadOnlyList<Series> Aggregate(IEnumerable<MetricPoint> points, DateTimeOffset from, DateTimeOffset to, TimeSpan step, string agg) =>
+        points.GroupBy(p => p.Service).OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(byService => new Series(byService.Key, Steps(byService, from, to, step, agg))).ToList();
+
+    /// <summary>As <see cref="Aggregate"/>, one series per combination of values of <paramref name="groupBy"/>
+    /// (<c>service</c> or tag keys) instead of per service, ordered by those values. Each group aggregates its own
+    /// series only, so a group's sum is the sum of its points' increases and its quantiles come from its buckets alone.</summary>
+    public static IReadOnlyList<GroupedSeries> AggregateBy(IEnumerable<MetricPoint> points, IReadOnlyList<string> groupBy, DateTimeOffset from, DateTimeOffset to, TimeSpan step, string agg) =>
+        points.GroupBy(p => string.Join('\u001f', groupBy.Select(k => LabelOf(p, k))), StringComparer.Ordinal)
+            .OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => new GroupedSeries(groupBy.ToDictionary(k => k, k => LabelOf(g.First(), k), StringComparer.Ordinal), Steps(g, from, to, step, agg)))
+            .ToList();
+
+    /// <summary>A point's value of an attribute: its service for <c>service</c>, else the tag's value ("" when absent).</summary>
+    public static string LabelOf(MetricPoint point, string key) =>
+        key == "service" ? point.Service : point.Tags.TryGetValue(key, out var value) ? value : "";
+
+    private static List<SeriesValue> Steps(IEnumerable<MetricPoint> points, DateTimeOffset from, DateTimeOffset to, TimeSpan step, string agg)
     {
-        var result = new List<Series>();
-        foreach (var byService in points.GroupBy(p => p.Service).OrderBy(g => g.Key, StringComparer.Ordinal))
+        var series = points.GroupBy(p => p.SeriesKey).Select(g => g.OrderBy(p => p.Time).ToList()).ToList();
+        var values = new List<SeriesValue>();
+        for (var start = from; start < to; start += step)
         {
-            var series = byService.GroupBy(p => p.SeriesKey).Select(g => g.OrderBy(p => p.Time).ToList()).ToList();
-            var values = new List<SeriesValue>();
-            for (var start = from; start < to; start += step)
+            var end = start + step > to ? to : start + step;
+            if (Window(series, start, end, agg) is { } value)
             {
-                var end = start + step > to ? to : start + step;
-                if (Window(series, start, end, agg) is { } value)
-                {
-                    values.Add(new SeriesValue(start, value));
-                }
+                values.Add(new SeriesValue(start, value));
             }
-            result.Add(new Series(byService.Key, values));
         }
-        return result;
+        return values;
     }
 
     /// <summary>One value for the samples of <paramref name="series"/> in [start, end); null when there are none.</summary>
