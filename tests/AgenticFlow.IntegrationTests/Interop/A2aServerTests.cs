@@ -185,7 +185,7 @@ public sealed class A2aServerTests(InteropPlatform fixture)
         var taskId = sent.GetProperty("result").GetProperty("task").GetProperty("id").GetString();
         foreach (var method in new[] { "GetTask", "tasks/get" })
         {
-            var (status, answer) = await Client().CallAsync(endpoint, $$"""{"jsonrpc":"2.0","id":7,"method":"{{method}}","params":{"id":"{{taskId}}","historyLength":{{historyLength}}}}""");
+            var (status, answer) = await Client().CallAsync(endpoint, $$$"""{"jsonrpc":"2.0","id":7,"method":"{{{method}}}","params":{"id":"{{{taskId}}}","historyLength":{{{historyLength}}}}}""");
             Assert.Equal(HttpStatusCode.OK, status);
             Assert.Equal(-32602, answer.GetProperty("error").GetProperty("code").GetInt32());
             Assert.Equal(7, answer.GetProperty("id").GetInt32());
