@@ -25,24 +25,30 @@ public static class MetricAggregator
 {
     public static IReadOnlyList<Series> Aggregate(IEnumerable<MetricPoint> points, DateTimeOffset from, DateTimeOffset to, TimeSpan step, string agg) =>
         points.GroupBy(p => p.Service).OrderBy(g => g.Key, StringComparer.Ordinal)
-            .Select(byService => new Series(byService.Key, Steps(byService, from, to, step, agg))).ToList();
+            .Select(byService => new Series(byService.Key, Steps(SeriesOf(byService), from, to, step, agg))).ToList();
 
     /// <summary>As <see cref="Aggregate"/>, one series per combination of values of <paramref name="groupBy"/>
     /// (<c>service</c> or tag keys) instead of per service, ordered by those values. Each group aggregates its own
-    /// series only, so a group's sum is the sum of its points' increases and its quantiles come from its buckets alone.</summary>
+    /// series only, so a group's sum is the sum of its points' increases and its quantiles come from its buckets alone.
+    /// The points are split into series once; a series' attributes are the same on all its points, so groups are made
+    /// of whole series.</summary>
     public static IReadOnlyList<GroupedSeries> AggregateBy(IEnumerable<MetricPoint> points, IReadOnlyList<string> groupBy, DateTimeOffset from, DateTimeOffset to, TimeSpan step, string agg) =>
-        points.GroupBy(p => string.Join('\u001f', groupBy.Select(k => LabelOf(p, k))), StringComparer.Ordinal)
+        SeriesOf(points)
+            .GroupBy(series => string.Join('\u001f', groupBy.Select(k => LabelOf(series[0], k))), StringComparer.Ordinal)
             .OrderBy(g => g.Key, StringComparer.Ordinal)
-            .Select(g => new GroupedSeries(groupBy.ToDictionary(k => k, k => LabelOf(g.First(), k), StringComparer.Ordinal), Steps(g, from, to, step, agg)))
+            .Select(g => new GroupedSeries(groupBy.ToDictionary(k => k, k => LabelOf(g.First()[0], k), StringComparer.Ordinal), Steps(g.ToList(), from, to, step, agg)))
             .ToList();
 
     /// <summary>A point's value of an attribute: its service for <c>service</c>, else the tag's value ("" when absent).</summary>
     public static string LabelOf(MetricPoint point, string key) =>
         key == "service" ? point.Service : point.Tags.TryGetValue(key, out var value) ? value : "";
 
-    private static List<SeriesValue> Steps(IEnumerable<MetricPoint> points, DateTimeOffset from, DateTimeOffset to, TimeSpan step, string agg)
+    /// <summary>The points split into their series, each in time order.</summary>
+    private static List<List<MetricPoint>> SeriesOf(IEnumerable<MetricPoint> points) =>
+        points.GroupBy(p => p.SeriesKey, StringComparer.Ordinal).Select(g => g.OrderBy(p => p.Time).ToList()).ToList();
+
+    private static List<SeriesValue> Steps(IReadOnlyList<List<MetricPoint>> series, DateTimeOffset from, DateTimeOffset to, TimeSpan step, string agg)
     {
-        var series = points.GroupBy(p => p.SeriesKey).Select(g => g.OrderBy(p => p.Time).ToList()).ToList();
         var values = new List<SeriesValue>();
         for (var start = from; start < to; start += step)
         {
