@@ -20,7 +20,7 @@ public static class GenAiTelemetry
     public const string CallerTag = "agenticflow.caller";
 
     /// <summary>Metric attribute naming the agent an LLM call was made for. Its values are bounded: the agent ids the
-    /// gateway authenticated or a service named, <c>principal:&lt;key name&gt;</c>, <c>service:&lt;app id&gt;</c>, and
-    /// <c>other</c> once a process has seen its limit of distinct values (see the providers service).</summary>
+    /// gateway authenticated or a service named, <c>role:&lt;role&gt;</c> for other gateway callers, <c>service:&lt;app id&gt;</c>,
+    /// and <c>other</c> once a process has seen its limit of distinct ids (see the providers service's AgentLabels).</summary>
     public const string AgentTag = "agenticflow.agent.id";
 }

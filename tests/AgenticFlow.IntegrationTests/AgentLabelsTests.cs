@@ -24,11 +24,13 @@ public sealed class AgentLabelsTests
         var labels = new AgentLabels(Options.Create(new ProvidersOptions()));
         // An agent key through the gateway: its agent, whatever the body named.
         Assert.Equal("a1", labels.Of(Request((CallerIdentity.PrincipalHeader, "dev-agent-a1"), (CallerIdentity.RolesHeader, "agent"), (CallerIdentity.AgentHeader, "a1")), "a1"));
-        // An operator naming any caller in the body: the key, not the text.
-        Assert.Equal("principal:dev-operator", labels.Of(Request((CallerIdentity.PrincipalHeader, "dev-operator"), (CallerIdentity.RolesHeader, "operator")), "made-up-" + Guid.NewGuid()));
+        // An operator naming any caller in the body, or a user's JWT: the highest role, never the text or the subject.
+        Assert.Equal("role:operator", labels.Of(Request((CallerIdentity.PrincipalHeader, "dev-operator"), (CallerIdentity.RolesHeader, "viewer,operator")), "made-up-" + Guid.NewGuid()));
+        Assert.Equal("role:viewer", labels.Of(Request((CallerIdentity.PrincipalHeader, "jane@example.com"), (CallerIdentity.RolesHeader, "viewer")), "x"));
         // A service through Dapr naming the agent it calls for, or no one.
         Assert.Equal("writer-1", labels.Of(Request(("dapr-caller-app-id", "agents")), "writer-1"));
         Assert.Equal("service:workflows", labels.Of(Request(("dapr-caller-app-id", "workflows")), "anonymous"));
+        Assert.Equal("service:unknown", labels.Of(Request(("dapr-caller-app-id", "bad app/" + new string('x', 100))), "anonymous"));
     }
 
     [Fact]
@@ -37,5 +39,8 @@ public sealed class AgentLabelsTests
         var labels = new AgentLabels(Options.Create(new ProvidersOptions { MaxAgentLabels = 3 }));
         Assert.Equal(["x1", "x2", "x3", AgentLabels.Other, AgentLabels.Other], new[] { "x1", "x2", "x3", "x4", "x5" }.Select(x => labels.Of(Request(), x)));
         Assert.Equal("x2", labels.Of(Request(), "x2"));
+        // Role and service labels are few and fixed: they are never crowded out.
+        Assert.Equal("role:admin", labels.Of(Request((CallerIdentity.PrincipalHeader, "dev-admin"), (CallerIdentity.RolesHeader, "admin")), "x9"));
+        Assert.Equal("service:agents", labels.Of(Request(("dapr-caller-app-id", "agents")), ""));
     }
 }

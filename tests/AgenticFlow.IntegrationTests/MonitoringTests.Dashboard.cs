@@ -57,24 +57,39 @@ public sealed partial class MonitoringTests
         info.Environment["SCREENSHOT"] = screenshot;
         info.Environment["EXPECT_GENAI_AGENTS"] = string.Join(",", MonitoringPlatform.GenAiCalls.Select(c => c.Agent).Distinct());
         info.Environment["EXPECT_GENAI_MODELS"] = string.Join(",", MonitoringPlatform.GenAiCalls.Select(c => c.Model).Distinct());
-        info.Environment["EXPECT_GENAI_LIVE_AGENT"] = "principal:dev-operator";
+        info.Environment["EXPECT_GENAI_LIVE_AGENT"] = "role:operator";
         info.Environment["EXPECT_GENAI_LIVE_MODEL"] = MonitoringPlatform.ModelLive;
         using var node = Process.Start(info)!;
         var errors = node.StandardError.ReadToEndAsync();
         using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(5));
         var output = new System.Text.StringBuilder();
-        while (await node.StandardOutput.ReadLineAsync(deadline.Token) is { } line)
+        try
         {
-            output.AppendLine(line);
-            if (line == "READY")
+            await DriveAsync();
+        }
+        finally
+        {
+            // A failed wait or assertion must not leave Chromium running for the next test.
+            if (!node.HasExited)
             {
-                // The page is open and shows the two agents: a call by another caller on a third model must appear live.
-                using var live = await Platform.Client.SendAsync(Platform.Request(HttpMethod.Post, "/v1/chat/completions", "dev-operator-key",
-                    new { model = MonitoringPlatform.ModelLive, messages = new[] { new { role = "user", content = "while you watch" } } }));
-                Assert.True(live.IsSuccessStatusCode, await live.Content.ReadAsStringAsync());
+                node.Kill(entireProcessTree: true);
             }
         }
-        await node.WaitForExitAsync(deadline.Token);
+        async Task DriveAsync()
+        {
+            while (await node.StandardOutput.ReadLineAsync(deadline.Token) is { } line)
+            {
+                output.AppendLine(line);
+                if (line == "READY")
+                {
+                    // The page is open and shows the two agents: a call by another caller on a third model must appear live.
+                    using var live = await Platform.Client.SendAsync(Platform.Request(HttpMethod.Post, "/v1/chat/completions", "dev-operator-key",
+                        new { model = MonitoringPlatform.ModelLive, messages = new[] { new { role = "user", content = "while you watch" } } }));
+                    Assert.True(live.IsSuccessStatusCode, await live.Content.ReadAsStringAsync());
+                }
+            }
+            await node.WaitForExitAsync(deadline.Token);
+        }
         Assert.True(node.ExitCode == 0, $"the browser script failed:\n{await errors}\n{output}");
 
         var result = JsonDocument.Parse(output.ToString().Trim().Split('\n')[^1]).RootElement;
@@ -82,7 +97,7 @@ public sealed partial class MonitoringTests
         var byAgent = result.GetProperty("genaiAgents").EnumerateArray().ToDictionary(r => r[0].GetString()!, r => (r[1].GetString(), r[2].GetString(), r[3].GetString()));
         Assert.Equal(("3000", "1500", "3"), byAgent["a1"]);
         Assert.Equal(("3000", "1500", "3"), byAgent["a2"]);
-        Assert.Equal(("1000", "500", "1"), byAgent["principal:dev-operator"]);
+        Assert.Equal(("1000", "500", "1"), byAgent["role:operator"]);
         var byModel = result.GetProperty("genaiModels").EnumerateArray().ToDictionary(r => r[0].GetString()!, r => (r[1].GetString(), r[2].GetString(), r[3].GetString()));
         Assert.Equal(("2000", "1000", "2"), byModel[MonitoringPlatform.ModelA]);
         Assert.Equal(("4000", "2000", "4"), byModel[MonitoringPlatform.ModelB]);

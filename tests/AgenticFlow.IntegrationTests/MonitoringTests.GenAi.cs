@@ -76,4 +76,14 @@ public sealed partial class MonitoringTests
         Assert.Equal("https://agenticflow.dev/problems/validation", problem.GetProperty("type").GetString());
         Assert.True(problem.GetProperty("errors").TryGetProperty(query.Contains("tag=") ? "tag" : "groupBy", out _));
     }
+
+    [Fact]
+    public async Task MetricsQuery_GroupedAsPrometheusText_IsAValidationProblem_NotAnUngroupedAnswer()
+    {
+        using var request = Platform.Request(HttpMethod.Get, "/api/v1/metrics?name=gen_ai.client.token.usage&groupBy=agenticflow.agent.id", "dev-viewer-key");
+        request.Headers.Accept.ParseAdd("text/plain");
+        using var response = await Platform.Client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("groupBy", await response.Content.ReadAsStringAsync());
+    }
 }

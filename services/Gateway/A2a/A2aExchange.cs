@@ -68,7 +68,7 @@ public sealed class A2aExchange(HttpContext http, A2aTasks tasks, A2aOptions opt
         if (parameters.TryGetProperty("historyLength", out var h) && h.ValueKind != JsonValueKind.Null)
         {
             // A fraction, a negative or a number past Int32 is the client's error, answered as such (not a crash).
-            if (h.ValueKind != JsonValueKind.Number || !h.TryGetInt32(out var length) || length < 0)
+            if (!JsonArguments.TryInteger(h, 0, int.MaxValue, out var length))
             {
                 await A2aEndpoints.WriteAsync(http, A2aProtocol.Error(id, A2aProtocol.InvalidParams, "Invalid params: params.historyLength is a non-negative integer"));
                 return;

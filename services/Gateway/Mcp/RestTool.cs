@@ -61,7 +61,7 @@ public sealed class RestTool(RestToolSpec spec) : McpServerTool
         {
             return 30;
         }
-        if (w.ValueKind != JsonValueKind.Number || !w.TryGetInt32(out var seconds) || seconds is < 0 or > MaxWaitSeconds)
+        if (!JsonArguments.TryInteger(w, 0, MaxWaitSeconds, out var seconds))
         {
             throw new McpProtocolException($"Invalid params: waitSeconds is an integer from 0 to {MaxWaitSeconds}.", McpErrorCode.InvalidParams);
         }

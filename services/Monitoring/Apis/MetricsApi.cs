@@ -84,15 +84,19 @@ public static class MetricsApi
             values.Errors["name"] = ["At most 200 characters."];
         }
         var grouping = GroupKeys(groupBy ?? (request.Query.ContainsKey("groupBy") ? "" : null), values.Errors);
+        var wantsText = request.Headers.Accept.ToString().Contains("text/plain", StringComparison.OrdinalIgnoreCase);
         if (grouping is not null && name is null)
         {
             values.Errors["groupBy"] = ["Groups a metric's series: name the metric."];
+        }
+        else if (grouping is not null && wantsText)
+        {
+            values.Errors["groupBy"] = ["The Prometheus text answer lists every series as it is: ask for JSON to group."];
         }
         if (values.Errors.Count > 0)
         {
             return MonitoringProblems.Invalid(values.Errors);
         }
-        var wantsText = request.Headers.Accept.ToString().Contains("text/plain", StringComparison.OrdinalIgnoreCase);
         if (wantsText)
         {
             var names = name is null ? (await store.ListAsync(ct)).Select(d => d.Name).ToList() : [name];

@@ -6,16 +6,20 @@ namespace AgenticFlow.Providers.Domain;
 
 /// <summary>
 /// The value of <see cref="GenAiTelemetry.AgentTag"/> on the GenAI metrics: who a call was made for, as the caller
-/// identity headers say, never free text a client chose. An agent key through the gateway is its agent id; another
-/// gateway key is <c>principal:&lt;key name&gt;</c> (a body's <c>caller</c> is for charging, not for metrics); a service
-/// calling through Dapr names the agent it calls for (the agents service sends its registered agents' ids), else it
-/// is <c>service:&lt;app id&gt;</c>. Each value is a metric series per model and token type, so this process keeps at most
-/// <see cref="ProvidersOptions.MaxAgentLabels"/> distinct values; later new ones are <c>other</c>.
+/// identity headers say, never free text a client chose. An agent key (or token) through the gateway is its agent id;
+/// any other gateway caller is its highest role, <c>role:admin</c>, <c>role:operator</c>, <c>role:viewer</c> (not its
+/// principal: a JWT's subject is a user's identifier, which metrics readers need not see, and users are unbounded); a
+/// service calling through Dapr names the agent it calls for (the agents service sends its registered agents' ids),
+/// else it is <c>service:&lt;app id&gt;</c>. Each value is a metric series per model and token type, so each providers
+/// process (each replica) keeps at most <see cref="ProvidersOptions.MaxAgentLabels"/> distinct agent and caller ids;
+/// later new ones are <c>other</c>. Role and service labels are few and fixed and never count against that.
 /// </summary>
 public sealed class AgentLabels(IOptions<ProvidersOptions> options)
 {
     public const string Other = "other";
     private const string DaprCallerHeader = "dapr-caller-app-id";
+
+    private static readonly string[] Roles = [CallerIdentity.Admin, CallerIdentity.Operator, CallerIdentity.Agent, CallerIdentity.Viewer];
 
     private readonly ConcurrentDictionary<string, byte> _seen = new(StringComparer.Ordinal);
 
@@ -25,7 +29,11 @@ public sealed class AgentLabels(IOptions<ProvidersOptions> options)
         string label;
         if (identity.FromEdge)
         {
-            label = identity.AgentId ?? "principal:" + identity.Principal;
+            if (identity.AgentId is null)
+            {
+                return "role:" + (Roles.FirstOrDefault(identity.Roles.Contains) ?? "none");
+            }
+            label = identity.AgentId;
         }
         else if (caller is { Length: > 0 } and not "anonymous")
         {
@@ -33,7 +41,8 @@ public sealed class AgentLabels(IOptions<ProvidersOptions> options)
         }
         else
         {
-            label = "service:" + (request.Headers[DaprCallerHeader].ToString() is { Length: > 0 } app ? app : "unknown");
+            var app = request.Headers[DaprCallerHeader].ToString();
+            return "service:" + (app is { Length: > 0 and <= 64 } && app.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_') ? app : "unknown");
         }
         return Bounded(label.Length > 200 ? label[..200] : label);
     }

@@ -193,6 +193,8 @@ public sealed class A2aServerTests(InteropPlatform fixture)
         // A valid one still reads the task.
         var (_, read) = await Client().CallAsync(endpoint, "GetTask", new { id = taskId, historyLength = 0 }, 8);
         Assert.Equal(taskId, read.GetProperty("result").GetProperty("id").GetString());
+        var (_, whole) = await Client().CallAsync(endpoint, $$$"""{"jsonrpc":"2.0","id":9,"method":"GetTask","params":{"id":"{{{taskId}}}","historyLength":2.0}}""");
+        Assert.Equal(taskId, whole.GetProperty("result").GetProperty("id").GetString());
         Assert.NotNull(teamId);
     }
 }
