@@ -114,11 +114,12 @@ public sealed class ManifestPolicyTests
         var ingress = Assert.Single(rendered.Typed<V1Ingress>("Ingress"));
         var host = ingress.Spec.Rules[0].Host;
         var scheme = ingress.Spec.Tls is { Count: > 0 } ? "https" : "http";
-        var gateways = rendered.Typed<V1Deployment>("Deployment").Where(d => d.Spec.Template.Metadata.Annotations?.GetValueOrDefault("dapr.io/app-id") == "gateway").ToList();
+        var gateways = rendered.Typed<V1Deployment>("Deployment")
+            .Where(d => d.Spec.Template.Metadata.Annotations is { } a && a.TryGetValue("dapr.io/app-id", out var id) && id == "gateway").ToList();
         Assert.NotEmpty(gateways);
-        foreach (var gateway in gateways)
+        foreach (V1Deployment gateway in gateways)
         {
-            var value = gateway.Spec.Template.Spec.Containers.SelectMany(c => c.Env ?? []).SingleOrDefault(e => e.Name == "Gateway__PublicBaseUrl")?.Value;
+            var value = gateway.Spec.Template.Spec.Containers.SelectMany(c => c.Env ?? new List<V1EnvVar>()).SingleOrDefault(e => e.Name == "Gateway__PublicBaseUrl")?.Value;
             Assert.True(value is not null, $"{overlay}/{gateway.Metadata.Name}: no Gateway__PublicBaseUrl");
             var url = new Uri(value);
             Assert.Equal((scheme, host), (url.Scheme, url.Host));
