@@ -135,4 +135,17 @@ public sealed class MetricAggregatorTests
         // Without grouping the same points are one series per service, as before.
         Assert.Equal(["agents", "providers"], MetricAggregator.Aggregate(points, T0, T0.AddSeconds(10), TimeSpan.FromSeconds(10), "sum").Select(s => s.Service));
     }
+
+    [Fact]
+    public void TagsThatReadAlikeWhenJoined_AreStillTwoSeries_AndTwoGroups()
+    {
+        MetricPoint Point(Dictionary<string, string> tags, double seconds, double value) => new("c", "a", tags, T0.AddSeconds(seconds), MetricKind.Counter, value, Start: T0.AddSeconds(-100));
+        var joined = new Dictionary<string, string> { ["a"] = "1,b=2" };
+        var split = new Dictionary<string, string> { ["a"] = "1", ["b"] = "2" };
+        Assert.NotEqual(Point(joined, 0, 0).SeriesKey, Point(split, 0, 0).SeriesKey);
+        // Interleaved, as one series they would look like resets; as two each rises by 10.
+        MetricPoint[] points = [Point(joined, -1, 100), Point(split, -1, 5), Point(joined, 2, 105), Point(split, 3, 10), Point(joined, 4, 110), Point(split, 5, 15)];
+        var groups = MetricAggregator.AggregateBy(points, ["a"], T0, T0.AddSeconds(10), TimeSpan.FromSeconds(10), "sum");
+        Assert.Equal([("1", 10.0), ("1,b=2", 10.0)], groups.Select(g => (g.Labels["a"], g.Points.Single().Value)));
+    }
 }
