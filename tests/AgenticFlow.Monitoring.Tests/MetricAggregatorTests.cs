@@ -148,4 +148,26 @@ public sealed class MetricAggregatorTests
         var groups = MetricAggregator.AggregateBy(points, ["a"], T0, T0.AddSeconds(10), TimeSpan.FromSeconds(10), "sum");
         Assert.Equal([("1", 10.0), ("1,b=2", 10.0)], groups.Select(g => (g.Labels["a"], g.Points.Single().Value)));
     }
+
+    [Fact]
+    public void ASeriesBornLateInItsProcess_CountsItsFirstSample_WhenASiblingWasExportedBeforeIt()
+    {
+        // One process (start time an hour ago): a1's series exported all along; a2's first appears inside the window
+        // with one call in it. a2 did not exist at the earlier export, so its first sample is all new.
+        var began = T0.AddHours(-1);
+        MetricPoint[] points =
+        [
+            Tokens("providers", "a1", "m1", "input", -5, 1, 100) with { Start = began }, Tokens("providers", "a1", "m1", "input", 5, 1, 100) with { Start = began },
+            Tokens("providers", "a2", "m1", "input", 5, 1, 40) with { Start = began },
+        ];
+        var sums = MetricAggregator.AggregateBy(points, ["agenticflow.agent.id"], T0, T0.AddSeconds(10), TimeSpan.FromSeconds(10), "sum");
+        Assert.Equal([("a1", 0.0), ("a2", 40.0)], sums.Select(g => (g.Labels["agenticflow.agent.id"], g.Points.Single().Value)));
+        var calls = MetricAggregator.AggregateBy(points, ["agenticflow.agent.id"], T0, T0.AddSeconds(10), TimeSpan.FromSeconds(10), "count");
+        Assert.Equal(1.0, calls.Single(g => g.Labels["agenticflow.agent.id"] == "a2").Points.Single().Value);
+
+        // Without that evidence (both first seen at the same export, as after the store began receiving), nothing is assumed.
+        MetricPoint[] fresh = [Tokens("providers", "a1", "m1", "input", 5, 1, 100) with { Start = began }, Tokens("providers", "a2", "m1", "input", 5, 1, 40) with { Start = began }];
+        var unknown = MetricAggregator.AggregateBy(fresh, ["agenticflow.agent.id"], T0, T0.AddSeconds(10), TimeSpan.FromSeconds(10), "sum");
+        Assert.All(unknown, g => Assert.Equal(0.0, g.Points.Single().Value));
+    }
 }
