@@ -39,6 +39,8 @@ public sealed class AgentLabelsTests
         var labels = new AgentLabels(Options.Create(new ProvidersOptions { MaxAgentLabels = 3 }));
         Assert.Equal(["x1", "x2", "x3", AgentLabels.Other, AgentLabels.Other], new[] { "x1", "x2", "x3", "x4", "x5" }.Select(x => labels.Of(Request(), x)));
         Assert.Equal("x2", labels.Of(Request(), "x2"));
+        // Prefixed callers (workflows) have their own budget: they do not crowd agents out, nor agents them.
+        Assert.Equal(["workflow:w1", "workflow:w2", "workflow:w3", AgentLabels.Other], new[] { "workflow:w1", "workflow:w2", "workflow:w3", "workflow:w4" }.Select(x => labels.Of(Request(), x)));
         // Role and service labels are few and fixed: they are never crowded out.
         Assert.Equal("role:admin", labels.Of(Request((CallerIdentity.PrincipalHeader, "dev-admin"), (CallerIdentity.RolesHeader, "admin")), "x9"));
         Assert.Equal("service:agents", labels.Of(Request(("dapr-caller-app-id", "agents")), ""));

@@ -11,8 +11,9 @@ namespace AgenticFlow.Providers.Domain;
 /// principal: a JWT's subject is a user's identifier, which metrics readers need not see, and users are unbounded); a
 /// service calling through Dapr names the agent it calls for (the agents service sends its registered agents' ids),
 /// else it is <c>service:&lt;app id&gt;</c>. Each value is a metric series per model and token type, so each providers
-/// process (each replica) keeps at most <see cref="ProvidersOptions.MaxAgentLabels"/> distinct agent and caller ids;
-/// later new ones are <c>other</c>. Role and service labels are few and fixed and never count against that.
+/// process (each replica) keeps at most <see cref="ProvidersOptions.MaxAgentLabels"/> distinct agent ids, and as many
+/// other caller ids (those with a prefix, such as <c>workflow:&lt;id&gt;</c>); later new ones are <c>other</c>. Role and
+/// service labels are few and fixed and never count against either.
 /// </summary>
 public sealed class AgentLabels(IOptions<ProvidersOptions> options)
 {
@@ -21,7 +22,10 @@ public sealed class AgentLabels(IOptions<ProvidersOptions> options)
 
     private static readonly string[] Roles = [CallerIdentity.Admin, CallerIdentity.Operator, CallerIdentity.Agent, CallerIdentity.Viewer];
 
-    private readonly ConcurrentDictionary<string, byte> _seen = new(StringComparer.Ordinal);
+    // Agent ids and other callers a service names (workflow:<id>, team ids with a prefix) are bounded apart, so many
+    // workflow definitions cannot push later agents into "other".
+    private readonly ConcurrentDictionary<string, byte> _agents = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _others = new(StringComparer.Ordinal);
 
     public string Of(HttpRequest request, string caller)
     {
@@ -49,16 +53,17 @@ public sealed class AgentLabels(IOptions<ProvidersOptions> options)
 
     public string Bounded(string label)
     {
-        if (_seen.ContainsKey(label))
+        var seen = label.Contains(':') ? _others : _agents;
+        if (seen.ContainsKey(label))
         {
             return label;
         }
         // Racing first uses may pass the limit by a few; the set stays bounded all the same.
-        if (_seen.Count >= options.Value.MaxAgentLabels)
+        if (seen.Count >= options.Value.MaxAgentLabels)
         {
             return Other;
         }
-        _seen.TryAdd(label, 0);
+        seen.TryAdd(label, 0);
         return label;
     }
 }
