@@ -43,18 +43,19 @@ public static class MetricAggregator
     public static string LabelOf(MetricPoint point, string key) =>
         key == "service" ? point.Service : point.Tags.TryGetValue(key, out var value) ? value : "";
 
-    /// <summary>The points split into their series, each in time order. A cumulative series that began after another
+    /// <summary>The points split into their series, each in time order. A histogram series that began after another
     /// series of the same process had already been exported (same service and OTLP start time, an earlier sample) did not
-    /// exist at that export (a cumulative exporter sends every series each time): it counted from zero, so it gets a zero
-    /// sample just before its first, and its first calls are counted. Without such evidence (the store began receiving
-    /// with that very export, or a client's counter without a start time) nothing is assumed.</summary>
+    /// exist at that export (histograms are synchronous instruments, and a cumulative exporter sends every series of them
+    /// each time): it counted from zero, so it gets a zero sample just before its first, and its first observations are
+    /// counted. Counters are left alone: an observable counter is exported only when observed, so a gap proves nothing.
+    /// Without such evidence (the store began receiving with that very export) nothing is assumed.</summary>
     private static List<List<MetricPoint>> SeriesOf(IEnumerable<MetricPoint> points)
     {
         var series = points.GroupBy(p => p.SeriesKey, StringComparer.Ordinal).Select(g => g.OrderBy(p => p.Time).ToList()).ToList();
         var earliest = new Dictionary<(string Service, DateTimeOffset Start), DateTimeOffset>();
         foreach (var s in series)
         {
-            if (s[0] is { Kind: not MetricKind.Gauge, Start: { } began } first
+            if (s[0] is { Kind: MetricKind.Histogram, Start: { } began } first
                 && (!earliest.TryGetValue((first.Service, began), out var seen) || first.Time < seen))
             {
                 earliest[(first.Service, began)] = first.Time;
@@ -62,7 +63,7 @@ public static class MetricAggregator
         }
         foreach (var s in series)
         {
-            if (s[0] is { Kind: not MetricKind.Gauge, Start: { } began } first && began < first.Time
+            if (s[0] is { Kind: MetricKind.Histogram, Start: { } began } first && began < first.Time
                 && earliest.TryGetValue((first.Service, began), out var exported) && exported < first.Time)
             {
                 s.Insert(0, Zero(first) with { Time = first.Time - TimeSpan.FromTicks(1) });
