@@ -12,7 +12,8 @@
 # "bash tools/bench.sh memory" semantic recall at 10k memories (BENCH_MEMORY_SIZES=10000,100000 adds 100k): the HNSW
 # index beside exact search (latency, recall@10), the memory service's query and write->searchable latency.
 # "bash tools/bench.sh monitoring" span and metric point intake (spans/s, points/s) beside in-process parse-and-store,
-# and a gateway call with telemetry export on beside the same call with none.
+# and a gateway call with telemetry export on beside the same call with none, and a metrics query over 80,000 points
+# with groupBy (40 series in 20 groups) beside the same query without grouping, ratio printed.
 # "bash tools/bench.sh neural" single-row inference through the gateway and straight to the neural service at 100 and
 # 1,000 calls/s and batched throughput, beside the same model's in-process PredictionEngine.
 # BENCH_SECONDS sets the length of each scenario (default 5).

@@ -57,7 +57,11 @@ public static class Extensions
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation()
-                .AddMeter("AgenticFlow.*"));
+                .AddMeter("AgenticFlow.*")
+                // Microsoft.Extensions.AI's UseOpenTelemetry records the GenAI client metrics without the agent; the same
+                // calls are recorded with it by GenAiMetricsChatClient, so its copies are not exported (no double count).
+                .AddView(instrument => instrument.Meter.Name == GenAiTelemetry.SourceName
+                    && instrument.Name is GenAiTelemetry.TokenUsage or GenAiTelemetry.OperationDuration ? MetricStreamConfiguration.Drop : null));
         // Traces only where a collector takes them (OTEL_EXPORTER_OTLP_ENDPOINT, as OpenTelemetry's conventions expect):
         // listening without exporting made every request on every hop create, tag and stop activities nobody read.
         // Correlation ids (X-Correlation-Id) do not depend on it.

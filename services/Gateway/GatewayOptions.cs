@@ -32,4 +32,13 @@ public sealed class GatewayOptions
 
     [Range(1, 3600)]
     public int SecretRefreshSeconds { get; set; } = 60;
+
+    /// <summary>The address clients reach the gateway at (scheme, host, port and any path prefix of the ingress): the
+    /// base of every URL the gateway hands out, such as A2A agent cards'. Never taken from a request's Host header,
+    /// which the client chooses. The default is where tools/run.sh serves the gateway.</summary>
+    [Required, Url]
+    public string PublicBaseUrl { get; set; } = "http://127.0.0.1:8080";
+
+    /// <summary><see cref="PublicBaseUrl"/> without a trailing slash, for appending absolute paths.</summary>
+    public string PublicBase => PublicBaseUrl.TrimEnd('/');
 }

@@ -23,6 +23,7 @@ public static class Extensions
         builder.Services.AddSingleton<CostLedger>();
         builder.Services.AddSingleton<ResponseCache>();
         builder.Services.AddSingleton<CompletionService>();
+        builder.Services.AddSingleton<AgentLabels>();
         return builder;
     }
 }

@@ -106,6 +106,28 @@ public sealed class ManifestPolicyTests
 
     [Theory]
     [MemberData(nameof(Overlays))]
+    public void EveryGateway_AdvertisesTheIngressHostAsItsPublicBaseUrl(string overlay)
+    {
+        // A2A cards are built from Gateway:PublicBaseUrl, never the request's Host: it must be the address this overlay's
+        // Ingress serves (its host, https exactly when it terminates TLS).
+        var rendered = Render(overlay);
+        var ingress = Assert.Single(rendered.Typed<V1Ingress>("Ingress"));
+        var host = ingress.Spec.Rules[0].Host;
+        var scheme = ingress.Spec.Tls is { Count: > 0 } ? "https" : "http";
+        var gateways = rendered.Typed<V1Deployment>("Deployment")
+            .Where(d => d.Spec.Template.Metadata.Annotations is { } a && a.TryGetValue("dapr.io/app-id", out var id) && id == "gateway").ToList();
+        Assert.NotEmpty(gateways);
+        foreach (V1Deployment gateway in gateways)
+        {
+            var value = gateway.Spec.Template.Spec.Containers.SelectMany(c => c.Env ?? new List<V1EnvVar>()).SingleOrDefault(e => e.Name == "Gateway__PublicBaseUrl")?.Value;
+            Assert.True(value is not null, $"{overlay}/{gateway.Metadata.Name}: no Gateway__PublicBaseUrl");
+            var url = new Uri(value);
+            Assert.Equal((scheme, host), (url.Scheme, url.Host));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
     public void EveryDeployment_HasLimitsProbesNonRootABudgetAutoscalingAndANetworkPolicy(string overlay)
     {
         var rendered = Render(overlay);

@@ -7,8 +7,10 @@ namespace AgenticFlow.IntegrationTests;
 
 /// <summary>
 /// The dashboard in Debian's headless Chromium, driven by tests/dashboard-js (playwright-core): it signs in with an API
-/// key, shows the agent and the queue this test made through the gateway, opens this test's trace and draws its span
-/// tree, and saves a screenshot (docs/dashboard.png in the README is one of these).
+/// key, shows the agent and the queue this test made through the gateway, the LLM usage panel with the chat completions
+/// two agents made on two models (and a third caller's call made while the page is open, which appears without a
+/// reload), opens this test's trace and draws its span tree, and saves a screenshot (docs/dashboard.png in the README
+/// is one of these).
 /// </summary>
 public sealed partial class MonitoringTests
 {
@@ -42,6 +44,8 @@ public sealed partial class MonitoringTests
         Assert.True(run.IsSuccessStatusCode, await run.Content.ReadAsStringAsync());
         var runId = JsonDocument.Parse(await run.Content.ReadAsStringAsync()).RootElement.GetProperty("runId").GetString()!;
 
+        await fixture.GenAiTrafficAsync();
+
         var folder = Path.Combine(PlatformHarness.Repository, "tests", "dashboard-js");
         var screenshot = Path.Combine(Path.GetTempPath(), $"agenticflow-dashboard-{Guid.NewGuid():N}.png");
         var info = new ProcessStartInfo("node", ["dashboard.js"]) { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
@@ -51,14 +55,53 @@ public sealed partial class MonitoringTests
         info.Environment["EXPECT_TRACE"] = traceId;
         info.Environment["EXPECT_RUN"] = runId;
         info.Environment["SCREENSHOT"] = screenshot;
+        info.Environment["EXPECT_GENAI_AGENTS"] = string.Join(",", MonitoringPlatform.GenAiCalls.Select(c => c.Agent).Distinct());
+        info.Environment["EXPECT_GENAI_MODELS"] = string.Join(",", MonitoringPlatform.GenAiCalls.Select(c => c.Model).Distinct());
+        info.Environment["EXPECT_GENAI_LIVE_AGENT"] = "role:operator";
+        info.Environment["EXPECT_GENAI_LIVE_MODEL"] = MonitoringPlatform.ModelLive;
         using var node = Process.Start(info)!;
-        var output = node.StandardOutput.ReadToEndAsync();
         var errors = node.StandardError.ReadToEndAsync();
         using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-        await node.WaitForExitAsync(deadline.Token);
-        Assert.True(node.ExitCode == 0, $"the browser script failed:\n{await errors}\n{await output}");
+        var output = new System.Text.StringBuilder();
+        try
+        {
+            await DriveAsync();
+        }
+        finally
+        {
+            // A failed wait or assertion must not leave Chromium running for the next test.
+            if (!node.HasExited)
+            {
+                node.Kill(entireProcessTree: true);
+            }
+        }
+        async Task DriveAsync()
+        {
+            while (await node.StandardOutput.ReadLineAsync(deadline.Token) is { } line)
+            {
+                output.AppendLine(line);
+                if (line == "READY")
+                {
+                    // The page is open and shows the two agents: a call by another caller on a third model must appear live.
+                    using var live = await Platform.Client.SendAsync(Platform.Request(HttpMethod.Post, "/v1/chat/completions", "dev-operator-key",
+                        new { model = MonitoringPlatform.ModelLive, messages = new[] { new { role = "user", content = "while you watch" } } }));
+                    Assert.True(live.IsSuccessStatusCode, await live.Content.ReadAsStringAsync());
+                }
+            }
+            await node.WaitForExitAsync(deadline.Token);
+        }
+        Assert.True(node.ExitCode == 0, $"the browser script failed:\n{await errors}\n{output}");
 
-        var result = JsonDocument.Parse((await output).Trim().Split('\n')[^1]).RootElement;
+        var result = JsonDocument.Parse(output.ToString().Trim().Split('\n')[^1]).RootElement;
+        // The usage panel: each agent and each model with its tokens (the fake answers 1000 in, 500 out per call).
+        var byAgent = result.GetProperty("genaiAgents").EnumerateArray().ToDictionary(r => r[0].GetString()!, r => (r[1].GetString(), r[2].GetString(), r[3].GetString()));
+        Assert.Equal(("3000", "1500", "3"), byAgent["a1"]);
+        Assert.Equal(("3000", "1500", "3"), byAgent["a2"]);
+        Assert.Equal(("1000", "500", "1"), byAgent["role:operator"]);
+        var byModel = result.GetProperty("genaiModels").EnumerateArray().ToDictionary(r => r[0].GetString()!, r => (r[1].GetString(), r[2].GetString(), r[3].GetString()));
+        Assert.Equal(("2000", "1000", "2"), byModel[MonitoringPlatform.ModelA]);
+        Assert.Equal(("4000", "2000", "4"), byModel[MonitoringPlatform.ModelB]);
+        Assert.Contains(result.GetProperty("genaiModels").EnumerateArray(), r => r[0].GetString() == MonitoringPlatform.ModelB && r[5].GetString()!.EndsWith(" ms", StringComparison.Ordinal));
         Assert.Contains("not known", result.GetProperty("badKeyMessage").GetString());
         Assert.Contains(agent, result.GetProperty("queueRow").GetString());
         Assert.StartsWith("live", result.GetProperty("live").GetString());

@@ -10,13 +10,49 @@ using Microsoft.AspNetCore.Http;
 namespace AgenticFlow.IntegrationTests;
 
 /// <summary>One platform whose every service exports its telemetry to monitoring (OTLP through its own sidecar, each
-/// second), with fast health and alert intervals, and a webhook receiver standing in for an alert's endpoint.</summary>
+/// second), with fast health and alert intervals, a webhook receiver standing in for an alert's endpoint, and the fake
+/// OpenAI-compatible provider serving two models for the GenAI usage panel.</summary>
 public sealed class MonitoringPlatform : IAsyncLifetime
 {
     public PlatformHarness Platform { get; private set; } = null!;
     public WebApplication Webhook { get; private set; } = null!;
     public string WebhookUrl { get; private set; } = null!;
     public List<(string Key, JsonElement Body)> WebhookCalls { get; } = [];
+    public FakeProvider Llm { get; private set; } = null!;
+
+    /// <summary>Models of the fake provider: two for <see cref="GenAiCalls"/>, one for a call the dashboard test makes while
+    /// its page is open.</summary>
+    public const string ModelA = "gpt-dash-alpha", ModelB = "gpt-dash-beta", ModelLive = "gpt-dash-live";
+
+    /// <summary>The chat completions <see cref="GenAiTrafficAsync"/> makes: (agent key, agent, model, calls). The fake
+    /// answers each with 1000 input and 500 output tokens.</summary>
+    public static readonly (string Key, string Agent, string Model, int Calls)[] GenAiCalls =
+        [("dev-agent-a1-key", "a1", ModelA, 2), ("dev-agent-a1-key", "a1", ModelB, 1), ("dev-agent-a2-key", "a2", ModelB, 3)];
+
+    private Task? _genAiTraffic;
+    private readonly Lock _genAiOnce = new();
+
+    /// <summary>Makes <see cref="GenAiCalls"/> through the gateway, once for the whole class (so sums are exact).</summary>
+    public Task GenAiTrafficAsync()
+    {
+        lock (_genAiOnce)
+        {
+            return _genAiTraffic ??= MakeGenAiTrafficAsync();
+        }
+    }
+
+    private async Task MakeGenAiTrafficAsync()
+    {
+        foreach (var (key, _, model, calls) in GenAiCalls)
+        {
+            for (var i = 0; i < calls; i++)
+            {
+                using var answer = await Platform.Client.SendAsync(Platform.Request(HttpMethod.Post, "/v1/chat/completions", key,
+                    new { model, messages = new[] { new { role = "user", content = $"count to {i}" } } }));
+                Assert.True(answer.IsSuccessStatusCode, await answer.Content.ReadAsStringAsync());
+            }
+        }
+    }
 
     public async Task InitializeAsync()
     {
@@ -37,6 +73,7 @@ public sealed class MonitoringPlatform : IAsyncLifetime
         await Webhook.StartAsync();
         WebhookUrl = $"http://127.0.0.1:{port}/hook";
 
+        Llm = await FakeProvider.StartAsync();
         var exportAll = new Dictionary<string, string> { ["Telemetry__Monitoring"] = "metrics,logs,traces", ["Telemetry__MetricExportSeconds"] = "1" };
         var env = PlatformHarness.Apps.ToDictionary(a => a.AppId, a => new Dictionary<string, string>(exportAll) { ["APP_ID"] = a.AppId });
         env["gateway"]["Gateway__RequestsPerSecond"] = "100000";
@@ -49,6 +86,13 @@ public sealed class MonitoringPlatform : IAsyncLifetime
         env["monitoring"]["Monitoring__StreamIntervalSeconds"] = "1";
         // The webhook receiver listens on loopback.
         env["monitoring"]["Monitoring__AllowPrivateWebhooks"] = "true";
+        env["providers"]["Providers__AllowPrivateEndpoints"] = "true";
+        env["providers"]["Providers__Items__0__Id"] = "fake";
+        env["providers"]["Providers__Items__0__Kind"] = "openai-compatible";
+        env["providers"]["Providers__Items__0__Endpoint"] = $"http://127.0.0.1:{Llm.Port}/v1";
+        env["providers"]["Providers__Items__0__Models__0__Name"] = ModelA;
+        env["providers"]["Providers__Items__0__Models__1__Name"] = ModelB;
+        env["providers"]["Providers__Items__0__Models__2__Name"] = ModelLive;
         Platform = await PlatformHarness.StartAsync(env);
     }
 
@@ -56,6 +100,7 @@ public sealed class MonitoringPlatform : IAsyncLifetime
     {
         await Platform.DisposeAsync();
         await Webhook.DisposeAsync();
+        await Llm.DisposeAsync();
     }
 }
 

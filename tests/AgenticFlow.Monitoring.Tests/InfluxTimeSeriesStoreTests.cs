@@ -57,6 +57,19 @@ public sealed class InfluxTimeSeriesStoreTests
             Assert.NotEmpty(fromInflux.Single(s => s.Service == "agents").Points);
         }
 
+        // Grouped by an attribute and filtered by another, both stores answer the same groups and values.
+        foreach (var agg in new[] { "p50", "count", "sum" })
+        {
+            var filter = new Dictionary<string, string> { ["odd key"] = "a,b=c" };
+            var fromInflux = await new MetricQueries(influx).GroupedSeriesAsync("http.server.request.duration", filter, ["http.route", "service"], at.AddSeconds(1), at.AddSeconds(11), TimeSpan.FromSeconds(10), agg, default);
+            var fromEmbedded = await new MetricQueries(embedded).GroupedSeriesAsync("http.server.request.duration", filter, ["http.route", "service"], at.AddSeconds(1), at.AddSeconds(11), TimeSpan.FromSeconds(10), agg, default);
+            var group = Assert.Single(fromInflux);
+            Assert.Equal(("/api/v1/agents", "agents"), (group.Labels["http.route"], group.Labels["service"]));
+            Assert.Equal(fromEmbedded.Select(g => string.Join(",", g.Labels) + ":" + string.Join(",", g.Points.Select(p => p.Value))),
+                fromInflux.Select(g => string.Join(",", g.Labels) + ":" + string.Join(",", g.Points.Select(p => p.Value))));
+            Assert.NotEmpty(group.Points);
+        }
+
         var list = await influx.ListAsync(default);
         Assert.Equal(["http.server.request.duration", "queue.depth"], list.Select(d => d.Name).ToList());
         Assert.Equal(["agents", "messaging"], list[0].Services);

@@ -1,6 +1,9 @@
 // Drives the operator dashboard in Debian's Chromium: signs in with an API key, waits for the agents and queues the
 // calling test created, opens a trace, checks the span tree is drawn, and saves a screenshot.
-// Usage: node dashboard.js  (DASHBOARD_URL, DASHBOARD_KEY, EXPECT_AGENT, EXPECT_TRACE, SCREENSHOT from the environment)
+// Usage: node dashboard.js  (DASHBOARD_URL, DASHBOARD_KEY, EXPECT_AGENT, EXPECT_TRACE, SCREENSHOT from the environment;
+// EXPECT_GENAI_AGENTS and EXPECT_GENAI_MODELS, comma-separated, for the LLM usage panel, whose rows must show input and
+// output tokens; then it prints READY and waits for EXPECT_GENAI_LIVE_AGENT and EXPECT_GENAI_LIVE_MODEL, which the
+// calling test makes only after READY, to appear without a reload).
 const { chromium } = require('playwright-core');
 
 async function main() {
@@ -44,6 +47,22 @@ async function main() {
     }
     await page.waitForFunction(() => document.querySelector('#live').textContent.startsWith('live'), null, { timeout: 60000 });
     result.live = await page.textContent('#live');
+
+    if (process.env.EXPECT_GENAI_AGENTS) {
+      // Rows whose first cell is the name and whose input and output token cells are above zero.
+      const shown = ([table, names]) => names.every((name) => [...document.querySelectorAll(`#${table} tbody tr`)]
+        .some((r) => r.children[0].textContent === name && Number(r.children[1].textContent) > 0 && Number(r.children[2].textContent) > 0));
+      const agents = process.env.EXPECT_GENAI_AGENTS.split(',');
+      const models = process.env.EXPECT_GENAI_MODELS.split(',');
+      await page.waitForFunction(shown, ['genai-agents', agents], { timeout: 90000 });
+      await page.waitForFunction(shown, ['genai-models', models], { timeout: 90000 });
+      console.log('READY');
+      await page.waitForFunction(shown, ['genai-agents', [process.env.EXPECT_GENAI_LIVE_AGENT]], { timeout: 90000 });
+      await page.waitForFunction(shown, ['genai-models', [process.env.EXPECT_GENAI_LIVE_MODEL]], { timeout: 90000 });
+      const rows = (table) => [...document.querySelectorAll(`#${table} tbody tr`)].map((r) => [...r.children].map((c) => c.textContent));
+      result.genaiAgents = await page.evaluate(rows, 'genai-agents');
+      result.genaiModels = await page.evaluate(rows, 'genai-models');
+    }
 
     // Traces through messaging are listed; the one the test made is opened by its id.
     await page.fill('#trace-service', 'messaging');

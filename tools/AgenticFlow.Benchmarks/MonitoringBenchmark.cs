@@ -18,7 +18,8 @@ namespace AgenticFlow.Benchmarks;
 /// The monitoring service: span intake (Zipkin JSON batches of 100) and metric point intake (JSON batches of 500)
 /// straight to the service, beside the same parse-and-store done in process; and what exporting telemetry costs a
 /// gateway call: the same cheap read (gateway → sidecars → messaging → state) through a gateway/messaging pair that
-/// exports nothing and through a pair that exports metrics, logs and traces to monitoring through its sidecars.
+/// exports nothing and through a pair that exports metrics, logs and traces to monitoring through its sidecars; and a
+/// metrics query over 80,000 points grouped by two attributes (groupBy) beside the same query without grouping.
 /// </summary>
 public static class MonitoringBenchmark
 {
@@ -102,12 +103,18 @@ public static class MonitoringBenchmark
             Measure.Print($"point batch ({PointsPerBatch})", "in process", pointsBaseline);
             Measure.Print($"point batch ({PointsPerBatch})", "via HTTP intake", pointsIn);
 
+            var (queryPoints, grouped, ungrouped) = await QueryGroupingAsync(monitoring, duration);
+            Measure.Print($"query over {queryPoints} points", "no groupBy", ungrouped);
+            Measure.Print($"query over {queryPoints} points", "groupBy 2 keys", grouped);
+
             Console.WriteLine();
             var baseline = (off.Samples, (off.Throughput + offAgain.Throughput) / 2);
             Console.WriteLine(Measure.Ratio("export on a gateway call", on, off, "p50 within 10% of no export"));
             Console.WriteLine($"- exporting / not exporting throughput (mean of both no-export runs): {on.Throughput / baseline.Item2:P0}");
             Console.WriteLine($"- spans/s: {spans.Throughput * SpansPerBatch:F0} via HTTP vs {spansBaseline.Throughput * SpansPerBatch:F0} in process = {spans.Throughput / spansBaseline.Throughput:P1}");
             Console.WriteLine($"- points/s: {pointsIn.Throughput * PointsPerBatch:F0} via HTTP vs {pointsBaseline.Throughput * PointsPerBatch:F0} in process = {pointsIn.Throughput / pointsBaseline.Throughput:P1}");
+            Console.WriteLine(Measure.Ratio($"metrics query over {queryPoints} points, groupBy=agent,model ({QueryAgents * QueryModels} groups) vs one series", grouped, ungrouped, "p50 within 2x of the query without grouping"));
+            Console.WriteLine($"- grouped / ungrouped p50 latency: {grouped.Samples.Percentile(50) / ungrouped.Samples.Percentile(50):F2}x");
         }
         finally
         {
@@ -120,6 +127,50 @@ public static class MonitoringBenchmark
                 await sidecar.DisposeAsync();
             }
         }
+    }
+
+    private const int QueryAgents = 10, QueryModels = 2, QuerySamples = 2000, QueryWorkers = 2;
+
+    /// <summary>Writes cumulative counter samples shaped like the GenAI token metrics (10 agents × 2 models × 2 token
+    /// types = 40 series, one sample a second over the last <see cref="QuerySamples"/> seconds) to the monitoring service,
+    /// then reads the hour's sum back over HTTP: once as one series (the service), once grouped by agent and model.
+    /// Both queries read and aggregate the same points; the difference is the grouping.</summary>
+    private static async Task<(int Points, (Samples Samples, double Throughput) Grouped, (Samples Samples, double Throughput) Plain)> QueryGroupingAsync(HttpClient monitoring, TimeSpan duration)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var points = new List<object>();
+        for (var agent = 0; agent < QueryAgents; agent++)
+        {
+            for (var model = 0; model < QueryModels; model++)
+            {
+                foreach (var type in new[] { "input", "output" })
+                {
+                    var tags = new Dictionary<string, string> { ["agent"] = $"agent-{agent}", ["model"] = $"model-{model}", ["type"] = type };
+                    for (var i = 0; i < QuerySamples; i++)
+                    {
+                        points.Add(new { name = "bench.tokens", service = "bench", kind = "counter", tags, value = i * 100.0, time = now.AddSeconds(i - QuerySamples) });
+                    }
+                }
+            }
+        }
+        foreach (var chunk in points.Chunk(5000))
+        {
+            using var written = await monitoring.PostAsJsonAsync("/api/v1/metrics", new { points = chunk });
+            written.EnsureSuccessStatusCode();
+        }
+        const string plain = "/api/v1/metrics?name=bench.tokens&agg=sum&from=-1h&step=1h";
+        const string grouped = plain + "&groupBy=agent,model";
+        async Task Read(string path)
+        {
+            using var response = await monitoring.GetAsync(path);
+            response.EnsureSuccessStatusCode();
+            await response.Content.ReadAsByteArrayAsync();
+        }
+        await Measure.WarmUp(QueryWorkers, () => Read(plain));
+        await Measure.WarmUp(QueryWorkers, () => Read(grouped));
+        var ungroupedResult = await Measure.Saturate(QueryWorkers, duration, () => Read(plain));
+        var groupedResult = await Measure.Saturate(QueryWorkers, duration, () => Read(grouped));
+        return (points.Count, groupedResult, ungroupedResult);
     }
 
     private static HttpClient Client(int port)

@@ -38,7 +38,10 @@ public sealed class LlmWork(Clients.ServiceInvoker invoker, Dapr.Client.DaprClie
     /// conventions (<c>invoke_agent</c> and <c>chat</c> spans, token usage and duration metrics), named by the agent's id.</summary>
     public static AIAgent Instrumented(IChatClient providers, AgentRecord agent, IList<AITool> tools, ILoggerFactory loggers)
     {
-        var chat = providers.AsBuilder().UseOpenTelemetry(loggers, ServiceDefaults.GenAiTelemetry.SourceName).Build();
+        var chat = providers.AsBuilder()
+            .UseOpenTelemetry(loggers, ServiceDefaults.GenAiTelemetry.SourceName)
+            .Use(inner => new ServiceDefaults.GenAiMetricsChatClient(inner, _ => agent.Id))
+            .Build();
         var framework = new ChatClientAgent(chat, new ChatClientAgentOptions
         {
             Id = agent.Id,

@@ -31,7 +31,10 @@ public static class A2aEndpoints
         return app;
     }
 
-    private static string Origin(HttpContext http) => $"{http.Request.Scheme}://{http.Request.Host}";
+    /// <summary>The configured public address (Gateway:PublicBaseUrl), not the request's Host header: a client that
+    /// forges Host must not get cards pointing elsewhere (cards are cached and shared).</summary>
+    private static string Origin(HttpContext http) =>
+        http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value.PublicBase;
 
     private static async Task<IResult> Index(HttpContext http, A2aTasks tasks, CancellationToken ct)
     {

@@ -64,7 +64,17 @@ public sealed class A2aExchange(HttpContext http, A2aTasks tasks, A2aOptions opt
             await A2aEndpoints.WriteAsync(http, A2aProtocol.Error(id, A2aProtocol.InvalidParams, "Invalid params: params.id (the task id) is required"));
             return;
         }
-        int? history = parameters.TryGetProperty("historyLength", out var h) && h.ValueKind == JsonValueKind.Number ? h.GetInt32() : null;
+        int? history = null;
+        if (parameters.TryGetProperty("historyLength", out var h) && h.ValueKind != JsonValueKind.Null)
+        {
+            // A fraction, a negative or a number past Int32 is the client's error, answered as such (not a crash).
+            if (!JsonArguments.TryInteger(h, 0, int.MaxValue, out var length))
+            {
+                await A2aEndpoints.WriteAsync(http, A2aProtocol.Error(id, A2aProtocol.InvalidParams, "Invalid params: params.historyLength is a non-negative integer"));
+                return;
+            }
+            history = length;
+        }
         var (status, task) = await tasks.ReadAsync(http, teamId, taskId.GetString()!, Ct);
         if (status != HttpStatusCode.OK)
         {

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
 
@@ -30,6 +31,8 @@ public sealed class RestTool(RestToolSpec spec) : McpServerTool
         var self = services.GetRequiredService<GatewaySelf>();
         var arguments = request.Params?.Arguments ?? new Dictionary<string, JsonElement>();
 
+        // Control arguments are checked before the REST call, so a bad one stores nothing.
+        var wait = spec.Name == ToolCatalog.SubmitTask ? WaitSeconds(arguments) : 0;
         if (!TryBuild(arguments, out var pathAndQuery, out var body, out var missing))
         {
             return Error($"'{missing}' is required.", null);
@@ -43,10 +46,26 @@ public sealed class RestTool(RestToolSpec spec) : McpServerTool
         }
         if (spec.Name == ToolCatalog.SubmitTask)
         {
-            var wait = arguments.TryGetValue("waitSeconds", out var w) && w.ValueKind == JsonValueKind.Number ? Math.Clamp(w.GetInt32(), 0, 300) : 30;
             return await TaskAwaiter.AwaitAsync(self, http, services.GetRequiredService<TimeProvider>(), arguments["teamId"].GetString()!, text, TimeSpan.FromSeconds(wait), cancellationToken);
         }
         return Success(text);
+    }
+
+    public const int MaxWaitSeconds = 300;
+
+    /// <summary>submit_task's <c>waitSeconds</c>: an integer 0..300 as its schema says (30 when absent). Anything else is
+    /// the caller's error: a JSON-RPC invalid-params error, not an exception the server answers 500 for.</summary>
+    private static int WaitSeconds(IDictionary<string, JsonElement> arguments)
+    {
+        if (!arguments.TryGetValue("waitSeconds", out var w) || w.ValueKind == JsonValueKind.Null)
+        {
+            return 30;
+        }
+        if (!JsonArguments.TryInteger(w, 0, MaxWaitSeconds, out var seconds))
+        {
+            throw new McpProtocolException($"Invalid params: waitSeconds is an integer from 0 to {MaxWaitSeconds}.", McpErrorCode.InvalidParams);
+        }
+        return seconds;
     }
 
     private bool TryBuild(IDictionary<string, JsonElement> arguments, out string pathAndQuery, out JsonObject? body, out string? missing)

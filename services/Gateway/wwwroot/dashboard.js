@@ -55,7 +55,7 @@ function signOut() {
 
 async function refreshAll() {
   lastRefresh = Date.now();
-  await Promise.allSettled([health(), agentsAndQueues(), teams(), workflows(), neural(), spend(), alerts(), traces(), charts()]);
+  await Promise.allSettled([health(), agentsAndQueues(), teams(), workflows(), neural(), spend(), genai(), alerts(), traces(), charts()]);
 }
 
 async function health(report) {
@@ -126,6 +126,43 @@ async function spend() {
   const rows = (report, kind) => (report?.groups ?? []).map((g) => [kind, esc(g.key), String(g.calls), `$${fmt(g.costUsd, 4)}`]);
   fill('spend', `<p>Total: <b>$${fmt(byProvider?.totalUsd ?? 0, 4)}</b> in ${byProvider?.calls ?? 0} calls</p>` +
     table(['by', 'name', 'calls', 'cost'], [...rows(byProvider, 'provider'), ...rows(byModel, 'model')]));
+}
+
+/**
+ * Tokens and latency of the LLM calls the providers service made in the last hour, per agent and per model: its
+ * gen_ai.client.token.usage and gen_ai.client.operation.duration histograms, summed and ranked by the metrics API's
+ * groupBy (one step over the hour, so each group has one value).
+ */
+async function genaiBy(key) {
+  const base = `/api/v1/metrics?service=providers&from=-1h&step=1h&groupBy=${encodeURIComponent(key)}`;
+  const duration = `${base}&name=gen_ai.client.operation.duration&agg=`;
+  const [tokens, calls, p50, p99] = await Promise.all([
+    api(`${base},gen_ai.token.type&name=gen_ai.client.token.usage&agg=sum`), api(`${duration}count`), api(`${duration}p50`), api(`${duration}p99`)]);
+  if (tokens.status !== 200) return { status: tokens.status, rows: [] };
+  const rows = new Map();
+  const row = (labels) => {
+    const name = labels?.[key] ?? '';
+    if (!rows.has(name)) rows.set(name, { name, input: 0, output: 0, calls: 0, p50: null, p99: null });
+    return rows.get(name);
+  };
+  const total = (series) => series.points.reduce((sum, p) => sum + p.value, 0);
+  for (const s of tokens.data?.series ?? []) {
+    const type = s.labels?.['gen_ai.token.type'];
+    if (type === 'input' || type === 'output') row(s.labels)[type] += total(s);
+  }
+  for (const s of calls.data?.series ?? []) row(s.labels).calls += total(s);
+  for (const s of p50.data?.series ?? []) row(s.labels).p50 = s.points.at(-1)?.value ?? null;
+  for (const s of p99.data?.series ?? []) row(s.labels).p99 = s.points.at(-1)?.value ?? null;
+  return { status: 200, rows: [...rows.values()].sort((a, b) => (b.input + b.output) - (a.input + a.output) || a.name.localeCompare(b.name)) };
+}
+
+async function genai() {
+  const [byAgent, byModel] = await Promise.all([genaiBy('agenticflow.agent.id'), genaiBy('gen_ai.request.model')]);
+  if (notDeployed(byAgent.status)) { fill('genai', '<p class="not-deployed">monitoring: not deployed</p>'); return; }
+  const ms = (seconds) => (seconds === null ? '–' : `${fmt(seconds * 1000, 1)} ms`);
+  const view = (title, id, rows) => `<div><h3>${esc(title)}</h3><div id="${id}">${table([title.replace('per ', ''), 'input tokens', 'output tokens', 'calls', 'p50', 'p99'],
+    rows.map((r) => [esc(r.name || '(none)'), fmt(r.input, 0), fmt(r.output, 0), fmt(r.calls, 0), ms(r.p50), ms(r.p99)]))}</div></div>`;
+  fill('genai', `<div class="genai">${view('per agent', 'genai-agents', byAgent.rows)}${view('per model', 'genai-models', byModel.rows)}</div>`);
 }
 
 async function alerts() {

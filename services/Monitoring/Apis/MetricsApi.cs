@@ -10,9 +10,11 @@ public sealed record MetricPointInput(string? Name, string? Service, Dictionary<
 
 public sealed record MetricsWriteRequest(List<MetricPointInput>? Points);
 
-public sealed record SeriesView(string Service, IReadOnlyList<SeriesValue> Points);
+/// <summary>One series of a query: per service, or (with <c>groupBy</c>) per combination of the grouped attributes'
+/// values in <see cref="Labels"/> (<see cref="Service"/> then only when <c>service</c> is one of them).</summary>
+public sealed record SeriesView(string? Service, IReadOnlyList<SeriesValue> Points, IReadOnlyDictionary<string, string>? Labels = null);
 
-public sealed record MetricsQueryResult(string Name, string Aggregation, DateTimeOffset From, DateTimeOffset To, double StepSeconds, IReadOnlyList<SeriesView> Series);
+public sealed record MetricsQueryResult(string Name, string Aggregation, DateTimeOffset From, DateTimeOffset To, double StepSeconds, IReadOnlyList<SeriesView> Series, IReadOnlyList<string>? GroupBy = null);
 
 public sealed record MetricsList(string Store, IReadOnlyList<MetricDescriptor> Metrics);
 
@@ -21,6 +23,8 @@ public static class MetricsApi
 {
     public const int MaxSteps = 2000;
     public const int MaxPointsPerWrite = 5000;
+    public const int MaxGroupBy = 5;
+    public const int MaxTagFilters = 20;
 
     /// <summary>Names the services' own instrumentation writes: clients may not write points under them, so a chart
     /// or an alert on a service's requests counts only what the service measured.</summary>
@@ -34,11 +38,14 @@ public static class MetricsApi
         return api;
     }
 
-    /// <summary>Without <c>name</c>: the metrics that exist. With it: one value per step and service. With
-    /// <c>Accept: text/plain</c>: the newest sample of each series in Prometheus' text format.</summary>
+    /// <summary>Without <c>name</c>: the metrics that exist. With it: one value per step and service, or per
+    /// combination of the <c>groupBy</c> attributes' values (comma-separated: <c>service</c> or attribute keys), over the
+    /// points every <c>tag=key=value</c> filter matches. With <c>Accept: text/plain</c>: the newest sample of each
+    /// series in Prometheus' text format.</summary>
     public static async Task<IResult> Query(
         HttpRequest request, MetricQueries queries, ITimeSeriesStore store, TimeProvider time, CancellationToken ct,
-        string? name = null, string? service = null, string? from = null, string? to = null, string? step = null, string? agg = null, string[]? tag = null)
+        string? name = null, string? service = null, string? from = null, string? to = null, string? step = null, string? agg = null, string[]? tag = null,
+        string? groupBy = null)
     {
         var values = new QueryValues(time);
         var end = values.Instant("to", to) ?? time.GetUtcNow();
@@ -68,15 +75,28 @@ public static class MetricsApi
             }
             filter[t[..at]] = t[(at + 1)..];
         }
+        if (tag is { Length: > MaxTagFilters })
+        {
+            values.Errors["tag"] = [$"At most {MaxTagFilters} tag filters."];
+        }
         if (name is { Length: > 200 })
         {
             values.Errors["name"] = ["At most 200 characters."];
+        }
+        var grouping = GroupKeys(groupBy ?? (request.Query.ContainsKey("groupBy") ? "" : null), values.Errors);
+        var wantsText = request.Headers.Accept.ToString().Contains("text/plain", StringComparison.OrdinalIgnoreCase);
+        if (grouping is not null && name is null)
+        {
+            values.Errors["groupBy"] = ["Groups a metric's series: name the metric."];
+        }
+        else if (grouping is not null && wantsText)
+        {
+            values.Errors["groupBy"] = ["The Prometheus text answer lists every series as it is: ask for JSON to group."];
         }
         if (values.Errors.Count > 0)
         {
             return MonitoringProblems.Invalid(values.Errors);
         }
-        var wantsText = request.Headers.Accept.ToString().Contains("text/plain", StringComparison.OrdinalIgnoreCase);
         if (wantsText)
         {
             var names = name is null ? (await store.ListAsync(ct)).Select(d => d.Name).ToList() : [name];
@@ -96,8 +116,31 @@ public static class MetricsApi
         {
             filter["service"] = service;
         }
+        if (grouping is not null)
+        {
+            var groups = await queries.GroupedSeriesAsync(name, filter, grouping, start, end, stepSpan, aggregation, ct);
+            return TypedResults.Ok(new MetricsQueryResult(name, aggregation, start, end, stepSpan.TotalSeconds,
+                groups.Select(g => new SeriesView(g.Labels.GetValueOrDefault("service"), g.Points, g.Labels)).ToList(), grouping));
+        }
         var series = await queries.SeriesAsync(name, filter, start, end, stepSpan, aggregation, ct);
         return TypedResults.Ok(new MetricsQueryResult(name, aggregation, start, end, stepSpan.TotalSeconds, series.Select(s => new SeriesView(s.Service, s.Points)).ToList()));
+    }
+
+    /// <summary><c>groupBy</c>: 1 to <see cref="MaxGroupBy"/> distinct attribute keys, comma-separated, each 1-100
+    /// characters without control characters; null when absent.</summary>
+    public static IReadOnlyList<string>? GroupKeys(string? groupBy, Dictionary<string, string[]> errors)
+    {
+        if (groupBy is null)
+        {
+            return null;
+        }
+        var keys = groupBy.Split(',', StringSplitOptions.TrimEntries);
+        if (keys.Length is 0 or > MaxGroupBy || keys.Any(k => k.Length is 0 or > 100 || k.Any(char.IsControl)) || keys.Distinct(StringComparer.Ordinal).Count() != keys.Length)
+        {
+            errors["groupBy"] = [$"1 to {MaxGroupBy} distinct attribute keys (service or a tag key), comma-separated, each 1-100 characters."];
+            return null;
+        }
+        return keys;
     }
 
     /// <summary>Points a client measured itself (an agent's own gauges and counters); stored before the answer.</summary>

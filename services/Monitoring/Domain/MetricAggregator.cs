@@ -5,6 +5,10 @@ public sealed record SeriesValue(DateTimeOffset Time, double Value);
 
 public sealed record Series(string Service, IReadOnlyList<SeriesValue> Points);
 
+/// <summary>The values of the points whose attributes (<c>service</c> or any tag) have these values; a point without
+/// one of the attributes falls in the group where it is empty.</summary>
+public sealed record GroupedSeries(IReadOnlyDictionary<string, string> Labels, IReadOnlyList<SeriesValue> Points);
+
 /// <summary>
 /// Turns raw samples into one value per step and service. Every aggregation has one meaning per kind:
 /// <list type="bullet">
@@ -19,24 +23,67 @@ public sealed record Series(string Service, IReadOnlyList<SeriesValue> Points);
 /// </summary>
 public static class MetricAggregator
 {
-    public static IReadOnlyList<Series> Aggregate(IEnumerable<MetricPoint> points, DateTimeOffset from, DateTimeOffset to, TimeSpan step, string agg)
+    public static IReadOnlyList<Series> Aggregate(IEnumerable<MetricPoint> points, DateTimeOffset from, DateTimeOffset to, TimeSpan step, string agg) =>
+        points.GroupBy(p => p.Service).OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(byService => new Series(byService.Key, Steps(SeriesOf(byService), from, to, step, agg))).ToList();
+
+    /// <summary>As <see cref="Aggregate"/>, one series per combination of values of <paramref name="groupBy"/>
+    /// (<c>service</c> or tag keys) instead of per service, ordered by those values. Each group aggregates its own
+    /// series only, so a group's sum is the sum of its points' increases and its quantiles come from its buckets alone.
+    /// The points are split into series once; a series' attributes are the same on all its points, so groups are made
+    /// of whole series.</summary>
+    public static IReadOnlyList<GroupedSeries> AggregateBy(IEnumerable<MetricPoint> points, IReadOnlyList<string> groupBy, DateTimeOffset from, DateTimeOffset to, TimeSpan step, string agg) =>
+        SeriesOf(points)
+            .GroupBy(series => string.Join('\u001f', groupBy.Select(k => LabelOf(series[0], k))), StringComparer.Ordinal)
+            .OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => new GroupedSeries(groupBy.ToDictionary(k => k, k => LabelOf(g.First()[0], k), StringComparer.Ordinal), Steps(g.ToList(), from, to, step, agg)))
+            .ToList();
+
+    /// <summary>A point's value of an attribute: its service for <c>service</c>, else the tag's value ("" when absent).</summary>
+    public static string LabelOf(MetricPoint point, string key) =>
+        key == "service" ? point.Service : point.Tags.TryGetValue(key, out var value) ? value : "";
+
+    /// <summary>The points split into their series, each in time order. A histogram series that began after another
+    /// series of the same process had already been exported (same service and OTLP start time, an earlier sample) did not
+    /// exist at that export (histograms are synchronous instruments, and a cumulative exporter sends every series of them
+    /// each time): it counted from zero, so it gets a zero sample just before its first, and its first observations are
+    /// counted. Counters are left alone: an observable counter is exported only when observed, so a gap proves nothing.
+    /// Without such evidence (the store began receiving with that very export) nothing is assumed.</summary>
+    private static List<List<MetricPoint>> SeriesOf(IEnumerable<MetricPoint> points)
     {
-        var result = new List<Series>();
-        foreach (var byService in points.GroupBy(p => p.Service).OrderBy(g => g.Key, StringComparer.Ordinal))
+        var series = points.GroupBy(p => p.SeriesKey, StringComparer.Ordinal).Select(g => g.OrderBy(p => p.Time).ToList()).ToList();
+        var earliest = new Dictionary<(string Service, DateTimeOffset Start), DateTimeOffset>();
+        foreach (var s in series)
         {
-            var series = byService.GroupBy(p => p.SeriesKey).Select(g => g.OrderBy(p => p.Time).ToList()).ToList();
-            var values = new List<SeriesValue>();
-            for (var start = from; start < to; start += step)
+            if (s[0] is { Kind: MetricKind.Histogram, Start: { } began } first
+                && (!earliest.TryGetValue((first.Service, began), out var seen) || first.Time < seen))
             {
-                var end = start + step > to ? to : start + step;
-                if (Window(series, start, end, agg) is { } value)
-                {
-                    values.Add(new SeriesValue(start, value));
-                }
+                earliest[(first.Service, began)] = first.Time;
             }
-            result.Add(new Series(byService.Key, values));
         }
-        return result;
+        foreach (var s in series)
+        {
+            if (s[0] is { Kind: MetricKind.Histogram, Start: { } began } first && began < first.Time
+                && earliest.TryGetValue((first.Service, began), out var exported) && exported < first.Time)
+            {
+                s.Insert(0, Zero(first) with { Time = first.Time - TimeSpan.FromTicks(1) });
+            }
+        }
+        return series;
+    }
+
+    private static List<SeriesValue> Steps(IReadOnlyList<List<MetricPoint>> series, DateTimeOffset from, DateTimeOffset to, TimeSpan step, string agg)
+    {
+        var values = new List<SeriesValue>();
+        for (var start = from; start < to; start += step)
+        {
+            var end = start + step > to ? to : start + step;
+            if (Window(series, start, end, agg) is { } value)
+            {
+                values.Add(new SeriesValue(start, value));
+            }
+        }
+        return values;
     }
 
     /// <summary>One value for the samples of <paramref name="series"/> in [start, end); null when there are none.</summary>

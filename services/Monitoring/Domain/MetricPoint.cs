@@ -21,8 +21,13 @@ public sealed record MetricPoint(
     long[]? Buckets = null,
     DateTimeOffset? Start = null)
 {
-    /// <summary>Identifies the series: name, service and the tags in key order.</summary>
-    public string SeriesKey => Name + "|" + Service + "|" + string.Join(",", Tags.OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => t.Key + "=" + t.Value));
+    /// <summary>Identifies the series: name, service and the tags in key order, each part escaped so that no two series
+    /// share a key (tags <c>{a: "1,b=2"}</c> and <c>{a: "1", b: "2"}</c> are two series).</summary>
+    public string SeriesKey => Escape(Name) + "|" + Escape(Service) + "|" + string.Join(",", Tags.OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => Escape(t.Key) + "=" + Escape(t.Value)));
+
+    private static string Escape(string part) =>
+        part.AsSpan().IndexOfAny("\\|,=") < 0 ? part
+            : part.Replace("\\", "\\\\").Replace("|", "\\|").Replace(",", "\\,").Replace("=", "\\=");
 }
 
 /// <summary>What exists: a metric, its kind and the services that report it.</summary>

@@ -18,6 +18,13 @@ public sealed class MetricQueries(ITimeSeriesStore store)
         return MetricAggregator.Aggregate(points, from, to, step, agg);
     }
 
+    /// <summary>One series per combination of the <paramref name="groupBy"/> attributes' values.</summary>
+    public async Task<IReadOnlyList<GroupedSeries>> GroupedSeriesAsync(string name, IReadOnlyDictionary<string, string> filter, IReadOnlyList<string> groupBy, DateTimeOffset from, DateTimeOffset to, TimeSpan step, string agg, CancellationToken ct)
+    {
+        var points = await PointsAsync(name, filter, from - step, to, ct);
+        return MetricAggregator.AggregateBy(points, groupBy, from, to, step, agg);
+    }
+
     /// <summary>One value over the window that ends at <paramref name="now"/>, all matching series together.</summary>
     public async Task<double?> ValueAsync(string name, IReadOnlyDictionary<string, string> filter, TimeSpan window, string agg, DateTimeOffset now, CancellationToken ct)
     {

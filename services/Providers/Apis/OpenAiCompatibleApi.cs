@@ -41,7 +41,7 @@ public static class OpenAiCompatibleApi
         return Results.Json(new { @object = "list", data = models }, Json);
     }
 
-    public static async Task<IResult> ChatCompletions(ChatCompletionRequest request, HttpContext http, CompletionService completions, ProviderRegistry registry, IOptions<ProvidersOptions> options, CancellationToken ct)
+    public static async Task<IResult> ChatCompletions(ChatCompletionRequest request, HttpContext http, CompletionService completions, ProviderRegistry registry, AgentLabels agents, IOptions<ProvidersOptions> options, CancellationToken ct)
     {
         // stop is a string or a list of strings; response_format an object whose type is a string. Other shapes are
         // the caller's mistake, answered in OpenAI's error shape.
@@ -60,7 +60,8 @@ public static class OpenAiCompatibleApi
         var apiRequest = new CompleteRequest(request.Messages, request.Model, null,
             new OptionsDto(request.MaxCompletionTokens ?? request.MaxTokens, request.Temperature, request.TopP, stop, format, null),
             null, request.User, request.Stream == true);
-        var errors = RequestReader.Read(apiRequest, options.Value.MaxPromptCharacters, ProvidersApi.CallerOf(http.Request, request.User), known, out var completion);
+        var caller = ProvidersApi.CallerOf(http.Request, request.User);
+        var errors = RequestReader.Read(apiRequest, options.Value.MaxPromptCharacters, caller, known, out var completion);
         if (badStop)
         {
             errors["stop"] = ["stop must be a string or a list of strings"];
@@ -77,6 +78,7 @@ public static class OpenAiCompatibleApi
         {
             return Error(StatusCodes.Status400BadRequest, string.Join("; ", errors.Select(e => $"{e.Key}: {string.Join(", ", e.Value)}")), "invalid_request_error");
         }
+        completion = completion! with { Agent = agents.Of(http.Request, caller) };
         var id = "chatcmpl-" + Guid.NewGuid().ToString("N");
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         try

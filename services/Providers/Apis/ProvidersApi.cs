@@ -42,14 +42,16 @@ public static class ProvidersApi
         return "principal:" + identity.Principal;
     }
 
-    public static async Task<IResult> Complete(CompleteRequest request, HttpContext http, CompletionService completions, ProviderRegistry registry, IOptions<ProvidersOptions> options, CancellationToken ct)
+    public static async Task<IResult> Complete(CompleteRequest request, HttpContext http, CompletionService completions, ProviderRegistry registry, AgentLabels agents, IOptions<ProvidersOptions> options, CancellationToken ct)
     {
         var known = (await registry.AllAsync(ct)).Select(p => p.Settings.Id).ToList();
-        var errors = RequestReader.Read(request, options.Value.MaxPromptCharacters, CallerOf(http.Request, request.Caller), known, out var completion);
+        var caller = CallerOf(http.Request, request.Caller);
+        var errors = RequestReader.Read(request, options.Value.MaxPromptCharacters, caller, known, out var completion);
         if (errors.Count > 0)
         {
             return TypedResults.ValidationProblem(errors, type: ProblemBase + "validation");
         }
+        completion = completion! with { Agent = agents.Of(http.Request, caller) };
         try
         {
             if (!request.Stream)

@@ -13,7 +13,11 @@ namespace AgenticFlow.Providers.Domain;
 
 public sealed record RoutingHints(string Strategy, decimal? MaxCostUsd, int? MaxLatencyMs, IReadOnlyList<string> RequiredFeatures, IReadOnlyList<string>? Providers, int? CacheTtlSeconds = null);
 
-public sealed record CompletionRequest(IReadOnlyList<ChatMessage> Messages, string? Model, string? ModelClass, ChatOptions Options, RoutingHints Routing, string Caller);
+public sealed record CompletionRequest(IReadOnlyList<ChatMessage> Messages, string? Model, string? ModelClass, ChatOptions Options, RoutingHints Routing, string Caller)
+{
+    /// <summary>The agent the GenAI metrics name (<see cref="AgentLabels"/>): bounded, from the caller identity headers.</summary>
+    public string Agent { get; init; } = AgentLabels.Other;
+}
 
 public sealed record CompletionResult(
     string Text, IReadOnlyList<FunctionCallContent> ToolCalls, string Provider, string Model, long InputTokens, long OutputTokens,
@@ -290,7 +294,7 @@ public sealed partial class CompletionService(
     {
         var options = request.Options.Clone();
         options.ModelId = candidate.Model.Name;
-        return Clients.GenAiInstrumentation.WithCaller(options, request.Caller);
+        return Clients.GenAiInstrumentation.WithCaller(options, request.Caller, request.Agent);
     }
 
     private async Task RecordAsync(string caller, CompletionResult result, CancellationToken ct) =>

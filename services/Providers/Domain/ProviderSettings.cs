@@ -166,4 +166,9 @@ public sealed class ProvidersOptions
 
     /// <summary>When set, the only hosts provider endpoints may name.</summary>
     public List<string> AllowedEndpointHosts { get; set; } = [];
+
+    /// <summary>Distinct values of the agent attribute (<c>agenticflow.agent.id</c>) the GenAI metrics carry in this
+    /// process; callers first seen after that are counted as <c>other</c> (see <see cref="AgentLabels"/>).</summary>
+    [Range(1, 100_000)]
+    public int MaxAgentLabels { get; set; } = 1000;
 }

@@ -151,4 +151,50 @@ public sealed class A2aServerTests(InteropPlatform fixture)
         var tasks = await fixture.Api.JsonAsync(HttpMethod.Get, $"/api/v1/teams/{teamId}/tasks");
         Assert.Equal(0, tasks.GetProperty("items").GetArrayLength());
     }
+
+    [Fact]
+    public async Task CardUrls_ComeFromTheConfiguredPublicBaseUrl_NotAForgedHostHeader()
+    {
+        var teamId = await fixture.LlmTeamAsync("a2a-" + Guid.NewGuid().ToString("N")[..8], "a2a-host");
+        foreach (var path in new[] { $"/a2a/teams/{teamId}/.well-known/agent-card.json", "/.well-known/agent-card.json" })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            request.Headers.Add("X-Api-Key", Operator);
+            request.Headers.Host = "evil.example.net:666";
+            request.Headers.Add("X-Forwarded-Host", "evil.example.net");
+            using var response = await fixture.Platform.Client.SendAsync(request);
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.DoesNotContain("evil.example.net", text);
+            Assert.Contains($"{InteropPlatform.PublicBaseUrl}/a2a/teams/{teamId}", text);
+        }
+        var (_, card) = await Client().CardAsync($"/a2a/teams/{teamId}/.well-known/agent-card.json");
+        Assert.Equal($"{InteropPlatform.PublicBaseUrl}/a2a/teams/{teamId}", A2aTestClient.Endpoint(card));
+    }
+
+    [Theory]
+    [InlineData("1.5")]
+    [InlineData("1e300")]
+    [InlineData("4294967296")]
+    [InlineData("-1")]
+    [InlineData("\"3\"")]
+    public async Task GetTask_WithAHistoryLengthThatIsNoNonNegativeInteger_IsInvalidParams(string historyLength)
+    {
+        var (teamId, endpoint) = await PublishedTeamAsync();
+        var (_, sent) = await Client().CallAsync(endpoint, "SendMessage", new { message = new { role = "ROLE_USER", parts = new[] { new { text = "hi" } }, messageId = "h-" + Guid.NewGuid().ToString("N")[..6] } });
+        var taskId = sent.GetProperty("result").GetProperty("task").GetProperty("id").GetString();
+        foreach (var method in new[] { "GetTask", "tasks/get" })
+        {
+            var (status, answer) = await Client().CallAsync(endpoint, $$$"""{"jsonrpc":"2.0","id":7,"method":"{{{method}}}","params":{"id":"{{{taskId}}}","historyLength":{{{historyLength}}}}}""");
+            Assert.Equal(HttpStatusCode.OK, status);
+            Assert.Equal(-32602, answer.GetProperty("error").GetProperty("code").GetInt32());
+            Assert.Equal(7, answer.GetProperty("id").GetInt32());
+        }
+        // A valid one still reads the task.
+        var (_, read) = await Client().CallAsync(endpoint, "GetTask", new { id = taskId, historyLength = 0 }, 8);
+        Assert.Equal(taskId, read.GetProperty("result").GetProperty("id").GetString());
+        var (_, whole) = await Client().CallAsync(endpoint, $$$"""{"jsonrpc":"2.0","id":9,"method":"GetTask","params":{"id":"{{{taskId}}}","historyLength":2.0}}""");
+        Assert.Equal(taskId, whole.GetProperty("result").GetProperty("id").GetString());
+        Assert.NotNull(teamId);
+    }
 }

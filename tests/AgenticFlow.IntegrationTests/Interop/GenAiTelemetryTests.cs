@@ -1,4 +1,5 @@
 using AgenticFlow.LocalRuntime.Tests.Infrastructure;
+using AgenticFlow.ServiceDefaults;
 
 namespace AgenticFlow.IntegrationTests.Interop;
 
@@ -24,5 +25,9 @@ public sealed class GenAiTelemetryTests(InteropPlatform fixture)
         await Eventually.True(() => received.Holds("traces", "invoke_agent", "gen_ai.agent.id", agentId), "the agents service's invoke_agent span", 60);
         await Eventually.True(() => received.Holds("metrics", "gen_ai.client.token.usage", "gen_ai.client.operation.duration", "gen_ai.token.type"),
             "the gen_ai client metrics", 60);
+        // The metrics name the agent the calls were made for (the agents service's chat client, and providers from the
+        // caller the agents service named), on the meter that records them with it.
+        await Eventually.True(() => received.Holds("metrics", GenAiTelemetry.MetricsMeterName, "gen_ai.client.token.usage", "gen_ai.client.operation.duration",
+            GenAiTelemetry.AgentTag, agentId, "gen_ai.request.model", InteropPlatform.Model), "the gen_ai client metrics per agent", 60);
     }
 }

@@ -18,6 +18,9 @@ public sealed class InteropPlatform : IAsyncLifetime
     /// <summary>The agents given a token for <see cref="Tools"/>: an agent reads only its own (<c>mcp-{agentId}-tools</c>).</summary>
     public static readonly string[] ToolUsers = ["tooluser-call", "tooluser-approve", "tooluser-reject", "tooluser-replay"];
 
+    /// <summary>The address the gateway is told it is reached at: every card URL starts with it, whatever Host was sent.</summary>
+    public const string PublicBaseUrl = "https://agents.example.test";
+
     public static string ToolsTokenSecret(string agentId) => $"mcp-{agentId}-tools";
 
     public async Task InitializeAsync()
@@ -28,7 +31,7 @@ public sealed class InteropPlatform : IAsyncLifetime
         Tools = await TestMcpServer.StartAsync();
         Platform = await PlatformHarness.StartAsync(new Dictionary<string, Dictionary<string, string>>
         {
-            ["gateway"] = new() { ["Gateway__RequestsPerSecond"] = "100000", ["Gateway__Burst"] = "100000" },
+            ["gateway"] = new() { ["Gateway__RequestsPerSecond"] = "100000", ["Gateway__Burst"] = "100000", ["Gateway__PublicBaseUrl"] = PublicBaseUrl },
             // The test's MCP server and remote A2A agent are on loopback.
             ["agents"] = new(Telemetry.Environment()) { ["Agents__HeartbeatTimeoutSeconds"] = "86400", ["Agents__WorkRetrySeconds"] = "2", ["Agents__AllowPrivateEndpoints"] = "true" },
             ["providers"] = new(Telemetry.Environment())

@@ -140,4 +140,24 @@ public sealed class McpServerTests(InteropPlatform fixture)
         using var anonymous = await fixture.Platform.Client.PostAsync("/mcp", new StringContent("""{"jsonrpc":"2.0","id":1,"method":"tools/list"}""", System.Text.Encoding.UTF8, "application/json"));
         Assert.Equal(System.Net.HttpStatusCode.Unauthorized, anonymous.StatusCode);
     }
+
+    [Theory]
+    [InlineData(1.5)]
+    [InlineData(1e12)]
+    [InlineData(-1)]
+    [InlineData(301)]
+    public async Task SubmitTask_WithAWaitSecondsOutsideItsSchema_IsInvalidParams_AndSubmitsNothing(double waitSeconds)
+    {
+        var teamId = await fixture.LlmTeamAsync("mcp-" + Guid.NewGuid().ToString("N")[..8], "mcp-wait");
+        await using var client = await fixture.McpAsync(Admin);
+        var error = await Assert.ThrowsAsync<McpProtocolException>(() =>
+            client.CallToolAsync("submit_task", Args(new { teamId, description = "never submitted", waitSeconds })).AsTask());
+        Assert.Equal(McpErrorCode.InvalidParams, error.ErrorCode);
+        Assert.Contains("waitSeconds", error.Message);
+        var tasks = await fixture.Api.JsonAsync(HttpMethod.Get, $"/api/v1/teams/{teamId}/tasks");
+        Assert.Equal(0, tasks.GetProperty("items").GetArrayLength());
+        // The endpoint still serves: an integer inside the range submits.
+        var done = Json(await client.CallToolAsync("submit_task", Args(new { teamId, description = "submitted", waitSeconds = 0 })));
+        Assert.False(string.IsNullOrEmpty(done.GetProperty("taskId").GetString()));
+    }
 }
