@@ -122,6 +122,46 @@ public sealed class TracingTests
     }
 
     [Fact]
+    public async Task Invocation_ToASidecarInAnotherProcess_IsParentedAcrossThePeerHop()
+    {
+        await using var zipkin = await ZipkinCollector.StartAsync();
+        var targetId = TestServers.NewId("remote");
+        var callerId = TestServers.NewId("caller");
+        await using var target = await TestApp.StartAsync((web, _) => web.MapPost("/work", () => Results.Ok("done")));
+        using var folder = new ComponentsFolder();
+        var config = zipkin.Configuration(folder.Path);
+        var names = Path.Combine(folder.Path, "names");
+        await using var targetSidecar = await RuntimeProcess.StartAsync(targetId, folder.Path, target.Port, TestSidecar.FreePort(), TestSidecar.FreePort(), names, config);
+        await using var callerSidecar = await TestSidecar.StartAsync(callerId, folder.Path, names: new AgenticFlow.LocalRuntime.Peers.NameRegistry(names), configPath: config);
+        var parent = NewParent(out var traceId, out var callerSpan);
+
+        await Eventually.True(async () =>
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"/v1.0/invoke/{targetId}/method/work") { Content = new StringContent("{}", Encoding.UTF8, "application/json") };
+            request.Headers.Add("traceparent", parent);
+            using var response = await callerSidecar.Http.SendAsync(request);
+            return response.StatusCode == HttpStatusCode.OK;
+        }, "the other process's sidecar to answer", 60);
+
+        await Eventually.True(() => zipkin.Of(traceId).Any(s => Service(s) == targetId + "-sidecar" && Kind(s) == "CLIENT"), "the other sidecar's spans");
+        // The first attempts may have failed before the other sidecar was up: the call that reached the app is the last one.
+        var received = target.Requests.Last(r => r.Path == "/work").Headers["traceparent"];
+        var spans = zipkin.Of(traceId);
+        var calleeClient = Assert.Single(spans, s => Service(s) == targetId + "-sidecar" && Kind(s) == "CLIENT" && received.Contains(Id(s), StringComparison.Ordinal));
+        var calleeServer = Assert.Single(spans, s => Id(s) == Parent(calleeClient));
+        Assert.Equal(targetId + "-sidecar", Service(calleeServer));
+        Assert.Equal("SERVER", Kind(calleeServer));
+        Assert.Equal($"CallLocal/{targetId}/work", calleeServer.GetProperty("name").GetString());
+        Assert.Equal("work", Tag(calleeServer, "dapr.invoke_method"));
+        var callerClient = Assert.Single(spans, s => Id(s) == Parent(calleeServer));
+        Assert.Equal(callerId + "-sidecar", Service(callerClient));
+        Assert.Equal("CLIENT", Kind(callerClient));
+        var callerServer = Assert.Single(spans, s => Id(s) == Parent(callerClient));
+        Assert.Equal("SERVER", Kind(callerServer));
+        Assert.Equal(callerSpan, Parent(callerServer));
+    }
+
+    [Fact]
     public async Task StateCalls_OverHttpAndGrpc_AreServerSpans_WithDatabaseAttributes()
     {
         await using var zipkin = await ZipkinCollector.StartAsync();

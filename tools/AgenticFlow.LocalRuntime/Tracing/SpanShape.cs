@@ -16,11 +16,12 @@ public static class SpanShape
     /// <summary>
     /// False for calls that are never traced: health checks (as in daprd) and invocations of a telemetry intake path
     /// (OTLP <c>v1/traces|metrics|logs</c>, Zipkin <c>api/v2/spans</c>): a service's telemetry export goes through its
-    /// sidecar, and a span for that call would be exported in turn, and so on for ever.
+    /// sidecar, and a span for that call would be exported in turn, and so on for ever. Also the workflow worker's
+    /// stream of work items, which lasts as long as the app runs: one span for hours says nothing.
     /// </summary>
     public static bool IsTraced(string path)
     {
-        if (path.Contains("/healthz", StringComparison.Ordinal))
+        if (path.Contains("/healthz", StringComparison.Ordinal) || path.EndsWith("/GetWorkItems", StringComparison.Ordinal))
         {
             return false;
         }
