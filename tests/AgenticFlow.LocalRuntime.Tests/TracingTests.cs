@@ -143,9 +143,24 @@ public sealed class TracingTests
             return response.StatusCode == HttpStatusCode.OK;
         }, "the other process's sidecar to answer", 60);
 
-        await Eventually.True(() => zipkin.Of(traceId).Any(s => Service(s) == targetId + "-sidecar" && Kind(s) == "CLIENT"), "the other sidecar's spans");
         // The first attempts may have failed before the other sidecar was up: the call that reached the app is the last one.
+        // Each sidecar sends its own spans: wait for the whole chain from the app's parent up to the caller's server span.
         var received = target.Requests.Last(r => r.Path == "/work").Headers["traceparent"];
+        bool ChainArrived()
+        {
+            var all = zipkin.Of(traceId);
+            var at = all.FirstOrDefault(s => received.Contains(Id(s), StringComparison.Ordinal));
+            for (var hops = 0; at.ValueKind == JsonValueKind.Object; hops++)
+            {
+                if (Parent(at) == callerSpan)
+                {
+                    return hops == 3;
+                }
+                at = all.FirstOrDefault(s => Id(s) == Parent(at));
+            }
+            return false;
+        }
+        await Eventually.True(ChainArrived, "both sidecars' spans of the call that reached the app");
         var spans = zipkin.Of(traceId);
         var calleeClient = Assert.Single(spans, s => Service(s) == targetId + "-sidecar" && Kind(s) == "CLIENT" && received.Contains(Id(s), StringComparison.Ordinal));
         var calleeServer = Assert.Single(spans, s => Id(s) == Parent(calleeClient));
@@ -350,6 +365,28 @@ public sealed class TracingTests
         Assert.Equal(0, spec.SamplingRate);
         Assert.True(spec.Stdout);
         Assert.False(spec.Records);
+    }
+
+    [Fact]
+    public async Task Stdout_WritesEachSpanAsAJsonLine()
+    {
+        var spec = new TracingSpec(1, null, true);
+        var console = new StringWriter();
+        var tracer = new SidecarTracer("printer-sidecar", spec, new SpanExporter("printer", spec, null, NullLogger.Instance, stdout: console));
+        TraceContext.TryParse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", null, out var parent);
+        var span = tracer.Start("/v1.0/state/statestore", SpanKind.Server, parent);
+        SpanShape.Describe(span, "POST", "/v1.0/state/statestore", "printer");
+        span.End(204);
+        // Disposing sends what is queued.
+        await tracer.DisposeAsync();
+
+        var line = Assert.Single(console.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        var printed = Assert.Single(JsonDocument.Parse(line).RootElement.EnumerateArray());
+        Assert.Equal("0af7651916cd43dd8448eb211c80319c", printed.GetProperty("traceId").GetString());
+        Assert.Equal("b7ad6b7169203331", Parent(printed));
+        Assert.Equal("printer-sidecar", Service(printed));
+        Assert.Equal("state", Tag(printed, "db.system"));
+        Assert.Equal("204", Tag(printed, "dapr.status_code"));
     }
 
     [Fact]

@@ -98,7 +98,16 @@ public sealed class SidecarHost : IAsyncDisposable
         try
         {
             var secretScopes = ResourceLoader.LoadSecretScopes(options.ConfigPath);
-            var tracing = TracingSpec.Load(options.ConfigPath);
+            TracingSpec tracing;
+            try
+            {
+                tracing = TracingSpec.Load(options.ConfigPath);
+            }
+            catch (FormatException ex)
+            {
+                // Reported at start in one line, as any other mistake in a resource file.
+                throw new ComponentException(ex.Message);
+            }
             var components = await ComponentRegistry.CreateAsync(resources, options.AppId, options.ConsumerName, shared, loggers, ct);
             sidecar = new Sidecar(options, components, names, app.Services.GetRequiredService<IHttpClientFactory>(), loggers, secretScopes, tracing: tracing);
             created = sidecar;

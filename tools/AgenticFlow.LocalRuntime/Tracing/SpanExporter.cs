@@ -103,7 +103,7 @@ public sealed class SpanExporter : IAsyncDisposable
         {
             foreach (var span in batch)
             {
-                _stdout.WriteLine(ZipkinJson.Write([span]));
+                _stdout.WriteLine(System.Text.Encoding.UTF8.GetString(ZipkinJson.Write([span])));
             }
         }
         if (_spec.ZipkinEndpoint is not { } endpoint || _http is null)
