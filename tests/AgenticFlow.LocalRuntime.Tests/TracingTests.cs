@@ -273,11 +273,13 @@ public sealed class TracingTests
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.False(sidecar.Sidecar.Tracer.Records);
         Assert.Null(sidecar.Sidecar.Tracer.Exporter);
-        var received = target.Requests.Single(r => r.Path == "/ping").Headers["traceparent"];
-        Assert.Equal(traceId, received.Split('-')[1]);
-        // A call with no caller context starts a trace that is not sampled at rate 0.
+        // As daprd at rate 0: the caller's context reaches the app untouched, and a call without one arrives without one,
+        // so an app that records its own spans keeps its parent and makes its own sampling decision.
+        Assert.Equal(parent, target.Requests.Single(r => r.Path == "/ping").Headers["traceparent"]);
+        Assert.Equal(traceId, parent.Split('-')[1]);
         using var root = await sidecar.Http.GetAsync($"/v1.0/invoke/{targetId}/method/ping");
-        Assert.EndsWith("-00", target.Requests.Last(r => r.Path == "/ping").Headers["traceparent"]);
+        Assert.Equal(HttpStatusCode.OK, root.StatusCode);
+        Assert.False(target.Requests.Last(r => r.Path == "/ping").Headers.ContainsKey("traceparent"));
         Assert.Empty(zipkin.Spans);
     }
 
@@ -316,7 +318,8 @@ public sealed class TracingTests
 
     [Theory]
     [InlineData("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", true, true)]
-    [InlineData("00-0AF7651916CD43DD8448EB211C80319C-B7AD6B7169203331-00", true, false)]
+    [InlineData("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00", true, false)]
+    [InlineData("00-0AF7651916CD43DD8448EB211C80319C-B7AD6B7169203331-01", false, false)]
     [InlineData("01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra", true, true)]
     [InlineData("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra", false, false)]
     [InlineData("00-00000000000000000000000000000000-b7ad6b7169203331-01", false, false)]
@@ -362,9 +365,13 @@ public sealed class TracingTests
         var noRate = Path.Combine(folder.Path, "bad-rate.yml");
         File.WriteAllText(noRate, "kind: Configuration\nspec:\n  tracing:\n    samplingRate: \"lots\"\n    stdout: true\n");
         var spec = TracingSpec.Load(noRate);
-        Assert.Equal(0, spec.SamplingRate);
+        // daprd's default rate for a value that is not a number.
+        Assert.Equal(TracingSpec.DefaultSamplingRate, spec.SamplingRate);
         Assert.True(spec.Stdout);
-        Assert.False(spec.Records);
+        Assert.True(spec.Records);
+        var zero = Path.Combine(folder.Path, "zero.yml");
+        File.WriteAllText(zero, "kind: Configuration\nspec:\n  tracing:\n    samplingRate: \"0\"\n    zipkin:\n      endpointAddress: http://127.0.0.1:9/api/v2/spans\n");
+        Assert.False(TracingSpec.Load(zero).Records);
     }
 
     [Fact]
@@ -387,6 +394,45 @@ public sealed class TracingTests
         Assert.Equal("printer-sidecar", Service(printed));
         Assert.Equal("state", Tag(printed, "db.system"));
         Assert.Equal("204", Tag(printed, "dapr.status_code"));
+    }
+
+    [Theory]
+    [InlineData("/v1.0/invoke/monitoring/method/v1/traces", false)]
+    [InlineData("/v1.0/invoke/monitoring/method/v1/metrics", false)]
+    [InlineData("/__agenticflow/invoke/api/v2/spans", false)]
+    [InlineData("/v1.0/invoke/agents/method/readyz", false)]
+    [InlineData("/v1.0/healthz", false)]
+    [InlineData("/v1.0/invoke/search/method/v1/logsearch", true)]
+    [InlineData("/v1.0/invoke/search/method/v1/metrics-summary", true)]
+    [InlineData("/v1.0/invoke/messaging/method/api/v1/messages", true)]
+    [InlineData("/v1.0/state/statestore", true)]
+    public void TelemetryIntake_AndHealthProbes_AreNotTraced_ByWholeSegments(string path, bool traced) =>
+        Assert.Equal(traced, SpanShape.IsTraced(path));
+
+    [Fact]
+    public async Task ActorTimers_DoNotCarryTheRegisteringRequestsTrace()
+    {
+        await using var zipkin = await ZipkinCollector.StartAsync();
+        var fires = new ConcurrentQueue<string>();
+        await using var app = await TestApp.StartAsync((web, _) =>
+        {
+            web.MapGet("/dapr/config", () => Results.Json(new { entities = new[] { "Ticker" } }));
+            web.MapPut("/actors/Ticker/{id}/method/timer/{name}", (HttpRequest r) => { fires.Enqueue(r.Headers.TraceParent.ToString()); return Results.Ok(); });
+            web.MapDelete("/actors/Ticker/{id}", () => Results.Ok());
+        });
+        using var folder = new ComponentsFolder().State("in-memory", extraMetadata: ComponentsFolder.ActorStateStore);
+        await using var sidecar = await TestSidecar.StartAsync(TestServers.NewId("ticker"), folder.Path, app.Port, configPath: zipkin.Configuration(folder.Path));
+        var parent = NewParent(out var traceId, out _);
+
+        using var register = new HttpRequestMessage(HttpMethod.Post, "/v1.0/actors/Ticker/t1/timers/tick") { Content = new StringContent("""{"dueTime":"0s","period":"1s"}""", Encoding.UTF8, "application/json") };
+        register.Headers.Add("traceparent", parent);
+        using (var registered = await sidecar.Http.SendAsync(register))
+        {
+            Assert.True(registered.IsSuccessStatusCode, await registered.Content.ReadAsStringAsync());
+        }
+
+        await Eventually.True(() => fires.Count >= 2, "the timer to fire twice", 30);
+        Assert.All(fires, f => Assert.DoesNotContain(traceId, f, StringComparison.Ordinal));
     }
 
     [Fact]

@@ -51,8 +51,9 @@ public static class CloudEvents
             }
         }
 
-        // The publish call's span: subscribers' deliveries hang beneath it.
-        var trace = SidecarTracer.Current;
+        // The publish call's span: subscribers' deliveries hang beneath it. A publish that came with no trace context
+        // (tracing off, caller untraced) still gets one, so the event and its deliveries can be found together.
+        var trace = SidecarTracer.Current ?? TraceContext.NewRoot(sampled: true);
         SetIfMissing(envelope, "specversion", "1.0");
         SetIfMissing(envelope, "id", Guid.NewGuid().ToString());
         SetIfMissing(envelope, "source", appId);

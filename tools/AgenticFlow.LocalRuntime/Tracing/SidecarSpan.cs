@@ -63,14 +63,14 @@ public sealed class SidecarSpan
         Tag("error", message);
     }
 
-    /// <summary>Ends the span with the HTTP status of its call: 5xx fails any span, 4xx a CLIENT span (the caller's
-    /// mistake is the server's success). The status is kept as <c>dapr.status_code</c>, as daprd does.</summary>
+    /// <summary>Ends the span with the HTTP status of its call: 400 and above fail it, as daprd's status mapping does.
+    /// The status is kept as <c>dapr.status_code</c>, as daprd does.</summary>
     public void End(int? statusCode = null)
     {
         if (statusCode is { } code)
         {
             Tag("dapr.status_code", code.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            if (code >= 500 || (code >= 400 && Kind == SpanKind.Client))
+            if (code >= 400)
             {
                 Error = true;
                 Tag("error", code.ToString(System.Globalization.CultureInfo.InvariantCulture));

@@ -4,8 +4,9 @@ namespace AgenticFlow.LocalRuntime.Tracing;
 /// The spans of one sidecar, as daprd makes them under its Configuration's <c>spec.tracing</c>. Sampling follows the
 /// parent: a call that carries a sampled traceparent is recorded, an unsampled one is not, and a call without one
 /// starts a trace that is sampled with the probability <c>samplingRate</c> (decided from the trace id, so every
-/// sidecar that sees the same root agrees). Every hop gets a new span id even when nothing is recorded, so the
-/// context passed on is always this hop's, as daprd passes it. Finished spans go to the <see cref="SpanExporter"/>.
+/// sidecar that sees the same root agrees). While tracing is on every hop gets a new span id, recorded or not, so the
+/// context passed on is this hop's; with tracing off the caller's context passes through untouched, as with daprd at
+/// rate 0. Finished spans go to the <see cref="SpanExporter"/>.
 /// </summary>
 public sealed class SidecarTracer : IAsyncDisposable
 {
@@ -49,8 +50,11 @@ public sealed class SidecarTracer : IAsyncDisposable
     /// <summary>Starts a span under <paramref name="parent"/> (or a new trace) and makes its context <see cref="Current"/>.</summary>
     public SidecarSpan Start(string name, SpanKind kind, TraceContext? parent)
     {
-        if (Untraced)
+        if (Untraced || _exporter is null)
         {
+            // Not traced (or tracing off, as daprd with rate 0 installs no tracing at all): the caller's context, or none,
+            // travels on exactly as it came, so an app that records its own spans keeps its parent and its sampling.
+            Current = parent;
             return new SidecarSpan(null, name, kind, parent, parent?.SpanId.ToHexString(), default, 0);
         }
         bool sampled;

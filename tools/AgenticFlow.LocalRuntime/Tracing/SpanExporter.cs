@@ -28,8 +28,9 @@ public sealed class SpanExporter : IAsyncDisposable
     private readonly CancellationTokenSource _flushNow = new();
     private readonly Task _loop;
     private readonly KeyValuePair<string, object?> _appTag;
-    private long _dropped, _exported, _failedBatches;
+    private long _dropped, _queueFull, _exported, _failedBatches;
     private int _disposed;
+    private readonly int _capacity;
 
     public SpanExporter(string appId, TracingSpec spec, HttpClient? http, ILogger logger, int capacity = 8192, TimeSpan? linger = null, TextWriter? stdout = null)
     {
@@ -39,6 +40,7 @@ public sealed class SpanExporter : IAsyncDisposable
         _stdout = stdout ?? Console.Out;
         _linger = linger ?? TimeSpan.FromMilliseconds(200);
         _appTag = new("app_id", appId);
+        _capacity = capacity;
         _queue = Channel.CreateBounded<SidecarSpan>(new BoundedChannelOptions(capacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
         // The loop is started without the caller's execution context, so no request's trace context rides along on the exports.
         using (ExecutionContext.SuppressFlow())
@@ -57,8 +59,13 @@ public sealed class SpanExporter : IAsyncDisposable
     {
         if (!_queue.Writer.TryWrite(span))
         {
-            Interlocked.Increment(ref _dropped);
             DroppedCounter.Add(1, _appTag);
+            Interlocked.Increment(ref _dropped);
+            // The first drop and then one line a thousand: the log must not grow with the overload.
+            if (Interlocked.Increment(ref _queueFull) % 1000 == 1)
+            {
+                _logger.LogWarning("The span queue is full ({Capacity}); {Dropped} spans dropped at a full queue so far", _capacity, Interlocked.Read(ref _queueFull));
+            }
         }
     }
 
@@ -84,7 +91,15 @@ public sealed class SpanExporter : IAsyncDisposable
                 {
                     batch.Add(span);
                 }
-                await SendAsync(batch);
+                try
+                {
+                    await SendAsync(batch);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // Whatever went wrong with one batch (a closed console, a handler's fault), the loop goes on.
+                    Failed(batch.Count, ex.GetType().Name, ex);
+                }
                 batch.Clear();
             }
         }
@@ -138,7 +153,7 @@ public sealed class SpanExporter : IAsyncDisposable
         // The first failure and then one in a hundred: a collector that is down must not flood the log.
         if (Interlocked.Increment(ref _failedBatches) % 100 == 1)
         {
-            _logger.LogWarning(ex, "Could not send {Spans} spans to {Endpoint} ({Why}); dropped", spans, _spec.ZipkinEndpoint, why);
+            _logger.LogWarning(ex, "Could not send {Spans} spans to {Endpoint} ({Why}); dropped", spans, _spec.ZipkinEndpoint?.GetLeftPart(UriPartial.Path), why);
         }
     }
 
@@ -159,8 +174,9 @@ public sealed class SpanExporter : IAsyncDisposable
         {
             await _loop;
         }
-        catch (OperationCanceledException)
+        catch (Exception ex)
         {
+            _logger.LogDebug(ex, "The span export loop ended with an error");
         }
         _stop.Dispose();
         _flushNow.Dispose();

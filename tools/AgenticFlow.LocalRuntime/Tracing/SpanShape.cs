@@ -14,14 +14,16 @@ public static class SpanShape
     public const string GrpcDaprService = "/dapr.proto.runtime.v1.Dapr/";
 
     /// <summary>
-    /// False for calls that are never traced: health checks (as in daprd) and invocations of a telemetry intake path
+    /// False for calls that are never traced: health checks (<c>/healthz</c> as in daprd, and the apps' <c>/readyz</c>,
+    /// <c>/livez</c> probes, which monitoring makes of every app each second) and invocations of a telemetry intake path
     /// (OTLP <c>v1/traces|metrics|logs</c>, Zipkin <c>api/v2/spans</c>): a service's telemetry export goes through its
     /// sidecar, and a span for that call would be exported in turn, and so on for ever. Also the workflow worker's
     /// stream of work items, which lasts as long as the app runs: one span for hours says nothing.
     /// </summary>
     public static bool IsTraced(string path)
     {
-        if (path.Contains("/healthz", StringComparison.Ordinal) || path.EndsWith("/GetWorkItems", StringComparison.Ordinal))
+        if (path.Contains("/healthz", StringComparison.Ordinal) || path.EndsWith("/readyz", StringComparison.Ordinal) || path.EndsWith("/livez", StringComparison.Ordinal)
+            || path.EndsWith("/GetWorkItems", StringComparison.Ordinal))
         {
             return false;
         }
@@ -48,9 +50,15 @@ public static class SpanShape
     public static bool IsTelemetryIntake(string method)
     {
         var m = method.TrimStart('/');
-        return m.StartsWith("v1/traces", StringComparison.Ordinal) || m.StartsWith("v1/metrics", StringComparison.Ordinal)
-            || m.StartsWith("v1/logs", StringComparison.Ordinal) || m.StartsWith("api/v2/spans", StringComparison.Ordinal);
+        var query = m.IndexOf('?');
+        m = query < 0 ? m : m[..query];
+        return IsSegments(m, "v1/traces") || IsSegments(m, "v1/metrics") || IsSegments(m, "v1/logs") || IsSegments(m, "api/v2/spans");
     }
+
+    /// <summary>True when <paramref name="path"/> is <paramref name="prefix"/> or goes on below it (whole segments).</summary>
+    private static bool IsSegments(string path, string prefix) =>
+        path.StartsWith(prefix, StringComparison.Ordinal) && (path.Length == prefix.Length || path[prefix.Length] == '/');
+
 
     /// <summary>The span name of a call to <paramref name="path"/> taken by <paramref name="appId"/>'s sidecar.</summary>
     public static string NameOf(string path, string appId)

@@ -25,7 +25,7 @@ public readonly record struct TraceContext(ActivityTraceId TraceId, ActivitySpan
 
     /// <summary>
     /// Reads a <c>traceparent</c> (and its <c>tracestate</c>): version 00 exactly four fields, later versions at least
-    /// four; ids of hex digits and not all zero. Anything else is no context at all, so the request starts a new trace.
+    /// four; ids of lower-case hex digits (as W3C requires) and not all zero. Anything else is no context at all, so the request starts a new trace.
     /// </summary>
     public static bool TryParse(string? traceparent, string? tracestate, out TraceContext context)
     {
@@ -46,7 +46,7 @@ public readonly record struct TraceContext(ActivityTraceId TraceId, ActivitySpan
         }
         var flags = Convert.ToByte(parts[3], 16);
         var state = string.IsNullOrWhiteSpace(tracestate) || tracestate.Length > MaxTraceStateLength ? null : tracestate.Trim();
-        context = new TraceContext(ActivityTraceId.CreateFromString(parts[1].ToLowerInvariant()), ActivitySpanId.CreateFromString(parts[2].ToLowerInvariant()),
+        context = new TraceContext(ActivityTraceId.CreateFromString(parts[1]), ActivitySpanId.CreateFromString(parts[2]),
             (flags & 1) == 1, state);
         return true;
     }
@@ -55,7 +55,7 @@ public readonly record struct TraceContext(ActivityTraceId TraceId, ActivitySpan
     {
         foreach (var c in text)
         {
-            if (!char.IsAsciiHexDigitLower(c) && !char.IsAsciiDigit(c) && !char.IsAsciiHexDigitUpper(c))
+            if (!char.IsAsciiHexDigitLower(c) && !char.IsAsciiDigit(c))
             {
                 return false;
             }
