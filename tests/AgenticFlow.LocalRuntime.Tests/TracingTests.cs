@@ -122,6 +122,47 @@ public sealed class TracingTests
     }
 
     [Fact]
+    public async Task InvocationOverGrpc_RecordsTheSameHops()
+    {
+        await using var zipkin = await ZipkinCollector.StartAsync();
+        var targetId = TestServers.NewId("grpccallee");
+        var callerId = TestServers.NewId("grpccaller");
+        await using var target = await TestApp.StartAsync((web, _) => web.MapPost("/echo", () => Results.Ok("echo")));
+        using var folder = new ComponentsFolder();
+        var config = zipkin.Configuration(folder.Path);
+        await using var targetSidecar = await TestSidecar.StartAsync(targetId, folder.Path, target.Port, configPath: config);
+        await using var callerSidecar = await TestSidecar.StartAsync(callerId, folder.Path, configPath: config);
+
+        using var channel = Grpc.Net.Client.GrpcChannel.ForAddress($"http://127.0.0.1:{callerSidecar.GrpcPort}");
+        await new Dapr.Client.Autogen.Grpc.v1.Dapr.DaprClient(channel).InvokeServiceAsync(new Dapr.Client.Autogen.Grpc.v1.InvokeServiceRequest
+        {
+            Id = targetId,
+            Message = new Dapr.Client.Autogen.Grpc.v1.InvokeRequest
+            {
+                Method = "echo",
+                ContentType = "application/json",
+                Data = new Google.Protobuf.WellKnownTypes.Any { Value = Google.Protobuf.ByteString.CopyFromUtf8("{}") },
+                HttpExtension = new Dapr.Client.Autogen.Grpc.v1.HTTPExtension { Verb = Dapr.Client.Autogen.Grpc.v1.HTTPExtension.Types.Verb.Post },
+            },
+        });
+
+        var received = target.Requests.Single(r => r.Path == "/echo").Headers["traceparent"];
+        var traceId = received.Split('-')[1];
+        await Eventually.True(() => zipkin.Of(traceId).Count >= 4, "the four sidecar spans of the gRPC call");
+        var spans = zipkin.Of(traceId);
+        var callerServer = Assert.Single(spans, s => Service(s) == callerId + "-sidecar" && Kind(s) == "SERVER");
+        Assert.Equal($"CallLocal/{targetId}/echo", callerServer.GetProperty("name").GetString());
+        Assert.Equal("grpc", Tag(callerServer, "dapr.protocol"));
+        var callerClient = Assert.Single(spans, s => Service(s) == callerId + "-sidecar" && Kind(s) == "CLIENT");
+        var calleeServer = Assert.Single(spans, s => Service(s) == targetId + "-sidecar" && Kind(s) == "SERVER");
+        var calleeClient = Assert.Single(spans, s => Service(s) == targetId + "-sidecar" && Kind(s) == "CLIENT");
+        Assert.Equal(Id(callerServer), Parent(callerClient));
+        Assert.Equal(Id(callerClient), Parent(calleeServer));
+        Assert.Equal(Id(calleeServer), Parent(calleeClient));
+        Assert.Equal($"00-{traceId}-{Id(calleeClient)}-01", received);
+    }
+
+    [Fact]
     public async Task Invocation_ToASidecarInAnotherProcess_IsParentedAcrossThePeerHop()
     {
         await using var zipkin = await ZipkinCollector.StartAsync();

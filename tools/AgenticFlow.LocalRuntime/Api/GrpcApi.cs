@@ -232,6 +232,17 @@ public sealed partial class DaprGrpcService(StateApi state, PublishApi publish, 
         var span = targets.Tracer.Start($"CallLocal/{request.Id}/{message.Method}", SpanKind.Client, SidecarTracer.Current);
         span.Tag("rpc.service", "ServiceInvocation").Tag("net.peer.name", request.Id);
         span.Propagate(outgoing);
+        // The callee's sidecar runs in this process: its side of the hop is its SERVER span and its CLIENT span to the
+        // app, recorded by its own tracer, as a call that crossed the wire would be (see Invocation).
+        SidecarSpan? calleeServer = null, calleeClient = null;
+        if (appTargets is not null && !local)
+        {
+            calleeServer = appTargets.Tracer.Start($"CallLocal/{appTargets.AppId}/{message.Method}", SpanKind.Server, span.Context);
+            calleeServer.Tag("rpc.service", "ServiceInvocation").Tag("dapr.invoke_method", message.Method).Tag("dapr.protocol", "grpc");
+            calleeClient = appTargets.Tracer.Start($"CallLocal/{appTargets.AppId}/{message.Method}", SpanKind.Client, calleeServer.Context);
+            calleeClient.Tag("rpc.service", "ServiceInvocation").Tag("dapr.invoke_method", message.Method).Tag("net.peer.name", appTargets.AppId);
+            calleeClient.Propagate(outgoing);
+        }
         HttpResponseMessage response;
         try
         {
@@ -247,10 +258,15 @@ public sealed partial class DaprGrpcService(StateApi state, PublishApi publish, 
         }
         catch (HttpRequestException ex)
         {
-            span.Fail(ex.Message);
-            span.End();
+            foreach (var failed in new[] { calleeClient, calleeServer, span })
+            {
+                failed?.Fail(ex.Message);
+                failed?.End();
+            }
             throw new DaprError(System.Net.HttpStatusCode.InternalServerError, StatusCode.Unavailable, "ERR_DIRECT_INVOKE", $"failed to invoke, id: {request.Id}, err: {ex.Message}");
         }
+        calleeClient?.End((int)response.StatusCode);
+        calleeServer?.End((int)response.StatusCode);
         span.End((int)response.StatusCode);
         using (response)
         {
