@@ -355,6 +355,31 @@ public sealed class TracingTests
         Assert.Equal(Id(server), Parent(delivery));
         Assert.Equal(topic, Tag(delivery, "messaging.destination.name"));
         Assert.Equal($"00-{traceId}-{Id(delivery)}-01", received.Single());
+        var envelope = JsonDocument.Parse(app.Requests.Single(r => r.Path == "/traced").Body).RootElement;
+        Assert.Equal($"00-{traceId}-{Id(server)}-01", envelope.GetProperty("traceparent").GetString());
+    }
+
+    [Fact]
+    public async Task APublishWithoutTraceContext_CarriesNone_WhenTracingIsOff()
+    {
+        var topic = TestServers.NewId("plain");
+        var received = new ConcurrentQueue<string?>();
+        await using var app = await TestApp.StartAsync((web, _) =>
+            web.MapPost("/plain", (HttpRequest r) => { received.Enqueue(r.Headers.TryGetValue("traceparent", out var tp) ? tp.ToString() : null); return Results.Ok(); }).WithTopic("pubsub", topic));
+        using var folder = new ComponentsFolder().PubSub("in-memory");
+        await using var zipkin = await ZipkinCollector.StartAsync();
+        await using var sidecar = await TestSidecar.StartAsync(TestServers.NewId("plainsub"), folder.Path, app.Port, configPath: zipkin.Configuration(folder.Path, samplingRate: "0"));
+
+        using (var published = await sidecar.Http.PostAsync($"/v1.0/publish/pubsub/{topic}", new StringContent("{\"n\":1}", Encoding.UTF8, "application/json")))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, published.StatusCode);
+        }
+
+        await Eventually.True(() => !received.IsEmpty, "the event to arrive");
+        // As daprd: no context invented for the event, so no subscriber is made to record it.
+        Assert.Null(received.Single());
+        var envelope = JsonDocument.Parse(app.Requests.Single(r => r.Path == "/plain").Body).RootElement;
+        Assert.False(envelope.TryGetProperty("traceparent", out _));
     }
 
     [Theory]

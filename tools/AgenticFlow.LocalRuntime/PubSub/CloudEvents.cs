@@ -51,9 +51,10 @@ public static class CloudEvents
             }
         }
 
-        // The publish call's span: subscribers' deliveries hang beneath it. A publish that came with no trace context
-        // (tracing off, caller untraced) still gets one, so the event and its deliveries can be found together.
-        var trace = SidecarTracer.Current ?? TraceContext.NewRoot(sampled: true);
+        // The publish call's span: subscribers' deliveries hang beneath it. A publish with no trace context (tracing off
+        // and a caller that sent none, or a publish made off any request) carries none, as with daprd: each subscriber's
+        // sidecar then starts its own trace at its own sampling rate.
+        var trace = SidecarTracer.Current;
         SetIfMissing(envelope, "specversion", "1.0");
         SetIfMissing(envelope, "id", Guid.NewGuid().ToString());
         SetIfMissing(envelope, "source", appId);
