@@ -68,7 +68,7 @@ public static class Extensions
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         {
             telemetry.WithTracing(tracing => tracing
-                .AddSource(builder.Environment.ApplicationName, "AgenticFlow.*")
+                .AddSource(builder.Environment.ApplicationName, "AgenticFlow.*", "Grpc.Net.Client")
                 .AddAspNetCoreInstrumentation(o => o.Filter = context => !IsHealthPath(context.Request.Path))
                 .AddHttpClientInstrumentation());
             telemetry.UseOtlpExporter();
@@ -101,8 +101,10 @@ public static class Extensions
         }
         if (export.Traces)
         {
+            // Grpc.Net.Client: the DaprClient's gRPC calls to the sidecar, the parent of their HTTP spans (unrecorded, each
+            // would leave its HTTP span, and the sidecar's span beneath it, a root of its own).
             telemetry.WithTracing(tracing => tracing
-                .AddSource(builder.Environment.ApplicationName, "AgenticFlow.*")
+                .AddSource(builder.Environment.ApplicationName, "AgenticFlow.*", "Grpc.Net.Client")
                 .AddAspNetCoreInstrumentation(o => o.Filter = context => !IsHealthPath(context.Request.Path) && !MonitoringExport.IsIntakePath(context.Request.Path))
                 .AddHttpClientInstrumentation()
                 .AddOtlpExporter(o => export.Configure(o, "traces")));

@@ -93,7 +93,8 @@ public sealed class MonitoringPlatform : IAsyncLifetime
         env["providers"]["Providers__Items__0__Models__0__Name"] = ModelA;
         env["providers"]["Providers__Items__0__Models__1__Name"] = ModelB;
         env["providers"]["Providers__Items__0__Models__2__Name"] = ModelLive;
-        Platform = await PlatformHarness.StartAsync(env);
+        // The sidecars record their own spans and send them to this platform's monitoring (Zipkin), as dapr-config says.
+        Platform = await PlatformHarness.StartAsync(env, sidecarTracing: true);
     }
 
     public async Task DisposeAsync()
@@ -182,30 +183,72 @@ public sealed partial class MonitoringTests(MonitoringPlatform fixture) : IClass
         // Without a caller's correlation id the gateway uses its trace id.
         var traceId = sent.Headers.GetValues("X-Correlation-Id").Single();
         JsonElement trace = default;
-        await Eventually.True(async () =>
+        static string Service(JsonElement s) => s.GetProperty("service").GetString()!;
+        static string Id(JsonElement s) => s.GetProperty("spanId").GetString()!;
+        static string Kind(JsonElement s) => s.GetProperty("kind").GetString()!;
+        static string Name(JsonElement s) => s.GetProperty("name").GetString()!;
+        static string? Tag(JsonElement s, string key) => s.GetProperty("tags").TryGetProperty(key, out var v) ? v.GetString() : null;
+        static bool IsStateSpan(JsonElement s) => Service(s) == "messaging-sidecar" && Tag(s, "db.system") == "state";
+        try
         {
-            using var response = await SendAsync(HttpMethod.Get, $"/api/v1/traces/{traceId}", Viewer);
-            if (!response.IsSuccessStatusCode)
+            await Eventually.True(async () =>
             {
-                return false;
-            }
-            trace = await response.Content.ReadFromJsonAsync<JsonElement>();
-            var services = trace.GetProperty("services").EnumerateArray().Select(s => s.GetString()).ToList();
-            return services.Contains("gateway") && services.Contains("messaging") && Flatten(trace).Count(s => s.GetProperty("service").GetString() == "messaging") >= 2;
-        }, "the message's trace to hold gateway and messaging spans", 60);
+                using var response = await SendAsync(HttpMethod.Get, $"/api/v1/traces/{traceId}", Viewer);
+                if (!response.IsSuccessStatusCode)
+                {
+                    return false;
+                }
+                trace = await response.Content.ReadFromJsonAsync<JsonElement>();
+                var all = Flatten(trace).ToList();
+                // Whole: the services' spans and every sidecar hop, under one root (a hop that sent nothing would split it).
+                return trace.GetProperty("roots").GetArrayLength() == 1
+                    && all.Any(s => Service(s) == "gateway" && Kind(s) == "SERVER")
+                    && all.Any(s => Service(s) == "gateway-sidecar" && Kind(s) == "CLIENT")
+                    && all.Any(s => Service(s) == "messaging-sidecar" && Kind(s) == "CLIENT")
+                    && all.Any(s => Service(s) == "messaging" && Kind(s) == "SERVER" && Name(s).Contains("/api/v1/messages", StringComparison.Ordinal))
+                    && all.Any(IsStateSpan);
+            }, "the message's trace to hold the gateway, its sidecar, messaging's sidecar and messaging under one root", 90);
+        }
+        catch (Xunit.Sdk.FailException) when (trace.ValueKind == JsonValueKind.Object)
+        {
+            // Which spans came, in their tree, to tell a missing hop from a missing parent.
+            Assert.Fail("the trace did not come together; it holds:\n" + string.Join("\n", Flatten(trace).Select(s =>
+                $"{Service(s)} {Kind(s)} {Name(s)} id={Id(s)} parent={(s.TryGetProperty("parentId", out var p) ? p.ToString() : "-")} children={s.GetProperty("children").GetArrayLength()}")));
+        }
 
-        // The gateway's server span begins the trace; messaging's server span carries the same trace id, and
-        // messaging's calls to its sidecar (state, actors) hang beneath its spans. The local runtime's sidecars do not
-        // export spans yet, so a hop through a sidecar shows as a separate root of the same trace (see README).
-        var roots = trace.GetProperty("roots").EnumerateArray().ToList();
-        var first = roots.OrderBy(r => r.GetProperty("offsetMs").GetDouble()).First();
-        Assert.Equal("gateway", first.GetProperty("service").GetString());
-        Assert.Equal("SERVER", first.GetProperty("kind").GetString());
-        Assert.Equal(0, first.GetProperty("offsetMs").GetDouble(), 3);
+        // gateway SERVER -> gateway's call to its sidecar -> gateway-sidecar SERVER (the API call) -> its CLIENT (the hop)
+        // -> messaging-sidecar SERVER -> its CLIENT (the call to the app) -> messaging SERVER -> messaging's calls to its
+        // sidecar -> messaging-sidecar SERVER spans for state, with daprd's database attributes.
+        var root = trace.GetProperty("roots").EnumerateArray().Single();
+        Assert.Equal("gateway", Service(root));
+        Assert.Equal("SERVER", Kind(root));
+        Assert.Equal(0, root.GetProperty("offsetMs").GetDouble(), 3);
         var spans = Flatten(trace).ToList();
-        Assert.Contains(spans, s => s.GetProperty("service").GetString() == "messaging" && s.GetProperty("kind").GetString() == "SERVER"
-            && s.GetProperty("name").GetString()!.Contains("/api/v1/messages", StringComparison.Ordinal));
-        Assert.Contains(spans, s => s.GetProperty("service").GetString() == "messaging" && s.GetProperty("kind").GetString() == "CLIENT");
+        var byId = spans.ToDictionary(s => s.GetProperty("spanId").GetString()!);
+        JsonElement ParentOf(JsonElement s) => byId[s.GetProperty("parentId").GetString()!];
+        const string hop = "CallLocal/messaging/api/v1/messages";
+        var gatewaySidecar = Assert.Single(spans, s => Service(s) == "gateway-sidecar" && Kind(s) == "SERVER" && Name(s) == hop);
+        Assert.Equal("gateway", Service(ParentOf(gatewaySidecar)));
+        Assert.Equal("messaging", Tag(gatewaySidecar, "net.peer.name"));
+        var gatewayHop = Assert.Single(spans, s => Service(s) == "gateway-sidecar" && Kind(s) == "CLIENT" && Name(s) == hop);
+        Assert.Equal(Id(gatewaySidecar), Id(ParentOf(gatewayHop)));
+        var messagingSidecar = Assert.Single(spans, s => Service(s) == "messaging-sidecar" && Kind(s) == "SERVER" && Name(s) == hop);
+        Assert.Equal(Id(gatewayHop), Id(ParentOf(messagingSidecar)));
+        var toApp = Assert.Single(spans, s => Service(s) == "messaging-sidecar" && Kind(s) == "CLIENT" && Name(s) == hop);
+        Assert.Equal(Id(messagingSidecar), Id(ParentOf(toApp)));
+        var messaging = Assert.Single(spans, s => Service(s) == "messaging" && Kind(s) == "SERVER" && Name(s).Contains("/api/v1/messages", StringComparison.Ordinal));
+        Assert.Equal(Id(toApp), Id(ParentOf(messaging)));
+        var state = spans.First(IsStateSpan);
+        Assert.Equal("SERVER", Kind(state));
+        Assert.Equal("messaging", Service(ParentOf(state)));
+        Assert.False(string.IsNullOrEmpty(Tag(state, "db.name")));
+        // The state call hangs (through messaging's own spans) beneath messaging's server span.
+        var ancestor = state;
+        while (ancestor.GetProperty("parentId").ValueKind == JsonValueKind.String && Id(ancestor) != Id(messaging) && Service(ancestor) != "gateway-sidecar")
+        {
+            ancestor = ParentOf(ancestor);
+        }
+        Assert.Equal(Id(messaging), Id(ancestor));
         Assert.All(spans, s => Assert.InRange(s.GetProperty("offsetMs").GetDouble(), 0, trace.GetProperty("durationMs").GetDouble() + 1));
         Assert.Equal(trace.GetProperty("spanCount").GetInt32(), spans.Count);
 

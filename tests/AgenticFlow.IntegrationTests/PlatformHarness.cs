@@ -14,6 +14,8 @@ public sealed class PlatformHarness : IAsyncDisposable
     private bool _ownsFolder;
     private IReadOnlySet<string> _processSidecars = new HashSet<string>();
     private string _names = null!;
+    private bool _sidecarTracing;
+    private int _monitoringPort;
 
     /// <summary>What the in-process sidecars share, as the sidecars of one <c>run -f</c> do: the in-memory pub/sub
     /// among them, so one app's events reach another's subscriptions.</summary>
@@ -46,11 +48,14 @@ public sealed class PlatformHarness : IAsyncDisposable
 
     /// <summary>Starts every app. <paramref name="env"/> adds settings per app id; <paramref name="folder"/> replaces the
     /// default components (SQLite state, in-memory pub/sub, the repository's development secrets); the sidecars of
-    /// <paramref name="processSidecars"/> run as their own processes.</summary>
+    /// <paramref name="processSidecars"/> run as their own processes. With <paramref name="sidecarTracing"/> the sidecars
+    /// record and send their spans to this platform's monitoring service as their Configurations say; without it
+    /// (the default, as services export no telemetry unless a test asks) their sampling rate is 0.</summary>
     public static async Task<PlatformHarness> StartAsync(Dictionary<string, Dictionary<string, string>>? env = null, ComponentsFolder? folder = null, IReadOnlySet<string>? processSidecars = null,
-        IReadOnlyDictionary<string, string>? extraSecrets = null)
+        IReadOnlyDictionary<string, string>? extraSecrets = null, bool sidecarTracing = false)
     {
-        var harness = new PlatformHarness { _folder = folder ?? new ComponentsFolder().State("sqlite", extraMetadata: ComponentsFolder.ActorStateStore).PubSub("in-memory"), _ownsFolder = folder is null, _processSidecars = processSidecars ?? new HashSet<string>() };
+        var harness = new PlatformHarness { _folder = folder ?? new ComponentsFolder().State("sqlite", extraMetadata: ComponentsFolder.ActorStateStore).PubSub("in-memory"), _ownsFolder = folder is null, _processSidecars = processSidecars ?? new HashSet<string>(),
+            _sidecarTracing = sidecarTracing, _monitoringPort = TestSidecar.FreePort() };
         // The development secrets, plus any a test adds (tokens of its own test servers).
         var secrets = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(Repository, "components/local/secrets.json")))!.AsObject();
         foreach (var (name, value) in extraSecrets ?? new Dictionary<string, string>())
@@ -106,8 +111,9 @@ public sealed class PlatformHarness : IAsyncDisposable
 
     private async Task StartAppAsync(RunApp app, Dictionary<string, string> extraEnv, AgenticFlow.LocalRuntime.Peers.NameRegistry names)
     {
-        int http = TestSidecar.FreePort(), grpc = TestSidecar.FreePort(), port = TestSidecar.FreePort();
+        int http = TestSidecar.FreePort(), grpc = TestSidecar.FreePort(), port = app.AppId == "monitoring" ? _monitoringPort : TestSidecar.FreePort();
         var isGateway = app.AppId == "gateway";
+        var configPath = PlatformConfiguration(app);
         // Every app calls its sidecar with an API token, as under tools/run.sh and Kubernetes (a service that forgot to
         // pass it was refused there while every test passed), and every sidecar calls its app with an app token.
         var apiToken = Guid.NewGuid().ToString("N");
@@ -130,11 +136,31 @@ public sealed class PlatformHarness : IAsyncDisposable
             {
                 tokens["APP_API_TOKEN"] = appToken;
             }
-            SidecarProcesses[app.AppId] = await RuntimeProcess.StartAsync(app.AppId, _folder.Path, isGateway ? null : port, http, grpc, _names, app.ConfigPath, tokens);
+            SidecarProcesses[app.AppId] = await RuntimeProcess.StartAsync(app.AppId, _folder.Path, isGateway ? null : port, http, grpc, _names, configPath, tokens);
             return;
         }
         Sidecars[app.AppId] = await TestSidecar.StartAsync(app.AppId, _folder.Path, isGateway ? null : port,
-            apiToken: apiToken, appToken: appToken, shared: _shared, httpPort: http, grpcPort: grpc, names: names, configPath: app.ConfigPath);
+            apiToken: apiToken, appToken: appToken, shared: _shared, httpPort: http, grpcPort: grpc, names: names, configPath: configPath);
+    }
+
+    /// <summary>The app's Configuration with its Zipkin endpoint on this platform's monitoring service (and a sampling
+    /// rate of 0 unless the platform traces its sidecars), in the platform's folder.</summary>
+    private string? PlatformConfiguration(RunApp app)
+    {
+        if (app.ConfigPath is null)
+        {
+            return null;
+        }
+        var text = System.Text.RegularExpressions.Regex.Replace(File.ReadAllText(app.ConfigPath), "endpointAddress: \"[^\"]*\"",
+            $"endpointAddress: \"http://127.0.0.1:{_monitoringPort}/api/v2/spans\"");
+        if (!_sidecarTracing)
+        {
+            text = System.Text.RegularExpressions.Regex.Replace(text, "samplingRate: \"[^\"]*\"", "samplingRate: \"0\"");
+        }
+        var folder = Directory.CreateDirectory(Path.Combine(_folder.Path, "dapr-config")).FullName;
+        var path = Path.Combine(folder, Path.GetFileName(app.ConfigPath));
+        File.WriteAllText(path, text);
+        return path;
     }
 
     /// <summary>kill -9 of an app's service process, then (when asked) the same service started again.</summary>

@@ -58,9 +58,10 @@ public sealed class InvocationAndSecurityTests
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var received = target.Requests.Single(r => r.Path == "/ping").Headers["traceparent"];
+        // These sidecars have no tracing Configuration: as daprd without tracing, the caller's context reaches the app as sent
+        // (with tracing on, each hop writes its own span id; see TracingTests).
         Assert.Equal(traceId.ToString(), received.Split('-')[1]);
-        Assert.NotEqual(parent, received);
-        Assert.EndsWith("-01", received); // the caller's sampling decision travels on
+        Assert.Equal(parent, received);
     }
 
     [Fact]

@@ -39,7 +39,7 @@ public sealed class PubSubConformanceTests
         Assert.Equal("pubsub", envelope.GetProperty("pubsubname").GetString());
         Assert.Equal("com.dapr.event.sent", envelope.GetProperty("type").GetString());
         Assert.Equal("application/json", envelope.GetProperty("datacontenttype").GetString());
-        Assert.StartsWith("00-", envelope.GetProperty("traceparent").GetString());
+        // traceparent: only when the publish carried a trace context (see TracingTests).
     }
 
     [Theory, MemberData(nameof(Brokers))]

@@ -213,6 +213,20 @@ public sealed class StartupErrorTests
     }
 
     [Fact]
+    public async Task AZipkinEndpointThatIsNoUrl_IsOneLineAtStart()
+    {
+        using var components = new ComponentsFolder().State("in-memory");
+        using var run = new ComponentsFolder().Add("dapr.yaml", RunFileOf("gateway", components.Path, "configFilePath: ./tracing.yaml"))
+            .Add("tracing.yaml", "apiVersion: dapr.io/v1alpha1\nkind: Configuration\nspec:\n  tracing:\n    samplingRate: \"1\"\n    zipkin:\n      endpointAddress: \"monitoring:9411\"\n");
+
+        await using var cli = RuntimeCli.Start(run.Path, ["run", "-f", "dapr.yaml"]);
+
+        Assert.NotEqual(0, await cli.ExitCodeAsync(30));
+        var line = Assert.Single(cli.Stderr, l => l.StartsWith("agenticflow-runtime:", StringComparison.Ordinal));
+        Assert.Contains("endpointAddress 'monitoring:9411' is not an http(s) URL", line);
+    }
+
+    [Fact]
     public void RepositoryRunFile_SidecarPortsLieBelowTheEphemeralRange()
     {
         // Linux hands out 32768-60999 to outgoing connections, any of which could hold a sidecar's port at start.

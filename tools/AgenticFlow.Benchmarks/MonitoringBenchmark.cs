@@ -18,8 +18,10 @@ namespace AgenticFlow.Benchmarks;
 /// The monitoring service: span intake (Zipkin JSON batches of 100) and metric point intake (JSON batches of 500)
 /// straight to the service, beside the same parse-and-store done in process; and what exporting telemetry costs a
 /// gateway call: the same cheap read (gateway → sidecars → messaging → state) through a gateway/messaging pair that
-/// exports nothing and through a pair that exports metrics, logs and traces to monitoring through its sidecars; and a
-/// metrics query over 80,000 points grouped by two attributes (groupBy) beside the same query without grouping.
+/// exports nothing and through a pair that exports metrics, logs and traces to monitoring through its sidecars (whose
+/// sidecars also record their own spans); what a sidecar's own spans cost one invocation hop: app → sidecar →
+/// sidecar → app with <c>spec.tracing</c> sending to monitoring beside the same hop with no tracing; and a metrics
+/// query over 80,000 points grouped by two attributes (groupBy) beside the same query without grouping.
 /// </summary>
 public static class MonitoringBenchmark
 {
@@ -43,8 +45,14 @@ public static class MonitoringBenchmark
             var exporting = new NameRegistry(Path.Combine(folder, "names-exporting"));
             var export = new Dictionary<string, string> { ["Telemetry__Monitoring"] = "metrics,logs,traces", ["Telemetry__MetricExportSeconds"] = "5" };
             var monPort = await StartAsync(repo, folder, "Monitoring", "monitoring", exporting, resources, shared, loggers, processes, sidecars, new() { ["Telemetry__Monitoring"] = "metrics,logs" });
+            // The sidecars of the exporting pair trace as dapr-config says, sending their spans to this monitoring.
+            var tracingConfig = TracingConfiguration(folder, monPort);
             var plainGateway = await StartPairAsync(repo, folder, plain, resources, shared, loggers, processes, sidecars, []);
-            var exportingGateway = await StartPairAsync(repo, folder, exporting, resources, shared, loggers, processes, sidecars, export);
+            var exportingGateway = await StartPairAsync(repo, folder, exporting, resources, shared, loggers, processes, sidecars, export, tracingConfig);
+            var hopApp = await StartPingAppAsync();
+            await using var hopWeb = hopApp.App;
+            var (hopOff, hopOffTarget) = await StartHopAsync(folder, new NameRegistry(Path.Combine(folder, "names-hop-off")), resources, shared, loggers, sidecars, hopApp.Port, null);
+            var (hopOn, hopOnTarget) = await StartHopAsync(folder, new NameRegistry(Path.Combine(folder, "names-hop-on")), resources, shared, loggers, sidecars, hopApp.Port, tracingConfig);
 
             using var monitoring = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{monPort}") };
             using var untraced = Client(plainGateway);
@@ -73,6 +81,25 @@ public static class MonitoringBenchmark
             Measure.Print("gateway cheap read", "no export", off);
             Measure.Print("gateway cheap read", "export (traces)", on);
             Measure.Print("gateway cheap read (again)", "no export", offAgain);
+
+            // One invocation through two sidecars to an app, traced (4 sidecar spans a call) and not.
+            using var hopOffClient = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = new Uri($"http://127.0.0.1:{hopOff.HttpPort}") };
+            using var hopOnClient = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = new Uri($"http://127.0.0.1:{hopOn.HttpPort}") };
+            async Task Hop(HttpClient client, string target)
+            {
+                using var response = await client.GetAsync($"/v1.0/invoke/{target}/method/ping");
+                response.EnsureSuccessStatusCode();
+                await response.Content.ReadAsByteArrayAsync();
+            }
+            await Measure.WarmUp(Workers, () => Hop(hopOffClient, hopOffTarget));
+            await Measure.WarmUp(Workers, () => Hop(hopOnClient, hopOnTarget));
+            var hopUntraced = await Measure.Saturate(Workers, duration, () => Hop(hopOffClient, hopOffTarget));
+            var hopTraced = await Measure.Saturate(Workers, duration, () => Hop(hopOnClient, hopOnTarget));
+            var hopUntracedAgain = await Measure.Saturate(Workers, duration, () => Hop(hopOffClient, hopOffTarget));
+            Measure.Print("sidecar invocation hop", "tracing off", hopUntraced);
+            Measure.Print("sidecar invocation hop", "tracing on", hopTraced);
+            Measure.Print("sidecar invocation hop (again)", "tracing off", hopUntracedAgain);
+            var callerExporter = hopOn.Sidecar.Tracer.Exporter!;
 
             var spanBody = SpanBatch();
             var spanJson = JsonDocument.Parse(spanBody).RootElement;
@@ -111,6 +138,9 @@ public static class MonitoringBenchmark
             var baseline = (off.Samples, (off.Throughput + offAgain.Throughput) / 2);
             Console.WriteLine(Measure.Ratio("export on a gateway call", on, off, "p50 within 10% of no export"));
             Console.WriteLine($"- exporting / not exporting throughput (mean of both no-export runs): {on.Throughput / baseline.Item2:P0}");
+            Console.WriteLine(Measure.Ratio("sidecar spans on an invocation hop", hopTraced, hopUntraced, "p50 within 10% of tracing off"));
+            Console.WriteLine($"- traced / untraced hop throughput (mean of both untraced runs): {hopTraced.Throughput / ((hopUntraced.Throughput + hopUntracedAgain.Throughput) / 2):P0}; " +
+                $"the calling sidecar exported {callerExporter.Exported} spans and dropped {callerExporter.Dropped}");
             Console.WriteLine($"- spans/s: {spans.Throughput * SpansPerBatch:F0} via HTTP vs {spansBaseline.Throughput * SpansPerBatch:F0} in process = {spans.Throughput / spansBaseline.Throughput:P1}");
             Console.WriteLine($"- points/s: {pointsIn.Throughput * PointsPerBatch:F0} via HTTP vs {pointsBaseline.Throughput * PointsPerBatch:F0} in process = {pointsIn.Throughput / pointsBaseline.Throughput:P1}");
             Console.WriteLine(Measure.Ratio($"metrics query over {queryPoints} points, groupBy=agent,model ({QueryAgents * QueryModels} groups) vs one series", grouped, ungrouped, "p50 within 2x of the query without grouping"));
@@ -181,19 +211,64 @@ public static class MonitoringBenchmark
     }
 
     private static async Task<int> StartPairAsync(string repo, string folder, NameRegistry names, ResourceSet resources, SharedResources shared, ILoggerFactory loggers,
-        List<Process> processes, List<SidecarHost> sidecars, Dictionary<string, string> env)
+        List<Process> processes, List<SidecarHost> sidecars, Dictionary<string, string> env, string? configPath = null)
     {
-        await StartAsync(repo, folder, "Messaging", "messaging", names, resources, shared, loggers, processes, sidecars, env);
+        await StartAsync(repo, folder, "Messaging", "messaging", names, resources, shared, loggers, processes, sidecars, env, configPath);
         return await StartAsync(repo, folder, "Gateway", "gateway", names, resources, shared, loggers, processes, sidecars,
-            new(env) { ["Gateway__RequestsPerSecond"] = "1000000", ["Gateway__Burst"] = "1000000" });
+            new(env) { ["Gateway__RequestsPerSecond"] = "1000000", ["Gateway__Burst"] = "1000000" }, configPath);
+    }
+
+    /// <summary>A Configuration whose sidecars record every trace and send their spans to monitoring's Zipkin intake.</summary>
+    private static string TracingConfiguration(string folder, int monitoringPort)
+    {
+        var path = Path.Combine(folder, "..", $"tracing-{Guid.NewGuid():N}.yaml");
+        File.WriteAllText(path, $$"""
+            apiVersion: dapr.io/v1alpha1
+            kind: Configuration
+            metadata:
+              name: bench-tracing
+            spec:
+              tracing:
+                samplingRate: "1"
+                zipkin:
+                  endpointAddress: "http://127.0.0.1:{{monitoringPort}}/api/v2/spans"
+            """);
+        return Path.GetFullPath(path);
+    }
+
+    /// <summary>An app that answers GET /ping, in this process.</summary>
+    private static async Task<(int Port, Microsoft.AspNetCore.Builder.WebApplication App)> StartPingAppAsync()
+    {
+        var port = LoopbackPorts.PickFree();
+        var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+        var app = builder.Build();
+        app.MapGet("/ping", () => "pong");
+        await app.StartAsync();
+        return (port, app);
+    }
+
+    /// <summary>A calling sidecar (no app) and the sidecar of an app id whose app is <paramref name="appPort"/>.</summary>
+    private static async Task<(SidecarHost Caller, string Target)> StartHopAsync(string folder, NameRegistry names, ResourceSet resources, SharedResources shared,
+        ILoggerFactory loggers, List<SidecarHost> sidecars, int appPort, string? configPath)
+    {
+        var target = "hop-" + Guid.NewGuid().ToString("N")[..8];
+        SidecarOptions Options(string appId, int? port) => new() { AppId = appId, AppPort = port, HttpPort = LoopbackPorts.PickFree(), GrpcPort = LoopbackPorts.PickFree(), ResourcesPaths = [folder], ConfigPath = configPath };
+        var callee = await SidecarHost.StartAsync(Options(target, appPort), resources, shared, names, loggers);
+        sidecars.Add(callee);
+        await callee.Sidecar.WhenReady;
+        var caller = await SidecarHost.StartAsync(Options("hop-caller-" + Guid.NewGuid().ToString("N")[..8], null), resources, shared, names, loggers);
+        sidecars.Add(caller);
+        return (caller, target);
     }
 
     /// <summary>One app process and its sidecar (the gateway's without an app channel); answers the app's port.</summary>
     private static async Task<int> StartAsync(string repo, string folder, string project, string appId, NameRegistry names, ResourceSet resources, SharedResources shared,
-        ILoggerFactory loggers, List<Process> processes, List<SidecarHost> sidecars, Dictionary<string, string> env)
+        ILoggerFactory loggers, List<Process> processes, List<SidecarHost> sidecars, Dictionary<string, string> env, string? configPath = null)
     {
         var port = LoopbackPorts.PickFree();
-        var options = new SidecarOptions { AppId = appId, AppPort = appId == "gateway" ? null : port, HttpPort = LoopbackPorts.PickFree(), GrpcPort = LoopbackPorts.PickFree(), ResourcesPaths = [folder] };
+        var options = new SidecarOptions { AppId = appId, AppPort = appId == "gateway" ? null : port, HttpPort = LoopbackPorts.PickFree(), GrpcPort = LoopbackPorts.PickFree(), ResourcesPaths = [folder], ConfigPath = configPath };
         processes.Add(MessagingBenchmark.Start(repo, project, "AgenticFlow." + project, port, options, new(env) { ["APP_ID"] = appId }));
         var sidecar = await SidecarHost.StartAsync(options, resources, shared, names, loggers);
         sidecars.Add(sidecar);

@@ -22,8 +22,8 @@ public static class LayerRules
         ["Actors", "Workflows", "PubSub", "State", "Bindings", "Secrets"],
         // How a sidecar reaches its app and the other sidecars of the machine.
         ["Peers", "Channels"],
-        // Shared mechanisms: the error a Dapr client sees, time and retries, JSON field reading.
-        ["Errors", "Timing", "Json"],
+        // Shared mechanisms: the error a Dapr client sees, time and retries, JSON field reading, the sidecar's spans.
+        ["Errors", "Timing", "Json", "Tracing"],
     ];
 
     public static int LayerOf(string folder)

@@ -37,7 +37,12 @@ public sealed partial class ActorRuntime
             ["period"] = ActorDurations.ForApp(body.StringField("period")),
         };
         var payload = Encoding.UTF8.GetBytes(callback.ToJsonString());
-        _ = Task.Run(() => RunTimerAsync(actor, name, schedule, payload, cancel), CancellationToken.None);
+        // Without the registering request's execution context: each fire is work of its own, not more of that
+        // request's trace (its trace context would otherwise ride on every callback for the timer's life).
+        using (ExecutionContext.SuppressFlow())
+        {
+            _ = Task.Run(() => RunTimerAsync(actor, name, schedule, payload, cancel), CancellationToken.None);
+        }
     }
 
     public void DeleteTimer(string type, string id, string name)

@@ -7,6 +7,7 @@ using AgenticFlow.LocalRuntime.Peers;
 using AgenticFlow.LocalRuntime.PubSub;
 using AgenticFlow.LocalRuntime.Secrets;
 using AgenticFlow.LocalRuntime.State;
+using AgenticFlow.LocalRuntime.Tracing;
 using AgenticFlow.LocalRuntime.Universal;
 using Dapr.Client.Autogen.Grpc.v1;
 using Google.Protobuf;
@@ -26,8 +27,18 @@ namespace AgenticFlow.LocalRuntime.Api;
 public sealed partial class DaprGrpcService(StateApi state, PublishApi publish, SecretsApi secrets, BindingsApi bindings,
     InvocationTargets targets, SidecarMetadata metadata, ActorApi actors)
 {
+    /// <summary>daprd's database attributes on the call's span: the store and the gRPC method as statement.</summary>
+    private static void Describe(ServerCallContext context, string system, string store, string method)
+    {
+        if (context.GetHttpContext().SidecarSpan() is { } span)
+        {
+            SpanShape.Store(span, system, store, method);
+        }
+    }
+
     public async Task<GetStateResponse> GetState(GetStateRequest request, ServerCallContext context)
     {
+        Describe(context, "state", request.StoreName, "GetState");
         StateRequests.CheckKey(request.Key);
         var item = await state.GetAsync(request.StoreName, request.Key, context.CancellationToken);
         return item is null ? new GetStateResponse() : new GetStateResponse { Data = ByteString.CopyFrom(item.Value), Etag = item.ETag };
@@ -35,6 +46,7 @@ public sealed partial class DaprGrpcService(StateApi state, PublishApi publish, 
 
     public async Task<GetBulkStateResponse> GetBulkState(GetBulkStateRequest request, ServerCallContext context)
     {
+        Describe(context, "state", request.StoreName, "GetBulkState");
         foreach (var key in request.Keys)
         {
             StateRequests.CheckKey(key);
@@ -56,6 +68,7 @@ public sealed partial class DaprGrpcService(StateApi state, PublishApi publish, 
 
     public async Task<Empty> SaveState(SaveStateRequest request, ServerCallContext context)
     {
+        Describe(context, "state", request.StoreName, "SaveState");
         var items = request.States.Select(s => ToOperation(s, StateOperationKind.Upsert)).ToList();
         await state.SaveAsync(request.StoreName, items, context.CancellationToken);
         return new Empty();
@@ -63,6 +76,7 @@ public sealed partial class DaprGrpcService(StateApi state, PublishApi publish, 
 
     public async Task<Empty> DeleteState(DeleteStateRequest request, ServerCallContext context)
     {
+        Describe(context, "state", request.StoreName, "DeleteState");
         var item = new Dapr.Client.Autogen.Grpc.v1.StateItem { Key = request.Key, Etag = request.Etag, Options = request.Options };
         item.Metadata.Add(request.Metadata);
         var op = ToOperation(item, StateOperationKind.Delete);
@@ -72,6 +86,7 @@ public sealed partial class DaprGrpcService(StateApi state, PublishApi publish, 
 
     public async Task<Empty> DeleteBulkState(DeleteBulkStateRequest request, ServerCallContext context)
     {
+        Describe(context, "state", request.StoreName, "DeleteBulkState");
         var ops = request.States.Select(s => ToOperation(s, StateOperationKind.Delete)).ToList();
         await state.DeleteAsync(request.StoreName, ops, context.CancellationToken);
         return new Empty();
@@ -79,6 +94,7 @@ public sealed partial class DaprGrpcService(StateApi state, PublishApi publish, 
 
     public async Task<Empty> ExecuteStateTransaction(ExecuteStateTransactionRequest request, ServerCallContext context)
     {
+        Describe(context, "state", request.StoreName, "ExecuteStateTransaction");
         var ops = request.Operations.Select(o => o.OperationType switch
         {
             "upsert" => ToOperation(o.Request, StateOperationKind.Upsert),
@@ -91,6 +107,7 @@ public sealed partial class DaprGrpcService(StateApi state, PublishApi publish, 
 
     public async Task<QueryStateResponse> QueryStateAlpha1(QueryStateRequest request, ServerCallContext context)
     {
+        Describe(context, "state", request.StoreName, "QueryStateAlpha1");
         var store = state.Store(request.StoreName);
         StateQuery query;
         try
@@ -109,6 +126,10 @@ public sealed partial class DaprGrpcService(StateApi state, PublishApi publish, 
 
     public async Task<Empty> PublishEvent(PublishEventRequest request, ServerCallContext context)
     {
+        if (context.GetHttpContext().SidecarSpan() is { } span) 
+        {
+            SpanShape.Publish(span, request.PubsubName, request.Topic);
+        }
         publish.Component(request.PubsubName);
         var message = publish.BuildMessage(request.PubsubName, request.Topic, request.Data.ToByteArray(),
             string.IsNullOrEmpty(request.DataContentType) ? null : request.DataContentType, request.Metadata);
@@ -118,6 +139,10 @@ public sealed partial class DaprGrpcService(StateApi state, PublishApi publish, 
 
     public async Task<BulkPublishResponse> BulkPublishEvent(BulkPublishRequest request, ServerCallContext context)
     {
+        if (context.GetHttpContext().SidecarSpan() is { } span) 
+        {
+            SpanShape.Publish(span, request.PubsubName, request.Topic);
+        }
         publish.Component(request.PubsubName);
         if (request.Entries.Select(e => e.EntryId).Distinct().Count() != request.Entries.Count || request.Entries.Any(e => string.IsNullOrEmpty(e.EntryId)))
         {
@@ -140,6 +165,7 @@ public sealed partial class DaprGrpcService(StateApi state, PublishApi publish, 
 
     public Task<GetSecretResponse> GetSecret(GetSecretRequest request, ServerCallContext context)
     {
+        Describe(context, "secrets", request.StoreName, "GetSecret");
         var response = new GetSecretResponse();
         response.Data.AddAll(secrets.Get(request.StoreName, request.Key));
         return Task.FromResult(response);
@@ -147,6 +173,7 @@ public sealed partial class DaprGrpcService(StateApi state, PublishApi publish, 
 
     public Task<GetBulkSecretResponse> GetBulkSecret(GetBulkSecretRequest request, ServerCallContext context)
     {
+        Describe(context, "secrets", request.StoreName, "GetBulkSecret");
         var response = new GetBulkSecretResponse();
         foreach (var (name, values) in secrets.GetBulk(request.StoreName))
         {
@@ -159,6 +186,7 @@ public sealed partial class DaprGrpcService(StateApi state, PublishApi publish, 
 
     public async Task<InvokeBindingResponse> InvokeBinding(InvokeBindingRequest request, ServerCallContext context)
     {
+        Describe(context, "bindings", request.Name, "InvokeBinding");
         var result = await bindings.InvokeAsync(request.Name, request.Operation, request.Data.ToByteArray(), request.Metadata, context.CancellationToken);
         var response = new InvokeBindingResponse { Data = ByteString.CopyFrom(result.Data) };
         response.Metadata.AddAll(result.Metadata);
@@ -174,6 +202,10 @@ public sealed partial class DaprGrpcService(StateApi state, PublishApi publish, 
         if (verb == "NONE")
         {
             verb = "POST";
+        }
+        if (http.SidecarSpan() is { } server)
+        {
+            SpanShape.Invoke(server, request.Id, message.Method);
         }
         var (local, remote) = targets.Route(request.Id);
         // The app is called from here when it is this sidecar's, or its sidecar runs in this process.
@@ -196,6 +228,21 @@ public sealed partial class DaprGrpcService(StateApi state, PublishApi publish, 
         {
             outgoing.Headers.TryAddWithoutValidation(Invocation.CalleeAppIdHeader, appTargets.AppId);
         }
+        // One CLIENT span for the call out (to the app, or to the app's sidecar), whose context the callee receives.
+        var span = targets.Tracer.Start($"CallLocal/{request.Id}/{message.Method}", SpanKind.Client, SidecarTracer.Current);
+        span.Tag("rpc.service", "ServiceInvocation").Tag("net.peer.name", request.Id);
+        span.Propagate(outgoing);
+        // The callee's sidecar runs in this process: its side of the hop is its SERVER span and its CLIENT span to the
+        // app, recorded by its own tracer, as a call that crossed the wire would be (see Invocation).
+        SidecarSpan? calleeServer = null, calleeClient = null;
+        if (appTargets is not null && !local)
+        {
+            calleeServer = appTargets.Tracer.Start($"CallLocal/{appTargets.AppId}/{message.Method}", SpanKind.Server, span.Context);
+            calleeServer.Tag("rpc.service", "ServiceInvocation").Tag("dapr.invoke_method", message.Method).Tag("dapr.protocol", "grpc");
+            calleeClient = appTargets.Tracer.Start($"CallLocal/{appTargets.AppId}/{message.Method}", SpanKind.Client, calleeServer.Context);
+            calleeClient.Tag("rpc.service", "ServiceInvocation").Tag("dapr.invoke_method", message.Method).Tag("net.peer.name", appTargets.AppId);
+            calleeClient.Propagate(outgoing);
+        }
         HttpResponseMessage response;
         try
         {
@@ -211,8 +258,16 @@ public sealed partial class DaprGrpcService(StateApi state, PublishApi publish, 
         }
         catch (HttpRequestException ex)
         {
+            foreach (var failed in new[] { calleeClient, calleeServer, span })
+            {
+                failed?.Fail(ex.Message);
+                failed?.End();
+            }
             throw new DaprError(System.Net.HttpStatusCode.InternalServerError, StatusCode.Unavailable, "ERR_DIRECT_INVOKE", $"failed to invoke, id: {request.Id}, err: {ex.Message}");
         }
+        calleeClient?.End((int)response.StatusCode);
+        calleeServer?.End((int)response.StatusCode);
+        span.End((int)response.StatusCode);
         using (response)
         {
             if (response.Headers.Contains(PeerProtocol.RefusedHeader))

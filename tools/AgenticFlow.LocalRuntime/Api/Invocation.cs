@@ -1,6 +1,7 @@
 using AgenticFlow.LocalRuntime.Channels;
 using AgenticFlow.LocalRuntime.Errors;
 using AgenticFlow.LocalRuntime.Peers;
+using AgenticFlow.LocalRuntime.Tracing;
 using Microsoft.AspNetCore.Http;
 
 namespace AgenticFlow.LocalRuntime.Api;
@@ -28,6 +29,7 @@ public static class Invocation
     {
         // v1.0/invoke/{appId}/method/...: the method starts after four segments.
         var pathAndQuery = MethodPath.FromRequestTarget(context, 4);
+        var name = context.SidecarSpan()?.Name ?? $"CallLocal/{appId}/{WithoutQuery(pathAndQuery).TrimStart('/')}";
         var (local, remote) = targets.Route(appId);
         if (local)
         {
@@ -36,21 +38,42 @@ public static class Invocation
         }
         if (ColocatedSidecars.Find(remote!) is { } colocated)
         {
-            // The callee's sidecar runs in this process: its app is called from here, as that sidecar would call it.
-            await ToAppAsync(context, colocated, pathAndQuery, targets.AppId);
+            // The callee's sidecar runs in this process: its app is called from here, as that sidecar would call it,
+            // and the hop to it is traced as if it had crossed the wire: this sidecar's CLIENT span, that one's SERVER span.
+            var client = targets.Tracer.Start(name, SpanKind.Client, SidecarTracer.Current);
+            client.Tag("rpc.service", "ServiceInvocation").Tag("net.peer.name", colocated.AppId);
+            var server = colocated.Tracer.Start($"CallLocal/{colocated.AppId}/{WithoutQuery(pathAndQuery).TrimStart('/')}", SpanKind.Server, client.Context);
+            server.Tag("rpc.service", "ServiceInvocation").Tag("dapr.invoke_method", WithoutQuery(pathAndQuery).TrimStart('/')).Tag("dapr.protocol", "http");
+            try
+            {
+                await ToAppAsync(context, colocated, pathAndQuery, targets.AppId);
+            }
+            catch (Exception ex)
+            {
+                server.Fail(ex.GetType().Name);
+                client.Fail(ex.GetType().Name);
+                throw;
+            }
+            finally
+            {
+                server.End(context.Response.StatusCode);
+                client.End(context.Response.StatusCode);
+            }
             return;
         }
         await ToPeerAsync(context, targets, remote!, PeerProtocol.InvokePrefix.TrimEnd('/') + pathAndQuery,
             ex => new DaprError(System.Net.HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Unavailable, "ERR_DIRECT_INVOKE", $"failed to invoke, id: {appId}, err: {ex.Message}"),
-            callerAppId: targets.AppId);
+            callerAppId: targets.AppId, spanName: name);
     }
+
+    private static string WithoutQuery(string pathAndQuery) => pathAndQuery.IndexOf('?') is var q and >= 0 ? pathAndQuery[..q] : pathAndQuery;
 
     /// <summary>
     /// Sends the incoming request on to another sidecar at <paramref name="pathAndQuery"/>, with that sidecar's
     /// peer key, and its answer back unchanged. <paramref name="unreachable"/> says what failed when it cannot be reached.
     /// </summary>
     internal static async Task ToPeerAsync(HttpContext context, InvocationTargets targets, SidecarAddress peer, string pathAndQuery,
-        Func<HttpRequestException, DaprError> unreachable, string? callerAppId = null)
+        Func<HttpRequestException, DaprError> unreachable, string? callerAppId = null, string? spanName = null)
     {
         using var request = CopyRequest(context, MethodPath.Target($"http://127.0.0.1:{peer.HttpPort}", pathAndQuery));
         request.Headers.TryAddWithoutValidation(PeerProtocol.KeyHeader, peer.PeerKey);
@@ -58,6 +81,10 @@ public static class Invocation
         {
             request.Headers.TryAddWithoutValidation(CallerAppIdHeader, callerAppId);
         }
+        // The CLIENT span of the hop to the other sidecar, whose context that sidecar's SERVER span takes as parent.
+        var span = targets.Tracer.Start(spanName ?? context.SidecarSpan()?.Name ?? WithoutQuery(pathAndQuery), SpanKind.Client, SidecarTracer.Current);
+        span.Tag("net.peer.name", peer.AppId).Tag("rpc.service", "ServiceInvocation");
+        span.Propagate(request);
         HttpResponseMessage response;
         try
         {
@@ -65,8 +92,11 @@ public static class Invocation
         }
         catch (HttpRequestException ex)
         {
+            span.Fail(ex.Message);
+            span.End();
             throw unreachable(ex);
         }
+        span.End((int)response.StatusCode);
         using (response)
         {
             if (response.Headers.Contains(PeerProtocol.RefusedHeader))
@@ -113,6 +143,12 @@ public static class Invocation
         using var request = CopyRequest(context, MethodPath.Target(app.BaseAddress.GetLeftPart(UriPartial.Authority), pathAndQuery));
         request.Headers.TryAddWithoutValidation(CallerAppIdHeader, callerAppId);
         request.Headers.TryAddWithoutValidation(CalleeAppIdHeader, targets.AppId);
+        // The CLIENT span of the call to the app: the app's own server span is its child.
+        var method = WithoutQuery(pathAndQuery).TrimStart('/');
+        var span = targets.Tracer.Start($"CallLocal/{targets.AppId}/{method}", SpanKind.Client, SidecarTracer.Current);
+        span.Tag("rpc.service", "ServiceInvocation").Tag("dapr.invoke_method", method).Tag("net.peer.name", targets.AppId)
+            .Tag("http.request.method", context.Request.Method).Tag("dapr.caller_app_id", callerAppId);
+        span.Propagate(request);
         HttpResponseMessage response;
         try
         {
@@ -120,9 +156,12 @@ public static class Invocation
         }
         catch (HttpRequestException ex)
         {
+            span.Fail(ex.Message);
+            span.End();
             throw new DaprError(System.Net.HttpStatusCode.InternalServerError, Grpc.Core.StatusCode.Unavailable, "ERR_DIRECT_INVOKE",
                 $"failed to invoke, id: {targets.AppId}, err: {ex.Message}");
         }
+        span.End((int)response.StatusCode);
         using (response)
         {
             await CopyResponse(response, context);
@@ -148,7 +187,7 @@ public static class Invocation
                 request.Content?.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
             }
         }
-        // traceparent is not copied: the outgoing HttpClient call writes the current trace (Activity) itself.
+        // traceparent is not copied: the caller writes the context of its own span (see Tracing).
         return request;
     }
 

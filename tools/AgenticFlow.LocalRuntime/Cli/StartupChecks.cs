@@ -77,9 +77,15 @@ public sealed class AppStartupChecks(string appId, SettingNames settings, bool d
         try
         {
             ResourceLoader.LoadSecretScopes(path);
+            Tracing.TracingSpec.Load(path);
         }
         catch (ComponentException ex)
         {
+            throw Failure(ex.Message, "correct the configuration file", ex);
+        }
+        catch (FormatException ex)
+        {
+            // spec.tracing: a zipkin endpoint that is not an http(s) URL.
             throw Failure(ex.Message, "correct the configuration file", ex);
         }
     }

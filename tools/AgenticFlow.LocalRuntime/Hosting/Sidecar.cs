@@ -9,6 +9,7 @@ using AgenticFlow.LocalRuntime.PubSub;
 using AgenticFlow.LocalRuntime.Secrets;
 using AgenticFlow.LocalRuntime.State;
 using AgenticFlow.LocalRuntime.Timing;
+using AgenticFlow.LocalRuntime.Tracing;
 using AgenticFlow.LocalRuntime.Universal;
 using AgenticFlow.LocalRuntime.Workflows;
 using Microsoft.Extensions.Logging;
@@ -32,13 +33,17 @@ public sealed class Sidecar : IAsyncDisposable
     private int _disposed;
 
     public Sidecar(SidecarOptions options, ComponentRegistry components, NameRegistry names, IHttpClientFactory http, ILoggerFactory loggers,
-        SecretScopes? secretScopes = null, TimeProvider? time = null)
+        SecretScopes? secretScopes = null, TimeProvider? time = null, TracingSpec? tracing = null)
     {
         Time = time ?? TimeProvider.System;
         Options = options;
         Components = components;
         _names = names;
         _logger = loggers.CreateLogger("sidecar." + options.AppId);
+        tracing ??= TracingSpec.Off;
+        Tracer = new SidecarTracer(options.AppId + "-sidecar", tracing, tracing.Records
+            ? new SpanExporter(options.AppId, tracing, http.CreateClient(TelemetryClient), loggers.CreateLogger("tracing." + options.AppId))
+            : null, Time);
         var instanceId = options.InstanceId ?? Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture) + "-" + options.HttpPort;
         Self = new SidecarIdentity(options.AppId, instanceId, NameRegistry.NewPeerKey(), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         if (options.AppPort is { } port)
@@ -46,7 +51,7 @@ public sealed class Sidecar : IAsyncDisposable
             var client = http.CreateClient("app");
             client.BaseAddress = new Uri($"http://{options.AppChannelAddress}:{port}");
             App = new AppChannel(client, options.AppApiToken);
-            Delivery = new Delivery(options.AppId, App, loggers.CreateLogger("delivery." + options.AppId));
+            Delivery = new Delivery(options.AppId, App, loggers.CreateLogger("delivery." + options.AppId), Tracer);
         }
         var peerClient = () => http.CreateClient("peer");
         Actors = new ActorRuntime(new ActorHostContext(options.AppId, Self.Identity, App, components.ActorStateStore, peerClient, _ready.Task) { Time = Time },
@@ -57,11 +62,17 @@ public sealed class Sidecar : IAsyncDisposable
         Publish = new PublishApi(options.AppId, components.PubSubs, Time);
         Secrets = new SecretsApi(components.SecretStores, secretScopes ?? SecretScopes.Open);
         Bindings = new BindingsApi(components.Bindings);
-        Targets = new InvocationTargets(Self, names, App, peerClient);
+        Targets = new InvocationTargets(Self, names, App, peerClient, Tracer);
         Leadership = new WorkflowLeadership(Self, names);
     }
 
+    /// <summary>The named HttpClient spans are sent with: it carries no trace context of its own.</summary>
+    public const string TelemetryClient = "telemetry";
+
     public SidecarOptions Options { get; }
+
+    /// <summary>This sidecar's spans, as its Configuration's <c>spec.tracing</c> asks (see Tracing).</summary>
+    public SidecarTracer Tracer { get; }
 
     /// <summary>The clock of this sidecar's timers, retries and message expiry.</summary>
     public TimeProvider Time { get; }
@@ -241,5 +252,7 @@ public sealed class Sidecar : IAsyncDisposable
             }
         }
         App?.Dispose();
+        // Last: the spans of the sidecar's final calls are sent too.
+        await Tracer.DisposeAsync();
     }
 }

@@ -6,6 +6,7 @@ using AgenticFlow.LocalRuntime.Channels;
 using AgenticFlow.LocalRuntime.Components;
 using AgenticFlow.LocalRuntime.Errors;
 using AgenticFlow.LocalRuntime.Peers;
+using AgenticFlow.LocalRuntime.Tracing;
 using AgenticFlow.LocalRuntime.Workflows;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -30,20 +31,6 @@ public sealed class SidecarHost : IAsyncDisposable
     public Sidecar Sidecar { get; }
     public int HttpPort { get; private set; }
     public int GrpcPort { get; private set; }
-
-    static SidecarHost()
-    {
-        // Every hop gets an Activity, so traceparent flows from caller to sidecar to app and into events.
-        ActivitySource.AddActivityListener(new ActivityListener
-        {
-            ShouldListenTo = s => s.Name is "AgenticFlow.LocalRuntime" or "Microsoft.AspNetCore" or "System.Net.Http",
-            // Follow the caller's sampling decision, so the flags in traceparent pass through unchanged.
-            Sample = (ref ActivityCreationOptions<ActivityContext> options) =>
-                options.Parent == default || options.Parent.TraceFlags.HasFlag(ActivityTraceFlags.Recorded)
-                    ? ActivitySamplingResult.AllDataAndRecorded
-                    : ActivitySamplingResult.PropagationData,
-        });
-    }
 
     /// <summary>Loads the components and starts listening; the app's subscriptions load in the background once it answers.</summary>
     public static async Task<SidecarHost> StartAsync(SidecarOptions options, ResourceSet resources, SharedResources shared, NameRegistry names, ILoggerFactory? loggerFactory = null, CancellationToken ct = default)
@@ -74,10 +61,17 @@ public sealed class SidecarHost : IAsyncDisposable
             kestrel.Listen(IPAddress.Loopback, options.HttpPort, l => l.Protocols = HttpProtocols.Http1);
             kestrel.Listen(IPAddress.Loopback, options.GrpcPort, l => l.Protocols = HttpProtocols.Http2);
         });
+        // Calls to the app and to other sidecars carry the trace context the sidecar chose (see Tracing), never one
+        // .NET's HttpClient would write from its own Activity; span exports carry none at all.
+        builder.Services.AddTransient<TraceHeadersHandler>();
         builder.Services.AddHttpClient("app", c => c.Timeout = Timeout.InfiniteTimeSpan)
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30), UseProxy = false, AllowAutoRedirect = false, UseCookies = false });
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30), UseProxy = false, AllowAutoRedirect = false, UseCookies = false, ActivityHeadersPropagator = null })
+            .AddHttpMessageHandler<TraceHeadersHandler>();
         builder.Services.AddHttpClient("peer", c => c.Timeout = Timeout.InfiniteTimeSpan)
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, UseCookies = false });
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, UseCookies = false, ActivityHeadersPropagator = null })
+            .AddHttpMessageHandler<TraceHeadersHandler>();
+        builder.Services.AddHttpClient(Sidecar.TelemetryClient)
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, UseCookies = false, ActivityHeadersPropagator = null });
         // The process owns SIGINT/SIGTERM (Program.cs); a host's console lifetime would swallow them.
         builder.Services.AddSingleton<Microsoft.Extensions.Hosting.IHostLifetime, ProcessOwnedLifetime>();
         builder.Services.AddDaprGrpcApi();
@@ -106,8 +100,18 @@ public sealed class SidecarHost : IAsyncDisposable
         try
         {
             var secretScopes = ResourceLoader.LoadSecretScopes(options.ConfigPath);
+            TracingSpec tracing;
+            try
+            {
+                tracing = TracingSpec.Load(options.ConfigPath);
+            }
+            catch (FormatException ex)
+            {
+                // Reported at start in one line, as any other mistake in a resource file.
+                throw new ComponentException(ex.Message);
+            }
             var components = await ComponentRegistry.CreateAsync(resources, options.AppId, options.ConsumerName, shared, loggers, ct);
-            sidecar = new Sidecar(options, components, names, app.Services.GetRequiredService<IHttpClientFactory>(), loggers, secretScopes);
+            sidecar = new Sidecar(options, components, names, app.Services.GetRequiredService<IHttpClientFactory>(), loggers, secretScopes, tracing: tracing);
             created = sidecar;
             MapEndpoints(app, sidecar);
             await app.StartAsync(ct);
@@ -156,6 +160,8 @@ public sealed class SidecarHost : IAsyncDisposable
             }
             return next(context);
         });
+        // Every call taken gets its SERVER span first, so refusals and errors are in the trace too.
+        app.UseMiddleware<TracingMiddleware>(sidecar.Tracer, sidecar.Options.AppId);
         // Before routing: a workflow call a replica forwards arrives on a peer path and is routed as the API call it carries.
         app.UseMiddleware<ApiTokenAndErrors>(sidecar);
         app.UseRouting();

@@ -1,14 +1,18 @@
 using System.Net;
 using AgenticFlow.LocalRuntime.Channels;
 using AgenticFlow.LocalRuntime.Errors;
+using AgenticFlow.LocalRuntime.Tracing;
 
 namespace AgenticFlow.LocalRuntime.Peers;
 
 /// <summary>Where a service invocation goes: this sidecar's own app (through its channel), or the sidecar of
 /// another app id (through the pooled peer client).</summary>
-public sealed class InvocationTargets(SidecarIdentity self, NameRegistry names, AppChannel? app, Func<HttpClient> peerClient)
+public sealed class InvocationTargets(SidecarIdentity self, NameRegistry names, AppChannel? app, Func<HttpClient> peerClient, SidecarTracer? tracer = null)
 {
     public string AppId => self.AppId;
+
+    /// <summary>The spans of this sidecar's calls (one that records nothing when tracing is off).</summary>
+    public SidecarTracer Tracer { get; } = tracer ?? SidecarTracer.Disabled(self.AppId + "-sidecar");
 
     /// <summary>This sidecar's app; null when it was started without an app port.</summary>
     public AppChannel? App => app;

@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using AgenticFlow.LocalRuntime.Tracing;
 
 namespace AgenticFlow.LocalRuntime.PubSub;
 
@@ -51,7 +51,10 @@ public static class CloudEvents
             }
         }
 
-        var activity = Activity.Current;
+        // The publish call's span: subscribers' deliveries hang beneath it. A publish with no trace context (tracing off
+        // and a caller that sent none, or a publish made off any request) carries none, as with daprd: each subscriber's
+        // sidecar then starts its own trace at its own sampling rate.
+        var trace = SidecarTracer.Current;
         SetIfMissing(envelope, "specversion", "1.0");
         SetIfMissing(envelope, "id", Guid.NewGuid().ToString());
         SetIfMissing(envelope, "source", appId);
@@ -59,13 +62,13 @@ public static class CloudEvents
         SetIfMissing(envelope, "time", DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ", System.Globalization.CultureInfo.InvariantCulture));
         envelope["topic"] = topic;
         envelope["pubsubname"] = pubsubName;
-        if (activity is not null)
+        if (trace is { } context)
         {
-            envelope["traceparent"] = activity.Id;
-            envelope["traceid"] = activity.Id;
-            if (!string.IsNullOrEmpty(activity.TraceStateString))
+            envelope["traceparent"] = context.Traceparent;
+            envelope["traceid"] = context.Traceparent;
+            if (!string.IsNullOrEmpty(context.TraceState))
             {
-                envelope["tracestate"] = activity.TraceStateString;
+                envelope["tracestate"] = context.TraceState;
             }
         }
         foreach (var (key, value) in metadata)

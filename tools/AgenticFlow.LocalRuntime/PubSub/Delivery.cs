@@ -1,10 +1,10 @@
-using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using System.Threading.Channels;
 using AgenticFlow.LocalRuntime.Channels;
 using AgenticFlow.LocalRuntime.Json;
 using AgenticFlow.LocalRuntime.Timing;
+using AgenticFlow.LocalRuntime.Tracing;
 using Microsoft.Extensions.Logging;
 
 namespace AgenticFlow.LocalRuntime.PubSub;
@@ -15,11 +15,12 @@ public enum DeliveryOutcome { Success, Retry, Drop }
 /// Hands broker messages to the app the way daprd does: CloudEvents (or raw payloads) POSTed to the routed
 /// path; 2xx with empty or SUCCESS status acknowledges, RETRY or a non-2xx answer retries with the
 /// component's inbound retry policy, DROP or 404 drops; after the last retry the message goes to the
-/// dead-letter topic when one is set, and is dropped otherwise.
+/// dead-letter topic when one is set, and is dropped otherwise. Each delivery is a CLIENT span
+/// (<c>pubsub/{topic}</c>) under the event's <c>traceparent</c>, whose context the app receives.
 /// </summary>
-public sealed class Delivery(string appId, AppChannel app, ILogger logger)
+public sealed class Delivery(string appId, AppChannel app, ILogger logger, SidecarTracer? tracer = null)
 {
-    public static readonly ActivitySource Source = new("AgenticFlow.LocalRuntime");
+    private readonly SidecarTracer _tracer = tracer ?? SidecarTracer.Disabled(appId + "-sidecar");
 
     private AppChannel App => app;
     private ILogger Logger => logger;
@@ -88,32 +89,37 @@ public sealed class Delivery(string appId, AppChannel app, ILogger logger)
             logger.LogWarning("No route of the subscription to {Topic} matches message {Id}; dropped", subscription.Topic, message.Id);
             return DeliveryOutcome.Drop;
         }
-        using var activity = StartActivity("pubsub deliver " + subscription.Topic, cloudEvent);
+        var span = _tracer.Start("pubsub/" + subscription.Topic, SpanKind.Client, EventContext(cloudEvent));
+        SpanShape.Publish(span, pubsub.Name, subscription.Topic);
+        span.Tag("messaging.message.id", message.Id).Tag("dapr.route", route);
         using var request = new HttpRequestMessage(HttpMethod.Post, route) { Content = AppChannel.Bytes(body, contentType) };
         request.Headers.TryAddWithoutValidation("pubsubname", pubsub.Name);
+        span.Propagate(request);
         try
         {
             using var response = await app.SendAsync(request, ct);
             var text = await response.Content.ReadAsStringAsync(ct);
+            span.End((int)response.StatusCode);
             return Interpret(response.StatusCode, text, message.Id, subscription.Topic);
         }
         catch (HttpRequestException ex)
         {
+            span.Fail(ex.Message);
+            span.End();
             logger.LogWarning(ex, "App did not answer for message {Id} on {Topic}; will retry", message.Id, subscription.Topic);
             return DeliveryOutcome.Retry;
         }
     }
 
-    internal static Activity? StartActivity(string name, JsonElement cloudEvent)
+    /// <summary>The trace context an event carries (<c>traceparent</c>, <c>tracestate</c>), when it carries one.</summary>
+    internal static TraceContext? EventContext(JsonElement cloudEvent)
     {
-        string? parent = null;
-        if (cloudEvent.ValueKind == JsonValueKind.Object && cloudEvent.TryGetProperty("traceparent", out var tp) && tp.ValueKind == JsonValueKind.String)
+        if (cloudEvent.ValueKind != JsonValueKind.Object || !cloudEvent.TryGetProperty("traceparent", out var tp) || tp.ValueKind != JsonValueKind.String)
         {
-            parent = tp.GetString();
+            return null;
         }
-        return parent is not null && ActivityContext.TryParse(parent, null, out var context)
-            ? Source.StartActivity(name, ActivityKind.Producer, context)
-            : Source.StartActivity(name, ActivityKind.Producer);
+        var state = cloudEvent.TryGetProperty("tracestate", out var ts) && ts.ValueKind == JsonValueKind.String ? ts.GetString() : null;
+        return TraceContext.TryParse(tp.GetString(), state, out var context) ? context : null;
     }
 
     internal DeliveryOutcome Interpret(HttpStatusCode status, string body, string id, string topic)
