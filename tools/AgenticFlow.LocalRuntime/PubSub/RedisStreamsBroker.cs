@@ -92,6 +92,10 @@ public sealed class RedisStreamsBroker(IConnectionMultiplexer redis, Configurati
         private readonly SemaphoreSlim _slots = new(owner.Options.Concurrency);
         private readonly ConcurrentDictionary<string, Task> _inFlight = new(StringComparer.Ordinal);
 
+        /// <summary>What a loop retries: a Redis error, or a timeout — which is not a RedisException, so a loop that
+        /// caught only those ended for good on one slow answer from a loaded or paused Redis.</summary>
+        private static bool IsRedisFailure(Exception ex) => ex is RedisException or TimeoutException;
+
         public async Task ReadLoop()
         {
             // First this consumer's own pending entries: what it had taken before a crash. Retried like every read:
@@ -105,7 +109,7 @@ public sealed class RedisStreamsBroker(IConnectionMultiplexer redis, Configurati
                     pending = await db.StreamReadGroupAsync(topic, group, owner.Options.ConsumerName, "0", count: 1000);
                     break;
                 }
-                catch (Exception ex) when (ex is RedisException or TimeoutException)
+                catch (Exception ex) when (IsRedisFailure(ex))
                 {
                     if (ct.IsCancellationRequested)
                     {
@@ -127,7 +131,7 @@ public sealed class RedisStreamsBroker(IConnectionMultiplexer redis, Configurati
                     result = await blockingDb.ExecuteAsync("XREADGROUP", "GROUP", group, owner.Options.ConsumerName,
                         "COUNT", owner.Options.Concurrency, "BLOCK", 1000, "STREAMS", topic, ">");
                 }
-                catch (Exception ex) when (ex is RedisException or TimeoutException or InvalidCastException)
+                catch (Exception ex) when (IsRedisFailure(ex) || ex is InvalidCastException)
                 {
                     if (ct.IsCancellationRequested)
                     {
@@ -175,9 +179,7 @@ public sealed class RedisStreamsBroker(IConnectionMultiplexer redis, Configurati
                         await Dispatch(entry);
                     }
                 }
-                // A timeout is not a RedisException: caught with it, or one slow answer from a loaded or paused Redis
-                // ended this loop for good (nothing pending was handed out again until a restart) and failed the close.
-                catch (Exception ex) when (ex is RedisException or TimeoutException)
+                catch (Exception ex) when (IsRedisFailure(ex))
                 {
                     if (ct.IsCancellationRequested)
                     {
