@@ -154,6 +154,34 @@ public class MessagingTests
     }
 
     [Fact]
+    public async Task EverySend_PublishesOneSentEvent_AlsoWhenConcurrentSendsLeaveInOneBulkPublish()
+    {
+        await using var bus = await MessagingHarness.StartAsync(pubsubKind: "redis", env: Env());
+        // Concurrent sends to a few queues: their records, actor calls and sent events go out in shared batches.
+        var sent = await Task.WhenAll(Enumerable.Range(0, 40).Select(async i => (Id: await bus.SendAsync(MessagingHarness.Send($"ev{i % 3}", new { i }, priority: i % 2 == 0 ? "high" : "low")), Agent: $"ev{i % 3}", Priority: i % 2 == 0 ? "high" : "low")));
+
+        using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(TestServers.Redis);
+        var wanted = sent.Select(s => s.Id).ToHashSet();
+        List<JsonElement> events = [];
+        await Eventually.True(async () =>
+        {
+            var entries = await redis.GetDatabase().StreamRangeAsync("messaging.message-sent");
+            events = entries.Select(e => JsonDocument.Parse((byte[])e["data"]!).RootElement.GetProperty("data"))
+                .Where(d => wanted.Contains(d.GetProperty("messageId").GetString()!)).ToList();
+            return events.Count >= sent.Length;
+        }, "a sent event for each of the 40 messages", 30);
+
+        Assert.Equal(sent.Length, events.Count);
+        foreach (var (id, agent, priority) in sent)
+        {
+            var e = Assert.Single(events, e => e.GetProperty("messageId").GetString() == id);
+            Assert.Equal(agent, e.GetProperty("recipient").GetString());
+            Assert.Equal(priority, e.GetProperty("priority").GetString());
+        }
+        Assert.Equal(14, await bus.DepthAsync("ev0"));
+    }
+
+    [Fact]
     public async Task Ttl_ExpiresUnreceivedMessages_IntoTheDeadLetters()
     {
         await using var bus = await MessagingHarness.StartAsync(env: Env());

@@ -25,6 +25,12 @@ public static partial class MessagingBenchmark
     private const int SustainedRate = 200;
     private const int Senders = 32;
 
+    /// <summary>Messages per send call in the batched scenario.</summary>
+    private const int SendBatch = 50;
+
+    /// <param name="Load">Its BENCH_LOAD name.</param>
+    private sealed record Scenario(string Label, string Load, int? Rate, bool BatchAcks = false, int? SendBatch = null);
+
     public static async Task RunAsync()
     {
         var redisAddress = Environment.GetEnvironmentVariable("AGENTICFLOW_TEST_REDIS") ?? throw new InvalidOperationException("run tools/bench.sh messaging");
@@ -107,7 +113,7 @@ public static partial class MessagingBenchmark
                 return;
             }
             Console.WriteLine($"AgenticFlow message bus benchmark: {Environment.ProcessorCount} cores, {seconds}s per scenario, {Agents} agents, {BenchComponents.ProfileName}");
-            Console.WriteLine("send->receive: from the send call to the message in a consumer's hands (consumers long-poll, max 10 per receive, and ack).");
+            Console.WriteLine("send->receive: from the send call to the message in a consumer's hands (consumers long-poll, max 10 per receive (100 when batched), and ack each or, with batch acks, all a receive gave in one call).");
             Console.WriteLine();
             Measure.Header();
             foreach (var (name, client) in new[] { ("via gateway", gateway), ("service direct", direct) })
@@ -127,21 +133,28 @@ public static partial class MessagingBenchmark
                 // before the hot code runs fully optimised (see README "Message bus performance").
                 await Warm(client);
                 var repeats = int.TryParse(Environment.GetEnvironmentVariable("BENCH_REPEAT"), out var rp) ? rp : 1;
-                foreach (var (scenario, rate) in new (string, int?)[] { ($"@ {SustainedRate}/s", SustainedRate), ($"@ {Rate}/s", Rate), ($", saturated ({Senders})", null) }.SelectMany(x => Enumerable.Repeat(x, repeats)))
+                var scenarios = new Scenario[]
                 {
-                    // BENCH_LOAD=200|1000|saturated runs that one scenario (with BENCH_PATH, to profile under).
-                    if (Environment.GetEnvironmentVariable("BENCH_LOAD") is { } load && load != (rate?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "saturated"))
+                    new($"@ {SustainedRate}/s", "200", SustainedRate),
+                    new($"@ {Rate}/s", "1000", Rate),
+                    new($", saturated ({Senders})", "saturated", null),
+                    // Consumers that acknowledge what one receive gave them in one call (POST .../ack with items).
+                    new($" @ {Rate}/s, batch acks", "1000-batch-acks", Rate, BatchAcks: true),
+                    new($", saturated, batch acks", "saturated-batch-acks", null, BatchAcks: true),
+                    // Senders that send many in one call (POST /messages/batch, one message to each of SendBatch agents)
+                    // and consumers that receive up to 100 and ack them in one call: the batch endpoints' figure.
+                    new($", saturated ({Senders}), batches of {SendBatch}", "batched", null, BatchAcks: true, SendBatch: SendBatch),
+                };
+                foreach (var scenario in scenarios.SelectMany(x => Enumerable.Repeat(x, repeats)))
+                {
+                    // BENCH_LOAD=200|1000|saturated|... runs that one scenario (with BENCH_PATH, to profile under).
+                    if (Environment.GetEnvironmentVariable("BENCH_LOAD") is { } load && load != scenario.Load)
                     {
                         continue;
                     }
-                    var (endToEnd, sendCall) = await SendReceive(client, duration, rate);
-                    Measure.Print($"send->receive {scenario}".Replace("receive ,", "receive,", StringComparison.Ordinal), name, endToEnd);
-                    Measure.Print($"  the send call alone", name, sendCall);
-                }
-                if (Environment.GetEnvironmentVariable("BENCH_LOAD") is null)
-                {
-                    // Consumers that acknowledge what one receive gave them in one call (POST .../ack with items).
-                    Measure.Print($"send->receive, saturated, batch acks", name, (await SendReceive(client, duration, null, batchAcks: true)).EndToEnd);
+                    var (endToEnd, sendCall) = await SendReceive(client, duration, scenario.Rate, scenario.BatchAcks, scenario.SendBatch);
+                    Measure.Print($"send->receive{scenario.Label}".Replace("receive@", "receive @", StringComparison.Ordinal), name, endToEnd);
+                    Measure.Print(scenario.SendBatch is null ? "  the send call alone" : $"  the send call alone ({SendBatch} messages)", name, sendCall);
                 }
             }
             if (only is not null)
@@ -195,8 +208,9 @@ public static partial class MessagingBenchmark
     }
 
     /// <summary>Send->receive latency and delivered rate, and the send calls' own latency and rate.</summary>
-    private static async Task<((Samples, double) EndToEnd, (Samples, double) SendCall)> SendReceive(HttpClient client, TimeSpan duration, int? rate, bool batchAcks = false)
+    private static async Task<((Samples, double) EndToEnd, (Samples, double) SendCall)> SendReceive(HttpClient client, TimeSpan duration, int? rate, bool batchAcks = false, int? sendBatch = null)
     {
+        var receiveMax = sendBatch is null ? 10 : 100;
         var run = Guid.NewGuid().ToString("N")[..8];
         var sentAt = new ConcurrentDictionary<string, long>();
         var samples = new Samples();
@@ -210,7 +224,7 @@ public static partial class MessagingBenchmark
                 JsonElement batch;
                 try
                 {
-                    batch = (await client.GetFromJsonAsync<JsonElement>($"/api/v1/messages/queue/{agent}?max=10&waitSeconds={LongPollSeconds}", stop.Token)).GetProperty("messages");
+                    batch = (await client.GetFromJsonAsync<JsonElement>($"/api/v1/messages/queue/{agent}?max={receiveMax}&waitSeconds={LongPollSeconds}", stop.Token)).GetProperty("messages");
                     if (LongPollSeconds == 0 && batch.GetArrayLength() == 0)
                     {
                         await Task.Delay(20, stop.Token);
@@ -242,12 +256,22 @@ public static partial class MessagingBenchmark
             }
         })).ToList();
         var n = 0;
-        async Task Send()
+        object Message(int i)
         {
-            var i = Interlocked.Increment(ref n);
             var key = $"{run}-{i}";
             sentAt[key] = Stopwatch.GetTimestamp();
-            var response = await client.PostAsJsonAsync("/api/v1/messages", new { recipient = new { kind = "agent", id = $"bench-{run}-{i % Agents}" }, priority = "normal", body = new { k = key, pad = new string('p', 200) } });
+            return new { recipient = new { kind = "agent", id = $"bench-{run}-{i % Agents}" }, priority = "normal", body = new { k = key, pad = new string('p', 200) } };
+        }
+        async Task Send()
+        {
+            if (sendBatch is { } size)
+            {
+                var last = Interlocked.Add(ref n, size);
+                var messages = Enumerable.Range(last - size + 1, size).Select(Message).ToList();
+                (await client.PostAsJsonAsync("/api/v1/messages/batch", new { messages })).EnsureSuccessStatusCode();
+                return;
+            }
+            var response = await client.PostAsJsonAsync("/api/v1/messages", Message(Interlocked.Increment(ref n)));
             response.EnsureSuccessStatusCode();
         }
         var clock = Stopwatch.StartNew();

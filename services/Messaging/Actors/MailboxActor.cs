@@ -8,7 +8,8 @@ namespace AgenticFlow.Messaging.Actors;
 /// <summary>One agent's mailbox as an actor (id = agent id). Called without remoting: one JSON argument, one JSON answer.</summary>
 public interface IMailboxActor : IActor
 {
-    Task<EnqueueOutcome> Enqueue(EnqueueRequest request);
+    /// <summary>Queues several messages in one turn, in order; one outcome each.</summary>
+    Task<List<EnqueueOutcome>> EnqueueMany(List<EnqueueRequest> requests);
 
     Task<CopyOutcome> EnqueueCopy(EnqueueRequest request);
 
@@ -44,7 +45,15 @@ public sealed class MailboxActor(ActorHost host, IOptions<MessagingOptions> opti
 
     private PagedMailbox Mailbox => _mailbox ??= new PagedMailbox(new ActorMailboxState(StateManager), MailboxLimits.From(options.Value), time);
 
-    public Task<EnqueueOutcome> Enqueue(EnqueueRequest request) => Mailbox.EnqueueAsync(request);
+    public async Task<List<EnqueueOutcome>> EnqueueMany(List<EnqueueRequest> requests)
+    {
+        var outcomes = new List<EnqueueOutcome>(requests.Count);
+        foreach (var request in requests)
+        {
+            outcomes.Add(await Mailbox.EnqueueAsync(request));
+        }
+        return outcomes;
+    }
 
     public Task<CopyOutcome> EnqueueCopy(EnqueueRequest request) => Mailbox.EnqueueCopyAsync(request);
 

@@ -39,6 +39,9 @@ public sealed partial class MessagingService(
 
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _arrivals = new(StringComparer.Ordinal);
 
+    /// <summary>Sent events of concurrent sends leave in one bulk publish.</summary>
+    private readonly BatchedEvents<MessageSent> _sentEvents = new(dapr, options.Value.PubSub, SentTopic, logger);
+
     private MessagingOptions Options => options.Value;
 
     public async Task<SendResult> SendAsync(SendCommand command, CancellationToken ct)
@@ -76,7 +79,7 @@ public sealed partial class MessagingService(
             metrics.ObserveDepth(agentId, outcome.Depth);
             metrics.Sent(message.Priority, "agent");
             Signal(agentId);
-            await NotifyAsync(SentTopic, new { messageId = message.Id, recipient = agentId, priority = message.Priority.Name(), correlationId = message.CorrelationId }, ct);
+            await _sentEvents.TryPublishAsync(new MessageSent(message.Id, agentId, message.Priority.Name(), message.CorrelationId));
         }
         return new SendResult(outcome.Status, outcome.MessageId, outcome.Priority.Name());
     }
@@ -291,6 +294,9 @@ public sealed partial class MessagingService(
 }
 
 public sealed record FanOutRequest(string MessageId);
+
+/// <summary>The <c>messaging.message-sent</c> event: a message was queued for an agent.</summary>
+public sealed record MessageSent(string MessageId, string Recipient, string Priority, string? CorrelationId);
 
 
 /// <summary>Queue depth and delivery figures, exported through OpenTelemetry (meter AgenticFlow.Messaging).</summary>

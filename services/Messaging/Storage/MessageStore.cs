@@ -14,8 +14,22 @@ namespace AgenticFlow.Messaging.Storage;
 /// transaction guarded by the mailbox's ETag, so replicas of the service may run side by side: when two
 /// change one mailbox at once, one transaction fails and is redone on fresh state.
 /// </summary>
-public sealed class MessageStore(DaprClient dapr, IOptions<MessagingOptions> options)
+public sealed class MessageStore
 {
+    /// <summary>The most records one state transaction of <see cref="SaveMessagesAsync"/> carries.</summary>
+    public const int MaxRecordsPerTransaction = 500;
+
+    private readonly DaprClient dapr;
+    private readonly IOptions<MessagingOptions> options;
+    private readonly GroupCommit<IReadOnlyList<StoredMessage>, bool> _recordWrites;
+
+    public MessageStore(DaprClient dapr, IOptions<MessagingOptions> options)
+    {
+        this.dapr = dapr;
+        this.options = options;
+        _recordWrites = new(WriteRecordsAsync, MaxRecordsPerTransaction, weight: records => records.Count);
+    }
+
     private const int MaxAttempts = 50;
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private static readonly StateOptions InsertOnly = new() { Concurrency = ConcurrencyMode.FirstWrite };
@@ -130,9 +144,21 @@ public sealed class MessageStore(DaprClient dapr, IOptions<MessagingOptions> opt
         }
     }
 
-    /// <summary>Writes message records (the acked status, say) in one transaction.</summary>
+    /// <summary>Writes message records (new ones, the acked status) in one transaction, together with the records
+    /// other calls are writing at the same moment: plain upserts, so one transaction can carry them all. Returns once
+    /// the transaction that carried them committed; a failed one fails every call it carried.</summary>
     public Task SaveMessagesAsync(IReadOnlyList<StoredMessage> messages, CancellationToken ct) =>
-        messages.Count == 0 ? Task.CompletedTask : dapr.ExecuteStateTransactionAsync(Store, messages.Select(Write).ToList(), cancellationToken: ct);
+        messages.Count == 0 ? Task.CompletedTask : _recordWrites.SubmitAsync(messages);
+
+    private async Task<IReadOnlyList<bool>> WriteRecordsAsync(IReadOnlyList<IReadOnlyList<StoredMessage>> calls)
+    {
+        await dapr.ExecuteStateTransactionAsync(Store, calls.SelectMany(c => c).Select(Write).ToList());
+        return Enumerable.Repeat(true, calls.Count).ToList();
+    }
+
+    /// <summary>Removes message records (written ahead for messages that were not queued after all) in one transaction.</summary>
+    public Task DeleteMessagesAsync(IReadOnlyList<string> ids, CancellationToken ct) =>
+        dapr.ExecuteStateTransactionAsync(Store, ids.Select(id => new StateTransactionRequest(MessageKey(id), null, StateOperationType.Delete)).ToList(), cancellationToken: ct);
 
     /// <summary>Writes a message record only if none is stored under its id; false when one is.</summary>
     public async Task<bool> TryInsertMessageAsync(StoredMessage message, CancellationToken ct)
@@ -148,7 +174,6 @@ public sealed class MessageStore(DaprClient dapr, IOptions<MessagingOptions> opt
         }
     }
 
-    public Task DeleteMessageAsync(string id, CancellationToken ct) => dapr.DeleteStateAsync(Store, MessageKey(id), cancellationToken: ct);
 
     public StateTransactionRequest Write(StoredMessage message)
     {
