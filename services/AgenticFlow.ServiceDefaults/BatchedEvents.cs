@@ -15,7 +15,7 @@ public sealed partial class BatchedEvents<T>
     private readonly string _pubsub;
     private readonly string _topic;
     private readonly ILogger _logger;
-    private readonly GroupCommit<T, bool> _publish;
+    private readonly StripedGroupCommit<T, bool> _publish;
 
     public BatchedEvents(DaprClient dapr, string pubsub, string topic, ILogger logger, int maxBatch = 100)
     {
@@ -23,7 +23,7 @@ public sealed partial class BatchedEvents<T>
         _pubsub = pubsub;
         _topic = topic;
         _logger = logger;
-        _publish = new GroupCommit<T, bool>(PublishAsync, maxBatch);
+        _publish = new StripedGroupCommit<T, bool>(PublishAsync, maxBatch, stripes: 4);
     }
 
     public Task TryPublishAsync(T payload) => _publish.SubmitAsync(payload);

@@ -147,3 +147,46 @@ public sealed class KeyedGroupCommit<TKey, TItem, TResult>(Func<TKey, IReadOnlyL
         return created;
     }
 }
+
+/// <summary>Group commit for writes that may overlap (plain upserts of different keys, events): up to
+/// <c>stripes</c> writes in flight at once, each carrying what queued for it meanwhile. A call goes to an idle stripe
+/// when there is one, so it starts at once; otherwise to the next in turn.</summary>
+public sealed class StripedGroupCommit<TItem, TResult>
+{
+    private readonly GroupCommit<TItem, TResult>[] _stripes;
+    private readonly int[] _inFlight;
+    private int _next;
+
+    public StripedGroupCommit(Func<IReadOnlyList<TItem>, Task<IReadOnlyList<TResult>>> write, int maxBatch, int stripes, Func<TItem, int>? weight = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(stripes, 1);
+        _inFlight = new int[stripes];
+        _stripes = Enumerable.Range(0, stripes).Select(_ => new GroupCommit<TItem, TResult>(write, maxBatch, weight: weight)).ToArray();
+    }
+
+    public async Task<TResult> SubmitAsync(TItem item)
+    {
+        var stripe = Pick();
+        Interlocked.Increment(ref _inFlight[stripe]);
+        try
+        {
+            return await _stripes[stripe].SubmitAsync(item);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight[stripe]);
+        }
+    }
+
+    private int Pick()
+    {
+        for (var i = 0; i < _stripes.Length; i++)
+        {
+            if (Volatile.Read(ref _inFlight[i]) == 0)
+            {
+                return i;
+            }
+        }
+        return (int)((uint)Interlocked.Increment(ref _next) % (uint)_stripes.Length);
+    }
+}

@@ -122,6 +122,40 @@ public sealed class GroupCommitTests
         await Eventually(() => keyed.ActiveKeys == 0);
     }
 
+    [Fact]
+    public async Task StripedWrites_OverlapUpToTheStripeCount_AndEveryCallGetsItsOwnResult()
+    {
+        var inFlight = 0;
+        var maxInFlight = 0;
+        var writes = 0;
+        var striped = new StripedGroupCommit<int, int>(async items =>
+        {
+            var now = Interlocked.Increment(ref inFlight);
+            InterlockedMax(ref maxInFlight, now);
+            Interlocked.Increment(ref writes);
+            await Task.Delay(5);
+            Interlocked.Decrement(ref inFlight);
+            return items.Select(i => -i).ToList();
+        }, maxBatch: 10, stripes: 3);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 300).Select(i => Task.Run(() => striped.SubmitAsync(i))));
+
+        Assert.Equal(Enumerable.Range(0, 300).Select(i => -i), results);
+        Assert.InRange(maxInFlight, 2, 3);
+        Assert.True(writes < 300, $"{writes} writes for 300 calls: nothing was grouped");
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        for (var seen = Volatile.Read(ref target); value > seen; seen = Volatile.Read(ref target))
+        {
+            if (Interlocked.CompareExchange(ref target, value, seen) == seen)
+            {
+                return;
+            }
+        }
+    }
+
     private static async Task Eventually(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);

@@ -21,13 +21,14 @@ public sealed class MessageStore
 
     private readonly DaprClient dapr;
     private readonly IOptions<MessagingOptions> options;
-    private readonly GroupCommit<IReadOnlyList<StoredMessage>, bool> _recordWrites;
+    private readonly StripedGroupCommit<IReadOnlyList<StoredMessage>, bool> _recordWrites;
 
     public MessageStore(DaprClient dapr, IOptions<MessagingOptions> options)
     {
         this.dapr = dapr;
         this.options = options;
-        _recordWrites = new(WriteRecordsAsync, MaxRecordsPerTransaction, weight: records => records.Count);
+        // Up to four transactions in flight: one at a time made every send and ack of the replica wait in one line.
+        _recordWrites = new(WriteRecordsAsync, MaxRecordsPerTransaction, stripes: 4, weight: records => records.Count);
     }
 
     private const int MaxAttempts = 50;
@@ -40,7 +41,18 @@ public sealed class MessageStore
     public static string MessageKey(string messageId) => "message:" + messageId;
     public static string IdempotencyKey(string key) => "idempotency:" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
     public const string SubscriptionsKey = "subscriptions";
-    public const string MailboxesKey = "mailboxes";
+
+    /// <summary>The sweeper's list of mailboxes, in <see cref="MailboxListShards"/> documents by a stable hash of the
+    /// agent id: agents met for the first time at once (a fleet starting) change different documents instead of
+    /// all retrying one ETag, and no document holds every agent ever seen.</summary>
+    public const int MailboxListShards = 16;
+
+    public static string MailboxesKey(int shard) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"mailboxes:{shard}");
+
+    /// <summary>The one list document of earlier versions: still read, never written.</summary>
+    public const string LegacyMailboxesKey = "mailboxes";
+
+    public static int MailboxListShard(string agentId) => SHA256.HashData(Encoding.UTF8.GetBytes(agentId))[0] % MailboxListShards;
 
     /// <summary>Agents this replica has already seen listed: listing is needed once per agent, not per message.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _listed = new(StringComparer.Ordinal);
@@ -52,12 +64,17 @@ public sealed class MessageStore
         {
             return;
         }
-        await ChangeDocumentAsync<SortedSet<string>, bool>(MailboxesKey, () => new SortedSet<string>(StringComparer.Ordinal), set => (set.Add(agentId), true), ct);
+        await ChangeDocumentAsync<HashSet<string>, bool>(MailboxesKey(MailboxListShard(agentId)), () => new HashSet<string>(StringComparer.Ordinal),
+            set => set.Add(agentId) is var added ? (added, added) : default, ct);
         _listed[agentId] = true;
     }
 
-    public async Task<IReadOnlyCollection<string>> ListedMailboxesAsync(CancellationToken ct) =>
-        await dapr.GetStateAsync<SortedSet<string>?>(Store, MailboxesKey, cancellationToken: ct) ?? [];
+    public async Task<IReadOnlyCollection<string>> ListedMailboxesAsync(CancellationToken ct)
+    {
+        var keys = Enumerable.Range(0, MailboxListShards).Select(MailboxesKey).Append(LegacyMailboxesKey).ToList();
+        var documents = await dapr.GetBulkStateAsync<List<string>>(Store, keys, parallelism: 4, cancellationToken: ct);
+        return documents.Where(d => d.Value is not null).SelectMany(d => d.Value).ToHashSet(StringComparer.Ordinal);
+    }
 
     public Task<StoredMessage?> GetMessageAsync(string id, CancellationToken ct) => dapr.GetStateAsync<StoredMessage?>(Store, MessageKey(id), cancellationToken: ct);
 
