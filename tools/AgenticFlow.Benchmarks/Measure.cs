@@ -83,11 +83,21 @@ public static class Measure
     /// 200/s measured at seconds of latency that 30 s of warm-up measured at milliseconds.</summary>
     private const double DefaultWarmUpSeconds = 20;
 
+    /// <summary>BENCH_SLOW_MS: operations slower than this are printed with their start time (the bursts of slow sends
+    /// that were connection set-up and JIT tiering were found so, beside a system-wide perf recording).</summary>
+    private static readonly double SlowMilliseconds = double.TryParse(Environment.GetEnvironmentVariable("BENCH_SLOW_MS"), out var slow) ? slow : double.MaxValue;
+
     private static async Task Timed(Func<Task> op, Samples samples)
     {
         var start = Stopwatch.GetTimestamp();
         await op();
-        samples.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        var ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        samples.Add(ms);
+        if (ms > SlowMilliseconds)
+        {
+            // Start time on the monotonic clock (as perf's timestamps), to find what ran when the slow ones did.
+            Console.WriteLine($"slow: started {(double)start / Stopwatch.Frequency:F3} s, took {ms:F1} ms");
+        }
     }
 
     public static void Print(string scenario, string path, (Samples Samples, double Throughput) result) =>
