@@ -1,6 +1,7 @@
 using AgenticFlow.Messaging.Actors;
 using AgenticFlow.Messaging.Domain;
 using AgenticFlow.Messaging.Storage;
+using AgenticFlow.ServiceDefaults;
 using Microsoft.Extensions.Options;
 
 namespace AgenticFlow.Messaging;
@@ -18,6 +19,7 @@ public static class Extensions
         builder.AddMailboxes();
         builder.Services.AddSingleton<MessagingMetrics>();
         builder.Services.AddSingleton<ITeamDirectory, TeamDirectory>();
+        builder.Services.AddBatchedEvents<MessageSent>(sp => sp.GetRequiredService<IOptions<MessagingOptions>>().Value.PubSub, MessagingService.SentTopic);
         builder.Services.AddSingleton<MessagingService>();
         builder.Services.AddSingleton<WaitingReceives>();
         builder.Services.AddHostedService<MailboxSweeper>();

@@ -31,6 +31,7 @@ public sealed partial class MessagingService(
     TimeProvider time,
     MessagingMetrics metrics,
     ITeamDirectory teams,
+    BatchedEvents<MessageSent> sentEvents,
     ILogger<MessagingService> logger)
 {
     public const string FanOutTopic = "messaging.fanout";
@@ -38,9 +39,6 @@ public sealed partial class MessagingService(
     public const string DeadLetteredTopic = "messaging.message-dead-lettered";
 
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _arrivals = new(StringComparer.Ordinal);
-
-    /// <summary>Sent events of concurrent sends leave in one bulk publish.</summary>
-    private readonly BatchedEvents<MessageSent> _sentEvents = new(dapr, options.Value.PubSub, SentTopic, logger);
 
     private MessagingOptions Options => options.Value;
 
@@ -79,7 +77,8 @@ public sealed partial class MessagingService(
             metrics.ObserveDepth(agentId, outcome.Depth);
             metrics.Sent(message.Priority, "agent");
             Signal(agentId);
-            await _sentEvents.TryPublishAsync(new MessageSent(message.Id, agentId, message.Priority.Name(), message.CorrelationId));
+            // Off the request path: queued here, published in bulk by a background loop (see BatchedEvents).
+            await sentEvents.Enqueue(new MessageSent(message.Id, agentId, message.Priority.Name(), message.CorrelationId), ct);
         }
         return new SendResult(outcome.Status, outcome.MessageId, outcome.Priority.Name());
     }
