@@ -20,7 +20,7 @@
 # BENCH_PROFILE=embedded runs on the embedded default of tools/run.sh (SQLite state, in-memory pub/sub) instead of Redis.
 # BENCH_WARMUP_SECONDS (default 20) of untimed load first; BENCH_SLOW_MS=N prints each timed operation slower than N ms
 # with its start on the monotonic clock (to line up with perf). Messaging only: BENCH_PATH=gateway|direct and
-# BENCH_LOAD=200|1000|saturated|1000-batch-acks|saturated-batch-acks|batched run that path or scenario alone (a
+# BENCH_LOAD=200|1000|saturated|1000-batch-acks|saturated-batch-acks|batched|1000-batched run that path or scenario alone (a
 # steady load to profile; BENCH_REPEAT=N runs it N times), BENCH_WAIT the consumers' long-poll seconds, BENCH_DESIGNS=0
 # leaves out the mailbox designs side by side.
 set -euo pipefail

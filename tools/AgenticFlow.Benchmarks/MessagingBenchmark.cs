@@ -144,6 +144,8 @@ public static partial class MessagingBenchmark
                     // Senders that send many in one call (POST /messages/batch, one message to each of SendBatch agents)
                     // and consumers that receive up to 100 and ack them in one call: the batch endpoints' figure.
                     new($", saturated ({Senders}), batches of {SendBatch}", "batched", null, BatchAcks: true, SendBatch: SendBatch),
+                    // The same 1,000 messages a second sent as 100 calls of 10.
+                    new($" @ {Rate}/s in batches of 10", "1000-batched", Rate / 10, BatchAcks: true, SendBatch: 10),
                 };
                 foreach (var scenario in scenarios.SelectMany(x => Enumerable.Repeat(x, repeats)))
                 {
@@ -154,7 +156,7 @@ public static partial class MessagingBenchmark
                     }
                     var (endToEnd, sendCall) = await SendReceive(client, duration, scenario.Rate, scenario.BatchAcks, scenario.SendBatch);
                     Measure.Print($"send->receive{scenario.Label}".Replace("receive@", "receive @", StringComparison.Ordinal), name, endToEnd);
-                    Measure.Print(scenario.SendBatch is null ? "  the send call alone" : $"  the send call alone ({SendBatch} messages)", name, sendCall);
+                    Measure.Print(scenario.SendBatch is { } size ? $"  the send call alone ({size} messages)" : "  the send call alone", name, sendCall);
                 }
             }
             if (only is not null)
