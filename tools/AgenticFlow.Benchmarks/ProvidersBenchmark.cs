@@ -72,11 +72,11 @@ public static class ProvidersBenchmark
                 return response.IsSuccessStatusCode;
             });
             async Task Call(HttpClient client) => (await client.PostAsJsonAsync("/v1/chat/completions", body)).EnsureSuccessStatusCode();
-            for (var i = 0; i < 300; i++)
-            {
-                await Call(platform);
-                await Call(direct);
-            }
+            // 300 calls of warm-up left the 1-caller scenario (the first) measuring the JIT's tier-up: its p99 was above
+            // the 16-caller one's. The standard warm-up (BENCH_WARMUP_SECONDS) at the scenarios' concurrencies instead.
+            await Measure.WarmUp(16, () => Call(platform));
+            await Measure.WarmUp(1, () => Call(platform), TimeSpan.FromSeconds(5));
+            await Measure.WarmUp(16, () => Call(direct), TimeSpan.FromSeconds(5));
 
             Console.WriteLine($"AgenticFlow provider gateway benchmark: {Environment.ProcessorCount} cores, {seconds}s per scenario; a fake OpenAI-compatible provider that answers at once");
             Console.WriteLine();
