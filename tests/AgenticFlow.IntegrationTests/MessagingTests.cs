@@ -233,6 +233,26 @@ public class MessagingTests
     }
 
     [Fact]
+    public async Task AWaitingReceive_RightAfterALeaseEmptiedTheQueue_StillGetsWhatNobodySignalled()
+    {
+        await using var bus = await MessagingHarness.StartAsync(env: Env());
+        await bus.SendAsync(MessagingHarness.Send("a8", new { n = 1 }));
+        // This lease empties the queue: a receive right after it starts by waiting for a send rather than asking the
+        // mailbox again. A lease running out is no send: the waiting receive must still find the message by polling.
+        var first = Assert.Single(await bus.ReceiveAsync("a8", leaseSeconds: 1));
+
+        var again = await bus.ReceiveAsync("a8", waitSeconds: 20).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(first.GetProperty("id").GetString(), Assert.Single(again).GetProperty("id").GetString());
+        Assert.Equal(2, again[0].GetProperty("deliveryCount").GetInt32());
+        // And the record the ack marks is the message's, whichever copy of it the ack started from.
+        Assert.Equal(HttpStatusCode.NoContent, (await bus.AckAsync("a8", again[0])).StatusCode);
+        var stored = await bus.Client.GetFromJsonAsync<JsonElement>($"/api/v1/messages/{first.GetProperty("id").GetString()}");
+        Assert.Equal("acked", stored.GetProperty("status").GetString());
+        Assert.Equal(1, stored.GetProperty("body").GetProperty("n").GetInt32());
+    }
+
+    [Fact]
     public async Task WaitingReceives_OfOneQueue_AreCapped_TheNextIs429_UntilOneReturns()
     {
         await using var bus = await MessagingHarness.StartAsync(env: Env(new() { ["Messaging__MaxWaitingReceivesPerQueue"] = "2" }));

@@ -144,21 +144,31 @@ public sealed partial class MessagingService(
         }
     }
 
+    /// <summary>How often a waiting receive asks its mailbox again for what this replica was not told about (sends
+    /// through another replica, leases that ran out).</summary>
+    public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
+
     /// <summary>Leases up to <paramref name="max"/> messages; with <paramref name="wait"/>, waits for the first to arrive.</summary>
     public async Task<IReadOnlyList<ReceivedMessage>> ReceiveAsync(string agentId, int max, TimeSpan lease, TimeSpan wait, CancellationToken ct)
     {
         var deadline = time.GetUtcNow() + wait;
+        // A lease here found nothing more to hand out a moment ago (within one poll interval) and nothing was sent to
+        // this mailbox through this replica since: a waiting receive starts by waiting instead of asking the mailbox
+        // again, which found nothing for one actor turn per receive (an agent that takes each message as it comes
+        // receives once per message). What this replica is not told about is seen at the next poll, as before.
+        var waitFirst = wait > TimeSpan.Zero && LikelyDrained(agentId);
         while (true)
         {
             var arrival = _arrivals.GetOrAdd(agentId, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-            var received = await LeaseAsync(agentId, max, lease, ct);
+            var received = waitFirst ? [] : await LeaseAsync(agentId, max, lease, ct);
+            waitFirst = false;
             var remaining = deadline - time.GetUtcNow();
             if (received.Count > 0 || remaining <= TimeSpan.Zero)
             {
                 return received;
             }
             // Woken by a send on this replica, or after a short pause for sends that landed on another.
-            await Task.WhenAny(arrival.Task, Task.Delay(TimeSpan.FromMilliseconds(Math.Min(250, remaining.TotalMilliseconds)), ct));
+            await Task.WhenAny(arrival.Task, Task.Delay(TimeSpan.FromMilliseconds(Math.Min(PollInterval.TotalMilliseconds, remaining.TotalMilliseconds)), time, ct));
             ct.ThrowIfCancellationRequested();
         }
     }
@@ -166,7 +176,17 @@ public sealed partial class MessagingService(
     private async Task<IReadOnlyList<ReceivedMessage>> LeaseAsync(string agentId, int max, TimeSpan leaseFor, CancellationToken ct)
     {
         var now = time.GetUtcNow();
+        var signalled = SignalCount(agentId);
         var (leases, deadLettered, depth) = await mailboxes.LeaseAsync(agentId, max, leaseFor, ct);
+        // Fewer than asked for: the lease went through everything it could hand out.
+        if (leases.Count < max)
+        {
+            _drained[agentId] = new Drained(signalled, time.GetTimestamp());
+        }
+        else
+        {
+            _drained.TryRemove(agentId, out _);
+        }
         metrics.ObserveDepth(agentId, depth);
         if (deadLettered.Count > 0)
         {
@@ -176,7 +196,7 @@ public sealed partial class MessagingService(
         {
             return [];
         }
-        var messages = (await store.GetMessagesAsync(leases.Select(l => l.Entry.MessageId).ToList(), ct)).ToDictionary(m => m.Id);
+        var messages = (await store.GetQueuedMessagesAsync(leases.Select(l => l.Entry.MessageId).ToList(), ct)).ToDictionary(m => m.Id);
         var received = leases.Where(l => messages.ContainsKey(l.Entry.MessageId)).Select(l => new ReceivedMessage(messages[l.Entry.MessageId], l)).ToList();
         foreach (var r in received)
         {
@@ -184,6 +204,17 @@ public sealed partial class MessagingService(
         }
         return received;
     }
+
+    private sealed record Drained(long SignalCount, long At);
+
+    /// <summary>Per mailbox: signals (sends, nacks) seen by this replica, and the last lease here that emptied it.</summary>
+    private readonly ConcurrentDictionary<string, long> _signals = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Drained> _drained = new(StringComparer.Ordinal);
+
+    private long SignalCount(string agentId) => _signals.GetValueOrDefault(agentId);
+
+    private bool LikelyDrained(string agentId) =>
+        _drained.TryGetValue(agentId, out var drained) && drained.SignalCount == SignalCount(agentId) && time.GetElapsedTime(drained.At) < PollInterval;
 
     private async Task RecordDeadLettersAsync(string agentId, IReadOnlyList<DeadLetter> letters, CancellationToken ct)
     {
@@ -279,6 +310,7 @@ public sealed partial class MessagingService(
 
     private void Signal(string agentId)
     {
+        _signals.AddOrUpdate(agentId, 1, (_, count) => count + 1);
         if (_arrivals.TryRemove(agentId, out var waiting))
         {
             waiting.TrySetResult();

@@ -86,7 +86,7 @@ public sealed class ActorMailboxStore : IMailboxStore
         var statuses = await Mailbox(agentId).InvokeMethodAsync<List<AckCall>, List<AckStatus>>(nameof(IMailboxActor.Ack),
             items.Select(i => new AckCall(i.MessageId, i.LeaseToken)).ToList(), CancellationToken.None);
         var done = items.Where((_, i) => statuses[i] == AckStatus.Done).Select(i => i.MessageId).ToList();
-        var messages = await _store.GetMessagesAsync(done, CancellationToken.None);
+        var messages = await _store.GetQueuedMessagesAsync(done, CancellationToken.None);
         await _store.SaveMessagesAsync(messages.Select(m => m with { Status = MessageStatus.Acked }).ToList(), CancellationToken.None);
         return statuses;
     }

@@ -5,6 +5,7 @@ using AgenticFlow.Messaging.Domain;
 using Dapr;
 using Dapr.Client;
 using AgenticFlow.ServiceDefaults;
+using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 
 namespace AgenticFlow.Messaging.Storage;
@@ -169,8 +170,58 @@ public sealed class MessageStore
 
     private async Task<IReadOnlyList<bool>> WriteRecordsAsync(IReadOnlyList<IReadOnlyList<StoredMessage>> calls)
     {
-        await dapr.ExecuteStateTransactionAsync(Store, calls.SelectMany(c => c).Select(Write).ToList());
+        var records = calls.SelectMany(c => c).ToList();
+        var writes = records.Select(Write).ToList();
+        await dapr.ExecuteStateTransactionAsync(Store, writes);
+        for (var i = 0; i < records.Count; i++)
+        {
+            if (records[i].Status == MessageStatus.Queued)
+            {
+                _queued.Set(records[i].Id, records[i], new MemoryCacheEntryOptions { Size = writes[i].Value?.Length ?? 1, AbsoluteExpirationRelativeToNow = QueuedCacheFor });
+            }
+            else
+            {
+                _queued.Remove(records[i].Id);
+            }
+        }
         return Enumerable.Repeat(true, calls.Count).ToList();
+    }
+
+    /// <summary>
+    /// Records of queued messages this replica wrote lately, by id, bounded by their stored size
+    /// (<see cref="QueuedCacheBytes"/>): a message is mostly received and acked within moments of its send, and both
+    /// need its record (the body to hand out; the record to mark acked), which then costs no read. Only queued records
+    /// are kept and only for the receive and ack paths, where the message is queued by definition (leased from its
+    /// mailbox); a record's content never changes but for its status, which those paths do not take from here.
+    /// GET of a message always reads the store.
+    /// </summary>
+    private readonly MemoryCache _queued = new(new MemoryCacheOptions { SizeLimit = QueuedCacheBytes });
+
+    public const long QueuedCacheBytes = 32 * 1024 * 1024;
+    private static readonly TimeSpan QueuedCacheFor = TimeSpan.FromMinutes(5);
+
+    /// <summary>The records of messages just leased from their mailbox (so queued): from this replica's recent writes
+    /// where it has them, the rest from the store, in the order asked.</summary>
+    public async Task<IReadOnlyList<StoredMessage>> GetQueuedMessagesAsync(IReadOnlyList<string> ids, CancellationToken ct)
+    {
+        var found = new Dictionary<string, StoredMessage>(StringComparer.Ordinal);
+        var missing = new List<string>();
+        foreach (var id in ids)
+        {
+            if (_queued.TryGetValue<StoredMessage>(id, out var cached) && cached is not null)
+            {
+                found[id] = cached;
+            }
+            else
+            {
+                missing.Add(id);
+            }
+        }
+        foreach (var read in await GetMessagesAsync(missing, ct))
+        {
+            found[read.Id] = read;
+        }
+        return ids.Where(found.ContainsKey).Select(id => found[id]).ToList();
     }
 
     /// <summary>Removes message records (written ahead for messages that were not queued after all) in one transaction.</summary>
