@@ -13,12 +13,14 @@ public sealed class GroupCommitTests
 
         public async Task<IReadOnlyList<string>> WriteAsync(IReadOnlyList<int> items)
         {
+            // The gate is taken before the batch shows: the test opens it only once it has seen the batch, so this
+            // write always waits on the gate the test will open next.
+            var gate = Release;
             lock (Batches)
             {
                 Batches.Add([.. items]);
             }
-            var gate = Release;
-            await gate.Task;
+            await gate.Task.WaitAsync(TimeSpan.FromSeconds(60));
             return Fail is { } error ? throw error : items.Select(i => $"stored {i}").ToList();
         }
 
@@ -27,6 +29,17 @@ public sealed class GroupCommitTests
             var gate = Release;
             Release = new(TaskCreationOptions.RunContinuationsAsynchronously);
             gate.SetResult();
+        }
+
+        public int Count
+        {
+            get
+            {
+                lock (Batches)
+                {
+                    return Batches.Count;
+                }
+            }
         }
     }
 
@@ -45,7 +58,7 @@ public sealed class GroupCommitTests
 
         write.Open();
         Assert.Equal("stored 1", await first);
-        await Eventually(() => write.Batches.Count == 2);
+        await Eventually(() => write.Count == 2);
         Assert.Equal([2, 3, 4, 5, 6], write.Batches[1]);
         Assert.All(waiting, t => Assert.False(t.IsCompleted));
 
@@ -62,7 +75,7 @@ public sealed class GroupCommitTests
         var all = new[] { 1, 4, 5, 2, 30, 3 }.Select(commit.SubmitAsync).ToList();
         for (var i = 0; i < 5; i++)
         {
-            await Eventually(() => write.Batches.Count == i + 1);
+            await Eventually(() => write.Count == i + 1);
             write.Open();
         }
         await Task.WhenAll(all);
@@ -82,7 +95,7 @@ public sealed class GroupCommitTests
         write.Fail = new InvalidOperationException("store down");
         write.Open();
         Assert.Equal("store down", (await Assert.ThrowsAsync<InvalidOperationException>(() => first)).Message);
-        await Eventually(() => write.Batches.Count == 2);
+        await Eventually(() => write.Count == 2);
         write.Open();
         await Assert.ThrowsAsync<InvalidOperationException>(() => second);
         await Assert.ThrowsAsync<InvalidOperationException>(() => third);

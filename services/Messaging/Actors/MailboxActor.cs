@@ -8,6 +8,10 @@ namespace AgenticFlow.Messaging.Actors;
 /// <summary>One agent's mailbox as an actor (id = agent id). Called without remoting: one JSON argument, one JSON answer.</summary>
 public interface IMailboxActor : IActor
 {
+    /// <summary>Queues one message. Kept beside <see cref="EnqueueMany"/> so replicas of the version before it, which
+    /// call only this, keep working during a rolling update; a lone send uses it too.</summary>
+    Task<EnqueueOutcome> Enqueue(EnqueueRequest request);
+
     /// <summary>Queues several messages in one turn, in order; one outcome each.</summary>
     Task<List<EnqueueOutcome>> EnqueueMany(List<EnqueueRequest> requests);
 
@@ -44,6 +48,8 @@ public sealed class MailboxActor(ActorHost host, IOptions<MessagingOptions> opti
     private PagedMailbox? _mailbox;
 
     private PagedMailbox Mailbox => _mailbox ??= new PagedMailbox(new ActorMailboxState(StateManager), MailboxLimits.From(options.Value), time);
+
+    public Task<EnqueueOutcome> Enqueue(EnqueueRequest request) => Mailbox.EnqueueAsync(request);
 
     public async Task<List<EnqueueOutcome>> EnqueueMany(List<EnqueueRequest> requests)
     {

@@ -156,12 +156,12 @@ public sealed partial class MessagingService(
         // this mailbox through this replica since: a waiting receive starts by waiting instead of asking the mailbox
         // again, which found nothing for one actor turn per receive (an agent that takes each message as it comes
         // receives once per message). What this replica is not told about is seen at the next poll, as before.
-        var waitFirst = wait > TimeSpan.Zero && LikelyDrained(agentId);
-        while (true)
+        // The hint is read after taking the arrival handle, so a send landing in between wakes this receive at once.
+        for (var first = true; ; first = false)
         {
             var arrival = _arrivals.GetOrAdd(agentId, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+            var waitFirst = first && wait > TimeSpan.Zero && LikelyDrained(agentId);
             var received = waitFirst ? [] : await LeaseAsync(agentId, max, lease, ct);
-            waitFirst = false;
             var remaining = deadline - time.GetUtcNow();
             if (received.Count > 0 || remaining <= TimeSpan.Zero)
             {

@@ -15,21 +15,25 @@ namespace AgenticFlow.Messaging.Storage;
 /// (<see cref="KeyedGroupCommit{TKey, TItem, TResult}"/>), and their records in one transaction: under load a
 /// mailbox costs one actor turn per batch rather than per message; a lone send goes at once.
 /// </summary>
-public sealed class ActorMailboxStore : IMailboxStore
+public sealed partial class ActorMailboxStore : IMailboxStore
 {
     /// <summary>The most sends (or acks) one actor call carries.</summary>
     public const int MaxBatch = 100;
 
     private readonly IActorProxyFactory _actors;
     private readonly MessageStore _store;
+    private readonly ILogger<ActorMailboxStore> _logger;
     private readonly KeyedGroupCommit<string, (StoredMessage Message, string? IdempotencyKey), EnqueueOutcome> _enqueues;
     private readonly KeyedGroupCommit<string, IReadOnlyList<AckItem>, IReadOnlyList<AckStatus>> _acks;
 
-    public ActorMailboxStore(IActorProxyFactory actors, MessageStore store)
+    public ActorMailboxStore(IActorProxyFactory actors, MessageStore store, ILogger<ActorMailboxStore> logger)
     {
         _actors = actors;
         _store = store;
-        _enqueues = new(EnqueueManyAsync, MaxBatch);
+        _logger = logger;
+        // Bounded in count and in the records' size: the records go in one state transaction, and daprd refuses a
+        // request over 4 MB by default.
+        _enqueues = new(EnqueueManyAsync, MessageStore.MaxTransactionBytes, weight: item => Math.Max(MessageStore.EstimatedBytes(item.Message), MessageStore.MaxTransactionBytes / MaxBatch));
         _acks = new(AckManyAsync, MaxBatch, weight: items => items.Count);
     }
 
@@ -42,16 +46,32 @@ public sealed class ActorMailboxStore : IMailboxStore
     {
         // No caller's cancellation here: the batch carries other callers' messages too.
         await _store.SaveMessagesAsync(items.Select(i => i.Message).ToList(), CancellationToken.None);
-        var outcomes = await Mailbox(agentId).InvokeMethodAsync<List<EnqueueRequest>, List<EnqueueOutcome>>(nameof(IMailboxActor.EnqueueMany),
-            items.Select(i => Request(i.Message, i.IdempotencyKey)).ToList(), CancellationToken.None);
-        // Not queued (a repeated key or a full mailbox): the records written ahead are nobody's.
+        // A lone send calls Enqueue, which replicas of the version before EnqueueMany also host: during a rolling
+        // update only batches meeting such a replica's actor fail (500, nothing queued; the sender sends again).
+        IReadOnlyList<EnqueueOutcome> outcomes = items.Count == 1
+            ? [await Mailbox(agentId).InvokeMethodAsync<EnqueueRequest, EnqueueOutcome>(nameof(IMailboxActor.Enqueue), Request(items[0].Message, items[0].IdempotencyKey), CancellationToken.None)]
+            : await Mailbox(agentId).InvokeMethodAsync<List<EnqueueRequest>, List<EnqueueOutcome>>(nameof(IMailboxActor.EnqueueMany),
+                items.Select(i => Request(i.Message, i.IdempotencyKey)).ToList(), CancellationToken.None);
+        // Not queued (a repeated key or a full mailbox): the records written ahead are nobody's. Removing them is
+        // tidying: should it fail, the queued messages of the batch are still answered as queued (a crash here leaves
+        // the same unowned records, see README).
         var unqueued = items.Where((_, i) => outcomes[i].Status != SendStatus.Accepted).Select(i => i.Message.Id).ToList();
         if (unqueued.Count > 0)
         {
-            await _store.DeleteMessagesAsync(unqueued, CancellationToken.None);
+            try
+            {
+                await _store.DeleteMessagesAsync(unqueued, CancellationToken.None);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogUnqueuedNotDeleted(_logger, ex, unqueued.Count, agentId);
+            }
         }
         return outcomes;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} records of messages not queued for {AgentId} (duplicates or a full mailbox) could not be deleted; they stay unowned")]
+    private static partial void LogUnqueuedNotDeleted(ILogger logger, Exception ex, int count, string agentId);
 
     public async Task<CopyOutcome> EnqueueCopyAsync(string agentId, StoredMessage copy, CancellationToken ct)
     {

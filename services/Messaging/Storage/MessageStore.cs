@@ -17,8 +17,15 @@ namespace AgenticFlow.Messaging.Storage;
 /// </summary>
 public sealed class MessageStore
 {
-    /// <summary>The most records one state transaction of <see cref="SaveMessagesAsync"/> carries.</summary>
-    public const int MaxRecordsPerTransaction = 500;
+    /// <summary>The most one state transaction of <see cref="SaveMessagesAsync"/> carries, in estimated bytes of its
+    /// records (<see cref="EstimatedBytes"/>): well under daprd's default 4 MB request limit. A single call's records
+    /// heavier than that still go, alone.</summary>
+    public const int MaxTransactionBytes = 2 * 1024 * 1024;
+
+    /// <summary>A record's stored size, near enough to bound a transaction: its body and attributes as JSON plus the
+    /// fixed fields.</summary>
+    public static int EstimatedBytes(StoredMessage message) =>
+        512 + System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(message.Body).Length + message.Attributes.Sum(a => a.Key.Length + a.Value.Length + 8);
 
     private readonly DaprClient dapr;
     private readonly IOptions<MessagingOptions> options;
@@ -29,7 +36,7 @@ public sealed class MessageStore
         this.dapr = dapr;
         this.options = options;
         // Up to four transactions in flight: one at a time made every send and ack of the replica wait in one line.
-        _recordWrites = new(WriteRecordsAsync, MaxRecordsPerTransaction, stripes: 4, weight: records => records.Count);
+        _recordWrites = new(WriteRecordsAsync, MaxTransactionBytes, stripes: 4, weight: records => records.Sum(EstimatedBytes));
     }
 
     private const int MaxAttempts = 50;
@@ -177,7 +184,7 @@ public sealed class MessageStore
         {
             if (records[i].Status == MessageStatus.Queued)
             {
-                _queued.Set(records[i].Id, records[i], new MemoryCacheEntryOptions { Size = writes[i].Value?.Length ?? 1, AbsoluteExpirationRelativeToNow = QueuedCacheFor });
+                _queued.Set(records[i].Id, records[i], new MemoryCacheEntryOptions { Size = CachedSize(writes[i].Value), AbsoluteExpirationRelativeToNow = QueuedCacheFor });
             }
             else
             {
@@ -198,6 +205,10 @@ public sealed class MessageStore
     private readonly MemoryCache _queued = new(new MemoryCacheOptions { SizeLimit = QueuedCacheBytes });
 
     public const long QueuedCacheBytes = 32 * 1024 * 1024;
+
+    /// <summary>What a cached record holds in memory, about: its parsed body keeps the JSON text and the record's
+    /// strings, objects and cache entry come on top.</summary>
+    private static long CachedSize(byte[]? stored) => 2L * (stored?.Length ?? 0) + 1024;
     private static readonly TimeSpan QueuedCacheFor = TimeSpan.FromMinutes(5);
 
     /// <summary>The records of messages just leased from their mailbox (so queued): from this replica's recent writes
@@ -225,8 +236,14 @@ public sealed class MessageStore
     }
 
     /// <summary>Removes message records (written ahead for messages that were not queued after all) in one transaction.</summary>
-    public Task DeleteMessagesAsync(IReadOnlyList<string> ids, CancellationToken ct) =>
-        dapr.ExecuteStateTransactionAsync(Store, ids.Select(id => new StateTransactionRequest(MessageKey(id), null, StateOperationType.Delete)).ToList(), cancellationToken: ct);
+    public async Task DeleteMessagesAsync(IReadOnlyList<string> ids, CancellationToken ct)
+    {
+        foreach (var id in ids)
+        {
+            _queued.Remove(id);
+        }
+        await dapr.ExecuteStateTransactionAsync(Store, ids.Select(id => new StateTransactionRequest(MessageKey(id), null, StateOperationType.Delete)).ToList(), cancellationToken: ct);
+    }
 
     /// <summary>Writes a message record only if none is stored under its id; false when one is.</summary>
     public async Task<bool> TryInsertMessageAsync(StoredMessage message, CancellationToken ct)
