@@ -426,6 +426,12 @@ public sealed class TracingTests
         Assert.Equal(1, messaging.SamplingRate);
         Assert.Equal(new Uri("http://127.0.0.1:5108/api/v2/spans"), messaging.ZipkinEndpoint);
         Assert.True(messaging.Records);
+        // Every app's sidecar sends its spans to the monitoring service (app port 5108 in dapr.yaml): neural's and
+        // workflows' once pointed at daprd's default Zipkin port, where nothing listens, and their spans were lost.
+        foreach (var file in Directory.GetFiles(Path.Combine(repository, "dapr-config"), "*.yaml"))
+        {
+            Assert.True(TracingSpec.Load(file).ZipkinEndpoint == new Uri("http://127.0.0.1:5108/api/v2/spans"), $"{Path.GetFileName(file)} sends its spans elsewhere");
+        }
         Assert.False(TracingSpec.Load(null).Records);
         using var folder = new ComponentsFolder();
         var noRate = Path.Combine(folder.Path, "bad-rate.yml");
