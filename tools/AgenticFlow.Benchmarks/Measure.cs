@@ -75,8 +75,21 @@ public static class Measure
     /// code at full optimisation (tiered compilation and dynamic PGO take seconds of load): without it the first
     /// scenario on a path measures the JIT, which took a third of the gateway's CPU in its first seconds.
     /// </summary>
-    public static Task WarmUp(int workers, Func<Task> op, TimeSpan? duration = null) =>
-        Saturate(workers, duration ?? TimeSpan.FromSeconds(double.TryParse(Environment.GetEnvironmentVariable("BENCH_WARMUP_SECONDS"), out var s) ? s : DefaultWarmUpSeconds), op);
+    public static Task WarmUp(int workers, Func<Task> op, TimeSpan? duration = null) => Saturate(workers, duration ?? WarmUpDuration, op);
+
+    /// <summary>Polls until <paramref name="done"/> holds or <paramref name="limit"/> passes (a drain, say).</summary>
+    public static async Task Until(Func<bool> done, TimeSpan limit, int pollMilliseconds = 20)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!done() && clock.Elapsed < limit)
+        {
+            await Task.Delay(pollMilliseconds);
+        }
+    }
+
+    /// <summary>BENCH_WARMUP_SECONDS, or <see cref="DefaultWarmUpSeconds"/>.</summary>
+    public static TimeSpan WarmUpDuration =>
+        TimeSpan.FromSeconds(double.TryParse(Environment.GetEnvironmentVariable("BENCH_WARMUP_SECONDS"), out var s) ? s : DefaultWarmUpSeconds);
 
     /// <summary>Measured on this 2-core machine: the tier-up of a gateway -> sidecar -> service path kept the JIT busy
     /// for 20-30 s of load (its compiled-method count stopped growing only then), and 3 s of warm-up left an open-loop

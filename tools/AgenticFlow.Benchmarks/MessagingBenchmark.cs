@@ -289,18 +289,10 @@ public static partial class MessagingBenchmark
         // not the first message that brings a mailbox into being (its actor activated, its listing written).
         await Task.WhenAll(Enumerable.Range(0, Agents).Select(async a => (await client.PostAsJsonAsync("/api/v1/messages",
             new { recipient = new { kind = "agent", id = $"bench-{run}-{a}" }, priority = "normal", body = new { k = "prime" } })).EnsureSuccessStatusCode()));
-        var primeDeadline = Stopwatch.StartNew();
-        while (Volatile.Read(ref primed) < Agents && primeDeadline.Elapsed < TimeSpan.FromSeconds(60))
-        {
-            await Task.Delay(20);
-        }
+        await Measure.Until(() => Volatile.Read(ref primed) >= Agents, TimeSpan.FromSeconds(60));
         var clock = Stopwatch.StartNew();
         var sendRun = rate is { } r ? await Measure.FixedRate(r, duration, Send) : await Measure.Saturate(Senders, duration, Send);
-        var deadline = Stopwatch.StartNew();
-        while (Volatile.Read(ref received) < sentAt.Count && deadline.Elapsed < TimeSpan.FromSeconds(60))
-        {
-            await Task.Delay(20);
-        }
+        await Measure.Until(() => Volatile.Read(ref received) >= sentAt.Count, TimeSpan.FromSeconds(60));
         var elapsed = clock.Elapsed;
         await stop.CancelAsync();
         await Task.WhenAll(consumers);
@@ -350,11 +342,7 @@ public static partial class MessagingBenchmark
         }
         var clock = Stopwatch.StartNew();
         _ = rate is { } r ? await Measure.FixedRate(r, duration, Send) : await Measure.Saturate(Senders, duration, Send);
-        var deadline = Stopwatch.StartNew();
-        while (Volatile.Read(ref received) < sentAt.Count && deadline.Elapsed < TimeSpan.FromSeconds(30))
-        {
-            await Task.Delay(5);
-        }
+        await Measure.Until(() => Volatile.Read(ref received) >= sentAt.Count, TimeSpan.FromSeconds(30), pollMilliseconds: 5);
         var elapsed = clock.Elapsed;
         await stop.CancelAsync();
         await Task.WhenAll(consumers);
@@ -366,8 +354,7 @@ public static partial class MessagingBenchmark
     /// agent without long polls left the code the scenarios run still tiering up during the first two of them.</summary>
     private static async Task Warm(HttpClient client)
     {
-        var seconds = double.TryParse(Environment.GetEnvironmentVariable("BENCH_WARMUP_SECONDS"), out var s) ? s : 20;
-        var third = TimeSpan.FromSeconds(seconds / 3);
+        var third = Measure.WarmUpDuration / 3;
         await SendReceive(client, third, null);
         await SendReceive(client, third, null, batchAcks: true);
         await SendReceive(client, third, null, batchAcks: true, sendBatch: SendBatch);
