@@ -48,11 +48,15 @@ public static class CallerIdentityEndpoints
     /// handler still checks what the caller's role may do.
     /// </summary>
     public static TBuilder RequirePlatformRole<TBuilder>(this TBuilder builder) where TBuilder : Microsoft.AspNetCore.Builder.IEndpointConventionBuilder =>
+        builder.RequirePlatformRole(CallerIdentity.Admin, CallerIdentity.Operator, CallerIdentity.Agent, CallerIdentity.Viewer);
+
+    /// <summary>The same, for routes only some roles may reach (the gateway's policy for them names the same roles).</summary>
+    public static TBuilder RequirePlatformRole<TBuilder>(this TBuilder builder, params string[] roles) where TBuilder : Microsoft.AspNetCore.Builder.IEndpointConventionBuilder =>
         Microsoft.AspNetCore.Http.EndpointFilterExtensions.AddEndpointFilter(builder, async (context, next) =>
         {
             var caller = CallerIdentity.From(context.HttpContext.Request);
-            return caller.FromEdge && !caller.Roles.Overlaps([CallerIdentity.Admin, CallerIdentity.Operator, CallerIdentity.Agent, CallerIdentity.Viewer])
-                ? Results.Problem(title: "Forbidden", detail: "This call needs one of the platform's roles.", statusCode: StatusCodes.Status403Forbidden, type: Problems.Base + "forbidden")
+            return caller.FromEdge && !caller.Roles.Overlaps(roles)
+                ? Results.Problem(title: "Forbidden", detail: $"This call needs one of these roles: {string.Join(", ", roles)}.", statusCode: StatusCodes.Status403Forbidden, type: Problems.Base + "forbidden")
                 : await next(context);
         });
 }

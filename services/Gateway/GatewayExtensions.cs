@@ -23,13 +23,16 @@ public static class GatewayExtensions
     /// Dapr sidecars set (caller and callee app ids, header-based invocation, the local runtime's peer key).</summary>
     private static readonly string[] InternalHeaders = [
         "dapr-api-token", "X-Api-Key", "Authorization", .. AgenticFlow.ServiceDefaults.CallerIdentity.EdgeHeaders,
-        "dapr-caller-app-id", "dapr-callee-app-id", "dapr-app-id", "dapr-caller-namespace", "x-agenticflow-peer-key"];
+        "dapr-caller-app-id", "dapr-callee-app-id", "dapr-app-id", "dapr-caller-namespace", "x-agenticflow-peer-key",
+        // The client's trace context and baggage (the gateway's own context is added to the call as it is sent).
+        .. IngressTraceContext.Headers];
 
     public static IHostApplicationBuilder AddGateway(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
         services.AddOptions<GatewayOptions>().BindConfiguration(GatewayOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<Credentials>();
+        IngressTraceContext.Use(services);
         services.AddHostedService(sp => sp.GetRequiredService<Credentials>());
 
         services.AddAuthentication(PolicyScheme)

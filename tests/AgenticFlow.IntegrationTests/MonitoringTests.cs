@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using AgenticFlow.LocalRuntime.Tests.Infrastructure;
+using AgenticFlow.ServiceDefaults;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -183,11 +184,6 @@ public sealed partial class MonitoringTests(MonitoringPlatform fixture) : IClass
         // Without a caller's correlation id the gateway uses its trace id.
         var traceId = sent.Headers.GetValues("X-Correlation-Id").Single();
         JsonElement trace = default;
-        static string Service(JsonElement s) => s.GetProperty("service").GetString()!;
-        static string Id(JsonElement s) => s.GetProperty("spanId").GetString()!;
-        static string Kind(JsonElement s) => s.GetProperty("kind").GetString()!;
-        static string Name(JsonElement s) => s.GetProperty("name").GetString()!;
-        static string? Tag(JsonElement s, string key) => s.GetProperty("tags").TryGetProperty(key, out var v) ? v.GetString() : null;
         static bool IsStateSpan(JsonElement s) => Service(s) == "messaging-sidecar" && Tag(s, "db.system") == "state";
         try
         {
@@ -257,6 +253,72 @@ public sealed partial class MonitoringTests(MonitoringPlatform fixture) : IClass
         var logs = await GetJsonAsync("/api/v1/logs?limit=5");
         Assert.Equal(JsonValueKind.Array, logs.ValueKind);
     }
+
+    [Theory]
+    [InlineData("00")]
+    [InlineData("01")]
+    public async Task AClientsTraceContext_IsNotTakenIn_TheRequestStartsATraceOfItsOwn(string sampledFlag)
+    {
+        // A client's traceparent could opt its calls out of tracing (00: every hop followed it), force sampling (01),
+        // or graft its spans onto another trace; its tracestate and baggage rode along to every service.
+        var clientTrace = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)).ToLowerInvariant();
+        using var request = Platform.Request(HttpMethod.Post, "/api/v1/messages", AgentA1, new { recipient = new { kind = "agent", id = NewId("untrusted") }, body = new { hello = "world" } });
+        request.Headers.TryAddWithoutValidation("traceparent", $"00-{clientTrace}-00f067aa0ba902b7-{sampledFlag}");
+        request.Headers.TryAddWithoutValidation("tracestate", "mallory=grafted");
+        request.Headers.TryAddWithoutValidation("baggage", "user=mallory");
+        using var sent = await Platform.Client.SendAsync(request);
+        Assert.True(sent.IsSuccessStatusCode, await sent.Content.ReadAsStringAsync());
+        // Without a caller's correlation id the gateway answers with its trace id: a new one.
+        var traceId = sent.Headers.GetValues("X-Correlation-Id").Single();
+        Assert.Matches("^[0-9a-f]{32}$", traceId);
+        Assert.NotEqual(clientTrace, traceId);
+
+        JsonElement trace = default;
+        await Eventually.True(async () =>
+        {
+            using var response = await SendAsync(HttpMethod.Get, $"/api/v1/traces/{traceId}", Viewer);
+            if (!response.IsSuccessStatusCode)
+            {
+                return false;
+            }
+            trace = await response.Content.ReadFromJsonAsync<JsonElement>();
+            var all = Flatten(trace).ToList();
+            return all.Any(s => Service(s) == "gateway" && Kind(s) == "SERVER")
+                && all.Any(s => Service(s) == "messaging-sidecar" && Kind(s) == "SERVER")
+                && all.Any(s => Service(s) == "messaging" && Kind(s) == "SERVER" && Name(s).Contains("/api/v1/messages", StringComparison.Ordinal));
+        }, "the request to be traced, whatever the client's sampled flag said", 90);
+        // The gateway's span is the root: it has no parent, the client's span id least of all.
+        var root = Assert.Single(trace.GetProperty("roots").EnumerateArray());
+        Assert.Equal("gateway", Service(root));
+        Assert.NotEqual(JsonValueKind.String, root.TryGetProperty("parentId", out var parent) ? parent.ValueKind : JsonValueKind.Undefined);
+        Assert.DoesNotContain(Flatten(trace), s => s.GetRawText().Contains("mallory", StringComparison.Ordinal));
+        using var grafted = await SendAsync(HttpMethod.Get, $"/api/v1/traces/{clientTrace}", Viewer);
+        Assert.Equal(HttpStatusCode.NotFound, grafted.StatusCode);
+    }
+
+    [Fact]
+    public async Task TheDashboardsFiles_AreServedByAnAllowList_BeforeAuthentication()
+    {
+        foreach (var path in new[] { "/", "/index.html", "/dashboard.js", "/dashboard.css" })
+        {
+            using var file = await Platform.Client.GetAsync(path);
+            Assert.True(file.StatusCode == HttpStatusCode.OK, $"{path}: {(int)file.StatusCode}");
+            Assert.Contains("default-src 'self'", file.Headers.GetValues("Content-Security-Policy").Single());
+        }
+        // Nothing else is looked up on disk: below the top of wwwroot, or under a routed path, is no file.
+        foreach (var path in new[] { "/index.html/", "/static/index.html", "/api/v1/index.html", "/v1/models" })
+        {
+            using var other = await Platform.Client.GetAsync(path);
+            Assert.False(other.IsSuccessStatusCode, $"{path}: {(int)other.StatusCode}");
+            Assert.False(other.Headers.Contains("Content-Security-Policy"), path);
+        }
+    }
+
+    private static string Service(JsonElement s) => s.GetProperty("service").GetString()!;
+    private static string Id(JsonElement s) => s.GetProperty("spanId").GetString()!;
+    private static string Kind(JsonElement s) => s.GetProperty("kind").GetString()!;
+    private static string Name(JsonElement s) => s.GetProperty("name").GetString()!;
+    private static string? Tag(JsonElement s, string key) => s.GetProperty("tags").TryGetProperty(key, out var v) ? v.GetString() : null;
 
     private static IEnumerable<JsonElement> Flatten(JsonElement node)
     {
@@ -408,6 +470,13 @@ public sealed partial class MonitoringTests(MonitoringPlatform fixture) : IClass
         await Expect(HttpStatusCode.BadRequest, HttpMethod.Get, "/api/v1/logs?level=loud", Viewer, type: "level");
         await Expect(HttpStatusCode.NotFound, HttpMethod.Get, "/api/v1/alerts/nope", Viewer);
         await Expect(HttpStatusCode.Unauthorized, HttpMethod.Get, "/api/v1/health", "wrong-key");
+        // Traces and logs name every agent's calls, ids and keys: people read them, agents do not (an agent reads only
+        // its own queue and memory). Refused at the gateway, and by monitoring for a call that got past it.
+        await Expect(HttpStatusCode.Forbidden, HttpMethod.Get, "/api/v1/traces?limit=5", AgentA1);
+        await Expect(HttpStatusCode.Forbidden, HttpMethod.Get, "/api/v1/traces/0123456789abcdef0123456789abcdef", AgentA1);
+        await Expect(HttpStatusCode.Forbidden, HttpMethod.Get, "/api/v1/logs?limit=5", AgentA1);
+        await Expect(HttpStatusCode.OK, HttpMethod.Get, "/api/v1/logs?limit=5", Operator);
+        await Expect(HttpStatusCode.OK, HttpMethod.Get, "/api/v1/metrics", AgentA1);
 
         // Straight to the intake through a sidecar (as services export): a body that is not OTLP is refused whole.
         using var sidecar = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{Platform.GatewaySidecar.HttpPort}") };
@@ -418,5 +487,14 @@ public sealed partial class MonitoringTests(MonitoringPlatform fixture) : IClass
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
         using var zipkin = await sidecar.PostAsJsonAsync("/v1.0/invoke/monitoring/method/api/v2/spans", new[] { new { traceId = "xyz", id = "1" } });
         Assert.Equal(HttpStatusCode.BadRequest, zipkin.StatusCode);
+        foreach (var path in new[] { "api/v1/traces?limit=5", "api/v1/logs?limit=5" })
+        {
+            using var asAgent = new HttpRequestMessage(HttpMethod.Get, $"/v1.0/invoke/monitoring/method/{path}");
+            asAgent.Headers.Add(CallerIdentity.PrincipalHeader, "a1");
+            asAgent.Headers.Add(CallerIdentity.RolesHeader, "agent");
+            asAgent.Headers.Add(CallerIdentity.AgentHeader, "a1");
+            using var refusedAgent = await sidecar.SendAsync(asAgent);
+            Assert.Equal(HttpStatusCode.Forbidden, refusedAgent.StatusCode);
+        }
     }
 }

@@ -18,9 +18,12 @@ public static class DashboardExtensions
             return app;
         }
         var files = new PhysicalFileProvider(root);
-        // API calls never name a file: they skip the file lookup (a stat of the disk) the static file middleware would
-        // make for every GET on the hot path.
-        return app.UseWhen(context => !context.Request.Path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase), dashboard => Serve(dashboard, files));
+        // An allow-list, read once: "/" and the files at the top of wwwroot. Static files are served before
+        // authentication, so a file that came to lie under a routed path (wwwroot/v1/models, say) must not answer that
+        // route; and API calls skip the file lookup (a stat of the disk) on the hot path.
+        var served = Directory.EnumerateFiles(root).Select(f => "/" + Path.GetFileName(f)).ToHashSet(StringComparer.Ordinal);
+        served.Add("/");
+        return app.UseWhen(context => served.Contains(context.Request.Path.Value ?? ""), dashboard => Serve(dashboard, files));
     }
 
     private static void Serve(IApplicationBuilder app, PhysicalFileProvider files)

@@ -11,6 +11,8 @@ namespace AgenticFlow.Gateway.Routing;
 public static class RouteTable
 {
     public const string Readers = "readers";
+    /// <summary>People who watch the platform (admins, operators, viewers), not agents.</summary>
+    public const string Observers = "observers";
     public const string Senders = "senders";
     public const string QueueOwner = "queue-owner";
     public const string Admins = "admins";
@@ -61,13 +63,14 @@ public static class RouteTable
         // Batch forms, with the single forms' policies; acking many (POST /api/v1/messages/queue/{agentId}/ack) is
         // already under messages-queue.
         ("messages-send-batch", "messaging", "/api/v1/messages/batch", ["POST"], Senders),
-        // Monitoring: every role reads metrics, traces, logs, health and alerts; agents and operators write metric
-        // points; operators manage alert rules. Telemetry intake (/v1/*, /api/v2/spans) is not routed: it comes
-        // through the services' sidecars.
+        // Monitoring: every role reads metrics, health and alerts; traces and logs only people (admins, operators,
+        // viewers): they name every agent's calls, ids, state keys and actor ids, and an agent may read only its own
+        // queue and memory. Agents and operators write metric points; operators manage alert rules. Telemetry intake
+        // (/v1/*, /api/v2/spans) is not routed: it comes through the services' sidecars.
         ("metrics-read", "monitoring", "/api/v1/metrics", ["GET"], Readers),
         ("metrics-write", "monitoring", "/api/v1/metrics", ["POST"], Senders),
-        ("traces-read", "monitoring", "/api/v1/traces/{**rest}", ["GET"], Readers),
-        ("logs-read", "monitoring", "/api/v1/logs", ["GET"], Readers),
+        ("traces-read", "monitoring", "/api/v1/traces/{**rest}", ["GET"], Observers),
+        ("logs-read", "monitoring", "/api/v1/logs", ["GET"], Observers),
         ("health-read", "monitoring", "/api/v1/health", ["GET"], Readers),
         ("alerts-write", "monitoring", "/api/v1/alerts/{**rest}", ["POST", "DELETE"], Operators),
         ("alerts-read", "monitoring", "/api/v1/alerts/{**rest}", ["GET"], Readers),
@@ -119,6 +122,7 @@ public static class RouteTable
     public static void AddPolicies(AuthorizationOptions options)
     {
         options.AddPolicy(Readers, p => p.RequireRole(Roles.Admin, Roles.Operator, Roles.Agent, Roles.Viewer));
+        options.AddPolicy(Observers, p => p.RequireRole(Roles.Admin, Roles.Operator, Roles.Viewer));
         options.AddPolicy(Senders, p => p.RequireRole(Roles.Admin, Roles.Operator, Roles.Agent));
         options.AddPolicy(QueueOwner, p => p.AddRequirements(new QueueOwnerRequirement()));
         options.AddPolicy(Admins, p => p.RequireRole(Roles.Admin));

@@ -179,6 +179,9 @@ async function traces() {
   const service = $('#trace-service').value.trim();
   const r = await api(`/api/v1/traces?limit=15${service ? `&service=${encodeURIComponent(service)}` : ''}`);
   if (notDeployed(r.status)) { fill('traces', '<p class="not-deployed">monitoring: not deployed</p>'); return; }
+  // Traces name every agent's calls: admins, operators and viewers read them, an agent's key does not.
+  if (r.status === 403) { fill('traces', '<p class="not-deployed">traces: not readable with this key (admins, operators, viewers)</p>'); return; }
+  if (!Array.isArray(r.data)) { fill('traces', `<p class="error">traces: ${r.status}</p>`); return; }
   fill('traces', table(['trace', 'root', 'services', 'spans', 'duration', 'error'], (r.data ?? []).map((t) => [
     `<a class="trace" data-trace="${esc(t.traceId)}">${esc(t.traceId.slice(0, 12))}…</a>`, esc(`${t.rootService}: ${t.rootName}`),
     esc(t.services.join(' → ')), String(t.spans), `${fmt(t.durationMs, 1)} ms`, t.error ? '<b class="error">yes</b>' : ''])));
