@@ -406,6 +406,36 @@ public sealed class TracingTests
         }
     }
 
+    [Theory]
+    [InlineData("congo=t61rcWkgMzE,rojo=00f067aa0ba902b7", true)]
+    [InlineData("tenant@vendor=x , ,b=y", true)]
+    [InlineData("a=1", true)]
+    [InlineData("a=b\r\nx-injected: y", false)]
+    [InlineData("a=b\u0000", false)]
+    [InlineData("Upper=1", false)]
+    [InlineData("_a=1", false)]
+    [InlineData("novalue", false)]
+    [InlineData("k=", false)]
+    [InlineData("k=v=w", false)]
+    [InlineData("a@b@c=1", false)]
+    [InlineData("k=caf\u00e9", false)]
+    public void Tracestate_NotShapedAsW3CSays_IsDroppedWhole(string tracestate, bool kept)
+    {
+        // It travels to every app and into every event: a control character in one made its deliveries fail for ever.
+        Assert.True(TraceContext.TryParse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", tracestate, out var context));
+        Assert.Equal(kept ? tracestate.Trim() : null, context.TraceState);
+    }
+
+    [Fact]
+    public void Tracestate_OfMoreThan32Members_IsDropped()
+    {
+        var state = string.Join(',', Enumerable.Range(0, 33).Select(i => $"k{i}=v"));
+        Assert.True(TraceContext.TryParse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", state, out var context));
+        Assert.Null(context.TraceState);
+        Assert.True(TraceContext.TryParse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", state[..state.LastIndexOf(',')], out context));
+        Assert.NotNull(context.TraceState);
+    }
+
     [Fact]
     public void SamplingRate_DecidesNewTraces_ByTheirId()
     {
@@ -474,6 +504,16 @@ public sealed class TracingTests
     [InlineData("/__agenticflow/invoke/api/v2/spans", false)]
     [InlineData("/v1.0/invoke/agents/method/readyz", false)]
     [InlineData("/v1.0/healthz", false)]
+    [InlineData("/v1.0/healthz/outbound", false)]
+    [InlineData("/v1.0/invoke/agents/method/healthz?probe=1", false)]
+    [InlineData("/TaskHubSidecarService/GetWorkItems", false)]
+    // A caller cannot leave its calls out of the traces by the shape of its path.
+    [InlineData("/v1.0/invoke/agents/method/api/v1/agents/x/healthz", true)]
+    [InlineData("/v1.0/invoke/agents/method/api/v1/agents/healthz/state", true)]
+    [InlineData("/v1.0/invoke/memory/method/api/v1/memory/a/GetWorkItems", true)]
+    [InlineData("/v1.0/invoke/agents/method/api/v1/agents/x/readyz", true)]
+    [InlineData("/__agenticflow/invoke/api/v1/agents/livez", true)]
+    [InlineData("/v1.0/state/statestore/healthz", true)]
     [InlineData("/v1.0/invoke/search/method/v1/logsearch", true)]
     [InlineData("/v1.0/invoke/search/method/v1/metrics-summary", true)]
     [InlineData("/v1.0/invoke/messaging/method/api/v1/messages", true)]

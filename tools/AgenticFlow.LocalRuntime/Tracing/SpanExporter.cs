@@ -153,7 +153,7 @@ public sealed class SpanExporter : IAsyncDisposable
         // The first failure and then one in a hundred: a collector that is down must not flood the log.
         if (Interlocked.Increment(ref _failedBatches) % 100 == 1)
         {
-            _logger.LogWarning(ex, "Could not send {Spans} spans to {Endpoint} ({Why}); dropped", spans, _spec.ZipkinEndpoint?.GetLeftPart(UriPartial.Path), why);
+            _logger.LogWarning(ex, "Could not send {Spans} spans to {Endpoint} ({Why}); dropped", spans, _spec.ZipkinEndpoint?.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped), why);
         }
     }
 

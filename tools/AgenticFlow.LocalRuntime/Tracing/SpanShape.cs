@@ -22,14 +22,25 @@ public static class SpanShape
     /// </summary>
     public static bool IsTraced(string path)
     {
-        if (path.Contains("/healthz", StringComparison.Ordinal) || path.EndsWith("/readyz", StringComparison.Ordinal) || path.EndsWith("/livez", StringComparison.Ordinal)
-            || path.EndsWith("/GetWorkItems", StringComparison.Ordinal))
+        // Whole paths and whole methods only: a substring test let any caller leave its calls out of the traces by
+        // putting "/healthz" somewhere in a path, or ending one in "/readyz" (for example GET /api/v1/agents/x/healthz
+        // through the gateway).
+        if (path is "/v1.0/healthz" or "/v1.0/healthz/outbound" || path == WorkItemsMethod)
         {
             return false;
         }
-        var method = InvokedMethod(path);
-        return method is null || !IsTelemetryIntake(method);
+        if (InvokedMethod(path) is not { } method)
+        {
+            return true;
+        }
+        var bare = WithoutQuery(method.TrimStart('/'));
+        return bare is not ("healthz" or "readyz" or "livez") && !IsTelemetryIntake(bare);
     }
+
+    /// <summary>The workflow worker's stream of work items (gRPC path).</summary>
+    public static readonly string WorkItemsMethod = "/" + Api.WorkflowGrpcMethods.ServiceName + "/GetWorkItems";
+
+    private static string WithoutQuery(string path) => path.IndexOf('?') is var q and >= 0 ? path[..q] : path;
 
     /// <summary>The method part of an invocation path (API or peer), or null when the path is no invocation.</summary>
     public static string? InvokedMethod(string path)
@@ -49,9 +60,7 @@ public static class SpanShape
 
     public static bool IsTelemetryIntake(string method)
     {
-        var m = method.TrimStart('/');
-        var query = m.IndexOf('?');
-        m = query < 0 ? m : m[..query];
+        var m = WithoutQuery(method.TrimStart('/'));
         return IsSegments(m, "v1/traces") || IsSegments(m, "v1/metrics") || IsSegments(m, "v1/logs") || IsSegments(m, "api/v2/spans");
     }
 

@@ -45,9 +45,53 @@ public readonly record struct TraceContext(ActivityTraceId TraceId, ActivitySpan
             return false;
         }
         var flags = Convert.ToByte(parts[3], 16);
-        var state = string.IsNullOrWhiteSpace(tracestate) || tracestate.Length > MaxTraceStateLength ? null : tracestate.Trim();
+        var state = string.IsNullOrWhiteSpace(tracestate) || tracestate.Length > MaxTraceStateLength || !IsTraceState(tracestate) ? null : tracestate.Trim();
         context = new TraceContext(ActivityTraceId.CreateFromString(parts[1]), ActivitySpanId.CreateFromString(parts[2]),
             (flags & 1) == 1, state);
+        return true;
+    }
+
+    /// <summary>
+    /// A <c>tracestate</c> as W3C shapes it: at most 32 comma-separated <c>key=value</c> members (empty ones allowed),
+    /// keys of lower-case letters, digits and <c>_-*/</c> (with one <c>@</c> for a tenant) starting with a letter or
+    /// digit, values of printable ASCII without <c>,</c> and <c>=</c>, both at most 256 characters. Anything else is
+    /// dropped whole: it travels to every app and into every event, and a control character in it made deliveries fail.
+    /// </summary>
+    public static bool IsTraceState(string tracestate)
+    {
+        var members = 0;
+        foreach (var raw in tracestate.Split(','))
+        {
+            var member = raw.Trim(' ', '\t');
+            if (member.Length == 0)
+            {
+                continue;
+            }
+            var eq = member.IndexOf('=');
+            if (++members > 32 || eq <= 0 || eq > 256 || member.Length - eq - 1 is < 1 or > 256)
+            {
+                return false;
+            }
+            var key = member.AsSpan(0, eq);
+            if (!(char.IsAsciiLetterLower(key[0]) || char.IsAsciiDigit(key[0])) || key.Count('@') > 1)
+            {
+                return false;
+            }
+            foreach (var c in key)
+            {
+                if (!(char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '_' or '-' or '*' or '/' or '@'))
+                {
+                    return false;
+                }
+            }
+            foreach (var c in member.AsSpan(eq + 1))
+            {
+                if (c is < ' ' or > '~' or ',' or '=')
+                {
+                    return false;
+                }
+            }
+        }
         return true;
     }
 

@@ -46,7 +46,8 @@ public sealed record TracingSpec(double SamplingRate, Uri? ZipkinEndpoint, bool 
             {
                 endpoint = Uri.TryCreate(address, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)
                     ? uri
-                    : throw new FormatException($"{path}: spec.tracing.zipkin.endpointAddress '{address}' is not an http(s) URL");
+                    // Credentials before an '@' are not repeated in the error.
+                    : throw new FormatException($"{path}: spec.tracing.zipkin.endpointAddress '{(address.LastIndexOf('@') is var at and >= 0 ? "***" + address[at..] : address)}' is not an http(s) URL");
             }
             var stdout = string.Equals(Scalar(tracing, "stdout"), "true", StringComparison.OrdinalIgnoreCase);
             return new TracingSpec(rate, endpoint, stdout);

@@ -32,7 +32,7 @@ public sealed partial class WorkflowEngine
             return;
         }
         var executionEnded = ExecutionToken(id, executionId);
-        _ = Task.Run(async () =>
+        RunDetached(async () =>
         {
             try
             {
@@ -46,7 +46,7 @@ public sealed partial class WorkflowEngine
             {
                 _armedTimers.TryRemove($"{id}\n{executionId}\n{timerId}", out _);
             }
-        }, CancellationToken.None);
+        });
     }
 
     private async Task FireTimerAsync(string id, string executionId, int timerId, DateTime fireAt, CancellationToken executionEnded)
@@ -78,7 +78,7 @@ public sealed partial class WorkflowEngine
         {
             var id = slot.Id;
             var executionEnded = ExecutionToken(id, m.ExecutionId);
-            _ = Task.Run(async () =>
+            RunDetached(async () =>
             {
                 try
                 {
@@ -89,7 +89,17 @@ public sealed partial class WorkflowEngine
                 catch (OperationCanceledException)
                 {
                 }
-            }, CancellationToken.None);
+            });
+        }
+    }
+
+    /// <summary>Starts a timer's or a scheduled start's wait without the execution context of the call that armed it:
+    /// its firing is work of its own, and that call's trace context (an AsyncLocal) would otherwise ride on it.</summary>
+    private static void RunDetached(Func<Task> work)
+    {
+        using (ExecutionContext.SuppressFlow())
+        {
+            _ = Task.Run(work, CancellationToken.None);
         }
     }
 
