@@ -272,6 +272,43 @@ public sealed class ManifestPolicyTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void SecretScopes_GiveEachAppsSecretToNoOtherApp_InKubernetes(string overlay) =>
+        AssertSecretScopes(overlay, Render(overlay).Custom("Configuration"));
+
+    [Fact]
+    public void SecretScopes_GiveEachAppsSecretToNoOtherApp_InTheLocalRun() =>
+        AssertSecretScopes("dapr-config", Directory.GetFiles(Path.Combine(Repo, "dapr-config"), "*.yaml").Select(file =>
+        {
+            var stream = new YamlStream();
+            stream.Load(new StringReader(File.ReadAllText(file)));
+            return (YamlMappingNode)stream.Documents[0].RootNode;
+        }));
+
+    /// <summary>
+    /// Every secret an app is allowed by name (its own: the gateway's keys, neural's S3 keys, memory's embeddings key) is
+    /// denied by name to each app whose scope allows by default (Dapr lists exact names only, so an app that reads secrets
+    /// of a prefix, such as agents' mcp-* tokens, has to deny the others one by one, and a new one is easily missed).
+    /// </summary>
+    private static void AssertSecretScopes(string where, IEnumerable<YamlMappingNode> configurations)
+    {
+        var scopes = configurations.SelectMany(c => Items(Child(Child(Child(c, "spec"), "secrets"), "scopes")).Select(scope => (
+            App: Scalar(Child(c, "metadata"), "name")!,
+            Default: Scalar(scope, "defaultAccess"),
+            Allowed: Items(Child(scope, "allowedSecrets")).Select(n => ((YamlScalarNode)n).Value!).ToList(),
+            Denied: Items(Child(scope, "deniedSecrets")).Select(n => ((YamlScalarNode)n).Value!).ToHashSet()))).ToList();
+        var owned = scopes.SelectMany(s => s.Allowed.Select(secret => (s.App, Secret: secret))).ToList();
+        Assert.Contains(owned, o => o.Secret == "gateway-api-keys");
+        foreach (var open in scopes.Where(s => s.Default == "allow"))
+        {
+            foreach (var (owner, secret) in owned.Where(o => o.App != open.App))
+            {
+                Assert.True(open.Denied.Contains(secret), $"{where}: {open.App} may read {owner}'s secret {secret} (allow by default, not in deniedSecrets)");
+            }
+        }
+    }
+
     /// <summary>Dapr's operation names: '*' one path segment, a trailing '/**' any number of them.</summary>
     private static bool Matches(string pattern, string path)
     {
