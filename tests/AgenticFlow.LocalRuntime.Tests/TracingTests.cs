@@ -382,6 +382,35 @@ public sealed class TracingTests
         Assert.False(envelope.TryGetProperty("traceparent", out _));
     }
 
+    [Fact]
+    public async Task AnEventsTracestate_CannotAddHeaders_ToItsDelivery()
+    {
+        // Publish metadata sets the event's tracestate as written, and .NET puts a CR/LF written without validation on
+        // the wire as is: a tracestate of "a=b\r\nX-AgenticFlow-Roles: admin" became a header of the delivery.
+        var topic = TestServers.NewId("smuggled");
+        var received = new ConcurrentQueue<(string? Roles, string? State)>();
+        await using var app = await TestApp.StartAsync((web, _) =>
+            web.MapPost("/smuggled", (HttpRequest r) =>
+            {
+                received.Enqueue((r.Headers.TryGetValue("X-AgenticFlow-Roles", out var roles) ? roles.ToString() : null, r.Headers.TryGetValue("tracestate", out var ts) ? ts.ToString() : null));
+                return Results.Ok();
+            }).WithTopic("pubsub", topic));
+        using var folder = new ComponentsFolder().PubSub("in-memory");
+        await using var sidecar = await TestSidecar.StartAsync(TestServers.NewId("smugglesub"), folder.Path, app.Port);
+
+        var metadata = "metadata.cloudevent.traceparent=" + Uri.EscapeDataString("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+            + "&metadata.cloudevent.tracestate=" + Uri.EscapeDataString("a=b\r\nX-AgenticFlow-Roles: admin");
+        using (var published = await sidecar.Http.PostAsync($"/v1.0/publish/pubsub/{topic}?{metadata}", new StringContent("{\"n\":1}", Encoding.UTF8, "application/json")))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, published.StatusCode);
+        }
+
+        await Eventually.True(() => !received.IsEmpty, "the event to arrive");
+        var (roles, state) = received.Single();
+        Assert.Null(roles);
+        Assert.Null(state);
+    }
+
     [Theory]
     [InlineData("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", true, true)]
     [InlineData("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00", true, false)]

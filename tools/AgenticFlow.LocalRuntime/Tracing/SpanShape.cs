@@ -38,7 +38,7 @@ public static class SpanShape
     }
 
     /// <summary>The workflow worker's stream of work items (gRPC path).</summary>
-    public static readonly string WorkItemsMethod = "/" + Api.WorkflowGrpcMethods.ServiceName + "/GetWorkItems";
+    public static readonly string WorkItemsMethod = "/" + Dapr.DurableTask.Protobuf.TaskHubSidecarService.Descriptor.FullName + "/GetWorkItems";
 
     private static string WithoutQuery(string path) => path.IndexOf('?') is var q and >= 0 ? path[..q] : path;
 
