@@ -48,15 +48,28 @@ public static class CallerIdentityEndpoints
     /// handler still checks what the caller's role may do.
     /// </summary>
     public static TBuilder RequirePlatformRole<TBuilder>(this TBuilder builder) where TBuilder : Microsoft.AspNetCore.Builder.IEndpointConventionBuilder =>
-        builder.RequirePlatformRole(CallerIdentity.Admin, CallerIdentity.Operator, CallerIdentity.Agent, CallerIdentity.Viewer);
-
-    /// <summary>The same, for routes only some roles may reach (the gateway's policy for them names the same roles).</summary>
-    public static TBuilder RequirePlatformRole<TBuilder>(this TBuilder builder, params string[] roles) where TBuilder : Microsoft.AspNetCore.Builder.IEndpointConventionBuilder =>
         Microsoft.AspNetCore.Http.EndpointFilterExtensions.AddEndpointFilter(builder, async (context, next) =>
         {
             var caller = CallerIdentity.From(context.HttpContext.Request);
-            return caller.FromEdge && !caller.Roles.Overlaps(roles)
-                ? Results.Problem(title: "Forbidden", detail: $"This call needs one of these roles: {string.Join(", ", roles)}.", statusCode: StatusCodes.Status403Forbidden, type: Problems.Base + "forbidden")
+            return caller.FromEdge && !caller.Roles.Overlaps([CallerIdentity.Admin, CallerIdentity.Operator, CallerIdentity.Agent, CallerIdentity.Viewer])
+                ? Forbidden("This call needs one of the platform's roles.")
                 : await next(context);
         });
+
+    /// <summary>
+    /// For what people watch and agents may not read (traces and logs name every agent's calls, ids and keys): an edge
+    /// call passes as an admin or operator, or as a viewer that is not also an agent (an agent that holds the viewer role
+    /// is still an agent, as everywhere else). The gateway's policy for these routes says the same.
+    /// </summary>
+    public static TBuilder RequireObserver<TBuilder>(this TBuilder builder) where TBuilder : Microsoft.AspNetCore.Builder.IEndpointConventionBuilder =>
+        Microsoft.AspNetCore.Http.EndpointFilterExtensions.AddEndpointFilter(builder, async (context, next) =>
+        {
+            var caller = CallerIdentity.From(context.HttpContext.Request);
+            return caller.Privileged || (caller.Roles.Contains(CallerIdentity.Viewer) && caller.RestrictedToAgent is null)
+                ? await next(context)
+                : Forbidden("Traces and logs are read by admins, operators and viewers, not agents.");
+        });
+
+    private static IResult Forbidden(string detail) =>
+        Results.Problem(title: "Forbidden", detail: detail, statusCode: StatusCodes.Status403Forbidden, type: Problems.Base + "forbidden");
 }

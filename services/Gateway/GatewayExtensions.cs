@@ -25,7 +25,7 @@ public static class GatewayExtensions
         "dapr-api-token", "X-Api-Key", "Authorization", .. AgenticFlow.ServiceDefaults.CallerIdentity.EdgeHeaders,
         "dapr-caller-app-id", "dapr-callee-app-id", "dapr-app-id", "dapr-caller-namespace", "x-agenticflow-peer-key",
         // The client's trace context and baggage (the gateway's own context is added to the call as it is sent).
-        .. IngressTraceContext.Headers];
+        .. IngressTraceContext.Headers, IngressTraceContext.SelfHeader];
 
     public static IHostApplicationBuilder AddGateway(this IHostApplicationBuilder builder)
     {

@@ -283,7 +283,10 @@ public sealed partial class MonitoringTests(MonitoringPlatform fixture) : IClass
             }
             trace = await response.Content.ReadFromJsonAsync<JsonElement>();
             var all = Flatten(trace).ToList();
-            return all.Any(s => Service(s) == "gateway" && Kind(s) == "SERVER")
+            // One root once every hop's spans are in (a hop whose batch is still on its way leaves its children as roots).
+            return trace.GetProperty("roots").GetArrayLength() == 1
+                && all.Any(s => Service(s) == "gateway" && Kind(s) == "SERVER")
+                && all.Any(s => Service(s) == "gateway-sidecar" && Kind(s) == "CLIENT")
                 && all.Any(s => Service(s) == "messaging-sidecar" && Kind(s) == "SERVER")
                 && all.Any(s => Service(s) == "messaging" && Kind(s) == "SERVER" && Name(s).Contains("/api/v1/messages", StringComparison.Ordinal));
         }, "the request to be traced, whatever the client's sampled flag said", 90);
@@ -305,12 +308,39 @@ public sealed partial class MonitoringTests(MonitoringPlatform fixture) : IClass
             Assert.True(file.StatusCode == HttpStatusCode.OK, $"{path}: {(int)file.StatusCode}");
             Assert.Contains("default-src 'self'", file.Headers.GetValues("Content-Security-Policy").Single());
         }
-        // Nothing else is looked up on disk: below the top of wwwroot, or under a routed path, is no file.
-        foreach (var path in new[] { "/index.html/", "/static/index.html", "/api/v1/index.html", "/v1/models" })
+    }
+
+    [Fact]
+    public async Task AFileUnderARoutedPath_IsNotServed_OnlyTheTopOfTheFolder()
+    {
+        // Static files are served before authentication: a file that came to lie at wwwroot/v1/models must not answer
+        // that route. Files added after start are not served either (the list is read once).
+        const HttpStatusCode Teapot = (HttpStatusCode)StatusCodes.Status418ImATeapot;
+        var root = Directory.CreateTempSubdirectory("agenticflow-wwwroot-").FullName;
+        try
         {
-            using var other = await Platform.Client.GetAsync(path);
-            Assert.False(other.IsSuccessStatusCode, $"{path}: {(int)other.StatusCode}");
-            Assert.False(other.Headers.Contains("Content-Security-Policy"), path);
+            File.WriteAllText(Path.Combine(root, "index.html"), "<p>dashboard</p>");
+            File.WriteAllText(Path.Combine(root, "app.js"), "1");
+            Directory.CreateDirectory(Path.Combine(root, "v1"));
+            File.WriteAllText(Path.Combine(root, "v1", "models"), "shadowed");
+            var web = WebApplication.CreateSlimBuilder();
+            web.WebHost.UseUrls("http://127.0.0.1:0");
+            await using var app = web.Build();
+            AgenticFlow.Gateway.Dashboard.DashboardExtensions.UseDashboard(app, root);
+            app.Run(context => { context.Response.StatusCode = StatusCodes.Status418ImATeapot; return Task.CompletedTask; });
+            await app.StartAsync();
+            File.WriteAllText(Path.Combine(root, "later.js"), "2");
+            using var client = new HttpClient { BaseAddress = new Uri(app.Urls.First()) };
+            foreach (var (path, status) in new[] { ("/", HttpStatusCode.OK), ("/index.html", HttpStatusCode.OK), ("/app.js", HttpStatusCode.OK),
+                ("/v1/models", Teapot), ("/later.js", Teapot), ("/APP.JS", Teapot), ("/app.js/", Teapot) })
+            {
+                using var answer = await client.GetAsync(path);
+                Assert.True(status == answer.StatusCode, $"{path}: {(int)answer.StatusCode}");
+            }
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
         }
     }
 
@@ -487,14 +517,16 @@ public sealed partial class MonitoringTests(MonitoringPlatform fixture) : IClass
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
         using var zipkin = await sidecar.PostAsJsonAsync("/v1.0/invoke/monitoring/method/api/v2/spans", new[] { new { traceId = "xyz", id = "1" } });
         Assert.Equal(HttpStatusCode.BadRequest, zipkin.StatusCode);
-        foreach (var path in new[] { "api/v1/traces?limit=5", "api/v1/logs?limit=5" })
+        // An agent that also holds the viewer role is still an agent.
+        foreach (var (path, roles, expected) in new[] { ("api/v1/traces?limit=5", "agent", HttpStatusCode.Forbidden), ("api/v1/logs?limit=5", "agent", HttpStatusCode.Forbidden),
+            ("api/v1/traces?limit=5", "agent,viewer", HttpStatusCode.Forbidden), ("api/v1/logs?limit=5", "viewer,agent", HttpStatusCode.Forbidden), ("api/v1/logs?limit=5", "viewer", HttpStatusCode.OK) })
         {
-            using var asAgent = new HttpRequestMessage(HttpMethod.Get, $"/v1.0/invoke/monitoring/method/{path}");
-            asAgent.Headers.Add(CallerIdentity.PrincipalHeader, "a1");
-            asAgent.Headers.Add(CallerIdentity.RolesHeader, "agent");
-            asAgent.Headers.Add(CallerIdentity.AgentHeader, "a1");
-            using var refusedAgent = await sidecar.SendAsync(asAgent);
-            Assert.Equal(HttpStatusCode.Forbidden, refusedAgent.StatusCode);
+            using var edge = new HttpRequestMessage(HttpMethod.Get, $"/v1.0/invoke/monitoring/method/{path}");
+            edge.Headers.Add(CallerIdentity.PrincipalHeader, "someone");
+            edge.Headers.Add(CallerIdentity.RolesHeader, roles);
+            edge.Headers.Add(CallerIdentity.AgentHeader, "a1");
+            using var answer = await sidecar.SendAsync(edge);
+            Assert.True(expected == answer.StatusCode, $"{roles} GET {path}: {(int)answer.StatusCode}");
         }
     }
 }

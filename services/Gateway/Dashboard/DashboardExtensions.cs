@@ -10,9 +10,10 @@ namespace AgenticFlow.Gateway.Dashboard;
 /// </summary>
 public static class DashboardExtensions
 {
-    public static IApplicationBuilder UseDashboard(this IApplicationBuilder app)
+    /// <param name="root">The folder of the files; <c>wwwroot</c> beside the gateway's assembly unless named.</param>
+    public static IApplicationBuilder UseDashboard(this IApplicationBuilder app, string? root = null)
     {
-        var root = Path.Combine(AppContext.BaseDirectory, "wwwroot");
+        root ??= Path.Combine(AppContext.BaseDirectory, "wwwroot");
         if (!Directory.Exists(root))
         {
             return app;

@@ -37,6 +37,8 @@ public sealed class GatewaySelf(IHttpClientFactory clients, IServer server, ICon
                 request.Headers.TryAddWithoutValidation(name, value.ToString());
             }
         }
+        // The REST call belongs to the tool call's trace: the gateway takes this one trace context in (see IngressTraceContext).
+        request.Headers.TryAddWithoutValidation(Security.IngressTraceContext.SelfHeader, Security.IngressTraceContext.SelfKey);
         return await clients.CreateClient(ClientName).SendAsync(request, HttpCompletionOption.ResponseContentRead, ct);
     }
 

@@ -122,7 +122,9 @@ public static class RouteTable
     public static void AddPolicies(AuthorizationOptions options)
     {
         options.AddPolicy(Readers, p => p.RequireRole(Roles.Admin, Roles.Operator, Roles.Agent, Roles.Viewer));
-        options.AddPolicy(Observers, p => p.RequireRole(Roles.Admin, Roles.Operator, Roles.Viewer));
+        // An agent that also holds the viewer role is still an agent (as for queues and memory).
+        options.AddPolicy(Observers, p => p.RequireAssertion(c => c.User.IsInRole(Roles.Admin) || c.User.IsInRole(Roles.Operator)
+            || (c.User.IsInRole(Roles.Viewer) && !c.User.IsInRole(Roles.Agent))));
         options.AddPolicy(Senders, p => p.RequireRole(Roles.Admin, Roles.Operator, Roles.Agent));
         options.AddPolicy(QueueOwner, p => p.AddRequirements(new QueueOwnerRequirement()));
         options.AddPolicy(Admins, p => p.RequireRole(Roles.Admin));

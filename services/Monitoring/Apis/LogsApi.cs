@@ -9,7 +9,7 @@ public static class LogsApi
 {
     public static RouteGroupBuilder MapLogsApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/v1/logs").WithTags("Logs").RequirePlatformRole(CallerIdentity.Admin, CallerIdentity.Operator, CallerIdentity.Viewer);
+        var api = app.MapGroup("/api/v1/logs").WithTags("Logs").RequireObserver();
         api.MapGet("/", Find).WithName("FindLogs");
         return api;
     }

@@ -9,7 +9,7 @@ public static class TracesApi
 {
     public static RouteGroupBuilder MapTracesApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/v1/traces").WithTags("Traces").RequirePlatformRole(CallerIdentity.Admin, CallerIdentity.Operator, CallerIdentity.Viewer);
+        var api = app.MapGroup("/api/v1/traces").WithTags("Traces").RequireObserver();
         api.MapGet("/", Search).WithName("SearchTraces");
         api.MapGet("/{traceId}", Get).WithName("GetTrace");
         return api;
