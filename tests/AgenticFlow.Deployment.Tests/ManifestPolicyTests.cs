@@ -272,39 +272,81 @@ public sealed class ManifestPolicyTests
         }
     }
 
+    /// <summary>
+    /// In Kubernetes every app's scope on a secret store that several apps load is deny, allowing only names that are
+    /// that app's alone; a store an app reads by prefix (agents' mcp-*, providers' provider-*) is loaded by that app alone;
+    /// and the secrets components resolve (Kafka's, Cassandra's, S3's…) are allowed to no app.
+    /// </summary>
     [Theory]
     [MemberData(nameof(Overlays))]
-    public void SecretScopes_GiveEachAppsSecretToNoOtherApp_InKubernetes(string overlay) =>
-        AssertSecretScopes(overlay, Render(overlay).Custom("Configuration"));
+    public void SecretScopes_GiveEachSecretToOneAppAtMost_InKubernetes(string overlay)
+    {
+        var rendered = Render(overlay);
+        var stores = rendered.Custom("Component").Where(c => Scalar(Child(c, "spec"), "type")?.StartsWith("secretstores.", StringComparison.Ordinal) == true)
+            .ToDictionary(c => Scalar(Child(c, "metadata"), "name")!, c => Items(Child(c, "scopes")).Select(n => ((YamlScalarNode)n).Value!).ToList());
+        Assert.True(stores.Count >= 3, $"{overlay}: expected the shared store and the apps' own ({string.Join(", ", stores.Keys)})");
+        var resolved = rendered.Custom("Component").Where(c => Scalar(Child(c, "auth"), "secretStore") is { } store && stores.ContainsKey(store))
+            .SelectMany(c => Items(Child(Child(c, "spec"), "metadata")).Select(m => Scalar(Child(m, "secretKeyRef"), "name")).OfType<string>()).ToHashSet();
+        Assert.Contains("s3", resolved);
+        var allowedBy = new Dictionary<(string Store, string Secret), string>();
+        foreach (var configuration in rendered.Custom("Configuration"))
+        {
+            var app = Scalar(Child(configuration, "metadata"), "name")!;
+            var scopes = Items(Child(Child(Child(configuration, "spec"), "secrets"), "scopes")).ToDictionary(scope => Scalar(scope, "storeName")!);
+            foreach (var (store, loadedBy) in stores.Where(s => s.Value.Contains(app)))
+            {
+                if (loadedBy.Count == 1)
+                {
+                    continue;
+                }
+                Assert.True(scopes.TryGetValue(store, out var scope), $"{overlay}: {app} loads the shared store {store} with no scope (allow all)");
+                Assert.True(Scalar(scope, "defaultAccess") == "deny", $"{overlay}: {app} may read every secret of the shared store {store}");
+                foreach (var secret in Items(Child(scope, "allowedSecrets")).Select(n => ((YamlScalarNode)n).Value!))
+                {
+                    Assert.DoesNotContain(secret, resolved);
+                    Assert.True(allowedBy.TryAdd((store, secret), app), $"{overlay}: {secret} is allowed to {app} and to {allowedBy.GetValueOrDefault((store, secret))}");
+                }
+            }
+        }
+    }
 
+    /// <summary>
+    /// Locally one file store holds every secret (development values), and agents and providers, which read names of a
+    /// prefix, allow by default: each secret of the files, and each secret another app is allowed by name, must be denied
+    /// to them by name (Dapr lists exact names only, so a new secret is easily missed); every other app denies by default.
+    /// </summary>
     [Fact]
-    public void SecretScopes_GiveEachAppsSecretToNoOtherApp_InTheLocalRun() =>
-        AssertSecretScopes("dapr-config", Directory.GetFiles(Path.Combine(Repo, "dapr-config"), "*.yaml").Select(file =>
+    public void SecretScopes_DenyEveryOtherAppsSecret_InTheLocalRun()
+    {
+        var configurations = Directory.GetFiles(Path.Combine(Repo, "dapr-config"), "*.yaml").Select(file =>
         {
             var stream = new YamlStream();
             stream.Load(new StringReader(File.ReadAllText(file)));
             return (YamlMappingNode)stream.Documents[0].RootNode;
-        }));
-
-    /// <summary>
-    /// Every secret an app is allowed by name (its own: the gateway's keys, neural's S3 keys, memory's embeddings key) is
-    /// denied by name to each app whose scope allows by default (Dapr lists exact names only, so an app that reads secrets
-    /// of a prefix, such as agents' mcp-* tokens, has to deny the others one by one, and a new one is easily missed).
-    /// </summary>
-    private static void AssertSecretScopes(string where, IEnumerable<YamlMappingNode> configurations)
-    {
-        var scopes = configurations.SelectMany(c => Items(Child(Child(Child(c, "spec"), "secrets"), "scopes")).Select(scope => (
-            App: Scalar(Child(c, "metadata"), "name")!,
-            Default: Scalar(scope, "defaultAccess"),
-            Allowed: Items(Child(scope, "allowedSecrets")).Select(n => ((YamlScalarNode)n).Value!).ToList(),
-            Denied: Items(Child(scope, "deniedSecrets")).Select(n => ((YamlScalarNode)n).Value!).ToHashSet()))).ToList();
-        var owned = scopes.SelectMany(s => s.Allowed.Select(secret => (s.App, Secret: secret))).ToList();
-        Assert.Contains(owned, o => o.Secret == "gateway-api-keys");
-        foreach (var open in scopes.Where(s => s.Default == "allow"))
+        }).Where(c => Scalar(c, "kind") == "Configuration" && Scalar(Child(c, "metadata"), "name") is { } name && PlatformApps.Contains(name)).ToList();
+        Assert.Equal(PlatformApps.Length, configurations.Count);
+        // The file stores' names, flattened as the store flattens them (nestedSeparator ':').
+        static IEnumerable<string> Flatten(System.Text.Json.JsonElement node, string prefix) => node.ValueKind == System.Text.Json.JsonValueKind.Object
+            ? node.EnumerateObject().SelectMany(p => Flatten(p.Value, prefix.Length == 0 ? p.Name : prefix + ":" + p.Name))
+            : [prefix];
+        var held = Directory.GetFiles(Path.Combine(Repo, "components"), "secrets.json", SearchOption.AllDirectories)
+            .SelectMany(file => Flatten(System.Text.Json.JsonDocument.Parse(File.ReadAllText(file)).RootElement, "")).ToHashSet();
+        Assert.Contains("postgres:connectionString", held);
+        var scopes = configurations.Select(c => (App: Scalar(Child(c, "metadata"), "name")!,
+            Scope: Items(Child(Child(Child(c, "spec"), "secrets"), "scopes")).SingleOrDefault(scope => Scalar(scope, "storeName") == "secretstore"))).ToList();
+        var owned = scopes.SelectMany(s => Items(Child(s.Scope, "allowedSecrets")).Select(n => (s.App, Secret: ((YamlScalarNode)n).Value!))).ToList();
+        foreach (var (app, scope) in scopes)
         {
-            foreach (var (owner, secret) in owned.Where(o => o.App != open.App))
+            Assert.True(scope is not null, $"dapr-config: {app} has no scope on secretstore (allow all)");
+            if (Scalar(scope, "defaultAccess") == "deny")
             {
-                Assert.True(open.Denied.Contains(secret), $"{where}: {open.App} may read {owner}'s secret {secret} (allow by default, not in deniedSecrets)");
+                continue;
+            }
+            Assert.Contains(app, new[] { "agents", "providers" });
+            var denied = Items(Child(scope, "deniedSecrets")).Select(n => ((YamlScalarNode)n).Value!).ToHashSet();
+            foreach (var secret in held.Concat(owned.Where(o => o.App != app).Select(o => o.Secret)))
+            {
+                Assert.True(denied.Contains(secret), $"dapr-config: {app} may read {secret} (allow by default, not in deniedSecrets)");
             }
         }
     }
