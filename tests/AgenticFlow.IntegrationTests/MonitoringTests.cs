@@ -183,34 +183,9 @@ public sealed partial class MonitoringTests(MonitoringPlatform fixture) : IClass
         Assert.True(sent.IsSuccessStatusCode, await sent.Content.ReadAsStringAsync());
         // Without a caller's correlation id the gateway uses its trace id.
         var traceId = sent.Headers.GetValues("X-Correlation-Id").Single();
-        JsonElement trace = default;
         static bool IsStateSpan(JsonElement s) => Service(s) == "messaging-sidecar" && Tag(s, "db.system") == "state";
-        try
-        {
-            await Eventually.True(async () =>
-            {
-                using var response = await SendAsync(HttpMethod.Get, $"/api/v1/traces/{traceId}", Viewer);
-                if (!response.IsSuccessStatusCode)
-                {
-                    return false;
-                }
-                trace = await response.Content.ReadFromJsonAsync<JsonElement>();
-                var all = Flatten(trace).ToList();
-                // Whole: the services' spans and every sidecar hop, under one root (a hop that sent nothing would split it).
-                return trace.GetProperty("roots").GetArrayLength() == 1
-                    && all.Any(s => Service(s) == "gateway" && Kind(s) == "SERVER")
-                    && all.Any(s => Service(s) == "gateway-sidecar" && Kind(s) == "CLIENT")
-                    && all.Any(s => Service(s) == "messaging-sidecar" && Kind(s) == "CLIENT")
-                    && all.Any(s => Service(s) == "messaging" && Kind(s) == "SERVER" && Name(s).Contains("/api/v1/messages", StringComparison.Ordinal))
-                    && all.Any(IsStateSpan);
-            }, "the message's trace to hold the gateway, its sidecar, messaging's sidecar and messaging under one root", 90);
-        }
-        catch (Xunit.Sdk.FailException) when (trace.ValueKind == JsonValueKind.Object)
-        {
-            // Which spans came, in their tree, to tell a missing hop from a missing parent.
-            Assert.Fail("the trace did not come together; it holds:\n" + string.Join("\n", Flatten(trace).Select(s =>
-                $"{Service(s)} {Kind(s)} {Name(s)} id={Id(s)} parent={(s.TryGetProperty("parentId", out var p) ? p.ToString() : "-")} children={s.GetProperty("children").GetArrayLength()}")));
-        }
+        var trace = await WholeMessageTraceAsync(traceId, all => all.Any(s => Service(s) == "messaging-sidecar" && Kind(s) == "CLIENT") && all.Any(IsStateSpan),
+            "the message's trace to hold the gateway, its sidecar, messaging's sidecar and messaging under one root");
 
         // gateway SERVER -> gateway's call to its sidecar -> gateway-sidecar SERVER (the API call) -> its CLIENT (the hop)
         // -> messaging-sidecar SERVER -> its CLIENT (the call to the app) -> messaging SERVER -> messaging's calls to its
@@ -273,23 +248,7 @@ public sealed partial class MonitoringTests(MonitoringPlatform fixture) : IClass
         Assert.Matches("^[0-9a-f]{32}$", traceId);
         Assert.NotEqual(clientTrace, traceId);
 
-        JsonElement trace = default;
-        await Eventually.True(async () =>
-        {
-            using var response = await SendAsync(HttpMethod.Get, $"/api/v1/traces/{traceId}", Viewer);
-            if (!response.IsSuccessStatusCode)
-            {
-                return false;
-            }
-            trace = await response.Content.ReadFromJsonAsync<JsonElement>();
-            var all = Flatten(trace).ToList();
-            // One root once every hop's spans are in (a hop whose batch is still on its way leaves its children as roots).
-            return trace.GetProperty("roots").GetArrayLength() == 1
-                && all.Any(s => Service(s) == "gateway" && Kind(s) == "SERVER")
-                && all.Any(s => Service(s) == "gateway-sidecar" && Kind(s) == "CLIENT")
-                && all.Any(s => Service(s) == "messaging-sidecar" && Kind(s) == "SERVER")
-                && all.Any(s => Service(s) == "messaging" && Kind(s) == "SERVER" && Name(s).Contains("/api/v1/messages", StringComparison.Ordinal));
-        }, "the request to be traced, whatever the client's sampled flag said", 90);
+        var trace = await WholeMessageTraceAsync(traceId, all => all.Any(s => Service(s) == "messaging-sidecar" && Kind(s) == "SERVER"), "the request to be traced, whatever the client's sampled flag said");
         // The gateway's span is the root: it has no parent, the client's span id least of all.
         var root = Assert.Single(trace.GetProperty("roots").EnumerateArray());
         Assert.Equal("gateway", Service(root));
@@ -342,6 +301,41 @@ public sealed partial class MonitoringTests(MonitoringPlatform fixture) : IClass
         {
             Directory.Delete(root, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// Waits until a message send's trace has come together — one root, the gateway's span, its sidecar's hop and
+    /// messaging's server span, and whatever <paramref name="more"/> asks (a hop whose spans are still on their way leaves
+    /// its children as roots) — and fails, when it does not, with the spans it holds, to tell a missing hop from a
+    /// missing parent.
+    /// </summary>
+    private async Task<JsonElement> WholeMessageTraceAsync(string traceId, Func<List<JsonElement>, bool> more, string what)
+    {
+        JsonElement trace = default;
+        try
+        {
+            await Eventually.True(async () =>
+            {
+                using var response = await SendAsync(HttpMethod.Get, $"/api/v1/traces/{traceId}", Viewer);
+                if (!response.IsSuccessStatusCode)
+                {
+                    return false;
+                }
+                trace = await response.Content.ReadFromJsonAsync<JsonElement>();
+                var all = Flatten(trace).ToList();
+                return trace.GetProperty("roots").GetArrayLength() == 1
+                    && all.Any(s => Service(s) == "gateway" && Kind(s) == "SERVER")
+                    && all.Any(s => Service(s) == "gateway-sidecar" && Kind(s) == "CLIENT")
+                    && all.Any(s => Service(s) == "messaging" && Kind(s) == "SERVER" && Name(s).Contains("/api/v1/messages", StringComparison.Ordinal))
+                    && more(all);
+            }, what, 90);
+        }
+        catch (Xunit.Sdk.FailException) when (trace.ValueKind == JsonValueKind.Object)
+        {
+            Assert.Fail("the trace did not come together; it holds:\n" + string.Join("\n", Flatten(trace).Select(s =>
+                $"{Service(s)} {Kind(s)} {Name(s)} id={Id(s)} parent={(s.TryGetProperty("parentId", out var p) ? p.ToString() : "-")} children={s.GetProperty("children").GetArrayLength()}")));
+        }
+        return trace;
     }
 
     private static string Service(JsonElement s) => s.GetProperty("service").GetString()!;
