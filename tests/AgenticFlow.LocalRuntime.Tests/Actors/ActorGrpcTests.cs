@@ -56,6 +56,12 @@ public sealed class ActorGrpcTests
 
         var noType = await Assert.ThrowsAsync<RpcException>(async () => await dapr.InvokeActorAsync(new InvokeActorRequest { ActorId = id, Method = "Add" }));
         Assert.Equal(StatusCode.InvalidArgument, noType.StatusCode);
+        // Metadata becomes headers of the call to the app, written as they are: a CR/LF would add headers (or a request)
+        // ahead of the ones the sidecar adds after it (its app token, a peer key).
+        var smuggling = new InvokeActorRequest { ActorType = "Counter", ActorId = id, Method = "Add", Data = ByteString.CopyFromUtf8("1") };
+        smuggling.Metadata["x-note"] = "a\r\nX-AgenticFlow-Roles: admin";
+        var smuggled = await Assert.ThrowsAsync<RpcException>(async () => await dapr.InvokeActorAsync(smuggling));
+        Assert.Equal(StatusCode.InvalidArgument, smuggled.StatusCode);
         var badPeriod = await Assert.ThrowsAsync<RpcException>(async () => await dapr.RegisterActorReminderAsync(new RegisterActorReminderRequest { ActorType = "Counter", ActorId = id, Name = "bad", Period = "sometimes" }));
         Assert.Equal(StatusCode.InvalidArgument, badPeriod.StatusCode);
     }

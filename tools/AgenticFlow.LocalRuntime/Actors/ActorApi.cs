@@ -63,7 +63,7 @@ public sealed class ActorApi(ActorRuntime runtime, string appId, TimeProvider ti
             };
             foreach (var (name, values) in headers)
             {
-                request.Headers.TryAddWithoutValidation(name, values);
+                HeaderValues.Add(request, name, values);
             }
             return request;
         }, checkPlacement, ct);

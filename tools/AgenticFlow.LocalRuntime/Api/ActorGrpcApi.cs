@@ -31,6 +31,10 @@ public sealed partial class DaprGrpcService
         var headers = request.Metadata.Where(m => !Invocation.Dropped.Contains(m.Key) && !m.Key.Equals("Content-Type", StringComparison.OrdinalIgnoreCase)
                 && !m.Key.Equals(ActorRuntime.ReentrancyHeader, StringComparison.OrdinalIgnoreCase))
             .Select(m => KeyValuePair.Create(m.Key, (IEnumerable<string?>)[m.Value])).ToList();
+        foreach (var (name, values) in headers)
+        {
+            HeaderValues.Check(name, values);
+        }
         var data = await actors.PlacedAsync(type, id, async () =>
         {
             using var answer = await actors.InvokeAsync(type, id, method, body, "application/json", headers, reentrancy, checkPlacement: true, context.CancellationToken);
@@ -211,7 +215,7 @@ public sealed partial class DaprGrpcService
         }
         foreach (var (name, values) in headers)
         {
-            request.Headers.TryAddWithoutValidation(name, values);
+            HeaderValues.Add(request, name, values);
         }
         if (reentrancy is not null)
         {

@@ -221,7 +221,7 @@ public sealed partial class DaprGrpcService(StateApi state, PublishApi publish, 
         }
         foreach (var header in context.RequestHeaders.Where(h => !h.IsBinary && !h.Key.StartsWith(':') && h.Key is not ("content-type" or "te" or "grpc-timeout") && !Invocation.Dropped.Contains(h.Key)))
         {
-            outgoing.Headers.TryAddWithoutValidation(header.Key, header.Value);
+            HeaderValues.Add(outgoing, header.Key, header.Value);
         }
         outgoing.Headers.TryAddWithoutValidation(Invocation.CallerAppIdHeader, targets.AppId);
         if (appTargets is not null)
