@@ -96,6 +96,8 @@ public sealed class ManifestPolicyTests
                 Assert.Contains("dapr.io/enable-api-logging", annotations.Keys);
                 Assert.Contains("dapr.io/api-token-secret", annotations.Keys);
                 Assert.All(new[] { "dapr.io/sidecar-cpu-request", "dapr.io/sidecar-memory-request", "dapr.io/sidecar-cpu-limit", "dapr.io/sidecar-memory-limit" }, a => Assert.Contains(a, annotations.Keys));
+                // Its own Configuration (secret scopes and access control are per app): another's would give it that app's secrets.
+                Assert.Equal(app.AppId, annotations["dapr.io/config"]);
                 Assert.Contains(annotations["dapr.io/config"], configurations);
                 // The container listens where the sidecar calls it, and the kubelet's probes may reach that port.
                 Assert.Contains(deployment.Spec.Template.Spec.Containers.SelectMany(c => c.Ports ?? []), p => p.ContainerPort == app.AppPort);
@@ -282,9 +284,29 @@ public sealed class ManifestPolicyTests
     public void SecretScopes_GiveEachSecretToOneAppAtMost_InKubernetes(string overlay)
     {
         var rendered = Render(overlay);
-        var stores = rendered.Custom("Component").Where(c => Scalar(Child(c, "spec"), "type")?.StartsWith("secretstores.", StringComparison.Ordinal) == true)
-            .ToDictionary(c => Scalar(Child(c, "metadata"), "name")!, c => Items(Child(c, "scopes")).Select(n => ((YamlScalarNode)n).Value!).ToList());
+        var storeComponents = rendered.Custom("Component").Where(c => Scalar(Child(c, "spec"), "type")?.StartsWith("secretstores.", StringComparison.Ordinal) == true).ToList();
+        // A component without scopes is loaded by every app.
+        var stores = storeComponents.ToDictionary(c => Scalar(Child(c, "metadata"), "name")!, c => Items(Child(c, "scopes")).Select(n => ((YamlScalarNode)n).Value!).ToList() is { Count: > 0 } scoped ? scoped : PlatformApps.ToList());
         Assert.True(stores.Count >= 3, $"{overlay}: expected the shared store and the apps' own ({string.Join(", ", stores.Keys)})");
+        // Each store reads its own place with its own credentials: a store of one app pointed at the shared prefix, or
+        // holding the shared token, would be the shared store under another name.
+        var places = storeComponents.Select(c => (Name: Scalar(Child(c, "metadata"), "name")!, Items(Child(Child(c, "spec"), "metadata")).ToList()))
+            .Select(c => (c.Name, Prefix: c.Item2.Select(m => Scalar(m, "name") == "vaultKVPrefix" ? Scalar(m, "value") : null).OfType<string>().SingleOrDefault(),
+                Token: c.Item2.Select(m => Scalar(m, "name") == "vaultToken" ? Scalar(Child(m, "secretKeyRef"), "name") : null).OfType<string>().SingleOrDefault())).ToList();
+        Assert.Equal(places.Count, places.Select(p => p.Prefix).Distinct().Count());
+        Assert.Equal(places.Count, places.Select(p => p.Token).Distinct().Count());
+        // An app told to read its secrets from a store of its own (Agents__SecretStore, Providers__SecretStore) reads one
+        // that app alone loads.
+        foreach (var deployment in rendered.Typed<V1Deployment>("Deployment"))
+        {
+            var app = deployment.Spec.Template.Metadata.Annotations?.TryGetValue("dapr.io/app-id", out var id) == true ? id : null;
+            foreach (var env in deployment.Spec.Template.Spec.Containers.SelectMany(c => c.Env ?? []).Where(e => e.Name.EndsWith("__SecretStore", StringComparison.Ordinal)))
+            {
+                Assert.True(stores.TryGetValue(env.Value, out var loadedBy) && loadedBy.SequenceEqual([app!]), $"{overlay}: {app} reads {env.Name}={env.Value}, a store not its alone");
+            }
+        }
+        Assert.True(rendered.Typed<V1Deployment>("Deployment").Count(d => d.Spec.Template.Spec.Containers.Any(c => c.Env?.Any(e => e.Name.EndsWith("__SecretStore", StringComparison.Ordinal)) == true)) >= 2,
+            $"{overlay}: agents and providers name their own stores");
         var resolved = rendered.Custom("Component").Where(c => Scalar(Child(c, "auth"), "secretStore") is { } store && stores.ContainsKey(store))
             .SelectMany(c => Items(Child(Child(c, "spec"), "metadata")).Select(m => Scalar(Child(m, "secretKeyRef"), "name")).OfType<string>()).ToHashSet();
         Assert.Contains("s3", resolved);
@@ -293,6 +315,10 @@ public sealed class ManifestPolicyTests
         {
             var app = Scalar(Child(configuration, "metadata"), "name")!;
             var scopes = Items(Child(Child(Child(configuration, "spec"), "secrets"), "scopes")).ToDictionary(scope => Scalar(scope, "storeName")!);
+            // daprd's built-in store of Kubernetes secrets (the Vault tokens): no app reads it; components' references
+            // to it are resolved by the operator.
+            Assert.True(scopes.TryGetValue("kubernetes", out var kubernetes) && Scalar(kubernetes, "defaultAccess") == "deny" && Child(kubernetes, "allowedSecrets") is null,
+                $"{overlay}: {app} may read the kubernetes secret store");
             foreach (var (store, loadedBy) in stores.Where(s => s.Value.Contains(app)))
             {
                 if (loadedBy.Count == 1)
