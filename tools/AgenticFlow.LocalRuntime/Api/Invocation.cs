@@ -29,7 +29,7 @@ public static class Invocation
     {
         // v1.0/invoke/{appId}/method/...: the method starts after four segments.
         var pathAndQuery = MethodPath.FromRequestTarget(context, 4);
-        var name = context.SidecarSpan()?.Name ?? $"CallLocal/{appId}/{WithoutQuery(pathAndQuery).TrimStart('/')}";
+        var name = context.SidecarSpan()?.Name ?? $"CallLocal/{appId}/{SpanShape.WithoutQuery(pathAndQuery).TrimStart('/')}";
         var (local, remote) = targets.Route(appId);
         if (local)
         {
@@ -42,8 +42,8 @@ public static class Invocation
             // and the hop to it is traced as if it had crossed the wire: this sidecar's CLIENT span, that one's SERVER span.
             var client = targets.Tracer.Start(name, SpanKind.Client, SidecarTracer.Current);
             client.Tag("rpc.service", "ServiceInvocation").Tag("net.peer.name", colocated.AppId);
-            var server = colocated.Tracer.Start($"CallLocal/{colocated.AppId}/{WithoutQuery(pathAndQuery).TrimStart('/')}", SpanKind.Server, client.Context);
-            server.Tag("rpc.service", "ServiceInvocation").Tag("dapr.invoke_method", WithoutQuery(pathAndQuery).TrimStart('/')).Tag("dapr.protocol", "http");
+            var server = colocated.Tracer.Start($"CallLocal/{colocated.AppId}/{SpanShape.WithoutQuery(pathAndQuery).TrimStart('/')}", SpanKind.Server, client.Context);
+            server.Tag("rpc.service", "ServiceInvocation").Tag("dapr.invoke_method", SpanShape.WithoutQuery(pathAndQuery).TrimStart('/')).Tag("dapr.protocol", "http");
             try
             {
                 await ToAppAsync(context, colocated, pathAndQuery, targets.AppId);
@@ -66,8 +66,6 @@ public static class Invocation
             callerAppId: targets.AppId, spanName: name);
     }
 
-    private static string WithoutQuery(string pathAndQuery) => pathAndQuery.IndexOf('?') is var q and >= 0 ? pathAndQuery[..q] : pathAndQuery;
-
     /// <summary>
     /// Sends the incoming request on to another sidecar at <paramref name="pathAndQuery"/>, with that sidecar's
     /// peer key, and its answer back unchanged. <paramref name="unreachable"/> says what failed when it cannot be reached.
@@ -82,7 +80,7 @@ public static class Invocation
             request.Headers.TryAddWithoutValidation(CallerAppIdHeader, callerAppId);
         }
         // The CLIENT span of the hop to the other sidecar, whose context that sidecar's SERVER span takes as parent.
-        var span = targets.Tracer.Start(spanName ?? context.SidecarSpan()?.Name ?? WithoutQuery(pathAndQuery), SpanKind.Client, SidecarTracer.Current);
+        var span = targets.Tracer.Start(spanName ?? context.SidecarSpan()?.Name ?? SpanShape.WithoutQuery(pathAndQuery), SpanKind.Client, SidecarTracer.Current);
         span.Tag("net.peer.name", peer.AppId).Tag("rpc.service", "ServiceInvocation");
         span.Propagate(request);
         HttpResponseMessage response;
@@ -144,7 +142,7 @@ public static class Invocation
         request.Headers.TryAddWithoutValidation(CallerAppIdHeader, callerAppId);
         request.Headers.TryAddWithoutValidation(CalleeAppIdHeader, targets.AppId);
         // The CLIENT span of the call to the app: the app's own server span is its child.
-        var method = WithoutQuery(pathAndQuery).TrimStart('/');
+        var method = SpanShape.WithoutQuery(pathAndQuery).TrimStart('/');
         var span = targets.Tracer.Start($"CallLocal/{targets.AppId}/{method}", SpanKind.Client, SidecarTracer.Current);
         span.Tag("rpc.service", "ServiceInvocation").Tag("dapr.invoke_method", method).Tag("net.peer.name", targets.AppId)
             .Tag("http.request.method", context.Request.Method).Tag("dapr.caller_app_id", callerAppId);

@@ -40,7 +40,8 @@ public static class SpanShape
     /// <summary>The workflow worker's stream of work items (gRPC path).</summary>
     public static readonly string WorkItemsMethod = "/" + Dapr.DurableTask.Protobuf.TaskHubSidecarService.Descriptor.FullName + "/GetWorkItems";
 
-    private static string WithoutQuery(string path) => path.IndexOf('?') is var q and >= 0 ? path[..q] : path;
+    /// <summary>A path (or method) without its query string.</summary>
+    public static string WithoutQuery(string path) => path.IndexOf('?') is var q and >= 0 ? path[..q] : path;
 
     /// <summary>The method part of an invocation path (API or peer), or null when the path is no invocation.</summary>
     public static string? InvokedMethod(string path)

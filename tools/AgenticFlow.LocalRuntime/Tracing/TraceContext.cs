@@ -55,7 +55,7 @@ public readonly record struct TraceContext(ActivityTraceId TraceId, ActivitySpan
     /// A <c>tracestate</c> as W3C shapes it: at most 32 comma-separated <c>key=value</c> members (empty ones allowed),
     /// keys of lower-case letters, digits and <c>_-*/</c> (with one <c>@</c> for a tenant) starting with a letter or
     /// digit, values of printable ASCII without <c>,</c> and <c>=</c>, both at most 256 characters. Anything else is
-    /// dropped whole: it travels to every app and into every event, and a control character in it made deliveries fail.
+    /// dropped whole: it travels to every app and into every event, and a CR/LF in one became extra headers of a delivery.
     /// </summary>
     public static bool IsTraceState(string tracestate)
     {
